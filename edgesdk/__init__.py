@@ -1,0 +1,32 @@
+"""edgesdk: compress, quantize, export and deploy Keras / TensorFlow models to edge devices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+_API = ("quantize", "inspect", "targets", "target", "demo")
+_TYPES = {
+    "QuantizeOptions": "edgesdk.config",
+    "Normalization": "edgesdk.config",
+    "QuantMode": "edgesdk.config",
+    "IoType": "edgesdk.config",
+    "TargetProfile": "edgesdk.profiles",
+    "QuantizationResult": "edgesdk.results",
+    "EdgeSdkError": "edgesdk.errors",
+}
+
+__all__ = [*_API, *_TYPES, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    """Lazy re-exports, so that ``import edgesdk`` stays light (no TensorFlow)."""
+    import importlib
+
+    if name in _API:
+        module = "edgesdk.demo" if name == "demo" else "edgesdk.api"
+        return getattr(importlib.import_module(module), "run_demo" if name == "demo" else name)
+    if name in _TYPES:
+        return getattr(importlib.import_module(_TYPES[name]), name)
+    raise AttributeError(f"module 'edgesdk' has no attribute {name!r}")

@@ -1,0 +1,134 @@
+"""The Python API: the same verbs as the CLI, returning result objects."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from edgesdk.config import QuantizeOptions
+from edgesdk.errors import DatasetError
+from edgesdk.profiles import TargetProfile, list_profiles, load_profile
+from edgesdk.results import QuantizationResult
+from edgesdk.tflite import ModelInfo, inspect_file
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TARGET = "linux-x86_64"
+
+
+def _profile(target: str | Path | TargetProfile) -> TargetProfile:
+    return target if isinstance(target, TargetProfile) else load_profile(target)
+
+
+def _data_spec(data: Any, jobdir: Path) -> str | None:
+    """A data SPEC string; in-memory arrays are saved to an .npz in ``jobdir``."""
+    import numpy as np
+
+    if data is None:
+        return None
+    if isinstance(data, (str, Path)):
+        from edgesdk.data import check_spec
+
+        spec = str(data)
+        check_spec(spec)
+        return spec
+    if isinstance(data, np.ndarray):
+        arrays = {"x": data}
+    elif isinstance(data, Mapping):
+        arrays = {str(k): np.asarray(v) for k, v in data.items()}
+    else:
+        raise DatasetError(
+            f"Unsupported data of type {type(data).__name__} (expected a path, a module:function "
+            "string, a numpy array or a dict of arrays by input name)"
+        )
+    path = jobdir / "data.npz"
+    np.savez(path, **arrays)
+    return str(path)
+
+
+def quantize(
+    model: str | Path | Any,
+    data: str | Path | Any,
+    output: str | Path,
+    target: str | Path | TargetProfile = DEFAULT_TARGET,
+    options: QuantizeOptions | None = None,
+) -> QuantizationResult:
+    """Quantize a float model for a target and write the ``.tflite`` atomically.
+
+    Args:
+        model: a ``.keras``/``.h5`` file, a SavedModel directory, or an in-memory Keras model.
+        data: representative data: an image folder, ``.npy``/``.npz``, ``module:function``,
+            a numpy array, or a dict of arrays by input name (None only for float16/dynamic).
+        output: where the ``.tflite`` goes.
+        target: a built-in profile name, a profile ``.toml`` path, or a TargetProfile.
+        options: how to quantize; blanks take the profile's defaults.
+
+    Returns:
+        The QuantizationResult, with ``output`` set.
+
+    Raises:
+        ConfigError, ModelError, DatasetError, ConversionError, OutputError.
+    """
+    from edgesdk.fileio import check_writable, write_atomic
+    from edgesdk.isolation import run_task
+    from edgesdk.models import model_kind
+    from edgesdk.quantization import resolve_options, save_keras_model
+
+    start = time.perf_counter()
+    profile = _profile(target)
+    opts = resolve_options(options or QuantizeOptions(), profile)
+    out = check_writable(output)
+    with tempfile.TemporaryDirectory(prefix="edgesdk-") as tmp:
+        jobdir = Path(tmp)
+        if isinstance(model, (str, Path)):
+            model_kind(model)
+            model_path = str(Path(model).absolute())
+            what = str(model)
+        else:
+            model_path = str(save_keras_model(model, jobdir))
+            what = f"in-memory model {getattr(model, 'name', '')}".strip()
+        spec = _data_spec(data, jobdir)
+        payload = run_task(
+            "quantize",
+            {
+                "model": model_path,
+                "data": spec,
+                "profile": profile.to_dict(with_source=False),
+                "profile_source": profile.source,
+                "options": opts.to_dict(),
+            },
+            jobdir,
+            what,
+        )
+        result = QuantizationResult.from_dict(payload)
+        written = write_atomic(out, (jobdir / "model.tflite").read_bytes())
+    result = dataclasses.replace(
+        result, model=what, output=str(written), seconds=time.perf_counter() - start
+    )
+    for warning in result.warnings:
+        log.warning("%s", warning)
+    return result
+
+
+def inspect(path: str | Path) -> ModelInfo:
+    """Parse a ``.tflite`` file: subgraphs, ops, tensors, quantization parameters.
+
+    Raises:
+        InspectionError: missing, not a TFLite model, truncated or corrupt.
+    """
+    return inspect_file(path)
+
+
+def targets() -> list[TargetProfile]:
+    """The built-in target profiles."""
+    return list_profiles()
+
+
+def target(name_or_path: str | Path) -> TargetProfile:
+    """One target profile, built-in by name or a user profile by path."""
+    return load_profile(name_or_path)

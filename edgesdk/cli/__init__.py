@@ -1,0 +1,47 @@
+"""The typer app `edgesdk`: one small module per command group, no logic beyond mapping."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from edgesdk import __version__
+from edgesdk.cli import demo_cmd, inspect_cmd, quantize_cmd, targets_cmd
+from edgesdk.cli.common import setup_logging
+
+app = typer.Typer(
+    name="edgesdk",
+    help="Compress, quantize, export and deploy Keras / TensorFlow models to edge devices.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"edgesdk {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show logs and tracebacks.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    setup_logging(debug)
+
+
+app.command("quantize")(quantize_cmd.quantize)
+app.command("inspect")(inspect_cmd.inspect)
+app.command("demo")(demo_cmd.demo)
+app.add_typer(targets_cmd.app, name="targets")
+
+
+def main() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    app()

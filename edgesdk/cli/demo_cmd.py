@@ -1,0 +1,35 @@
+"""`edgesdk demo`: the main job on a built-in default (digits CNN → int8 for an MCU)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from edgesdk.cli.common import console, handle_errors, print_json
+
+
+@handle_errors
+def demo(
+    out: Annotated[str, typer.Option("--out", help="Folder for the artifacts.")] = "edgesdk-demo",
+    target: Annotated[str, typer.Option("--target", "-t", help="Target profile.")] = "arduino-nano-33-ble",
+    epochs: Annotated[int, typer.Option(min=1, help="Training epochs.")] = 30,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Train a small CNN on scikit-learn's digits, quantize it to int8 and compare accuracy."""
+    from edgesdk.demo import run_demo
+
+    if json_out:
+        print_json(run_demo(out, target=target, epochs=epochs).to_dict())
+        return
+    with console.status("Training a digits CNN and quantizing it to int8 ..."):
+        result = run_demo(out, target=target, epochs=epochs)
+    from edgesdk.report import render_quantization
+
+    render_quantization(result.quantization, console)
+    console.print(
+        f"[bold]Accuracy on {result.test_samples} held-out digits:[/bold] "
+        f"float {100 * result.float_accuracy:.2f}%  →  int8 {100 * result.int8_accuracy:.2f}% "
+        f"({100 * (result.int8_accuracy - result.float_accuracy):+.2f} pt)"
+    )
+    console.print(f"Artifacts in {result.out_dir}: " + ", ".join(p.rsplit('/', 1)[-1] for p in result.artifacts))

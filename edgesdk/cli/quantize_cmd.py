@@ -1,0 +1,62 @@
+"""`edgesdk quantize MODEL --target NAME --data SPEC -o OUT.tflite`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from edgesdk.cli.common import console, handle_errors, parse_floats, print_json
+from edgesdk.config import IoType, QuantMode
+
+
+@handle_errors
+def quantize(
+    model: Annotated[str, typer.Argument(help="A .keras file, a legacy .h5 file or a SavedModel folder.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="The .tflite file to write.")],
+    target: Annotated[str, typer.Option("--target", "-t", help="Target profile name or .toml path.")] = "linux-x86_64",
+    data: Annotated[Optional[str], typer.Option(
+        "--data", "-d", help="Representative data: image folder, .npy/.npz, or module:function.")] = None,
+    mode: Annotated[Optional[QuantMode], typer.Option(help="Quantization mode (default: the target's).")] = None,
+    io: Annotated[Optional[IoType], typer.Option(help="Input/output type (default: the target's).")] = None,
+    per_channel: Annotated[Optional[bool], typer.Option(
+        "--per-channel/--per-tensor", help="Weight quantization granularity (default: the target's).")] = None,
+    samples: Annotated[int, typer.Option(min=1, help="Calibration samples.")] = 200,
+    eval_samples: Annotated[int, typer.Option(min=1, help="Held-out samples for fidelity, at most.")] = 200,
+    strict: Annotated[Optional[bool], typer.Option(
+        "--strict/--no-strict", help="Fail on float ops left in the graph (default: on for MCU targets).")] = None,
+    scale: Annotated[float, typer.Option(help="Image normalization: x * scale + offset.")] = 1.0 / 255.0,
+    offset: Annotated[float, typer.Option(help="Image normalization: x * scale + offset.")] = 0.0,
+    mean: Annotated[Optional[str], typer.Option(help="Image normalization (x - mean) / std, e.g. 127.5 or 123,117,104.")] = None,
+    std: Annotated[Optional[str], typer.Option(help="Image normalization (x - mean) / std, e.g. 127.5 or 58,57,57.")] = None,
+    normalize_arrays: Annotated[bool, typer.Option(
+        "--normalize-arrays", help="Apply the normalization to .npy/.npz/callable data too.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the calibration / held-out split.")] = 0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Quantize a float model for a target; check every op; measure fidelity on held-out data."""
+    from edgesdk import api
+    from edgesdk.config import Normalization, QuantizeOptions
+
+    options = QuantizeOptions(
+        mode=mode,
+        io=io,
+        per_channel=per_channel,
+        samples=samples,
+        eval_samples=eval_samples,
+        strict=strict,
+        seed=seed,
+        normalization=Normalization(
+            scale=scale, offset=offset, mean=parse_floats(mean, "--mean"), std=parse_floats(std, "--std")
+        ),
+        normalize_arrays=normalize_arrays,
+    )
+    if json_out:
+        result = api.quantize(model, data, output, target=target, options=options)
+        print_json(result.to_dict())
+        return
+    with console.status(f"Quantizing {model} for {target} ..."):
+        result = api.quantize(model, data, output, target=target, options=options)
+    from edgesdk.report import render_quantization
+
+    render_quantization(result, console)

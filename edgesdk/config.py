@@ -1,0 +1,183 @@
+"""Typed, immutable options shared by the stages (str Enums and frozen dataclasses)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from edgesdk.errors import ConfigError
+
+
+class QuantMode(str, Enum):
+    """How a model is quantized."""
+
+    INT8 = "int8"
+    INT16X8 = "int16x8"
+    FLOAT16 = "float16"
+    DYNAMIC = "dynamic"
+
+    @property
+    def integer_only(self) -> bool:
+        """True when every computation of the result can be integer."""
+        return self in (QuantMode.INT8, QuantMode.INT16X8)
+
+    @property
+    def needs_calibration(self) -> bool:
+        """True when the converter needs a representative dataset."""
+        return self.integer_only
+
+
+class IoType(str, Enum):
+    """Data type of the model's inputs and outputs after conversion."""
+
+    INT8 = "int8"
+    UINT8 = "uint8"
+    INT16 = "int16"
+    FLOAT32 = "float32"
+
+
+class TargetKind(str, Enum):
+    """What runs the model."""
+
+    LINUX = "linux"
+    MCU = "mcu"
+    ACCELERATOR = "accelerator"
+
+
+ALLOWED_IO: dict[QuantMode, tuple[IoType, ...]] = {
+    QuantMode.INT8: (IoType.INT8, IoType.UINT8, IoType.FLOAT32),
+    QuantMode.INT16X8: (IoType.INT16, IoType.FLOAT32),
+    QuantMode.FLOAT16: (IoType.FLOAT32,),
+    QuantMode.DYNAMIC: (IoType.FLOAT32,),
+}
+"""The I/O types the TFLite converter accepts for each mode."""
+
+
+def parse_enum(enum_cls: type[Enum], value: Any, what: str) -> Any:
+    """Turn a string into a member of ``enum_cls`` or raise a ConfigError listing the choices."""
+    if isinstance(value, enum_cls):
+        return value
+    try:
+        return enum_cls(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in enum_cls)
+        raise ConfigError(f"Invalid {what}={value!r} (must be one of: {allowed})") from None
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """How raw data (image pixels, uint8 arrays) becomes model input.
+
+    Either ``x * scale + offset`` or, when ``mean`` and ``std`` are given, ``(x - mean) / std``
+    (per channel when several values are given).
+    """
+
+    scale: float = 1.0 / 255.0
+    offset: float = 0.0
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.mean is None) != (self.std is None):
+            raise ConfigError("Invalid normalization: --mean and --std must be given together")
+        if self.std is not None and any(s == 0 for s in self.std):
+            raise ConfigError(f"Invalid std={list(self.std)} (must be non-zero)")
+        if self.scale == 0:
+            raise ConfigError("Invalid scale=0 (must be non-zero)")
+
+    def describe(self) -> str:
+        """A short human-readable formula."""
+        if self.mean is not None:
+            return f"(x - {list(self.mean)}) / {list(self.std or ())}"
+        return f"x * {self.scale:.6g} + {self.offset:.6g}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Normalization:
+        mean = data.get("mean")
+        std = data.get("std")
+        return cls(
+            scale=float(data.get("scale", 1.0 / 255.0)),
+            offset=float(data.get("offset", 0.0)),
+            mean=tuple(mean) if mean is not None else None,
+            std=tuple(std) if std is not None else None,
+        )
+
+
+@dataclass(frozen=True)
+class QuantizeOptions:
+    """How to quantize. ``None`` fields take the target profile's default.
+
+    Attributes:
+        mode: quantization mode.
+        io: input/output data type.
+        per_channel: per-channel (True) or per-tensor (False) weight quantization.
+        samples: number of calibration samples.
+        strict: fail (True) or warn (False) when float computation is left in the graph.
+        eval_samples: at most this many held-out samples measure fidelity.
+        seed: seed of the shuffle that splits calibration and held-out samples.
+        normalization: how raw data is scaled (images always; arrays only if ``normalize``).
+        normalize_arrays: apply ``normalization`` to array data too.
+    """
+
+    mode: QuantMode | None = None
+    io: IoType | None = None
+    per_channel: bool | None = None
+    samples: int = 200
+    strict: bool | None = None
+    eval_samples: int = 200
+    seed: int = 0
+    normalization: Normalization = field(default_factory=Normalization)
+    normalize_arrays: bool = False
+
+    def __post_init__(self) -> None:
+        if self.mode is not None:
+            object.__setattr__(self, "mode", parse_enum(QuantMode, self.mode, "mode"))
+        if self.io is not None:
+            object.__setattr__(self, "io", parse_enum(IoType, self.io, "io"))
+        if self.samples < 1:
+            raise ConfigError(f"Invalid samples={self.samples} (must be >= 1)")
+        if self.eval_samples < 1:
+            raise ConfigError(f"Invalid eval_samples={self.eval_samples} (must be >= 1)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode.value if self.mode else None,
+            "io": self.io.value if self.io else None,
+            "per_channel": self.per_channel,
+            "samples": self.samples,
+            "strict": self.strict,
+            "eval_samples": self.eval_samples,
+            "seed": self.seed,
+            "normalization": self.normalization.to_dict(),
+            "normalize_arrays": self.normalize_arrays,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> QuantizeOptions:
+        values = dict(data)
+        values["normalization"] = Normalization.from_dict(values.get("normalization") or {})
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """Name, shape (None for a free dimension) and dtype of a model input or output."""
+
+    name: str
+    shape: tuple[int | None, ...]
+    dtype: str = "float32"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TensorSpec:
+        return cls(name=data["name"], shape=tuple(data["shape"]), dtype=data.get("dtype", "float32"))
+
+    def shape_text(self) -> str:
+        return "(" + ", ".join("N" if d is None else str(d) for d in self.shape) + ")"

@@ -1,0 +1,93 @@
+"""Runs a worker task in a child process and turns its failures into EdgeSdkErrors."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from edgesdk.errors import ERROR_TYPES, ConversionError, EdgeSdkError
+
+log = logging.getLogger(__name__)
+
+_NOISE = ("WARNING: All log messages before absl", "oneDNN", "cpu_feature_guard", "rebuild TensorFlow")
+
+
+def _tail(log_file: Path, lines: int = 40) -> str:
+    try:
+        text = log_file.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _last_meaningful_line(text: str) -> str:
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if line and not any(n in line for n in _NOISE):
+            return line[:300]
+    return ""
+
+
+def run_task(task: str, args: dict[str, Any], jobdir: Path, what: str) -> dict[str, Any]:
+    """Run ``task`` in ``python -m edgesdk.worker`` and return its result payload.
+
+    Args:
+        task: a name in ``edgesdk.worker.TASKS``.
+        args: JSON-serialisable arguments.
+        jobdir: a private folder for the job's files.
+        what: what is being worked on, for error messages.
+
+    Raises:
+        EdgeSdkError: the error the task raised, re-created; ConversionError when the worker
+            crashed or died.
+    """
+    (jobdir / "job.json").write_text(json.dumps({"task": task, "args": args}), encoding="utf-8")
+    log_file = jobdir / "worker.log"
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    package_root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    with log_file.open("wb") as out:
+        proc = subprocess.run(
+            [sys.executable, "-m", "edgesdk.worker", str(jobdir)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            check=False,
+        )
+    tail = _tail(log_file)
+    log.debug("worker %s exited with %s; log tail:\n%s", task, proc.returncode, tail)
+    result_file = jobdir / "result.json"
+    if result_file.is_file():
+        payload = json.loads(result_file.read_text(encoding="utf-8"))
+        if payload["ok"]:
+            return payload["result"]
+        error = payload["error"]
+        cls = ERROR_TYPES.get(error["type"], ConversionError)
+        if error["type"] == "internal":
+            raise ConversionError(f"Internal error while working on {what}: {error['message']}")
+        raise cls(error["message"])
+    if proc.returncode < 0:
+        try:
+            name = signal.Signals(-proc.returncode).name
+        except ValueError:
+            name = f"signal {-proc.returncode}"
+        err: EdgeSdkError = ConversionError(
+            f"The TFLite converter crashed ({name}) while working on {what}; nothing was written "
+            "(run with --debug to see its log)"
+        )
+    else:
+        detail = _last_meaningful_line(tail)
+        err = ConversionError(
+            f"The worker for {what} exited with code {proc.returncode} and no result"
+            + (f" (last message: {detail})" if detail else "")
+        )
+    err.details = tail  # type: ignore[attr-defined]
+    raise err

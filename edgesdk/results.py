@@ -1,0 +1,157 @@
+"""Result objects of the stages, with to_dict()/from_dict()/save()."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgesdk.fidelity import OutputFidelity
+from edgesdk.fileio import write_atomic
+from edgesdk.tflite import OpTypeRow
+
+
+@dataclass(frozen=True)
+class IoTensor:
+    """A model input or output after conversion."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    scale: float | None
+    zero_point: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "dtype": self.dtype,
+            "shape": list(self.shape),
+            "scale": self.scale,
+            "zero_point": self.zero_point,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> IoTensor:
+        return cls(d["name"], d["dtype"], tuple(d["shape"]), d["scale"], d["zero_point"])
+
+
+@dataclass(frozen=True)
+class SizeInfo:
+    """Raw and gzip-compressed size of a model file."""
+
+    raw_bytes: int
+    gzip_bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"raw_bytes": self.raw_bytes, "gzip_bytes": self.gzip_bytes}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SizeInfo:
+        return cls(d["raw_bytes"], d["gzip_bytes"])
+
+
+def _save_json(path: str | Path, data: dict[str, Any]) -> Path:
+    return write_atomic(path, json.dumps(data, indent=2) + "\n")
+
+
+@dataclass(frozen=True)
+class QuantizationResult:
+    """What ``quantize`` made and how faithful it is."""
+
+    model: str
+    target: str
+    mode: str
+    io: str
+    per_channel: bool
+    strict: bool
+    output: str | None
+    float_size: SizeInfo
+    size: SizeInfo
+    op_counts: dict[str, int]
+    dtype_table: tuple[OpTypeRow, ...]
+    float_ops: tuple[str, ...]
+    inputs: tuple[IoTensor, ...]
+    outputs: tuple[IoTensor, ...]
+    fidelity: tuple[OutputFidelity, ...]
+    calibration_samples: int
+    held_out_samples: int
+    seconds: float
+    notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def compression_ratio(self) -> float:
+        return self.float_size.raw_bytes / max(self.size.raw_bytes, 1)
+
+    def with_output(self, output: str) -> QuantizationResult:
+        from dataclasses import replace
+
+        return replace(self, output=output)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "target": self.target,
+            "mode": self.mode,
+            "io": self.io,
+            "per_channel": self.per_channel,
+            "strict": self.strict,
+            "output": self.output,
+            "float_size": self.float_size.to_dict(),
+            "size": self.size.to_dict(),
+            "compression_ratio": round(self.compression_ratio, 3),
+            "op_counts": self.op_counts,
+            "dtype_table": [r.to_dict() for r in self.dtype_table],
+            "float_ops": list(self.float_ops),
+            "inputs": [t.to_dict() for t in self.inputs],
+            "outputs": [t.to_dict() for t in self.outputs],
+            "fidelity": [f.to_dict() for f in self.fidelity],
+            "calibration_samples": self.calibration_samples,
+            "held_out_samples": self.held_out_samples,
+            "seconds": round(self.seconds, 3),
+            "notes": list(self.notes),
+            "warnings": list(self.warnings),
+            "extra": self.extra,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> QuantizationResult:
+        return cls(
+            model=d["model"],
+            target=d["target"],
+            mode=d["mode"],
+            io=d["io"],
+            per_channel=d["per_channel"],
+            strict=d["strict"],
+            output=d["output"],
+            float_size=SizeInfo.from_dict(d["float_size"]),
+            size=SizeInfo.from_dict(d["size"]),
+            op_counts=dict(d["op_counts"]),
+            dtype_table=tuple(
+                OpTypeRow(
+                    op=r["op"],
+                    count=r["count"],
+                    activations=tuple(r["activations"]),
+                    weights=tuple(r["weights"]),
+                    outputs=tuple(r["outputs"]),
+                    float_compute=r["float_compute"],
+                )
+                for r in d["dtype_table"]
+            ),
+            float_ops=tuple(d["float_ops"]),
+            inputs=tuple(IoTensor.from_dict(t) for t in d["inputs"]),
+            outputs=tuple(IoTensor.from_dict(t) for t in d["outputs"]),
+            fidelity=tuple(OutputFidelity.from_dict(f) for f in d["fidelity"]),
+            calibration_samples=d["calibration_samples"],
+            held_out_samples=d["held_out_samples"],
+            seconds=d["seconds"],
+            notes=tuple(d.get("notes", ())),
+            warnings=tuple(d.get("warnings", ())),
+            extra=dict(d.get("extra", {})),
+        )
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``to_dict()`` as JSON, atomically."""
+        return _save_json(path, self.to_dict())

@@ -1,0 +1,114 @@
+"""Running .tflite models on the host with LiteRT: float in, float out, (de)quantizing at the edges."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+
+def _natural_key(name: str) -> list[Any]:
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+def quantize_array(x: np.ndarray, scale: float, zero_point: int, dtype: np.dtype) -> np.ndarray:
+    """Float → integer with the tensor's scale and zero point, rounded and clipped."""
+    info = np.iinfo(dtype)
+    q = np.round(x / scale) + zero_point
+    return np.clip(q, info.min, info.max).astype(dtype)
+
+
+def dequantize_array(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """Integer → float with the tensor's scale and zero point."""
+    return ((q.astype(np.float32) - zero_point) * scale).astype(np.float32)
+
+
+class TfliteRunner:
+    """Runs a .tflite model sample by sample through its serving signature.
+
+    Inputs are given by name as float arrays and quantized as the model needs; outputs come
+    back in signature order (output_0, output_1, ...) both raw and dequantized.
+    """
+
+    def __init__(self, model: bytes, reference_kernels: bool = False, threads: int | None = None):
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        kwargs: dict[str, Any] = {"model_content": model, "num_threads": threads}
+        if reference_kernels:
+            kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_REF
+        self.interpreter = Interpreter(**kwargs)
+        signatures = self.interpreter.get_signature_list()
+        self.signature = next(iter(signatures)) if signatures else None
+        if self.signature is None:
+            self.runner = None
+            self.interpreter.allocate_tensors()
+            self.input_details = {d["name"]: d for d in self.interpreter.get_input_details()}
+            self.output_names = [d["name"] for d in self.interpreter.get_output_details()]
+            self.output_details = {d["name"]: d for d in self.interpreter.get_output_details()}
+        else:
+            self.runner = self.interpreter.get_signature_runner(self.signature)
+            self.input_details = self.runner.get_input_details()
+            self.output_details = self.runner.get_output_details()
+            self.output_names = sorted(self.output_details, key=_natural_key)
+
+    @property
+    def input_names(self) -> list[str]:
+        return list(self.input_details)
+
+    def map_inputs(self, names: list[str]) -> dict[str, str]:
+        """Model input name → signature input name (by name; by position for one input)."""
+        sig = self.input_names
+        if len(sig) == 1 and len(names) == 1:
+            return {names[0]: sig[0]}
+        mapping = {}
+        for name in names:
+            match = [s for s in sig if s == name or s.endswith(f"_{name}") or re.sub(r"\W", "_", name) == s]
+            if len(match) != 1:
+                raise KeyError(f"input {name!r} matches no model input (model has {sig})")
+            mapping[name] = match[0]
+        return mapping
+
+    def _quantize_input(self, name: str, x: np.ndarray) -> np.ndarray:
+        d = self.input_details[name]
+        dtype = np.dtype(d["dtype"])
+        if dtype.kind in "iu":
+            scale, zero = d["quantization"]
+            return quantize_array(x, scale, zero, dtype)
+        return x.astype(dtype)
+
+    def run_one(self, sample: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """One inference; ``sample`` holds arrays with a batch dimension of 1, by signature name.
+
+        Returns raw output arrays (integer for an integer output).
+        """
+        feed = {k: self._quantize_input(k, v) for k, v in sample.items()}
+        if self.runner is not None:
+            out = self.runner(**feed)
+            return [out[n] for n in self.output_names]
+        for name, value in feed.items():
+            self.interpreter.set_tensor(self.input_details[name]["index"], value)
+        self.interpreter.invoke()
+        return [self.interpreter.get_tensor(self.output_details[n]["index"]) for n in self.output_names]
+
+    def dequantize_output(self, position: int, raw: np.ndarray) -> np.ndarray:
+        d = self.output_details[self.output_names[position]]
+        if np.dtype(d["dtype"]).kind in "iu":
+            scale, zero = d["quantization"]
+            return dequantize_array(raw, scale, zero)
+        return raw.astype(np.float32)
+
+    def run(self, arrays: dict[str, np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Run every sample; ``arrays`` are float, keyed by signature name.
+
+        Returns:
+            (raw outputs, dequantized float outputs), each one stacked array per output.
+        """
+        count = len(next(iter(arrays.values())))
+        raw: list[list[np.ndarray]] = [[] for _ in self.output_names]
+        for i in range(count):
+            outs = self.run_one({k: v[i:i + 1] for k, v in arrays.items()})
+            for j, o in enumerate(outs):
+                raw[j].append(o)
+        stacked = [np.concatenate(r) for r in raw]
+        return stacked, [self.dequantize_output(j, r) for j, r in enumerate(stacked)]

@@ -1,0 +1,61 @@
+"""Worker process: runs one heavy task (TensorFlow, the converter) apart from the caller.
+
+Invoked as ``python -m edgesdk.worker JOBDIR``; reads ``JOBDIR/job.json`` and writes
+``JOBDIR/result.json`` (and any artifacts) so that a crash of the converter cannot take the
+caller down with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+from edgesdk.errors import EdgeSdkError
+
+
+def _quantize_task(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
+    from edgesdk.config import QuantizeOptions
+    from edgesdk.profiles import TargetProfile
+    from edgesdk.quantization import run_quantize
+
+    profile = TargetProfile.from_dict(args["profile"], source=args.get("profile_source", ""))
+    options = QuantizeOptions.from_dict(args["options"])
+    result, model = run_quantize(args["model"], args.get("data"), profile, options)
+    (jobdir / "model.tflite").write_bytes(model)
+    return result.to_dict()
+
+
+TASKS: dict[str, Callable[[dict[str, Any], Path], dict[str, Any]]] = {
+    "quantize": _quantize_task,
+}
+
+
+def _write(jobdir: Path, payload: dict[str, Any]) -> None:
+    tmp = jobdir / "result.json.tmp"
+    tmp.write_text(json.dumps(payload), encoding="utf-8")
+    os.replace(tmp, jobdir / "result.json")
+
+
+def main(argv: list[str]) -> int:
+    jobdir = Path(argv[1])
+    job = json.loads((jobdir / "job.json").read_text(encoding="utf-8"))
+    try:
+        payload = TASKS[job["task"]](job["args"], jobdir)
+    except EdgeSdkError as e:
+        _write(jobdir, {"ok": False, "error": {"type": type(e).__name__, "message": str(e)}})
+        return 3
+    except Exception as e:  # noqa: BLE001 - reported to the caller as an internal error
+        traceback.print_exc()
+        _write(jobdir, {"ok": False, "error": {"type": "internal",
+                                               "message": f"{type(e).__name__}: {e}"}})
+        return 4
+    _write(jobdir, {"ok": True, "result": payload})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
