@@ -60,7 +60,8 @@ def render_quantization(result: QuantizationResult, console: Console) -> None:
     console.print(io)
 
     ops = Table(title="Per-op data types", title_justify="left")
-    for col in ("op", "count", "activations", "weights", "outputs", "float compute"):
+    ops.add_column("op", no_wrap=True)
+    for col in ("count", "activations", "weights", "outputs", "float compute"):
         ops.add_column(col)
     for r in result.dtype_table:
         ops.add_row(r.op, str(r.count), ",".join(r.activations) or "-", ",".join(r.weights) or "-",
@@ -98,7 +99,8 @@ def render_model_info(info: ModelInfo, console: Console, source: str, tensors: b
     head.add_row("float ops", ", ".join(sorted({o.name for o in float_ops})) or "none")
     console.print(head)
     ops = Table(title="Ops", title_justify="left")
-    for col in ("op", "version", "count", "activations", "weights", "outputs"):
+    ops.add_column("op", no_wrap=True)
+    for col in ("version", "count", "activations", "weights", "outputs"):
         ops.add_column(col)
     versions = info.op_versions()
     for r in info.dtype_table():
@@ -120,7 +122,8 @@ def render_model_info(info: ModelInfo, console: Console, source: str, tensors: b
 
 def render_targets(profiles: list[TargetProfile], console: Console) -> None:
     table = Table(title="Target profiles", title_justify="left")
-    for col in ("name", "kind", "arch", "cpu", "RAM", "flash", "default"):
+    table.add_column("name", no_wrap=True)
+    for col in ("kind", "arch", "cpu", "RAM", "flash", "default"):
         table.add_column(col)
     for p in profiles:
         q = p.quantization

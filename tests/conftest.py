@@ -1,0 +1,97 @@
+"""Shared fixtures: tiny Keras models built in code, real offline datasets (scikit-learn digits)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """scikit-learn digits: x_train, x_test, y_train, y_test (float32 in [0, 1], NHWC)."""
+    from edgesdk.demo import load_digits_split
+
+    return load_digits_split()
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def digits_npz(workdir, digits) -> Path:
+    x_train, _, y_train, _ = digits
+    path = workdir / "digits_train.npz"
+    np.savez(path, x=x_train, y=y_train)
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained_cnn(workdir, digits) -> Path:
+    """The digits CNN (Conv2D, DepthwiseConv2D, BatchNorm, residual Add, GAP, Dense), trained briefly."""
+    from edgesdk.demo import train_digits_cnn
+
+    x_train, _, y_train, _ = digits
+    model = train_digits_cnn(x_train, y_train, epochs=8)
+    path = workdir / "digits_cnn.keras"
+    model.save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def multi_input_model(workdir) -> tuple[Path, Path]:
+    """A two-input Keras 3 model and an .npz holding one array per input name."""
+    import keras
+
+    keras.utils.set_random_seed(1)
+    image = keras.Input((8, 8, 1), name="image")
+    meta = keras.Input((3,), name="meta")
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(image)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    m = keras.layers.Dense(8, activation="relu")(meta)
+    x = keras.layers.Concatenate()([x, m])
+    out = keras.layers.Dense(4)(x)
+    model = keras.Model([image, meta], out)
+    path = workdir / "two_inputs.keras"
+    model.save(path)
+    rng = np.random.default_rng(0)
+    data = workdir / "two_inputs.npz"
+    # meta has a very different range from image: swapping the inputs would ruin fidelity
+    np.savez(data, meta=(rng.normal(size=(240, 3)) * 20).astype(np.float32),
+             image=rng.random((240, 8, 8, 1), dtype=np.float32))
+    return path, data
+
+
+@pytest.fixture(scope="session")
+def saved_model_dir(workdir, trained_cnn) -> Path:
+    import keras
+
+    model = keras.saving.load_model(trained_cnn)
+    path = workdir / "digits_saved_model"
+    model.export(str(path), verbose=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def legacy_h5(workdir) -> Path:
+    """A model saved as .h5 by tf_keras (Keras 2), as older projects have them."""
+    path = workdir / "legacy.h5"
+    code = f"""
+import os
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+import tf_keras as k
+k.utils.set_random_seed(0)
+m = k.Sequential([k.Input((8, 8, 1)), k.layers.Conv2D(8, 3, activation="relu"),
+                  k.layers.Flatten(), k.layers.Dense(10, activation="softmax")])
+m.save({str(path)!r})
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    return path
