@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import re
+import shutil
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +53,18 @@ def model_kind(path: str | Path) -> str:
     raise ModelError(f"Unsupported model file {p} ({expected})")
 
 
+_EXPORTS: list[str] = []
+
+
+def cleanup_exports() -> None:
+    """Remove the temporary SavedModel exports made for conversion."""
+    while _EXPORTS:
+        shutil.rmtree(_EXPORTS.pop(), ignore_errors=True)
+
+
+atexit.register(cleanup_exports)
+
+
 def _natural_key(name: str) -> list[Any]:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
@@ -92,6 +107,16 @@ def from_keras(model: Any, path: Path, kind: str = "keras") -> FloatModel:
     inputs = [_spec(t.name, t.shape, t.dtype) for t in model.inputs]
     outputs = [_spec(t.name, t.shape, t.dtype) for t in model.outputs]
     names = [i.name for i in inputs]
+    exported: list[str] = []
+
+    def converter() -> Any:
+        """Export the model once (as from_keras_model would each time), then convert from it."""
+        if not exported:
+            folder = tempfile.mkdtemp(prefix="edgesdk-export-")
+            _EXPORTS.append(folder)
+            model.export(folder, verbose=False)
+            exported.append(folder)
+        return tf.lite.TFLiteConverter.from_saved_model(exported[0])
 
     def predict(batch: dict[str, np.ndarray]) -> list[np.ndarray]:
         feed = [batch[n] for n in names]
@@ -105,7 +130,7 @@ def from_keras(model: Any, path: Path, kind: str = "keras") -> FloatModel:
         inputs=inputs,
         outputs=outputs,
         predict_fn=predict,
-        converter_fn=lambda: tf.lite.TFLiteConverter.from_keras_model(model),
+        converter_fn=converter,
         keras_model=model,
     )
 

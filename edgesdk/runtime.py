@@ -78,7 +78,7 @@ class TfliteRunner:
         return x.astype(dtype)
 
     def run_one(self, sample: dict[str, np.ndarray]) -> list[np.ndarray]:
-        """One inference; ``sample`` holds arrays with a batch dimension of 1, by signature name.
+        """One inference; ``sample`` holds arrays with a batch dimension, by signature name.
 
         Returns raw output arrays (integer for an integer output).
         """
@@ -98,16 +98,29 @@ class TfliteRunner:
             return dequantize_array(raw, scale, zero)
         return raw.astype(np.float32)
 
-    def run(self, arrays: dict[str, np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    def batchable(self) -> bool:
+        """True when every input has a free batch dimension (so a whole batch runs at once)."""
+        if self.runner is None:
+            return False
+        return all(
+            len(d.get("shape_signature", ())) > 0 and d["shape_signature"][0] == -1
+            for d in self.input_details.values()
+        )
+
+    def run(self, arrays: dict[str, np.ndarray], batch_size: int = 256) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Run every sample; ``arrays`` are float, keyed by signature name.
+
+        Models with a free batch dimension run ``batch_size`` samples per invoke; others one
+        sample at a time.
 
         Returns:
             (raw outputs, dequantized float outputs), each one stacked array per output.
         """
         count = len(next(iter(arrays.values())))
+        step = batch_size if self.batchable() else 1
         raw: list[list[np.ndarray]] = [[] for _ in self.output_names]
-        for i in range(count):
-            outs = self.run_one({k: v[i:i + 1] for k, v in arrays.items()})
+        for i in range(0, count, step):
+            outs = self.run_one({k: v[i:i + step] for k, v in arrays.items()})
             for j, o in enumerate(outs):
                 raw[j].append(o)
         stacked = [np.concatenate(r) for r in raw]

@@ -58,4 +58,12 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    code = main(sys.argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip TensorFlow's slow interpreter teardown: every output is written and closed by now,
+    # and the export folders are removed here rather than by atexit.
+    from edgesdk.models import cleanup_exports
+
+    cleanup_exports()
+    os._exit(code)
