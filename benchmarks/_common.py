@@ -15,10 +15,14 @@ BIN = Path(sys.executable).parent
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
     """Wall time of one run of ``cmd`` (must succeed)."""
     start = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False)
+    r = subprocess.run(
+        cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False
+    )
     elapsed = time.perf_counter() - start
     if r.returncode != 0:
-        raise SystemExit(f"benchmark command failed ({r.returncode}): {' '.join(cmd)}\n{r.stderr[-2000:]}")
+        raise SystemExit(
+            f"benchmark command failed ({r.returncode}): {' '.join(cmd)}\n{r.stderr[-2000:]}"
+        )
     return elapsed
 
 
@@ -31,7 +35,9 @@ def alternate(a: list[str], b: list[str], repeats: int) -> tuple[list[float], li
     return ta, tb
 
 
-def report(name: str, label_a: str, ta: list[float], label_b: str, tb: list[float], goal: str) -> float:
+def report(
+    name: str, label_a: str, ta: list[float], label_b: str, tb: list[float], goal: str
+) -> float:
     ma, mb = statistics.median(ta), statistics.median(tb)
     ratio = ma / mb
     print(f"{name}")

@@ -12,8 +12,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    ta, tb = alternate([str(BIN / "edgesdk"), "--help"],
-                       [sys.executable, "-c", "import tensorflow"], args.repeats)
+    ta, tb = alternate(
+        [str(BIN / "edgesdk"), "--help"], [sys.executable, "-c", "import tensorflow"], args.repeats
+    )
     report("CLI start-up", "edgesdk --help", ta, "python -c 'import tensorflow'", tb, "<= 0.2x")
 
 

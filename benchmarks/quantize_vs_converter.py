@@ -15,7 +15,7 @@ from pathlib import Path
 
 from _common import BIN, alternate, report
 
-BARE = '''
+BARE = """
 import sys, numpy as np, tensorflow as tf, keras
 model = keras.saving.load_model(sys.argv[1], compile=False)
 x = np.load(sys.argv[2])["x"][:200].astype(np.float32)
@@ -29,7 +29,7 @@ c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
 c.inference_input_type = tf.int8
 c.inference_output_type = tf.int8
 open(sys.argv[3], "wb").write(c.convert())
-'''
+"""
 
 
 def make_model(folder: Path, width: int) -> tuple[Path, Path]:
@@ -70,14 +70,33 @@ def main() -> None:
         model, data = make_model(folder, args.width)
         script = folder / "bare.py"
         script.write_text(BARE)
-        edgesdk_cmd = [str(BIN / "edgesdk"), "quantize", str(model), "-d", str(data), "-t", "raspberry-pi-4",
-                       "--samples", "200", "--eval-samples", "200", "-o", str(folder / "edgesdk.tflite")]
+        edgesdk_cmd = [
+            str(BIN / "edgesdk"),
+            "quantize",
+            str(model),
+            "-d",
+            str(data),
+            "-t",
+            "raspberry-pi-4",
+            "--samples",
+            "200",
+            "--eval-samples",
+            "200",
+            "-o",
+            str(folder / "edgesdk.tflite"),
+        ]
         bare_cmd = [sys.executable, str(script), str(model), str(data), str(folder / "bare.tflite")]
         ta, tb = alternate(edgesdk_cmd, bare_cmd, args.repeats)
         size_a = (folder / "edgesdk.tflite").stat().st_size
         size_b = (folder / "bare.tflite").stat().st_size
-        report("Quantize (int8, 200 calibration samples)", "edgesdk quantize", ta,
-               "bare TFLiteConverter script", tb, "<= 1.3x")
+        report(
+            "Quantize (int8, 200 calibration samples)",
+            "edgesdk quantize",
+            ta,
+            "bare TFLiteConverter script",
+            tb,
+            "<= 1.3x",
+        )
         print(f"  output sizes: edgesdk {size_a} B, bare {size_b} B")
 
 

@@ -177,7 +177,9 @@ class TensorSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TensorSpec:
-        return cls(name=data["name"], shape=tuple(data["shape"]), dtype=data.get("dtype", "float32"))
+        return cls(
+            name=data["name"], shape=tuple(data["shape"]), dtype=data.get("dtype", "float32")
+        )
 
     def shape_text(self) -> str:
         return "(" + ", ".join("N" if d is None else str(d) for d in self.shape) + ")"

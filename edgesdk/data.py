@@ -95,7 +95,9 @@ def _normalize(x: np.ndarray, norm: Normalization) -> np.ndarray:
     return (x * np.float32(norm.scale) + np.float32(norm.offset)).astype(np.float32)
 
 
-def _load_images(folder: Path, inputs: list[TensorSpec], norm: Normalization) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+def _load_images(
+    folder: Path, inputs: list[TensorSpec], norm: Normalization
+) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
     from PIL import Image, UnidentifiedImageError
 
     if len(inputs) != 1:
@@ -116,13 +118,17 @@ def _load_images(folder: Path, inputs: list[TensorSpec], norm: Normalization) ->
             f"{spec.name!r} has shape {spec.shape_text()}"
         )
     if height is None or width is None:
-        raise DatasetError(f"Input {spec.name!r} has a free image size {spec.shape_text()}; "
-                           "give the data as a .npy/.npz instead")
+        raise DatasetError(
+            f"Input {spec.name!r} has a free image size {spec.shape_text()}; "
+            "give the data as a .npy/.npz instead"
+        )
     if channels not in (None, 1, 3):
         raise DatasetError(f"Images can fill 1 or 3 channels; input {spec.name!r} has {channels}")
     files = _image_files(folder)
     if not files:
-        raise DatasetError(f"No images in data folder {folder} (expected {', '.join(IMAGE_SUFFIXES)} files)")
+        raise DatasetError(
+            f"No images in data folder {folder} (expected {', '.join(IMAGE_SUFFIXES)} files)"
+        )
     mode = "RGB" if channels == 3 else "L"
     images = []
     class_names = sorted({p.parent.name for p in files if p.parent != folder})
@@ -140,13 +146,17 @@ def _load_images(folder: Path, inputs: list[TensorSpec], norm: Normalization) ->
         if class_names:
             labels.append(class_names.index(path.parent.name) if path.parent != folder else -1)
     x = _normalize(np.stack(images), norm)
-    notes = [f"{len(files)} images from {folder}, resized to {height}x{width} {mode}, "
-             f"normalized as {norm.describe()}"]
+    notes = [
+        f"{len(files)} images from {folder}, resized to {height}x{width} {mode}, "
+        f"normalized as {norm.describe()}"
+    ]
     y = np.asarray(labels, np.int64) if class_names and min(labels) >= 0 else None
     return x, y, notes
 
 
-def _from_npz(path: Path, inputs: list[TensorSpec]) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+def _from_npz(
+    path: Path, inputs: list[TensorSpec]
+) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
     try:
         with np.load(path, allow_pickle=False) as f:
             content = {k: f[k] for k in f.files}
@@ -201,7 +211,9 @@ def _import_callable(spec: str) -> Any:
     except DatasetError:
         raise
     except Exception as e:  # noqa: BLE001 - user code may raise anything while importing
-        raise DatasetError(f"Cannot import data module {module_name}: {type(e).__name__}: {e}") from e
+        raise DatasetError(
+            f"Cannot import data module {module_name}: {type(e).__name__}: {e}"
+        ) from e
     func = getattr(module, func_name, None)
     if not callable(func):
         raise DatasetError(f"{module_name} has no function {func_name!r}")
@@ -215,7 +227,9 @@ def _from_callable(spec: str, inputs: list[TensorSpec], limit: int) -> dict[str,
     try:
         produced = func()
         if not isinstance(produced, Iterable):
-            raise DatasetError(f"{spec} must return or yield samples, got {type(produced).__name__}")
+            raise DatasetError(
+                f"{spec} must return or yield samples, got {type(produced).__name__}"
+            )
         for count, sample in enumerate(produced):
             if count >= limit:
                 break
@@ -251,13 +265,16 @@ def _one_sample(value: Any, spec: TensorSpec) -> np.ndarray:
     return arr
 
 
-def _check_array(name: str, arr: np.ndarray, spec: TensorSpec, norm: Normalization | None,
-                 notes: list[str]) -> np.ndarray:
+def _check_array(
+    name: str, arr: np.ndarray, spec: TensorSpec, norm: Normalization | None, notes: list[str]
+) -> np.ndarray:
     if arr.dtype.kind not in "fiub":
         raise DatasetError(f"Data for input {name!r} has dtype {arr.dtype}; expected numbers")
     if arr.dtype == np.uint8 or arr.dtype.kind in "iub":
         if norm is not None:
-            notes.append(f"input {name!r}: {arr.dtype} data cast to float32 and normalized as {norm.describe()}")
+            notes.append(
+                f"input {name!r}: {arr.dtype} data cast to float32 and normalized as {norm.describe()}"
+            )
         else:
             notes.append(
                 f"input {name!r}: {arr.dtype} data cast to float32 without scaling "
@@ -271,12 +288,10 @@ def _check_array(name: str, arr: np.ndarray, spec: TensorSpec, norm: Normalizati
         notes.append(f"input {name!r}: batch dimension added (one sample of shape {arr.shape[1:]})")
     expected = spec.shape[1:]
     if arr.ndim != len(spec.shape) or any(
-        e is not None and e != g for e, g in zip(expected, arr.shape[1:])
+        e is not None and e != g for e, g in zip(expected, arr.shape[1:], strict=True)
     ):
         got = "(N, " + ", ".join(str(d) for d in arr.shape[1:]) + ")"
-        raise DatasetError(
-            f"Data for input {name!r} has shape {got}; expected {spec.shape_text()}"
-        )
+        raise DatasetError(f"Data for input {name!r} has shape {got}; expected {spec.shape_text()}")
     finite = np.isfinite(arr)
     if not finite.all():
         bad = int(arr.size - np.count_nonzero(finite))
@@ -293,8 +308,13 @@ def _check_array(name: str, arr: np.ndarray, spec: TensorSpec, norm: Normalizati
     return arr
 
 
-def load_samples(spec: str, inputs: list[TensorSpec], normalization: Normalization,
-                 normalize_arrays: bool = False, limit: int = 100_000) -> Samples:
+def load_samples(
+    spec: str,
+    inputs: list[TensorSpec],
+    normalization: Normalization,
+    normalize_arrays: bool = False,
+    limit: int = 100_000,
+) -> Samples:
     """Load and validate data for a model's inputs.
 
     Args:
@@ -366,9 +386,13 @@ def split_samples(samples: Samples, calibration: int, held_out: int, seed: int) 
             "more varied samples give better ranges"
         )
     if n_cal < MIN_SAMPLES_WARNING and n_cal < calibration:
-        notes.append(f"few calibration samples ({n_cal}); at least {MIN_SAMPLES_WARNING} are advised")
+        notes.append(
+            f"few calibration samples ({n_cal}); at least {MIN_SAMPLES_WARNING} are advised"
+        )
     cal = samples.take(order[:n_cal])
     if n_eval == 0:
         notes.append("no samples left to hold out; fidelity is measured on the calibration samples")
         return Split(calibration=cal, held_out=None, notes=tuple(notes))
-    return Split(calibration=cal, held_out=samples.take(order[n_cal:n_cal + n_eval]), notes=tuple(notes))
+    return Split(
+        calibration=cal, held_out=samples.take(order[n_cal : n_cal + n_eval]), notes=tuple(notes)
+    )

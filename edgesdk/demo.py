@@ -98,7 +98,9 @@ def tflite_accuracy(model: bytes, x: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(np.argmax(outputs[0], axis=1) == y))
 
 
-def run_demo(out_dir: str | Path = "edgesdk-demo", target: str = DEMO_TARGET, epochs: int = 30) -> DemoResult:
+def run_demo(
+    out_dir: str | Path = "edgesdk-demo", target: str = DEMO_TARGET, epochs: int = 30
+) -> DemoResult:
     """Train a digits CNN, quantize it to int8 for ``target`` and measure both on held-out digits.
 
     Returns:
@@ -121,7 +123,9 @@ def run_demo(out_dir: str | Path = "edgesdk-demo", target: str = DEMO_TARGET, ep
     test = out / "digits_test.npz"
     np.savez(test, x=x_test, y=y_test)
     tflite_path = out / "digits_cnn_int8.tflite"
-    result = api.quantize(model_path, calibration, tflite_path, target=target, options=QuantizeOptions())
+    result = api.quantize(
+        model_path, calibration, tflite_path, target=target, options=QuantizeOptions()
+    )
     float_acc = float(np.mean(np.argmax(model.predict(x_test, verbose=0), axis=1) == y_test))
     int8_acc = tflite_accuracy(tflite_path.read_bytes(), x_test, y_test)
     result.save(out / "quantize.json")
@@ -133,8 +137,17 @@ def run_demo(out_dir: str | Path = "edgesdk-demo", target: str = DEMO_TARGET, ep
         float_accuracy=float_acc,
         int8_accuracy=int8_acc,
         train_seconds=train_seconds,
-        artifacts=tuple(str(p) for p in (model_path, calibration, test, tflite_path,
-                                         out / "quantize.json", out / "demo.json")),
+        artifacts=tuple(
+            str(p)
+            for p in (
+                model_path,
+                calibration,
+                test,
+                tflite_path,
+                out / "quantize.json",
+                out / "demo.json",
+            )
+        ),
         quantization=result,
     )
     demo.save(out / "demo.json")

@@ -45,15 +45,20 @@ def is_classifier_output(shape: tuple[int, ...]) -> bool:
     return len(shape) == 2 and shape[1] >= 2
 
 
-def compare(name: str, reference: np.ndarray, candidate: np.ndarray,
-            scale: float | None) -> OutputFidelity:
+def compare(
+    name: str, reference: np.ndarray, candidate: np.ndarray, scale: float | None
+) -> OutputFidelity:
     """Compare float ``reference`` outputs with dequantized ``candidate`` outputs."""
     ref = reference.reshape(len(reference), -1).astype(np.float64)
     cand = candidate.reshape(len(candidate), -1).astype(np.float64)
     diff = ref - cand
     norms = np.linalg.norm(ref, axis=1) * np.linalg.norm(cand, axis=1)
     dots = np.sum(ref * cand, axis=1)
-    cos = np.where(norms > 0, dots / np.where(norms > 0, norms, 1), np.where(np.all(diff == 0, axis=1), 1.0, 0.0))
+    cos = np.where(
+        norms > 0,
+        dots / np.where(norms > 0, norms, 1),
+        np.where(np.all(diff == 0, axis=1), 1.0, 0.0),
+    )
     noise = float(np.sum(diff**2))
     signal = float(np.sum(ref**2))
     sqnr = None if noise == 0 else float(10 * np.log10(max(signal, 1e-30) / noise))

@@ -15,7 +15,12 @@ from edgesdk.errors import ERROR_TYPES, ConversionError, EdgeSdkError
 
 log = logging.getLogger(__name__)
 
-_NOISE = ("WARNING: All log messages before absl", "oneDNN", "cpu_feature_guard", "rebuild TensorFlow")
+_NOISE = (
+    "WARNING: All log messages before absl",
+    "oneDNN",
+    "cpu_feature_guard",
+    "rebuild TensorFlow",
+)
 
 
 def _tail(log_file: Path, lines: int = 40) -> str:

@@ -8,9 +8,10 @@ import re
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -86,7 +87,7 @@ class FloatModel:
         count = len(next(iter(arrays.values())))
         parts: list[list[np.ndarray]] = []
         for start in range(0, count, batch_size):
-            batch = {k: v[start:start + batch_size] for k, v in arrays.items()}
+            batch = {k: v[start : start + batch_size] for k, v in arrays.items()}
             parts.append(self.predict_fn(batch))
         return [np.concatenate([p[i] for p in parts]) for i in range(len(self.outputs))]
 
@@ -144,13 +145,17 @@ def _from_saved_model(path: Path) -> FloatModel:
         raise ModelError(f"Cannot load SavedModel {path}: {type(e).__name__}: {e}") from e
     signatures = getattr(loaded, "signatures", {})
     if "serving_default" not in signatures:
-        raise ModelError(f"SavedModel {path} has no 'serving_default' signature "
-                         f"(found: {sorted(signatures) or 'none'})")
+        raise ModelError(
+            f"SavedModel {path} has no 'serving_default' signature "
+            f"(found: {sorted(signatures) or 'none'})"
+        )
     fn = signatures["serving_default"]
     in_specs = fn.structured_input_signature[1]
     inputs = [_spec(k, v.shape, v.dtype) for k, v in sorted(in_specs.items())]
     out_names = sorted(fn.structured_outputs, key=_natural_key)
-    outputs = [_spec(k, fn.structured_outputs[k].shape, fn.structured_outputs[k].dtype) for k in out_names]
+    outputs = [
+        _spec(k, fn.structured_outputs[k].shape, fn.structured_outputs[k].dtype) for k in out_names
+    ]
 
     def predict(batch: dict[str, np.ndarray]) -> list[np.ndarray]:
         result = fn(**{k: tf.constant(v) for k, v in batch.items()})

@@ -184,15 +184,21 @@ def _check(p: TargetProfile) -> None:
         )
     q = p.quantization
     if q.mode not in q.allowed_modes:
-        raise ConfigError(f"Invalid quantization.mode={q.mode.value} in {p.name} (not in allowed_modes)")
+        raise ConfigError(
+            f"Invalid quantization.mode={q.mode.value} in {p.name} (not in allowed_modes)"
+        )
     if q.io not in ALLOWED_IO[q.mode]:
         allowed = ", ".join(i.value for i in ALLOWED_IO[q.mode])
-        raise ConfigError(f"Invalid quantization.io={q.io.value} in {p.name} (must be one of: {allowed})")
+        raise ConfigError(
+            f"Invalid quantization.io={q.io.value} in {p.name} (must be one of: {allowed})"
+        )
     align = p.header.alignment
     if align == 0 or align & (align - 1):
         raise ConfigError(f"Invalid header.alignment={align} in {p.name} (must be a power of two)")
     if p.header.language not in ("c", "cc"):
-        raise ConfigError(f"Invalid header.language={p.header.language!r} in {p.name} (must be one of: c, cc)")
+        raise ConfigError(
+            f"Invalid header.language={p.header.language!r} in {p.name} (must be one of: c, cc)"
+        )
     if p.memory.ram_reserved_bytes > p.memory.ram_bytes:
         raise ConfigError(f"Invalid memory.ram_reserved_bytes in {p.name} (larger than ram_bytes)")
 

@@ -34,27 +34,37 @@ def resolve_options(options: QuantizeOptions, profile: TargetProfile) -> Quantiz
     mode = options.mode or q.mode
     if mode not in q.allowed_modes:
         allowed = ", ".join(m.value for m in q.allowed_modes)
-        raise ConfigError(f"Invalid mode={mode.value} for target {profile.name} (must be one of: {allowed})")
+        raise ConfigError(
+            f"Invalid mode={mode.value} for target {profile.name} (must be one of: {allowed})"
+        )
     io = options.io
     if io is None:
         io = q.io if q.io in ALLOWED_IO[mode] else ALLOWED_IO[mode][0]
     if io not in ALLOWED_IO[mode]:
         allowed = ", ".join(i.value for i in ALLOWED_IO[mode])
-        raise ConfigError(f"Invalid io={io.value} for mode {mode.value} (must be one of: {allowed})")
+        raise ConfigError(
+            f"Invalid io={io.value} for mode {mode.value} (must be one of: {allowed})"
+        )
     per_channel = q.per_channel if options.per_channel is None else options.per_channel
     strict = options.strict
     if strict is None:
         strict = mode.integer_only and (profile.kind is TargetKind.MCU or not q.float_ops_allowed)
     elif strict and not mode.integer_only:
-        raise ConfigError(f"Invalid strict=True for mode {mode.value} (strict needs int8 or int16x8)")
+        raise ConfigError(
+            f"Invalid strict=True for mode {mode.value} (strict needs int8 or int16x8)"
+        )
     return dataclasses.replace(options, mode=mode, io=io, per_channel=per_channel, strict=strict)
 
 
 def _tf_dtype(io: IoType) -> Any:
     import tensorflow as tf
 
-    return {IoType.INT8: tf.int8, IoType.UINT8: tf.uint8, IoType.INT16: tf.int16,
-            IoType.FLOAT32: tf.float32}[io]
+    return {
+        IoType.INT8: tf.int8,
+        IoType.UINT8: tf.uint8,
+        IoType.INT16: tf.int16,
+        IoType.FLOAT32: tf.float32,
+    }[io]
 
 
 def configure_converter(converter: Any, opts: QuantizeOptions, calibration: Samples | None) -> Any:
@@ -76,13 +86,16 @@ def configure_converter(converter: Any, opts: QuantizeOptions, calibration: Samp
     def representative() -> Any:
         for i in range(calibration.count):
             if len(names) == 1:
-                yield [calibration.arrays[names[0]][i:i + 1]]
+                yield [calibration.arrays[names[0]][i : i + 1]]
             else:
-                yield {n: calibration.arrays[n][i:i + 1] for n in names}
+                yield {n: calibration.arrays[n][i : i + 1] for n in names}
 
     converter.representative_dataset = representative
-    ops_set = (tf.lite.OpsSet.TFLITE_BUILTINS_INT8 if mode is QuantMode.INT8 else
-               tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8)
+    ops_set = (
+        tf.lite.OpsSet.TFLITE_BUILTINS_INT8
+        if mode is QuantMode.INT8
+        else tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+    )
     ops = [ops_set] if opts.strict else [ops_set, tf.lite.OpsSet.TFLITE_BUILTINS]
     converter.target_spec.supported_ops = ops
     converter.inference_input_type = _tf_dtype(opts.io)
@@ -96,7 +109,7 @@ def _converter_message(error: Exception) -> str:
     picked = [ln for ln in lines if "error:" in ln.lower()] or lines[:1] or [type(error).__name__]
     message = picked[0]
     if "error:" in message.lower():
-        message = message[message.lower().index("error:") + 6:].strip()
+        message = message[message.lower().index("error:") + 6 :].strip()
     if message.startswith("loc("):
         message = re.split(r"\)\s*:\s+", message)[-1]
     return message[:500]
@@ -120,18 +133,21 @@ def _io_tensors(details: dict[str, dict[str, Any]], names: list[str]) -> tuple[I
         d = details[name]
         scale, zero = d["quantization"]
         quantized = np.dtype(d["dtype"]).kind in "iu" and scale != 0
-        result.append(IoTensor(
-            name=name,
-            dtype=np.dtype(d["dtype"]).name,
-            shape=tuple(int(x) for x in d["shape"]),
-            scale=float(scale) if quantized else None,
-            zero_point=int(zero) if quantized else None,
-        ))
+        result.append(
+            IoTensor(
+                name=name,
+                dtype=np.dtype(d["dtype"]).name,
+                shape=tuple(int(x) for x in d["shape"]),
+                scale=float(scale) if quantized else None,
+                zero_point=int(zero) if quantized else None,
+            )
+        )
     return tuple(result)
 
 
-def measure_fidelity(float_model: Any, runner: Any, info: ModelInfo,
-                     samples: Samples) -> list[OutputFidelity]:
+def measure_fidelity(
+    float_model: Any, runner: Any, info: ModelInfo, samples: Samples
+) -> list[OutputFidelity]:
     """Run ``samples`` through the float model and the .tflite model and compare outputs."""
     mapping = runner.map_inputs(list(samples.arrays))
     reference = float_model.predict(samples.arrays)
@@ -147,8 +163,9 @@ def measure_fidelity(float_model: Any, runner: Any, info: ModelInfo,
     return fidelity
 
 
-def run_quantize(model_path: str, data: str | None, profile: TargetProfile,
-                 options: QuantizeOptions) -> tuple[QuantizationResult, bytes]:
+def run_quantize(
+    model_path: str, data: str | None, profile: TargetProfile, options: QuantizeOptions
+) -> tuple[QuantizationResult, bytes]:
     """The whole quantization job (run inside the worker process).
 
     Returns:
@@ -165,8 +182,13 @@ def run_quantize(model_path: str, data: str | None, profile: TargetProfile,
         raise ConfigError(f"Mode {opts.mode.value} needs representative data (--data)")
     split = None
     if data is not None:
-        samples = load_samples(data, float_model.inputs, opts.normalization,
-                               opts.normalize_arrays, limit=opts.samples + opts.eval_samples)
+        samples = load_samples(
+            data,
+            float_model.inputs,
+            opts.normalization,
+            opts.normalize_arrays,
+            limit=opts.samples + opts.eval_samples,
+        )
         notes.extend(samples.notes)
         split = split_samples(samples, opts.samples, opts.eval_samples, opts.seed)
         warnings.extend(split.notes)
@@ -174,8 +196,9 @@ def run_quantize(model_path: str, data: str | None, profile: TargetProfile,
         notes.append("no data given: fidelity against the float model was not measured")
     float_bytes = convert(float_model.converter(), "float")
     calibration = split.calibration if split else None
-    quant_bytes = convert(configure_converter(float_model.converter(), opts, calibration),
-                          opts.mode.value)
+    quant_bytes = convert(
+        configure_converter(float_model.converter(), opts, calibration), opts.mode.value
+    )
     info = inspect_bytes(quant_bytes, "converted model")
     float_ops = info.float_ops()
     if float_ops and opts.mode.integer_only:

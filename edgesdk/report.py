@@ -33,21 +33,34 @@ def _fmt(value: Any, digits: int = 4) -> str:
 
 def render_quantization(result: QuantizationResult, console: Console) -> None:
     """Sizes, I/O, per-op dtypes and fidelity of a quantization."""
-    head = Table(title=f"edgesdk quantize → {result.output}", show_header=False, title_justify="left")
+    head = Table(
+        title=f"edgesdk quantize → {result.output}", show_header=False, title_justify="left"
+    )
     head.add_column(style="bold")
     head.add_column()
     head.add_row("model", result.model)
     head.add_row("target", result.target)
-    head.add_row("mode", f"{result.mode} (I/O {result.io}, "
-                 f"{'per-channel' if result.per_channel else 'per-tensor'}, "
-                 f"{'strict' if result.strict else 'not strict'})")
-    head.add_row("float .tflite", f"{human_bytes(result.float_size.raw_bytes)} "
-                 f"(gzip {human_bytes(result.float_size.gzip_bytes)})")
-    head.add_row("quantized .tflite", f"{human_bytes(result.size.raw_bytes)} "
-                 f"(gzip {human_bytes(result.size.gzip_bytes)}), {result.compression_ratio:.2f}x smaller")
+    head.add_row(
+        "mode",
+        f"{result.mode} (I/O {result.io}, "
+        f"{'per-channel' if result.per_channel else 'per-tensor'}, "
+        f"{'strict' if result.strict else 'not strict'})",
+    )
+    head.add_row(
+        "float .tflite",
+        f"{human_bytes(result.float_size.raw_bytes)} "
+        f"(gzip {human_bytes(result.float_size.gzip_bytes)})",
+    )
+    head.add_row(
+        "quantized .tflite",
+        f"{human_bytes(result.size.raw_bytes)} "
+        f"(gzip {human_bytes(result.size.gzip_bytes)}), {result.compression_ratio:.2f}x smaller",
+    )
     head.add_row("ops", ", ".join(f"{k}×{v}" for k, v in result.op_counts.items()))
-    head.add_row("calibration", f"{result.calibration_samples} samples; "
-                 f"{result.held_out_samples} held out for fidelity")
+    head.add_row(
+        "calibration",
+        f"{result.calibration_samples} samples; {result.held_out_samples} held out for fidelity",
+    )
     head.add_row("time", f"{result.seconds:.1f} s")
     console.print(head)
 
@@ -56,7 +69,9 @@ def render_quantization(result: QuantizationResult, console: Console) -> None:
         io.add_column(col)
     for kind, tensors in (("in", result.inputs), ("out", result.outputs)):
         for t in tensors:
-            io.add_row(kind, t.name, t.dtype, str(list(t.shape)), _fmt(t.scale, 6), _fmt(t.zero_point))
+            io.add_row(
+                kind, t.name, t.dtype, str(list(t.shape)), _fmt(t.scale, 6), _fmt(t.zero_point)
+            )
     console.print(io)
 
     ops = Table(title="Per-op data types", title_justify="left")
@@ -64,20 +79,39 @@ def render_quantization(result: QuantizationResult, console: Console) -> None:
     for col in ("count", "activations", "weights", "outputs", "float compute"):
         ops.add_column(col)
     for r in result.dtype_table:
-        ops.add_row(r.op, str(r.count), ",".join(r.activations) or "-", ",".join(r.weights) or "-",
-                    ",".join(r.outputs) or "-", "[red]yes[/red]" if r.float_compute else "no")
+        ops.add_row(
+            r.op,
+            str(r.count),
+            ",".join(r.activations) or "-",
+            ",".join(r.weights) or "-",
+            ",".join(r.outputs) or "-",
+            "[red]yes[/red]" if r.float_compute else "no",
+        )
     console.print(ops)
 
     if result.fidelity:
-        fid = Table(title="Fidelity against the float model (held-out samples)", title_justify="left")
-        for col in ("output", "samples", "top-1 agreement", "cosine", "SQNR dB", "max |err|", "max |err| LSB"):
+        fid = Table(
+            title="Fidelity against the float model (held-out samples)", title_justify="left"
+        )
+        for col in (
+            "output",
+            "samples",
+            "top-1 agreement",
+            "cosine",
+            "SQNR dB",
+            "max |err|",
+            "max |err| LSB",
+        ):
             fid.add_column(col)
         for f in result.fidelity:
             fid.add_row(
-                f.name, str(f.samples),
+                f.name,
+                str(f.samples),
                 "-" if f.top1_agreement is None else f"{100 * f.top1_agreement:.1f}%",
-                f"{f.cosine:.5f}", "exact" if f.sqnr_db is None else f"{f.sqnr_db:.1f}",
-                _fmt(f.max_abs_error), _fmt(f.max_abs_error_lsb, 3),
+                f"{f.cosine:.5f}",
+                "exact" if f.sqnr_db is None else f"{f.sqnr_db:.1f}",
+                _fmt(f.max_abs_error),
+                _fmt(f.max_abs_error_lsb, 3),
             )
         console.print(fid)
     for note in result.notes:
@@ -86,13 +120,18 @@ def render_quantization(result: QuantizationResult, console: Console) -> None:
         console.print(f"[yellow]warning: {warning}[/yellow]")
 
 
-def render_model_info(info: ModelInfo, console: Console, source: str, tensors: bool = False) -> None:
+def render_model_info(
+    info: ModelInfo, console: Console, source: str, tensors: bool = False
+) -> None:
     """Summary, ops with versions, I/O and (optionally) every tensor of a .tflite."""
     head = Table(title=f"edgesdk inspect {source}", show_header=False, title_justify="left")
     head.add_column(style="bold")
     head.add_column()
-    head.add_row("size", f"{human_bytes(info.size_bytes)} (weights {human_bytes(info.weights_bytes)}, "
-                 f"graph {human_bytes(info.graph_bytes)})")
+    head.add_row(
+        "size",
+        f"{human_bytes(info.size_bytes)} (weights {human_bytes(info.weights_bytes)}, "
+        f"graph {human_bytes(info.graph_bytes)})",
+    )
     head.add_row("subgraphs", str(len(info.subgraphs)))
     head.add_row("signatures", ", ".join(info.signatures) or "-")
     float_ops = info.float_ops()
@@ -104,19 +143,40 @@ def render_model_info(info: ModelInfo, console: Console, source: str, tensors: b
         ops.add_column(col)
     versions = info.op_versions()
     for r in info.dtype_table():
-        ops.add_row(r.op, str(versions[r.op]), str(r.count), ",".join(r.activations) or "-",
-                    ",".join(r.weights) or "-", ",".join(r.outputs) or "-")
+        ops.add_row(
+            r.op,
+            str(versions[r.op]),
+            str(r.count),
+            ",".join(r.activations) or "-",
+            ",".join(r.weights) or "-",
+            ",".join(r.outputs) or "-",
+        )
     console.print(ops)
     for si, sg in enumerate(info.subgraphs):
-        table = Table(title=f"Subgraph {si} {sg.name}".strip() + (" tensors" if tensors else " inputs/outputs"),
-                      title_justify="left")
+        table = Table(
+            title=f"Subgraph {si} {sg.name}".strip()
+            + (" tensors" if tensors else " inputs/outputs"),
+            title_justify="left",
+        )
         for col in ("#", "name", "dtype", "shape", "scale", "zero point", "bytes"):
             table.add_column(col)
         shown = sg.tensors if tensors else [sg.tensors[i] for i in (*sg.inputs, *sg.outputs)]
         for t in shown:
-            scale = _fmt(t.scale[0], 6) + (f" (+{len(t.scale) - 1})" if len(t.scale) > 1 else "") if t.scale else "-"
+            scale = (
+                _fmt(t.scale[0], 6) + (f" (+{len(t.scale) - 1})" if len(t.scale) > 1 else "")
+                if t.scale
+                else "-"
+            )
             zp = _fmt(t.zero_point[0]) if t.zero_point else "-"
-            table.add_row(str(t.index), t.name, t.dtype, str(list(t.shape)), scale, zp, str(t.data_bytes or "-"))
+            table.add_row(
+                str(t.index),
+                t.name,
+                t.dtype,
+                str(list(t.shape)),
+                scale,
+                zp,
+                str(t.data_bytes or "-"),
+            )
         console.print(table)
 
 
@@ -127,13 +187,22 @@ def render_targets(profiles: list[TargetProfile], console: Console) -> None:
         table.add_column(col)
     for p in profiles:
         q = p.quantization
-        table.add_row(p.name, p.kind.value, p.arch, p.cpu, human_bytes(p.memory.ram_bytes),
-                      human_bytes(p.memory.flash_bytes), f"{q.mode.value} (I/O {q.io.value})")
+        table.add_row(
+            p.name,
+            p.kind.value,
+            p.arch,
+            p.cpu,
+            human_bytes(p.memory.ram_bytes),
+            human_bytes(p.memory.flash_bytes),
+            f"{q.mode.value} (I/O {q.io.value})",
+        )
     console.print(table)
 
 
 def render_target(profile: TargetProfile, console: Console) -> None:
-    table = Table(title=f"{profile.name}: {profile.description}", show_header=False, title_justify="left")
+    table = Table(
+        title=f"{profile.name}: {profile.description}", show_header=False, title_justify="left"
+    )
     table.add_column(style="bold")
     table.add_column()
 
@@ -142,7 +211,10 @@ def render_target(profile: TargetProfile, console: Console) -> None:
             if isinstance(value, dict):
                 add(f"{prefix}{key}.", value)
             else:
-                table.add_row(f"{prefix}{key}", ", ".join(map(str, value)) if isinstance(value, list) else str(value))
+                table.add_row(
+                    f"{prefix}{key}",
+                    ", ".join(map(str, value)) if isinstance(value, list) else str(value),
+                )
 
     add("", profile.to_dict())
     m = profile.memory

@@ -63,7 +63,11 @@ class TfliteRunner:
             return {names[0]: sig[0]}
         mapping = {}
         for name in names:
-            match = [s for s in sig if s == name or s.endswith(f"_{name}") or re.sub(r"\W", "_", name) == s]
+            match = [
+                s
+                for s in sig
+                if s == name or s.endswith(f"_{name}") or re.sub(r"\W", "_", name) == s
+            ]
             if len(match) != 1:
                 raise KeyError(f"input {name!r} matches no model input (model has {sig})")
             mapping[name] = match[0]
@@ -89,7 +93,9 @@ class TfliteRunner:
         for name, value in feed.items():
             self.interpreter.set_tensor(self.input_details[name]["index"], value)
         self.interpreter.invoke()
-        return [self.interpreter.get_tensor(self.output_details[n]["index"]) for n in self.output_names]
+        return [
+            self.interpreter.get_tensor(self.output_details[n]["index"]) for n in self.output_names
+        ]
 
     def dequantize_output(self, position: int, raw: np.ndarray) -> np.ndarray:
         d = self.output_details[self.output_names[position]]
@@ -107,7 +113,9 @@ class TfliteRunner:
             for d in self.input_details.values()
         )
 
-    def run(self, arrays: dict[str, np.ndarray], batch_size: int = 256) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    def run(
+        self, arrays: dict[str, np.ndarray], batch_size: int = 256
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Run every sample; ``arrays`` are float, keyed by signature name.
 
         Models with a free batch dimension run ``batch_size`` samples per invoke; others one
@@ -120,7 +128,7 @@ class TfliteRunner:
         step = batch_size if self.batchable() else 1
         raw: list[list[np.ndarray]] = [[] for _ in self.output_names]
         for i in range(0, count, step):
-            outs = self.run_one({k: v[i:i + step] for k, v in arrays.items()})
+            outs = self.run_one({k: v[i : i + step] for k, v in arrays.items()})
             for j, o in enumerate(outs):
                 raw[j].append(o)
         stacked = [np.concatenate(r) for r in raw]

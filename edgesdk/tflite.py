@@ -258,7 +258,9 @@ def _string(value: bytes | None) -> str:
     return value.decode("utf-8", "replace") if value else ""
 
 
-def _parse_subgraph(schema: Any, sg: Any, model: Any, opcodes: list[tuple[str, int, bool]]) -> SubgraphInfo:
+def _parse_subgraph(
+    schema: Any, sg: Any, model: Any, opcodes: list[tuple[str, int, bool]]
+) -> SubgraphInfo:
     type_names = _reverse(schema.TensorType)
     tensors = []
     for i in range(sg.TensorsLength()):
@@ -273,7 +275,11 @@ def _parse_subgraph(schema: Any, sg: Any, model: Any, opcodes: list[tuple[str, i
         qdim = 0
         if q is not None and q.ScaleLength() > 0:
             scale = tuple(float(s) for s in q.ScaleAsNumpy())
-            zero = tuple(int(z) for z in q.ZeroPointAsNumpy()) if q.ZeroPointLength() else (0,) * len(scale)
+            zero = (
+                tuple(int(z) for z in q.ZeroPointAsNumpy())
+                if q.ZeroPointLength()
+                else (0,) * len(scale)
+            )
             qdim = q.QuantizedDimension()
         shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
         tensors.append(
@@ -330,7 +336,9 @@ def _parse(data: bytes, source: str) -> ModelInfo:
         b = model.Buffers(i)
         if b.Offset() > 1:
             if b.Offset() + b.Size() > len(data):
-                raise InspectionError(f"Truncated .tflite file {source}: buffer {i} lies past the end")
+                raise InspectionError(
+                    f"Truncated .tflite file {source}: buffer {i} lies past the end"
+                )
             weights += b.Size()
         elif b.DataLength():
             b.DataAsNumpy()  # raises if the vector runs past the end of the file

@@ -11,8 +11,9 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from edgesdk.errors import EdgeSdkError
 
@@ -50,8 +51,10 @@ def main(argv: list[str]) -> int:
         return 3
     except Exception as e:  # noqa: BLE001 - reported to the caller as an internal error
         traceback.print_exc()
-        _write(jobdir, {"ok": False, "error": {"type": "internal",
-                                               "message": f"{type(e).__name__}: {e}"}})
+        _write(
+            jobdir,
+            {"ok": False, "error": {"type": "internal", "message": f"{type(e).__name__}: {e}"}},
+        )
         return 4
     _write(jobdir, {"ok": True, "result": payload})
     return 0

@@ -65,8 +65,11 @@ def multi_input_model(workdir) -> tuple[Path, Path]:
     rng = np.random.default_rng(0)
     data = workdir / "two_inputs.npz"
     # meta has a very different range from image: swapping the inputs would ruin fidelity
-    np.savez(data, meta=(rng.normal(size=(240, 3)) * 20).astype(np.float32),
-             image=rng.random((240, 8, 8, 1), dtype=np.float32))
+    np.savez(
+        data,
+        meta=(rng.normal(size=(240, 3)) * 20).astype(np.float32),
+        image=rng.random((240, 8, 8, 1), dtype=np.float32),
+    )
     return path, data
 
 

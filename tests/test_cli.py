@@ -14,10 +14,12 @@ from edgesdk.cli import app
 
 
 def test_help_does_not_import_tensorflow():
-    code = ("import sys\nfrom edgesdk.cli import app\n"
-            "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
-            "assert 'tensorflow' not in sys.modules, 'tensorflow imported'\n"
-            "assert 'keras' not in sys.modules, 'keras imported'\nprint('LIGHT')\n")
+    code = (
+        "import sys\nfrom edgesdk.cli import app\n"
+        "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
+        "assert 'tensorflow' not in sys.modules, 'tensorflow imported'\n"
+        "assert 'keras' not in sys.modules, 'keras imported'\nprint('LIGHT')\n"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stderr
     assert "LIGHT" in r.stdout and "quantize" in r.stdout and "inspect" in r.stdout
@@ -65,22 +67,30 @@ def bad_inputs(tmp_path, digits):
     return files
 
 
-@pytest.mark.parametrize("case,model,args,message", [
-    ("missing model", "missing", ["-d", "good"], "Model not found"),
-    ("not a model", "not_model", ["-d", "good"], "Not a Keras model"),
-    ("unknown target", "cnn", ["-d", "good", "-t", "nucleo-h7"], "Unknown target 'nucleo-h7'"),
-    ("profile typo", "cnn", ["-d", "good", "-t", "profile"], "Unknown key 'flsh_bytes'"),
-    ("empty data folder", "cnn", ["-d", "empty_dir"], "No images in data folder"),
-    ("wrong shape", "cnn", ["-d", "wrong_shape"], "has shape (N, 64); expected (N, 8, 8, 1)"),
-    ("nan data", "cnn", ["-d", "nan"], "NaN/inf values"),
-    ("constant data", "cnn", ["-d", "constant"], "is constant"),
-    ("output under a file", "cnn", ["-d", "good", "--out-under-file"], "is not a folder"),
-    ("output not writable", "cnn", ["-d", "good", "--out-proc"], "not writable"),
-    ("bad mean", "cnn", ["-d", "good", "--mean", "1", "--std", "0"], "must be non-zero"),
-])
-def test_user_mistakes_give_one_line_and_no_output(tmp_path, bad_inputs, trained_cnn, case, model, args, message):
-    paths = {**{k: str(v) for k, v in bad_inputs.items()}, "cnn": str(trained_cnn),
-             "missing": str(tmp_path / "missing.keras")}
+@pytest.mark.parametrize(
+    "case,model,args,message",
+    [
+        ("missing model", "missing", ["-d", "good"], "Model not found"),
+        ("not a model", "not_model", ["-d", "good"], "Not a Keras model"),
+        ("unknown target", "cnn", ["-d", "good", "-t", "nucleo-h7"], "Unknown target 'nucleo-h7'"),
+        ("profile typo", "cnn", ["-d", "good", "-t", "profile"], "Unknown key 'flsh_bytes'"),
+        ("empty data folder", "cnn", ["-d", "empty_dir"], "No images in data folder"),
+        ("wrong shape", "cnn", ["-d", "wrong_shape"], "has shape (N, 64); expected (N, 8, 8, 1)"),
+        ("nan data", "cnn", ["-d", "nan"], "NaN/inf values"),
+        ("constant data", "cnn", ["-d", "constant"], "is constant"),
+        ("output under a file", "cnn", ["-d", "good", "--out-under-file"], "is not a folder"),
+        ("output not writable", "cnn", ["-d", "good", "--out-proc"], "not writable"),
+        ("bad mean", "cnn", ["-d", "good", "--mean", "1", "--std", "0"], "must be non-zero"),
+    ],
+)
+def test_user_mistakes_give_one_line_and_no_output(
+    tmp_path, bad_inputs, trained_cnn, case, model, args, message
+):
+    paths = {
+        **{k: str(v) for k, v in bad_inputs.items()},
+        "cnn": str(trained_cnn),
+        "missing": str(tmp_path / "missing.keras"),
+    }
     out = tmp_path / "out" / "model.tflite"
     cli_args = ["quantize", paths[model], "-o", str(out)]
     for a in args:
@@ -102,7 +112,9 @@ def test_failure_keeps_existing_output(tmp_path, trained_cnn, bad_inputs):
     out = tmp_path / "outdir" / "keep.tflite"
     out.parent.mkdir()
     out.write_bytes(b"previous model")
-    r = CliRunner().invoke(app, ["quantize", str(trained_cnn), "-d", str(bad_inputs["nan"]), "-o", str(out)])
+    r = CliRunner().invoke(
+        app, ["quantize", str(trained_cnn), "-d", str(bad_inputs["nan"]), "-o", str(out)]
+    )
     assert r.exit_code == 1
     assert out.read_bytes() == b"previous model"
     assert [p.name for p in out.parent.iterdir()] == ["keep.tflite"]

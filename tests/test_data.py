@@ -36,7 +36,9 @@ def test_image_folder_resized_normalized_and_labelled(digit_images):
     assert s.labels is not None and len(set(s.labels)) > 3
     order = sorted(range(60), key=lambda i: (f"class_{y[i]}", f"{i}.png"))
     assert np.abs(arr - x[order]).max() <= 1 / 255 + 1e-6  # only the uint8 rounding of the PNG
-    assert [int(v) for v in s.labels] == [sorted({f"class_{v}" for v in y}).index(f"class_{y[i]}") for i in order]
+    assert [int(v) for v in s.labels] == [
+        sorted({f"class_{v}" for v in y}).index(f"class_{y[i]}") for i in order
+    ]
 
 
 def test_image_folder_rgb_with_mean_std(digit_images):
@@ -148,6 +150,8 @@ def test_split_keeps_held_out_apart():
     cal = set(split.calibration.arrays["x"][:, 0])
     held = set(split.held_out.arrays["x"][:, 0])
     assert len(cal) == 200 and len(held) == 100 and not cal & held
-    small = split_samples(Samples({"x": arr[:30]}, None, "t"), calibration=200, held_out=200, seed=0)
+    small = split_samples(
+        Samples({"x": arr[:30]}, None, "t"), calibration=200, held_out=200, seed=0
+    )
     assert small.calibration.count == 24 and small.held_out.count == 6
     assert any("only 24 calibration samples" in n for n in small.notes)

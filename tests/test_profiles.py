@@ -12,8 +12,16 @@ from edgesdk.config import QuantMode, TargetKind
 from edgesdk.errors import ConfigError
 from edgesdk.profiles import builtin_names, load_profile
 
-REQUIRED = {"raspberry-pi-4", "raspberry-pi-zero-2w", "esp32-s3", "arduino-nano-33-ble",
-            "stm32f746-disco", "rp2040", "coral-edgetpu", "linux-x86_64"}
+REQUIRED = {
+    "raspberry-pi-4",
+    "raspberry-pi-zero-2w",
+    "esp32-s3",
+    "arduino-nano-33-ble",
+    "stm32f746-disco",
+    "rp2040",
+    "coral-edgetpu",
+    "linux-x86_64",
+}
 
 
 def test_builtins_load_with_real_figures():
@@ -29,7 +37,11 @@ def test_builtins_load_with_real_figures():
             assert all(m.integer_only for m in p.quantization.allowed_modes)
             assert p.header.runtime_flash_estimate_bytes > 0
     nano = load_profile("arduino-nano-33-ble")
-    assert (nano.memory.ram_bytes, nano.memory.flash_bytes, nano.cpu) == (256 * 1024, 1024 * 1024, "Cortex-M4F")
+    assert (nano.memory.ram_bytes, nano.memory.flash_bytes, nano.cpu) == (
+        256 * 1024,
+        1024 * 1024,
+        "Cortex-M4F",
+    )
     assert load_profile("rp2040").memory.ram_bytes == 264 * 1024
 
 
@@ -68,7 +80,9 @@ def test_mistyped_key_is_rejected_with_valid_keys(tmp_path):
     path = _write_profile(tmp_path, GOOD.replace("ram_bytes", "ram_byts"))
     with pytest.raises(ConfigError) as e:
         load_profile(path)
-    assert "ram_byts" in str(e.value) and "ram_bytes" in str(e.value) and "valid keys" in str(e.value)
+    assert (
+        "ram_byts" in str(e.value) and "ram_bytes" in str(e.value) and "valid keys" in str(e.value)
+    )
 
 
 def test_unknown_top_level_key(tmp_path):
@@ -77,12 +91,15 @@ def test_unknown_top_level_key(tmp_path):
         load_profile(path)
 
 
-@pytest.mark.parametrize("old,new,match", [
-    ('kind = "mcu"', 'kind = "fpga"', "kind='fpga'.*linux, mcu, accelerator"),
-    ("ram_bytes = 131072", 'ram_bytes = "lots"', "ram_bytes='lots'"),
-    ("schema_version = 1", "schema_version = 9", "schema_version=9"),
-    ('mode = "int8"', 'mode = "float16"', "not in allowed_modes"),
-])
+@pytest.mark.parametrize(
+    "old,new,match",
+    [
+        ('kind = "mcu"', 'kind = "fpga"', "kind='fpga'.*linux, mcu, accelerator"),
+        ("ram_bytes = 131072", 'ram_bytes = "lots"', "ram_bytes='lots'"),
+        ("schema_version = 1", "schema_version = 9", "schema_version=9"),
+        ('mode = "int8"', 'mode = "float16"', "not in allowed_modes"),
+    ],
+)
 def test_bad_values(tmp_path, old, new, match):
     with pytest.raises(ConfigError, match=match):
         load_profile(_write_profile(tmp_path, GOOD.replace(old, new)))

@@ -19,15 +19,29 @@ from edgesdk.tflite import inspect_file
 def test_must_show_rpi4_int8_end_to_end(tmp_path, trained_cnn, digits_npz):
     """Conv2D, DepthwiseConv2D, BN, residual Add, GAP, Dense → int8 for raspberry-pi-4."""
     out = tmp_path / "cnn_int8.tflite"
-    r = CliRunner().invoke(app, ["quantize", str(trained_cnn), "--target", "raspberry-pi-4",
-                                 "--data", str(digits_npz), "-o", str(out), "--json"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "quantize",
+            str(trained_cnn),
+            "--target",
+            "raspberry-pi-4",
+            "--data",
+            str(digits_npz),
+            "-o",
+            str(out),
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     result = json.loads(r.stdout)
     info = inspect_file(out)
     inputs, outputs = info.io_tensors()
     assert [t.dtype for t in inputs] == ["int8"] and [t.dtype for t in outputs] == ["int8"]
     assert info.float_ops() == [] and result["float_ops"] == []
-    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "FULLY_CONNECTED"} <= set(info.op_counts())
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "FULLY_CONNECTED"} <= set(
+        info.op_counts()
+    )
     fid = result["fidelity"][0]
     assert fid["samples"] == 200 and result["held_out_samples"] == 200
     assert fid["top1_agreement"] >= 0.97
@@ -36,19 +50,27 @@ def test_must_show_rpi4_int8_end_to_end(tmp_path, trained_cnn, digits_npz):
     assert result["inputs"][0]["scale"] == pytest.approx(inputs[0].scale[0])
 
 
-@pytest.mark.parametrize("mode,io,in_dtype,act_dtype", [
-    ("int8", "int8", "int8", "int8"),
-    ("int8", "uint8", "uint8", "int8"),
-    ("int8", "float32", "float32", "int8"),
-    ("int16x8", "int16", "int16", "int16"),
-    ("int16x8", "float32", "float32", "int16"),
-    ("float16", "float32", "float32", "float32"),
-    ("dynamic", "float32", "float32", "float32"),
-])
+@pytest.mark.parametrize(
+    "mode,io,in_dtype,act_dtype",
+    [
+        ("int8", "int8", "int8", "int8"),
+        ("int8", "uint8", "uint8", "int8"),
+        ("int8", "float32", "float32", "int8"),
+        ("int16x8", "int16", "int16", "int16"),
+        ("int16x8", "float32", "float32", "int16"),
+        ("float16", "float32", "float32", "float32"),
+        ("dynamic", "float32", "float32", "float32"),
+    ],
+)
 def test_modes_and_io_types(tmp_path, trained_cnn, digits_npz, mode, io, in_dtype, act_dtype):
     out = tmp_path / f"{mode}_{io}.tflite"
-    result = edgesdk.quantize(trained_cnn, digits_npz, out, target="linux-x86_64",
-                              options=QuantizeOptions(mode=mode, io=io, samples=100, eval_samples=100))
+    result = edgesdk.quantize(
+        trained_cnn,
+        digits_npz,
+        out,
+        target="linux-x86_64",
+        options=QuantizeOptions(mode=mode, io=io, samples=100, eval_samples=100),
+    )
     info = inspect_file(out)
     inputs, outputs = info.io_tensors()
     assert inputs[0].dtype == in_dtype and outputs[0].dtype == in_dtype
@@ -64,14 +86,21 @@ def test_modes_and_io_types(tmp_path, trained_cnn, digits_npz, mode, io, in_dtyp
     fid = result.fidelity[0]
     assert fid.top1_agreement >= 0.95 and fid.cosine > 0.99
     if io in ("int8", "uint8"):
-        assert fid.max_abs_error_lsb is not None and fid.output_scale == pytest.approx(outputs[0].scale[0])
+        assert fid.max_abs_error_lsb is not None and fid.output_scale == pytest.approx(
+            outputs[0].scale[0]
+        )
 
 
 def test_per_tensor_vs_per_channel(tmp_path, trained_cnn, digits_npz):
     def conv_scales(per_channel: bool) -> int:
         out = tmp_path / f"pc_{per_channel}.tflite"
-        edgesdk.quantize(trained_cnn, digits_npz, out, target="esp32-s3",
-                         options=QuantizeOptions(per_channel=per_channel, samples=50, eval_samples=50))
+        edgesdk.quantize(
+            trained_cnn,
+            digits_npz,
+            out,
+            target="esp32-s3",
+            options=QuantizeOptions(per_channel=per_channel, samples=50, eval_samples=50),
+        )
         info = inspect_file(out)
         conv = next(op for op in info.main.ops if op.name == "CONV_2D")
         return len(info.main.tensors[conv.inputs[1]].scale)
@@ -136,16 +165,24 @@ def test_float_island_is_an_error_when_strict_and_a_warning_otherwise(tmp_path, 
     model, data = float_island_model
     out = tmp_path / "island.tflite"
     runner = CliRunner()
-    r = runner.invoke(app, ["quantize", str(model), "-t", "esp32-s3", "-d", str(data), "-o", str(out)])
+    r = runner.invoke(
+        app, ["quantize", str(model), "-t", "esp32-s3", "-d", str(data), "-o", str(out)]
+    )
     assert r.exit_code == 1 and not out.exists()
     assert "SIN" in r.stderr and r.stderr.count("\n") == 1
-    result = edgesdk.quantize(model, data, out, target="raspberry-pi-4",
-                              options=QuantizeOptions(io="float32"))
+    result = edgesdk.quantize(
+        model, data, out, target="raspberry-pi-4", options=QuantizeOptions(io="float32")
+    )
     assert "SIN" in result.float_ops and any("SIN" in w for w in result.warnings)
     assert out.is_file()
     with pytest.raises(ConversionError, match="Float computation left in the graph: .*SIN"):
-        edgesdk.quantize(model, data, tmp_path / "strict.tflite", target="raspberry-pi-4",
-                         options=QuantizeOptions(io="float32", strict=True))
+        edgesdk.quantize(
+            model,
+            data,
+            tmp_path / "strict.tflite",
+            target="raspberry-pi-4",
+            options=QuantizeOptions(io="float32", strict=True),
+        )
     assert not (tmp_path / "strict.tflite").exists()
 
 
@@ -159,8 +196,19 @@ def test_converter_crash_becomes_an_error(tmp_path):
     model.save(path)
     np.save(tmp_path / "seq.npy", np.random.default_rng(0).random((60, 10, 4), dtype=np.float32))
     out = tmp_path / "lstm.tflite"
-    r = CliRunner().invoke(app, ["quantize", str(path), "-t", "raspberry-pi-4", "-d",
-                                 str(tmp_path / "seq.npy"), "-o", str(out)])
+    r = CliRunner().invoke(
+        app,
+        [
+            "quantize",
+            str(path),
+            "-t",
+            "raspberry-pi-4",
+            "-d",
+            str(tmp_path / "seq.npy"),
+            "-o",
+            str(out),
+        ],
+    )
     assert r.exit_code == 1
     assert "crashed (SIGSEGV)" in r.stderr or "TFLite conversion" in r.stderr
     assert "Traceback" not in r.output and not out.exists()
@@ -168,20 +216,40 @@ def test_converter_crash_becomes_an_error(tmp_path):
 
 def test_invalid_combinations_fail_before_any_work(tmp_path, trained_cnn, digits_npz):
     with pytest.raises(ConfigError, match="Invalid mode=float16 for target esp32-s3"):
-        edgesdk.quantize(trained_cnn, digits_npz, tmp_path / "x.tflite", target="esp32-s3",
-                         options=QuantizeOptions(mode="float16"))
+        edgesdk.quantize(
+            trained_cnn,
+            digits_npz,
+            tmp_path / "x.tflite",
+            target="esp32-s3",
+            options=QuantizeOptions(mode="float16"),
+        )
     with pytest.raises(ConfigError, match="Invalid io=int8 for mode int16x8"):
-        edgesdk.quantize(trained_cnn, digits_npz, tmp_path / "x.tflite", target="raspberry-pi-4",
-                         options=QuantizeOptions(mode="int16x8", io="int8"))
+        edgesdk.quantize(
+            trained_cnn,
+            digits_npz,
+            tmp_path / "x.tflite",
+            target="raspberry-pi-4",
+            options=QuantizeOptions(mode="int16x8", io="int8"),
+        )
     with pytest.raises(ConfigError, match="strict needs int8 or int16x8"):
-        edgesdk.quantize(trained_cnn, digits_npz, tmp_path / "x.tflite", target="raspberry-pi-4",
-                         options=QuantizeOptions(mode="dynamic", strict=True))
+        edgesdk.quantize(
+            trained_cnn,
+            digits_npz,
+            tmp_path / "x.tflite",
+            target="raspberry-pi-4",
+            options=QuantizeOptions(mode="dynamic", strict=True),
+        )
     assert list(tmp_path.iterdir()) == []
 
 
 def test_dynamic_without_data_skips_fidelity(tmp_path, trained_cnn):
-    result = edgesdk.quantize(trained_cnn, None, tmp_path / "dyn.tflite", target="raspberry-pi-4",
-                              options=QuantizeOptions(mode="dynamic"))
+    result = edgesdk.quantize(
+        trained_cnn,
+        None,
+        tmp_path / "dyn.tflite",
+        target="raspberry-pi-4",
+        options=QuantizeOptions(mode="dynamic"),
+    )
     assert result.fidelity == () and any("not measured" in n for n in result.notes)
 
 

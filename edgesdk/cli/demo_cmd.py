@@ -12,7 +12,9 @@ from edgesdk.cli.common import console, handle_errors, print_json
 @handle_errors
 def demo(
     out: Annotated[str, typer.Option("--out", help="Folder for the artifacts.")] = "edgesdk-demo",
-    target: Annotated[str, typer.Option("--target", "-t", help="Target profile.")] = "arduino-nano-33-ble",
+    target: Annotated[
+        str, typer.Option("--target", "-t", help="Target profile.")
+    ] = "arduino-nano-33-ble",
     epochs: Annotated[int, typer.Option(min=1, help="Training epochs.")] = 30,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
@@ -32,4 +34,7 @@ def demo(
         f"float {100 * result.float_accuracy:.2f}%  →  int8 {100 * result.int8_accuracy:.2f}% "
         f"({100 * (result.int8_accuracy - result.float_accuracy):+.2f} pt)"
     )
-    console.print(f"Artifacts in {result.out_dir}: " + ", ".join(p.rsplit('/', 1)[-1] for p in result.artifacts))
+    console.print(
+        f"Artifacts in {result.out_dir}: "
+        + ", ".join(p.rsplit("/", 1)[-1] for p in result.artifacts)
+    )

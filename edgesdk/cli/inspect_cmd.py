@@ -13,7 +13,9 @@ from edgesdk.cli.common import console, handle_errors, print_json
 def inspect(
     model: Annotated[str, typer.Argument(help="A .tflite file.")],
     tensors: Annotated[bool, typer.Option("--tensors", help="List every tensor.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON (with every tensor).")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print JSON (with every tensor).")
+    ] = False,
 ) -> None:
     """Show the subgraphs, ops (with versions), tensors and quantization of a .tflite file."""
     from edgesdk import api

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -12,25 +12,60 @@ from edgesdk.config import IoType, QuantMode
 
 @handle_errors
 def quantize(
-    model: Annotated[str, typer.Argument(help="A .keras file, a legacy .h5 file or a SavedModel folder.")],
+    model: Annotated[
+        str, typer.Argument(help="A .keras file, a legacy .h5 file or a SavedModel folder.")
+    ],
     output: Annotated[str, typer.Option("--output", "-o", help="The .tflite file to write.")],
-    target: Annotated[str, typer.Option("--target", "-t", help="Target profile name or .toml path.")] = "linux-x86_64",
-    data: Annotated[Optional[str], typer.Option(
-        "--data", "-d", help="Representative data: image folder, .npy/.npz, or module:function.")] = None,
-    mode: Annotated[Optional[QuantMode], typer.Option(help="Quantization mode (default: the target's).")] = None,
-    io: Annotated[Optional[IoType], typer.Option(help="Input/output type (default: the target's).")] = None,
-    per_channel: Annotated[Optional[bool], typer.Option(
-        "--per-channel/--per-tensor", help="Weight quantization granularity (default: the target's).")] = None,
+    target: Annotated[
+        str, typer.Option("--target", "-t", help="Target profile name or .toml path.")
+    ] = "linux-x86_64",
+    data: Annotated[
+        str | None,
+        typer.Option(
+            "--data", "-d", help="Representative data: image folder, .npy/.npz, or module:function."
+        ),
+    ] = None,
+    mode: Annotated[
+        QuantMode | None, typer.Option(help="Quantization mode (default: the target's).")
+    ] = None,
+    io: Annotated[
+        IoType | None, typer.Option(help="Input/output type (default: the target's).")
+    ] = None,
+    per_channel: Annotated[
+        bool | None,
+        typer.Option(
+            "--per-channel/--per-tensor",
+            help="Weight quantization granularity (default: the target's).",
+        ),
+    ] = None,
     samples: Annotated[int, typer.Option(min=1, help="Calibration samples.")] = 200,
-    eval_samples: Annotated[int, typer.Option(min=1, help="Held-out samples for fidelity, at most.")] = 200,
-    strict: Annotated[Optional[bool], typer.Option(
-        "--strict/--no-strict", help="Fail on float ops left in the graph (default: on for MCU targets).")] = None,
-    scale: Annotated[float, typer.Option(help="Image normalization: x * scale + offset.")] = 1.0 / 255.0,
+    eval_samples: Annotated[
+        int, typer.Option(min=1, help="Held-out samples for fidelity, at most.")
+    ] = 200,
+    strict: Annotated[
+        bool | None,
+        typer.Option(
+            "--strict/--no-strict",
+            help="Fail on float ops left in the graph (default: on for MCU targets).",
+        ),
+    ] = None,
+    scale: Annotated[float, typer.Option(help="Image normalization: x * scale + offset.")] = 1.0
+    / 255.0,
     offset: Annotated[float, typer.Option(help="Image normalization: x * scale + offset.")] = 0.0,
-    mean: Annotated[Optional[str], typer.Option(help="Image normalization (x - mean) / std, e.g. 127.5 or 123,117,104.")] = None,
-    std: Annotated[Optional[str], typer.Option(help="Image normalization (x - mean) / std, e.g. 127.5 or 58,57,57.")] = None,
-    normalize_arrays: Annotated[bool, typer.Option(
-        "--normalize-arrays", help="Apply the normalization to .npy/.npz/callable data too.")] = False,
+    mean: Annotated[
+        str | None,
+        typer.Option(help="Image normalization (x - mean) / std, e.g. 127.5 or 123,117,104."),
+    ] = None,
+    std: Annotated[
+        str | None,
+        typer.Option(help="Image normalization (x - mean) / std, e.g. 127.5 or 58,57,57."),
+    ] = None,
+    normalize_arrays: Annotated[
+        bool,
+        typer.Option(
+            "--normalize-arrays", help="Apply the normalization to .npy/.npz/callable data too."
+        ),
+    ] = False,
     seed: Annotated[int, typer.Option(help="Seed of the calibration / held-out split.")] = 0,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
@@ -47,7 +82,10 @@ def quantize(
         strict=strict,
         seed=seed,
         normalization=Normalization(
-            scale=scale, offset=offset, mean=parse_floats(mean, "--mean"), std=parse_floats(std, "--std")
+            scale=scale,
+            offset=offset,
+            mean=parse_floats(mean, "--mean"),
+            std=parse_floats(std, "--std"),
         ),
         normalize_arrays=normalize_arrays,
     )

@@ -8,12 +8,16 @@ import typer
 
 from edgesdk.cli.common import console, handle_errors, print_json
 
-app = typer.Typer(help="Target profiles: built-in devices and your own .toml files.", no_args_is_help=True)
+app = typer.Typer(
+    help="Target profiles: built-in devices and your own .toml files.", no_args_is_help=True
+)
 
 
 @app.command("list")
 @handle_errors
-def list_targets(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def list_targets(
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """List the built-in target profiles."""
     from edgesdk import api
     from edgesdk.report import render_targets
