@@ -6,7 +6,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_API = ("quantize", "inspect", "targets", "target", "demo")
+_API = ("quantize", "export_c", "inspect", "targets", "target", "demo")
 _TYPES = {
     "QuantizeOptions": "edgesdk.config",
     "Normalization": "edgesdk.config",

@@ -115,6 +115,45 @@ def quantize(
     return result
 
 
+def export_c(
+    model: str | Path,
+    out_dir: str | Path,
+    target: str | Path | TargetProfile = DEFAULT_TARGET,
+    name: str | None = None,
+    test_vectors: int = 0,
+    verify: bool = True,
+    force: bool = False,
+) -> Any:
+    """Write a firmware bundle (C array, I/O constants, arena size, op resolver) for a .tflite.
+
+    Args:
+        model: the ``.tflite`` file.
+        out_dir: the bundle's folder (must be new or empty unless ``force``).
+        target: profile name, profile path or TargetProfile (shapes the C text and budgets).
+        name: C identifier stem (default: from the file name).
+        test_vectors: how many input/expected-output pairs to embed for an on-target self-test.
+        verify: run TFLite Micro against LiteRT's reference kernels first.
+        force: replace a non-empty folder and write even when over budget.
+
+    Returns:
+        The ExportResult.
+
+    Raises:
+        InspectionError, ExportError, OutputError.
+    """
+    from edgesdk.export import export_c as _export
+
+    return _export(
+        model,
+        _profile(target),
+        out_dir,
+        name=name,
+        test_vectors=test_vectors,
+        verify=verify,
+        force=force,
+    )
+
+
 def inspect(path: str | Path) -> ModelInfo:
     """Parse a ``.tflite`` file: subgraphs, ops, tensors, quantization parameters.
 

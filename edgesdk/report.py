@@ -221,3 +221,57 @@ def render_target(profile: TargetProfile, console: Console) -> None:
     table.add_row("RAM budget", human_bytes(m.ram_budget_bytes))
     table.add_row("flash budget", human_bytes(m.flash_budget_bytes))
     console.print(table)
+
+
+def render_export(result: Any, console: Console) -> None:
+    """Bundle files, arena, budgets, op support and TFLite Micro parity of an export."""
+    head = Table(
+        title=f"edgesdk export-c → {result.out_dir}", show_header=False, title_justify="left"
+    )
+    head.add_column(style="bold")
+    head.add_column()
+    head.add_row("target", result.target)
+    head.add_row("files", ", ".join(result.files))
+    head.add_row("model", f"{human_bytes(result.model_bytes)} (sha256 {result.sha256[:16]}…)")
+    head.add_row("arena", f"measured {result.arena.total} B, declared {result.arena_declared} B")
+    for label, b in (("flash", result.flash), ("RAM", result.ram)):
+        pct = "" if b.percent is None else f" ({b.percent:.1f}% of {human_bytes(b.budget)})"
+        head.add_row(label, f"{human_bytes(b.used)}{pct}")
+    console.print(head)
+    ops = Table(title="Ops", title_justify="left")
+    ops.add_column("op", no_wrap=True)
+    for col in ("count", "resolver", "supported"):
+        ops.add_column(col)
+    for o in result.ops:
+        ops.add_row(
+            o.op, str(o.count), o.method or "-", "yes" if o.supported else f"[red]{o.reason}[/red]"
+        )
+    console.print(ops)
+    if result.parity:
+        par = Table(
+            title="TFLite Micro vs LiteRT reference kernels (random int8 inputs)",
+            title_justify="left",
+        )
+        for col in (
+            "output",
+            "samples",
+            "exact samples",
+            "exact values",
+            "max LSB",
+            "top-1 changes",
+        ):
+            par.add_column(col)
+        for p in result.parity:
+            par.add_row(
+                str(p.index),
+                str(p.samples),
+                f"{100 * p.exact_rate:.0f}%",
+                f"{p.exact_values}/{p.values}",
+                str(p.max_lsb),
+                str(p.top1_changes),
+            )
+        console.print(par)
+    else:
+        console.print("[yellow]not verified (--no-verify)[/yellow]")
+    for w in result.warnings:
+        console.print(f"[yellow]warning: {w}[/yellow]")

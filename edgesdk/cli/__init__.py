@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from edgesdk import __version__
-from edgesdk.cli import demo_cmd, inspect_cmd, quantize_cmd, targets_cmd
+from edgesdk.cli import demo_cmd, export_cmd, inspect_cmd, quantize_cmd, targets_cmd
 from edgesdk.cli.common import setup_logging
 
 app = typer.Typer(
@@ -37,6 +37,7 @@ def _root(
 
 
 app.command("quantize")(quantize_cmd.quantize)
+app.command("export-c")(export_cmd.export_c)
 app.command("inspect")(inspect_cmd.inspect)
 app.command("demo")(demo_cmd.demo)
 app.add_typer(targets_cmd.app, name="targets")

@@ -67,6 +67,12 @@ def quantize(
         ),
     ] = False,
     seed: Annotated[int, typer.Option(help="Seed of the calibration / held-out split.")] = 0,
+    emit_c: Annotated[
+        str | None,
+        typer.Option(
+            "--emit-c", help="Also write the firmware C bundle (as export-c) into this folder."
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Quantize a float model for a target; check every op; measure fidelity on held-out data."""
@@ -89,12 +95,18 @@ def quantize(
         ),
         normalize_arrays=normalize_arrays,
     )
-    if json_out:
-        result = api.quantize(model, data, output, target=target, options=options)
-        print_json(result.to_dict())
-        return
+    if emit_c is not None:  # fail on a non-empty bundle folder before converting
+        from edgesdk.export import check_out_dir
+
+        check_out_dir(emit_c)
     with console.status(f"Quantizing {model} for {target} ..."):
         result = api.quantize(model, data, output, target=target, options=options)
-    from edgesdk.report import render_quantization
+        exported = api.export_c(output, emit_c, target=target) if emit_c is not None else None
+    if json_out:
+        print_json({**result.to_dict(), "export": exported.to_dict() if exported else None})
+        return
+    from edgesdk.report import render_export, render_quantization
 
     render_quantization(result, console)
+    if exported is not None:
+        render_export(exported, console)

@@ -1,0 +1,50 @@
+"""`edgesdk export-c MODEL.tflite --target NAME -o DIR`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from edgesdk.cli.common import console, handle_errors, print_json
+
+
+@handle_errors
+def export_c(
+    model: Annotated[str, typer.Argument(help="A .tflite file (int8 for MCU targets).")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Folder for the bundle.")],
+    target: Annotated[
+        str, typer.Option("--target", "-t", help="Target profile name or .toml path.")
+    ] = "linux-x86_64",
+    name: Annotated[
+        str | None, typer.Option(help="C identifier stem (default: the file name).")
+    ] = None,
+    test_vectors: Annotated[
+        int, typer.Option(min=0, help="Embed N inputs with expected outputs.")
+    ] = 0,
+    verify: Annotated[
+        bool, typer.Option("--verify/--no-verify", help="Check TFLite Micro against LiteRT first.")
+    ] = True,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a non-empty folder; write even over budget.")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Emit C/C++ sources for TFLite Micro firmware: model array, arena size, op resolver."""
+    from edgesdk import api
+
+    result = api.export_c(
+        model,
+        output,
+        target=target,
+        name=name,
+        test_vectors=test_vectors,
+        verify=verify,
+        force=force,
+    )
+    if json_out:
+        print_json(result.to_dict())
+        return
+    from edgesdk.report import render_export
+
+    render_export(result, console)

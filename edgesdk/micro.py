@@ -1,0 +1,273 @@
+"""TFLite Micro on the host: op support, arena measurement, and parity with LiteRT's reference kernels."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from edgesdk.errors import ExportError
+from edgesdk.profiles import TargetProfile
+from edgesdk.tflite import FLOAT_TYPES, ModelInfo
+
+# Builtin op → MicroMutableOpResolver method (TFLite Micro's kernels).
+_IRREGULAR = {
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": "AddUnidirectionalSequenceLSTM",
+    "SVDF": "AddSvdf",
+    "PADV2": "AddPadV2",
+    "SELECT_V2": "AddSelectV2",
+    "SPLIT_V": "AddSplitV",
+    "REVERSE_V2": "AddReverseV2",
+}
+_REGULAR = """
+ABS ADD ADD_N ARG_MAX ARG_MIN ASSIGN_VARIABLE AVERAGE_POOL_2D BATCH_MATMUL BATCH_TO_SPACE_ND
+BROADCAST_ARGS BROADCAST_TO CALL_ONCE CAST CEIL CONCATENATION CONV_2D COS CUMSUM DEPTH_TO_SPACE
+DEPTHWISE_CONV_2D DEQUANTIZE DIV ELU EMBEDDING_LOOKUP EQUAL EXP EXPAND_DIMS FILL FLOOR FLOOR_DIV
+FLOOR_MOD FULLY_CONNECTED GATHER GATHER_ND GREATER GREATER_EQUAL HARD_SWISH IF L2_NORMALIZATION
+L2_POOL_2D LEAKY_RELU LESS LESS_EQUAL LOG LOG_SOFTMAX LOGICAL_AND LOGICAL_NOT LOGICAL_OR LOGISTIC
+MAX_POOL_2D MAXIMUM MEAN MINIMUM MIRROR_PAD MUL NEG NOT_EQUAL PACK PAD PRELU QUANTIZE
+READ_VARIABLE REDUCE_MAX REDUCE_MIN RELU RELU6 RESHAPE RESIZE_BILINEAR RESIZE_NEAREST_NEIGHBOR
+ROUND RSQRT SHAPE SIN SLICE SOFTMAX SPACE_TO_BATCH_ND SPACE_TO_DEPTH SPLIT SQRT SQUARE
+SQUARED_DIFFERENCE SQUEEZE STRIDED_SLICE SUB SUM TANH TRANSPOSE TRANSPOSE_CONV UNPACK VAR_HANDLE
+WHILE ZEROS_LIKE
+""".split()
+
+
+def _camel(op: str) -> str:
+    return "Add" + "".join(
+        part if re.fullmatch(r"\d+D", part) else part.capitalize() for part in op.split("_")
+    )
+
+
+TFLM_OPS: dict[str, str] = {**{op: _camel(op) for op in _REGULAR}, **_IRREGULAR}
+"""Every builtin op with a TFLite Micro kernel, and the resolver method that registers it."""
+
+
+@dataclass(frozen=True)
+class OpSupport:
+    """Whether one op of the model can run on the target."""
+
+    op: str
+    count: int
+    method: str | None
+    supported: bool
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def op_support(info: ModelInfo, profile: TargetProfile) -> list[OpSupport]:
+    """Per op type: the resolver method and, if it cannot run on ``profile``, why not."""
+    integer_only = not profile.quantization.float_ops_allowed
+    float_ops: dict[str, str] = {}
+    for sg in info.subgraphs:
+        for op in sg.float_ops():
+            weights = {
+                sg.tensors[i].dtype for i in op.inputs if i >= 0 and sg.tensors[i].is_constant
+            }
+            hybrid = bool(weights & {"int8", "uint8"})
+            float_ops[op.name] = (
+                "hybrid (dynamic-range) op: float activations with int8 weights"
+                if hybrid
+                else "computes in float"
+            )
+    rows = []
+    for name, count in info.op_counts().items():
+        custom = name in info.custom_ops()
+        method = None if custom else TFLM_OPS.get(name)
+        reason = ""
+        if custom:
+            kind = "flex (TensorFlow) op" if name.startswith("Flex") else "custom op"
+            reason = f"{kind}: TFLite Micro has no kernel for it"
+        elif method is None:
+            reason = "no TFLite Micro kernel"
+        elif integer_only and name in float_ops:
+            reason = f"{float_ops[name]}; {profile.name} runs integer-only models"
+        rows.append(OpSupport(name, count, method, not reason, reason))
+    if integer_only:
+        sg = info.main
+        for t in (sg.tensors[i] for i in (*sg.inputs, *sg.outputs)):
+            if t.dtype in FLOAT_TYPES:
+                rows.append(
+                    OpSupport(
+                        f"I/O tensor {t.name}",
+                        1,
+                        None,
+                        False,
+                        f"{t.dtype} model input/output; {profile.name} needs int8 I/O "
+                        "(quantize with --io int8)",
+                    )
+                )
+    return rows
+
+
+@dataclass(frozen=True)
+class ArenaMeasurement:
+    """Tensor arena use recorded by TFLite Micro's RecordingMicroAllocator (on this host)."""
+
+    total: int
+    head: int
+    tail: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _interpreter(model: bytes, arena_size: int) -> Any:
+    from tflite_micro.python.tflite_micro import runtime
+
+    return runtime.Interpreter.from_bytes(model, arena_size=arena_size)
+
+
+def _capture_stderr(func: Any) -> tuple[Any, str, Exception | None]:
+    """Run ``func``; return its value, what it wrote to the C-level stderr (fd 2), its error."""
+    saved = os.dup(2)
+    value, error = None, None
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            value = func()
+        except RuntimeError as e:
+            error = e
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        tmp.seek(0)
+        return value, tmp.read().decode("utf-8", "replace"), error
+
+
+def load_interpreter(model: bytes, max_arena: int = 1 << 30) -> tuple[Any, int]:
+    """A TFLite Micro interpreter with an arena large enough, and that arena's size.
+
+    Raises:
+        ExportError: TFLite Micro cannot load the model (unsupported op, bad model).
+    """
+    size = 64 * 1024
+    while size <= max_arena:
+        interpreter, log, error = _capture_stderr(lambda s=size: _interpreter(model, s))
+        if error is None:
+            return interpreter, size
+        if "allocate" not in str(error).lower():
+            lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
+            detail = f" ({lines[0]})" if lines else ""
+            raise ExportError(f"TFLite Micro cannot load the model: {error}{detail}")
+        size *= 4
+    raise ExportError(f"TFLite Micro needs a tensor arena over {max_arena} bytes")
+
+
+def check_arena(model: bytes, arena: int) -> None:
+    """Raise ExportError unless TFLite Micro runs the model in an arena of ``arena`` bytes."""
+    _, _, error = _capture_stderr(lambda: _interpreter(model, arena))
+    if error is not None:
+        raise ExportError(
+            f"The declared arena of {arena} bytes is too small for TFLite Micro: {error}"
+        )
+
+
+def measure_arena(interpreter: Any) -> ArenaMeasurement:
+    """Read the recording allocator's totals from ``print_allocations``."""
+    _, text, _ = _capture_stderr(interpreter.print_allocations)
+
+    def grab(kind: str) -> int:
+        m = re.search(rf"Arena allocation {kind} (\d+) bytes", text)
+        if not m:
+            raise ExportError(f"TFLite Micro did not report its arena {kind} usage")
+        return int(m.group(1))
+
+    return ArenaMeasurement(total=grab("total"), head=grab("head"), tail=grab("tail"))
+
+
+def declared_arena(measured: int, margin_percent: int, alignment: int) -> int:
+    """Measured bytes plus the profile margin plus alignment slack, rounded up to the alignment."""
+    size = measured + (measured * margin_percent + 99) // 100 + alignment
+    return -(-size // alignment) * alignment
+
+
+@dataclass(frozen=True)
+class OutputParity:
+    """How TFLite Micro's outputs compare with LiteRT's reference kernels for one output."""
+
+    index: int
+    samples: int
+    exact_samples: int
+    exact_values: int
+    values: int
+    max_lsb: int
+    top1_changes: int
+
+    @property
+    def exact_rate(self) -> float:
+        return self.exact_samples / self.samples if self.samples else 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "exact_rate": self.exact_rate}
+
+
+def random_inputs(interpreter: Any, inputs: int, count: int, seed: int) -> list[list[np.ndarray]]:
+    """``count`` random samples for each of ``inputs`` inputs, drawn from their integer range."""
+    rng = np.random.default_rng(seed)
+    samples = []
+    for _ in range(count):
+        sample = []
+        for i in range(inputs):
+            d = interpreter.get_input_details(i)
+            dtype = np.dtype(d["dtype"])
+            if dtype.kind in "iu":
+                info = np.iinfo(dtype)
+                arr = rng.integers(info.min, info.max, size=d["shape"], endpoint=True).astype(dtype)
+            else:
+                arr = rng.standard_normal(size=d["shape"]).astype(dtype)
+            sample.append(arr)
+        samples.append(sample)
+    return samples
+
+
+def run_micro(interpreter: Any, sample: list[np.ndarray], outputs: int) -> list[np.ndarray]:
+    """One TFLite Micro inference; returns ``outputs`` output arrays."""
+    for i, x in enumerate(sample):
+        interpreter.set_input(x, i)
+    interpreter.invoke()
+    return [np.array(interpreter.get_output(j)) for j in range(outputs)]
+
+
+def compare_with_litert(
+    model: bytes, interpreter: Any, count: int, seed: int = 0
+) -> list[OutputParity]:
+    """Run the same random inputs through TFLite Micro and LiteRT (BUILTIN_REF kernels)."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    ref = Interpreter(model_content=model, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    ref.allocate_tensors()
+    ins, outs = ref.get_input_details(), ref.get_output_details()
+    diffs: list[list[np.ndarray]] = [[] for _ in outs]
+    tops: list[int] = [0 for _ in outs]
+    for sample in random_inputs(interpreter, len(ins), count, seed):
+        for d, x in zip(ins, sample, strict=True):
+            ref.set_tensor(d["index"], x)
+        ref.invoke()
+        expected = [ref.get_tensor(d["index"]) for d in outs]
+        got = run_micro(interpreter, sample, len(outs))
+        for j, (e, g) in enumerate(zip(expected, got, strict=True)):
+            diffs[j].append(np.abs(e.astype(np.int64) - g.astype(np.int64)).reshape(-1))
+            if e.ndim == 2 and e.shape[-1] > 1 and np.argmax(e) != np.argmax(g):
+                tops[j] += 1
+    result = []
+    for j, d in enumerate(diffs):
+        stacked = np.stack(d)
+        result.append(
+            OutputParity(
+                index=j,
+                samples=len(d),
+                exact_samples=int(np.sum(np.all(stacked == 0, axis=1))),
+                exact_values=int(np.sum(stacked == 0)),
+                values=int(stacked.size),
+                max_lsb=int(stacked.max()) if stacked.size else 0,
+                top1_changes=tops[j],
+            )
+        )
+    return result
