@@ -33,6 +33,7 @@ class DemoResult:
     train_seconds: float
     artifacts: tuple[str, ...]
     quantization: QuantizationResult
+    export: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -45,6 +46,7 @@ class DemoResult:
             "train_seconds": round(self.train_seconds, 2),
             "artifacts": list(self.artifacts),
             "quantization": self.quantization.to_dict(),
+            "export": self.export.to_dict() if self.export is not None else None,
         }
 
     def save(self, path: str | Path) -> Path:
@@ -129,6 +131,9 @@ def run_demo(
     float_acc = float(np.mean(np.argmax(model.predict(x_test, verbose=0), axis=1) == y_test))
     int8_acc = tflite_accuracy(tflite_path.read_bytes(), x_test, y_test)
     result.save(out / "quantize.json")
+    firmware = api.export_c(
+        tflite_path, out / "firmware", target=target, test_vectors=4, force=True
+    )
     demo = DemoResult(
         out_dir=str(out),
         target=target,
@@ -140,6 +145,7 @@ def run_demo(
         artifacts=tuple(
             str(p)
             for p in (
+                *(Path(firmware.out_dir) / f for f in firmware.files),
                 model_path,
                 calibration,
                 test,
@@ -149,6 +155,7 @@ def run_demo(
             )
         ),
         quantization=result,
+        export=firmware,
     )
     demo.save(out / "demo.json")
     return demo

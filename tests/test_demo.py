@@ -23,5 +23,8 @@ def test_demo_trains_quantizes_and_compares(tmp_path):
     assert abs(result["int8_accuracy"] - result["float_accuracy"]) <= 0.02
     info = inspect_file(out / "digits_cnn_int8.tflite")
     assert [t.dtype for t in info.io_tensors()[0]] == ["int8"] and info.float_ops() == []
+    export = result["export"]
+    assert export["verified"] and export["parity"][0]["max_lsb"] <= 1
+    assert (out / "firmware" / "digits_cnn_int8_model.cc").is_file()
     saved = json.loads((out / "demo.json").read_text())
     assert saved["int8_accuracy"] == result["int8_accuracy"]

@@ -26,9 +26,10 @@ def demo(
         return
     with console.status("Training a digits CNN and quantizing it to int8 ..."):
         result = run_demo(out, target=target, epochs=epochs)
-    from edgesdk.report import render_quantization
+    from edgesdk.report import render_export, render_quantization
 
     render_quantization(result.quantization, console)
+    render_export(result.export, console)
     console.print(
         f"[bold]Accuracy on {result.test_samples} held-out digits:[/bold] "
         f"float {100 * result.float_accuracy:.2f}%  →  int8 {100 * result.int8_accuracy:.2f}% "
