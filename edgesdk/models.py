@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-import re
 import shutil
 import tempfile
 import zipfile
@@ -17,6 +16,7 @@ import numpy as np
 
 from edgesdk.config import TensorSpec
 from edgesdk.errors import ModelError
+from edgesdk.runtime import natural_key
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +64,6 @@ def cleanup_exports() -> None:
 
 
 atexit.register(cleanup_exports)
-
-
-def _natural_key(name: str) -> list[Any]:
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
 
 @dataclass
@@ -152,7 +148,7 @@ def _from_saved_model(path: Path) -> FloatModel:
     fn = signatures["serving_default"]
     in_specs = fn.structured_input_signature[1]
     inputs = [_spec(k, v.shape, v.dtype) for k, v in sorted(in_specs.items())]
-    out_names = sorted(fn.structured_outputs, key=_natural_key)
+    out_names = sorted(fn.structured_outputs, key=natural_key)
     outputs = [
         _spec(k, fn.structured_outputs[k].shape, fn.structured_outputs[k].dtype) for k in out_names
     ]

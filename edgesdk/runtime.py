@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 
-def _natural_key(name: str) -> list[Any]:
+def natural_key(name: str) -> list[Any]:
+    """Sort key that orders output_2 before output_10."""
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
 
@@ -50,7 +51,7 @@ class TfliteRunner:
             self.runner = self.interpreter.get_signature_runner(self.signature)
             self.input_details = self.runner.get_input_details()
             self.output_details = self.runner.get_output_details()
-            self.output_names = sorted(self.output_details, key=_natural_key)
+            self.output_names = sorted(self.output_details, key=natural_key)
 
     @property
     def input_names(self) -> list[str]:
