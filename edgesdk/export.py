@@ -327,7 +327,7 @@ def export_c(
     h = profile.header
     declared = declared_arena(arena.total, h.arena_margin_percent, h.alignment)
     inputs, outputs = info.io_tensors()
-    io_bytes = sum(t_bytes(t) for t in (*inputs, *outputs))
+    io_bytes = sum(_tensor_bytes(t) for t in (*inputs, *outputs))
     flash = Budget(len(data) + h.runtime_flash_estimate_bytes, profile.memory.flash_budget_bytes)
     ram = Budget(declared + io_bytes, profile.memory.ram_budget_bytes)
     warnings = []
@@ -358,13 +358,17 @@ def export_c(
     sha = hashlib.sha256(data).hexdigest()
     ext = "cc" if h.language == "cc" else "c"
     files = [f"{ident}_model.h", f"{ident}_model.{ext}", f"{ident}_op_resolver.h"]
+
+    def banner(file_name: str) -> str:
+        return _banner(file_name, str(model), data, sha, profile)
+
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     try:
         (tmp / files[0]).write_text(
             _model_header(
                 ident,
-                _banner(files[0], str(model), data, sha, profile),
+                banner(files[0]),
                 info,
                 declared,
                 arena.total,
@@ -372,18 +376,14 @@ def export_c(
             )
         )
         with (tmp / files[1]).open("wb") as f:
-            _write_model_source(
-                f, ident, _banner(files[1], str(model), data, sha, profile), data, profile
-            )
-        (tmp / files[2]).write_text(
-            _resolver_header(ident, _banner(files[2], str(model), data, sha, profile), ops)
-        )
+            _write_model_source(f, ident, banner(files[1]), data, profile)
+        (tmp / files[2]).write_text(_resolver_header(ident, banner(files[2]), ops))
         if test_vectors:
             files.append(f"{ident}_test_vectors.h")
             (tmp / files[3]).write_text(
                 _test_vectors_header(
                     ident,
-                    _banner(files[3], str(model), data, sha, profile),
+                    banner(files[3]),
                     interpreter,
                     info,
                     test_vectors,
@@ -422,7 +422,7 @@ def export_c(
     return result
 
 
-def t_bytes(t: TensorInfo) -> int:
+def _tensor_bytes(t: TensorInfo) -> int:
     """Bytes of one tensor's data."""
     size = np.dtype(t.dtype if t.dtype in C_TYPES else "uint8").itemsize
     return int(np.prod(t.shape)) * size if t.shape else size

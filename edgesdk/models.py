@@ -21,7 +21,6 @@ from edgesdk.runtime import natural_key
 log = logging.getLogger(__name__)
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-KINDS = ("keras", "h5", "saved_model")
 
 
 def model_kind(path: str | Path) -> str:

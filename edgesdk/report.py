@@ -23,6 +23,14 @@ def human_bytes(n: int | None) -> str:
     return f"{n} B"  # pragma: no cover
 
 
+def _key_value_table(title: str) -> Table:
+    """A two-column table of labels and values."""
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    return table
+
+
 def _fmt(value: Any, digits: int = 4) -> str:
     if value is None:
         return "-"
@@ -33,11 +41,7 @@ def _fmt(value: Any, digits: int = 4) -> str:
 
 def render_quantization(result: QuantizationResult, console: Console) -> None:
     """Sizes, I/O, per-op dtypes and fidelity of a quantization."""
-    head = Table(
-        title=f"edgesdk quantize → {result.output}", show_header=False, title_justify="left"
-    )
-    head.add_column(style="bold")
-    head.add_column()
+    head = _key_value_table(f"edgesdk quantize → {result.output}")
     head.add_row("model", result.model)
     head.add_row("target", result.target)
     head.add_row(
@@ -124,9 +128,7 @@ def render_model_info(
     info: ModelInfo, console: Console, source: str, tensors: bool = False
 ) -> None:
     """Summary, ops with versions, I/O and (optionally) every tensor of a .tflite."""
-    head = Table(title=f"edgesdk inspect {source}", show_header=False, title_justify="left")
-    head.add_column(style="bold")
-    head.add_column()
+    head = _key_value_table(f"edgesdk inspect {source}")
     head.add_row(
         "size",
         f"{human_bytes(info.size_bytes)} (weights {human_bytes(info.weights_bytes)}, "
@@ -200,11 +202,7 @@ def render_targets(profiles: list[TargetProfile], console: Console) -> None:
 
 
 def render_target(profile: TargetProfile, console: Console) -> None:
-    table = Table(
-        title=f"{profile.name}: {profile.description}", show_header=False, title_justify="left"
-    )
-    table.add_column(style="bold")
-    table.add_column()
+    table = _key_value_table(f"{profile.name}: {profile.description}")
 
     def add(prefix: str, data: dict[str, Any]) -> None:
         for key, value in data.items():
@@ -225,11 +223,7 @@ def render_target(profile: TargetProfile, console: Console) -> None:
 
 def render_export(result: Any, console: Console) -> None:
     """Bundle files, arena, budgets, op support and TFLite Micro parity of an export."""
-    head = Table(
-        title=f"edgesdk export-c → {result.out_dir}", show_header=False, title_justify="left"
-    )
-    head.add_column(style="bold")
-    head.add_column()
+    head = _key_value_table(f"edgesdk export-c → {result.out_dir}")
     head.add_row("target", result.target)
     head.add_row("files", ", ".join(result.files))
     head.add_row("model", f"{human_bytes(result.model_bytes)} (sha256 {result.sha256[:16]}…)")

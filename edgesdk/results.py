@@ -85,11 +85,6 @@ class QuantizationResult:
     def compression_ratio(self) -> float:
         return self.float_size.raw_bytes / max(self.size.raw_bytes, 1)
 
-    def with_output(self, output: str) -> QuantizationResult:
-        from dataclasses import replace
-
-        return replace(self, output=output)
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model,

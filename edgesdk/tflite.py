@@ -99,10 +99,6 @@ class SubgraphInfo:
                 return op
         return None
 
-    def consumers(self, tensor_index: int) -> list[OpInfo]:
-        """Operators reading ``tensor_index``."""
-        return [op for op in self.ops if tensor_index in op.inputs]
-
     def float_ops(self) -> list[OpInfo]:
         """Operators that compute in floating point (QUANTIZE/DEQUANTIZE excepted)."""
         found = []
