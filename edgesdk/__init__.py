@@ -6,7 +6,19 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_API = ("quantize", "export_c", "inspect", "targets", "target", "demo")
+_API = (
+    "quantize",
+    "export_c",
+    "inspect",
+    "targets",
+    "target",
+    "demo",
+    "deploy",
+    "rollback",
+    "benchmark",
+    "device_check",
+    "device_trust",
+)
 _TYPES = {
     "QuantizeOptions": "edgesdk.config",
     "Normalization": "edgesdk.config",

@@ -154,6 +154,72 @@ def export_c(
     )
 
 
+def _session(device: str | Any, passphrase_prompt: Any = None) -> Any:
+    from edgesdk.devices.inventory import Device, Inventory
+    from edgesdk.devices.ssh import Session
+
+    dev = device if isinstance(device, Device) else Inventory().get(device)
+    return Session(dev, passphrase_prompt=passphrase_prompt)
+
+
+def device_check(device: str | Any, passphrase_prompt: Any = None) -> dict[str, Any]:
+    """Connect (host key verified) and report OS, arch, Python, numpy, runtime, free disk."""
+    from edgesdk.devices.check import check
+
+    with _session(device, passphrase_prompt) as session:
+        return check(session)
+
+
+def device_trust(device: str | Any, fingerprint: str) -> str:
+    """Record the device's host key if it presents exactly ``fingerprint`` (``SHA256:...``)."""
+    from edgesdk.devices.inventory import Device, Inventory
+    from edgesdk.devices.ssh import trust
+
+    dev = device if isinstance(device, Device) else Inventory().get(device)
+    return trust(dev, fingerprint)
+
+
+def deploy(
+    model: str | Path, device: str | Any, progress: Any = None, passphrase_prompt: Any = None
+) -> Any:
+    """Upload a .tflite to a device, verify its sha256 there, and switch to it atomically.
+
+    Raises:
+        InspectionError: not a .tflite model. DeviceError: connection, trust or upload failed
+            (the previously deployed model stays in place).
+    """
+    from edgesdk.devices.deploy import deploy as _deploy
+
+    inspect_file(model)
+    with _session(device, passphrase_prompt) as session:
+        return _deploy(session, Path(model), progress)
+
+
+def rollback(device: str | Any, passphrase_prompt: Any = None) -> Any:
+    """Switch the device back to its previous deployed model."""
+    from edgesdk.devices.deploy import rollback as _rollback
+
+    with _session(device, passphrase_prompt) as session:
+        return _rollback(session)
+
+
+def benchmark(
+    model: str | Path,
+    device: str | Any | None = None,
+    options: Any = None,
+    passphrase_prompt: Any = None,
+) -> Any:
+    """Benchmark a .tflite on this machine (no device) or on a device over SSH."""
+    from edgesdk.benchmark import BenchmarkOptions, run_local, run_remote
+
+    opts = options or BenchmarkOptions()
+    inspect_file(model)
+    if device is None:
+        return run_local(Path(model), opts)
+    with _session(device, passphrase_prompt) as session:
+        return run_remote(session, Path(model), opts)
+
+
 def inspect(path: str | Path) -> ModelInfo:
     """Parse a ``.tflite`` file: subgraphs, ops, tensors, quantization parameters.
 

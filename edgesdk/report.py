@@ -269,3 +269,32 @@ def render_export(result: Any, console: Console) -> None:
         console.print("[yellow]not verified (--no-verify)[/yellow]")
     for w in result.warnings:
         console.print(f"[yellow]warning: {w}[/yellow]")
+
+
+def render_benchmark(result: Any, console: Console) -> None:
+    """Latency statistics, runtime and environment of a benchmark."""
+    s = result.stats
+    table = _key_value_table(f"edgesdk benchmark {result.model} on {result.device}")
+    table.add_row(
+        "runtime",
+        f"{s['runtime']} {s['runtime_version']} (Python {s['python']}, "
+        f"numpy {s['numpy']}), {s['threads']} threads, {s['arch']}",
+    )
+    table.add_row("load", f"{s['load_ms']:.2f} ms")
+    table.add_row("first inference", f"{s['first_inference_ms']:.3f} ms")
+    table.add_row("warm-up", f"{s['warmup_runs']} runs in {s['warmup_ms']:.2f} ms")
+    table.add_row(
+        "latency (ms)",
+        f"mean {s['mean_ms']:.4f} ± {s['std_ms']:.4f}, min {s['min_ms']:.4f}, "
+        f"p50 {s['p50_ms']:.4f}, p90 {s['p90_ms']:.4f}, p99 {s['p99_ms']:.4f} (n={s['n']})",
+    )
+    table.add_row("peak RSS", human_bytes(s["peak_rss_kb"] * 1024))
+    table.add_row("inputs", s["input_source"])
+    for when in ("before", "after"):
+        env = s[f"env_{when}"]
+        table.add_row(
+            f"device {when}", ", ".join(f"{k}={v}" for k, v in env.items() if v is not None) or "-"
+        )
+    console.print(table)
+    for w in result.warnings:
+        console.print(f"[yellow]warning: {w}[/yellow]")

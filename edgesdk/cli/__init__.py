@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 
 from edgesdk import __version__
-from edgesdk.cli import demo_cmd, export_cmd, inspect_cmd, quantize_cmd, targets_cmd
+from edgesdk.cli import (
+    demo_cmd,
+    deploy_cmd,
+    device_cmd,
+    export_cmd,
+    inspect_cmd,
+    quantize_cmd,
+    targets_cmd,
+)
 from edgesdk.cli.common import setup_logging
 
 app = typer.Typer(
@@ -40,7 +48,11 @@ app.command("quantize")(quantize_cmd.quantize)
 app.command("export-c")(export_cmd.export_c)
 app.command("inspect")(inspect_cmd.inspect)
 app.command("demo")(demo_cmd.demo)
+app.command("deploy")(deploy_cmd.deploy)
+app.command("rollback")(deploy_cmd.rollback)
+app.command("benchmark")(deploy_cmd.benchmark)
 app.add_typer(targets_cmd.app, name="targets")
+app.add_typer(device_cmd.app, name="device")
 
 
 def main() -> None:

@@ -42,10 +42,22 @@ def handle_errors(func: F) -> F:
                 if details:
                     err_console.print(details, markup=False, highlight=False)
                 raise
-            err_console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+            message = str(e)
+            if getattr(e, "fingerprint", None):
+                message += (
+                    f" (to trust it: edgesdk device trust DEVICE --fingerprint {e.fingerprint})"
+                )
+            err_console.print(
+                f"[red]error:[/red] {message}", highlight=False, soft_wrap=True, markup=True
+            )
             raise typer.Exit(e.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def prompt_passphrase(path: str) -> str:
+    """Ask for an SSH key passphrase on the terminal (never taken from the command line)."""
+    return typer.prompt(f"Passphrase for {path}", hide_input=True)
 
 
 def print_json(data: dict[str, Any] | list[Any]) -> None:

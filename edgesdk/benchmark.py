@@ -1,0 +1,151 @@
+"""Benchmarks with the self-contained runner, on this machine or on a device over SSH."""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgesdk.errors import BenchmarkError, EdgeSdkError
+
+RUNNER = Path(__file__).resolve().parent / "devices" / "runner.py"
+
+
+@dataclass(frozen=True)
+class BenchmarkOptions:
+    """How to benchmark (threads=0: one per core)."""
+
+    threads: int = 0
+    runs: int = 100
+    warmup: int = 10
+    input_file: str | None = None
+    timeout: float = 600.0
+
+    def __post_init__(self) -> None:
+        if self.runs < 1 or self.warmup < 0 or self.threads < 0:
+            raise BenchmarkError(
+                f"Invalid runs={self.runs}, warmup={self.warmup}, threads={self.threads} "
+                "(runs >= 1, warmup >= 0, threads >= 0)"
+            )
+
+    def argv(self, model: str, input_path: str | None) -> list[str]:
+        args = [
+            "--model",
+            model,
+            "--threads",
+            str(self.threads),
+            "--runs",
+            str(self.runs),
+            "--warmup",
+            str(self.warmup),
+        ]
+        return [*args, "--input", input_path] if input_path else args
+
+
+@dataclass(frozen=True)
+class BenchmarkResult:
+    """Latency statistics and the environment they were measured in."""
+
+    model: str
+    device: str
+    stats: dict[str, Any]
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "device": self.device,
+            **self.stats,
+            "warnings": list(self.warnings),
+        }
+
+
+def _parse(output: str, where: str) -> dict[str, Any]:
+    lines = [ln for ln in output.strip().splitlines() if ln.startswith("{")]
+    if not lines:
+        raise BenchmarkError(f"The benchmark runner on {where} printed no result")
+    data = json.loads(lines[-1])
+    if "error" in data:
+        raise BenchmarkError(f"Benchmark on {where} failed: {data['error']}")
+    return data
+
+
+def _warnings(stats: dict[str, Any]) -> tuple[str, ...]:
+    warnings = []
+    before, after = stats.get("env_before", {}), stats.get("env_after", {})
+    if after.get("throttled") not in (None, "0x0"):
+        warnings.append(
+            f"the device reports throttling (get_throttled={after['throttled']}): "
+            "latencies may be inflated"
+        )
+    if (
+        before.get("freq_khz")
+        and after.get("freq_khz")
+        and after["freq_khz"] < 0.9 * before["freq_khz"]
+    ):
+        warnings.append(f"CPU frequency fell from {before['freq_khz']} to {after['freq_khz']} kHz")
+    if not stats.get("outputs_finite", True):
+        warnings.append("the model produced NaN/inf outputs")
+    return tuple(warnings)
+
+
+def run_local(model: Path, options: BenchmarkOptions) -> BenchmarkResult:
+    """Benchmark on this machine with the same runner script as on devices."""
+    if not model.is_file():
+        raise BenchmarkError(f"No such model: {model}")
+    cmd = [sys.executable, str(RUNNER), *options.argv(str(model), options.input_file)]
+    try:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=options.timeout, check=False
+        )
+    except subprocess.TimeoutExpired as e:
+        raise BenchmarkError(f"Benchmark timed out after {options.timeout:.0f} s") from e
+    if proc.returncode not in (0, 3):
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise BenchmarkError(f"Benchmark runner failed (exit {proc.returncode}): {tail}")
+    stats = _parse(proc.stdout, "this machine")
+    return BenchmarkResult(str(model), "local", stats, _warnings(stats))
+
+
+def run_remote(session: Any, model: Path, options: BenchmarkOptions) -> BenchmarkResult:
+    """Upload runner (and model, and inputs) to the device and run it with the device's Python."""
+    from edgesdk.devices.deploy import RemoteStore, sha256_file
+
+    if not model.is_file():
+        raise BenchmarkError(f"No such model: {model}")
+    device = session.device
+    store = RemoteStore(session)
+    store.ensure_dirs()
+    bench = store.path("bench")
+    if not store.exists(bench):
+        session.sftp.mkdir(bench)
+    runner = posixpath.join(bench, "runner.py")
+    session.sftp.put(str(RUNNER), runner)
+    remote_model = posixpath.join(store.models, f"{sha256_file(model)[:16]}.tflite")
+    if not store.exists(remote_model):
+        remote_model = posixpath.join(bench, "model.tflite")
+        session.sftp.put(str(model), remote_model)
+    remote_input = None
+    if options.input_file:
+        suffix = Path(options.input_file).suffix
+        remote_input = posixpath.join(bench, f"input{suffix}")
+        session.sftp.put(options.input_file, remote_input)
+    try:
+        result = session.run(
+            [device.python, runner, *options.argv(remote_model, remote_input)],
+            timeout=options.timeout,
+            check=False,
+        )
+    except EdgeSdkError as e:
+        raise BenchmarkError(str(e)) from e
+    if result.exit_code not in (0, 3):
+        tail = (result.stderr.decode("utf-8", "replace").strip().splitlines() or ["no output"])[-1]
+        raise BenchmarkError(
+            f"Benchmark runner failed on {device.name} (exit {result.exit_code}): {tail}"
+        )
+    stats = _parse(result.text(), device.name)
+    return BenchmarkResult(str(model), device.name, stats, _warnings(stats))

@@ -1,0 +1,95 @@
+"""`edgesdk deploy`, `edgesdk rollback` and `edgesdk benchmark`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from edgesdk.cli.common import console, err_console, handle_errors, print_json, prompt_passphrase
+
+
+@handle_errors
+def deploy(
+    model: Annotated[str, typer.Argument(help="The .tflite file.")],
+    device: Annotated[str, typer.Option("--device", "-D", help="Device name.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Upload a model, verify its sha256 on the device, and switch to it atomically."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    from edgesdk import api
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=err_console,
+        transient=True,
+        disable=json_out,
+    ) as progress:
+        task = progress.add_task(f"upload to {device}", total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        result = api.deploy(model, device, progress=update, passphrase_prompt=prompt_passphrase)
+    if json_out:
+        print_json(result.to_dict())
+        return
+    cur = result.current
+    if result.action == "unchanged":
+        console.print(
+            f"{device}: {cur.name} (sha256 {cur.sha256[:16]}) is already deployed; nothing transferred"
+        )
+    else:
+        console.print(
+            f"{device}: {result.action} {cur.name} (sha256 {cur.sha256[:16]}, {cur.size} B"
+            + (f", {result.throughput_mb_s:.1f} MB/s" if result.bytes_sent else "")
+            + f") → {result.path}"
+        )
+
+
+@handle_errors
+def rollback(
+    device: Annotated[str, typer.Option("--device", "-D", help="Device name.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Switch a device back to the model it ran before the last deploy."""
+    from edgesdk import api
+
+    result = api.rollback(device, passphrase_prompt=prompt_passphrase)
+    if json_out:
+        print_json(result.to_dict())
+        return
+    console.print(
+        f"{device}: rolled back to {result.current.name} (sha256 {result.current.sha256[:16]})"
+    )
+
+
+@handle_errors
+def benchmark(
+    model: Annotated[str, typer.Argument(help="The .tflite file.")],
+    device: Annotated[
+        str | None, typer.Option("--device", "-D", help="Device name (default: this machine).")
+    ] = None,
+    threads: Annotated[int, typer.Option(min=0, help="Threads (0: one per core).")] = 0,
+    runs: Annotated[int, typer.Option(min=1, help="Timed runs.")] = 100,
+    warmup: Annotated[int, typer.Option(min=0, help="Warm-up runs.")] = 10,
+    input_file: Annotated[
+        str | None, typer.Option("--input", help="Real inputs (.npy/.npz) instead of random.")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Measure load time, first inference and latency statistics with the on-device runner."""
+    from edgesdk import api
+    from edgesdk.benchmark import BenchmarkOptions
+    from edgesdk.report import render_benchmark
+
+    options = BenchmarkOptions(threads=threads, runs=runs, warmup=warmup, input_file=input_file)
+    result = api.benchmark(model, device, options, passphrase_prompt=prompt_passphrase)
+    if json_out:
+        print_json(result.to_dict())
+    else:
+        render_benchmark(result, console)

@@ -1,0 +1,1 @@
+"""Devices over SSH: inventory, secure connections, deployment and the on-device runner."""

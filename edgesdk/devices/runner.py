@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+# ruff: noqa: UP031, B905  (runs on device Pythons older than 3.10)
+"""edgesdk benchmark runner: runs ON the device with only numpy and a TFLite runtime.
+
+Self-contained on purpose (no edgesdk, no TensorFlow needed): uploaded and run as
+``python runner.py --model M.tflite [--threads N] [--runs N] [--warmup N] [--input F.npy|.npz]``.
+Prints one JSON object on stdout.
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+
+def find_runtime():
+    """First available of ai_edge_litert, tflite_runtime, tensorflow.lite."""
+    try:
+        import ai_edge_litert
+        from ai_edge_litert import interpreter as mod
+
+        return "ai_edge_litert", getattr(ai_edge_litert, "__version__", "?"), mod.Interpreter
+    except ImportError:
+        pass
+    try:
+        import tflite_runtime
+        from tflite_runtime import interpreter as mod
+
+        return "tflite_runtime", getattr(tflite_runtime, "__version__", "?"), mod.Interpreter
+    except ImportError:
+        pass
+    try:
+        import tensorflow as tf
+
+        return "tensorflow", tf.__version__, tf.lite.Interpreter
+    except ImportError:
+        pass
+    return None, None, None
+
+
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def environment():
+    """CPU model, governor, frequency, temperature and (on a Pi) throttling flags."""
+    cpu = None
+    text = read("/proc/cpuinfo") or ""
+    for line in text.splitlines():
+        key = line.split(":")[0].strip().lower()
+        if key in ("model name", "hardware", "model") and ":" in line:
+            cpu = line.split(":", 1)[1].strip()
+            if key == "model name":
+                break
+    freq = read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_cur_freq")
+    temp = read("/sys/class/thermal/thermal_zone0/temp")
+    throttled = None
+    try:
+        out = subprocess.run(
+            ["vcgencmd", "get_throttled"], capture_output=True, text=True, timeout=5
+        )
+        if out.returncode == 0 and "=" in out.stdout:
+            throttled = out.stdout.strip().split("=", 1)[1]
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return {
+        "cpu": cpu or platform.processor() or platform.machine(),
+        "governor": read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
+        "freq_khz": int(freq) if freq and freq.isdigit() else None,
+        "temp_c": int(temp) / 1000.0 if temp and temp.lstrip("-").isdigit() else None,
+        "throttled": throttled,
+    }
+
+
+def percentile(sorted_values, q):
+    if not sorted_values:
+        return None
+    k = (len(sorted_values) - 1) * q / 100.0
+    lo = int(k)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
+
+
+def make_inputs(np, details, path, seed):
+    if path:
+        data = np.load(path, allow_pickle=False)
+        if hasattr(data, "files"):
+            arrays = [data[k] for k in data.files]
+        else:
+            arrays = [data]
+        if len(arrays) < len(details):
+            raise SystemExit(
+                "error: --input has %d arrays for %d model inputs" % (len(arrays), len(details))
+            )
+        out = []
+        for d, a in zip(details, arrays):
+            a = np.asarray(a)
+            if a.ndim == len(d["shape"]) - 1:
+                a = a[None]
+            out.append(a[:1].astype(d["dtype"]).reshape(d["shape"]))
+        return out
+    rng = np.random.default_rng(seed)
+    out = []
+    for d in details:
+        dtype = np.dtype(d["dtype"])
+        if dtype.kind in "iu":
+            info = np.iinfo(dtype)
+            out.append(
+                rng.integers(info.min, info.max, size=d["shape"], endpoint=True).astype(dtype)
+            )
+        else:
+            out.append(rng.standard_normal(size=d["shape"]).astype(dtype))
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", required=True)
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--runs", type=int, default=100)
+    p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--input")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    before = environment()
+    name, version, Interpreter = find_runtime()
+    if Interpreter is None:
+        print(json.dumps({"error": "no TFLite runtime: install ai-edge-litert or tflite-runtime"}))
+        return 3
+    import numpy as np
+
+    threads = args.threads or os.cpu_count() or 1
+    t0 = time.perf_counter()
+    interpreter = Interpreter(model_path=args.model, num_threads=threads)
+    interpreter.allocate_tensors()
+    load_s = time.perf_counter() - t0
+    details = interpreter.get_input_details()
+    inputs = make_inputs(np, details, args.input, args.seed)
+    for d, x in zip(details, inputs):
+        interpreter.set_tensor(d["index"], x)
+    t0 = time.perf_counter()
+    interpreter.invoke()
+    first_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for _ in range(args.warmup):
+        interpreter.invoke()
+    warmup_s = time.perf_counter() - t0
+    times = []
+    clock = time.perf_counter
+    invoke = interpreter.invoke
+    for _ in range(args.runs):
+        start = clock()
+        invoke()
+        times.append(clock() - start)
+    outputs = [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]
+    finite = all(bool(np.all(np.isfinite(o.astype(np.float64)))) for o in outputs)
+    after = environment()
+    ms = sorted(t * 1000.0 for t in times)
+    n = len(ms)
+    mean = sum(ms) / n if n else None
+    std = (sum((t - mean) ** 2 for t in ms) / (n - 1)) ** 0.5 if n > 1 else 0.0
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = {
+        "runtime": name,
+        "runtime_version": version,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "arch": platform.machine(),
+        "threads": threads,
+        "delegates": [],
+        "default_delegate": "XNNPACK"
+        if name in ("ai_edge_litert", "tensorflow")
+        else "XNNPACK (if built in)",
+        "load_ms": load_s * 1000.0,
+        "first_inference_ms": first_s * 1000.0,
+        "warmup_ms": warmup_s * 1000.0,
+        "warmup_runs": args.warmup,
+        "n": n,
+        "mean_ms": mean,
+        "std_ms": std,
+        "min_ms": ms[0] if ms else None,
+        "p50_ms": percentile(ms, 50),
+        "p90_ms": percentile(ms, 90),
+        "p99_ms": percentile(ms, 99),
+        "peak_rss_kb": rss_kb,
+        "outputs_finite": finite,
+        "input_source": args.input or "random",
+        "env_before": before,
+        "env_after": after,
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

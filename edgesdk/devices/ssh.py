@@ -1,0 +1,379 @@
+"""SSH sessions with paramiko: ~/.ssh/config, verified host keys, keys and agent, safe remote commands."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import shlex
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgesdk.devices.inventory import Device, config_home
+from edgesdk.errors import DeviceError
+
+log = logging.getLogger(__name__)
+
+KEEPALIVE_SECONDS = 15
+SFTP_WINDOW = 1 << 27
+SFTP_PACKET = 32768
+_UNSUPPORTED = ("proxyjump", "proxycommand", "localforward", "remoteforward")
+
+
+class UnknownHostKeyError(DeviceError):
+    """The device presented a host key that no known_hosts file lists."""
+
+    def __init__(self, host: str, key_type: str, fingerprint: str):
+        super().__init__(
+            f"Unknown host key for {host}: {key_type} {fingerprint}; refusing to connect until "
+            "this fingerprint is verified and trusted"
+        )
+        self.host = host
+        self.fingerprint = fingerprint
+
+
+def fingerprint(key: Any) -> str:
+    """OpenSSH-style ``SHA256:...`` fingerprint of a paramiko key."""
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def ssh_dir() -> Path:
+    return Path.home() / ".ssh"
+
+
+def own_known_hosts() -> Path:
+    return config_home() / "known_hosts"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a device really is once ``~/.ssh/config`` is applied."""
+
+    hostname: str
+    port: int
+    user: str | None
+    key_files: tuple[str, ...]
+
+    @property
+    def host_key_name(self) -> str:
+        """The name known_hosts uses: ``host`` on port 22, ``[host]:port`` otherwise."""
+        return self.hostname if self.port == 22 else f"[{self.hostname}]:{self.port}"
+
+
+def resolve(device: Device) -> Endpoint:
+    """Apply ``~/.ssh/config`` (HostName, User, Port, IdentityFile); device fields win.
+
+    Raises:
+        DeviceError: the config asks for something edgesdk does not do (ProxyJump, ...).
+    """
+    import paramiko
+
+    config_path = ssh_dir() / "config"
+    options: dict[str, Any] = {}
+    if config_path.is_file():
+        text = config_path.read_text(encoding="utf-8", errors="replace")
+        if any(line.strip().lower().startswith("include ") for line in text.splitlines()):
+            log.warning("%s uses Include; edgesdk does not read included files", config_path)
+        options = paramiko.SSHConfig.from_text(text).lookup(device.host)
+        for key in _UNSUPPORTED:
+            if key in options:
+                raise DeviceError(
+                    f"{config_path} sets {key} for {device.host!r}; edgesdk does not support "
+                    f"{key} (connect directly, or give --host with a reachable address)"
+                )
+    hostname = options.get("hostname", device.host) if device.host else device.host
+    port = device.port or int(options.get("port", 22))
+    user = device.user or options.get("user")
+    keys = (device.key,) if device.key else tuple(options.get("identityfile", ()))
+    return Endpoint(
+        hostname=hostname,
+        port=port,
+        user=user,
+        key_files=tuple(str(Path(k).expanduser()) for k in keys),
+    )
+
+
+def _host_keys() -> Any:
+    import paramiko
+
+    keys = paramiko.HostKeys()
+    for path in (ssh_dir() / "known_hosts", own_known_hosts()):
+        if path.is_file():
+            try:
+                keys.load(str(path))
+            except (OSError, paramiko.SSHException) as e:
+                raise DeviceError(f"Cannot read known hosts {path}: {e}") from e
+    return keys
+
+
+def _check_host_key(endpoint: Endpoint, key: Any) -> None:
+    """Accept ``key`` only if a known_hosts file lists it for this host (changed → refused)."""
+    known = _host_keys().lookup(endpoint.host_key_name)
+    if not known:
+        raise UnknownHostKeyError(endpoint.host_key_name, key.get_name(), fingerprint(key))
+    expected = known.get(key.get_name())
+    if expected is None or expected != key:
+        old = ", ".join(f"{k.get_name()} {fingerprint(k)}" for k in known.values())
+        raise DeviceError(
+            f"Host key for {endpoint.host_key_name} has CHANGED: it presents {key.get_name()} "
+            f"{fingerprint(key)}, known hosts list {old}; refusing to connect (possible "
+            "man-in-the-middle; if the device was reinstalled, remove its old entry first)"
+        )
+
+
+def _open_socket(endpoint: Endpoint, timeout: float) -> socket.socket:
+    try:
+        return socket.create_connection((endpoint.hostname, endpoint.port), timeout=timeout)
+    except OSError as e:
+        raise DeviceError(
+            f"Cannot reach {endpoint.hostname}:{endpoint.port}: {e.strerror or e}"
+        ) from e
+
+
+def presented_key(device: Device, timeout: float = 10.0) -> tuple[Endpoint, Any]:
+    """The host key the device presents (no authentication, nothing trusted)."""
+    import paramiko
+
+    endpoint = resolve(device)
+    sock = _open_socket(endpoint, timeout)
+    transport = paramiko.Transport(sock)
+    try:
+        transport.start_client(timeout=timeout)
+        return endpoint, transport.get_remote_server_key()
+    except paramiko.SSHException as e:
+        raise DeviceError(f"SSH handshake with {endpoint.host_key_name} failed: {e}") from e
+    finally:
+        transport.close()
+
+
+def trust(device: Device, expected: str, timeout: float = 10.0) -> str:
+    """Record the device's host key in edgesdk's known_hosts if it matches ``expected``.
+
+    Returns:
+        The fingerprint recorded.
+
+    Raises:
+        DeviceError: the fingerprint differs, or a different key is already known.
+    """
+    import paramiko
+
+    endpoint, key = presented_key(device, timeout)
+    actual = fingerprint(key)
+    if actual != expected.strip():
+        raise DeviceError(
+            f"Fingerprint mismatch for {endpoint.host_key_name}: the host presents {actual}, "
+            f"you gave {expected.strip()}; nothing recorded"
+        )
+    try:
+        _check_host_key(endpoint, key)
+        return actual  # already trusted
+    except UnknownHostKeyError:
+        pass
+    path = own_known_hosts()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keys = paramiko.HostKeys()
+    if path.is_file():
+        keys.load(str(path))
+    keys.add(endpoint.host_key_name, key.get_name(), key)
+    tmp = path.with_name(path.name + ".tmp")
+    keys.save(str(tmp))
+    tmp.replace(path)
+    return actual
+
+
+class _RefuseUnknown:
+    """paramiko policy: an unknown host key is refused, naming its fingerprint."""
+
+    def missing_host_key(self, client: Any, hostname: str, key: Any) -> None:
+        raise UnknownHostKeyError(hostname, key.get_name(), fingerprint(key))
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    exit_code: int
+    stdout: bytes
+    stderr: bytes
+
+    def text(self) -> str:
+        return self.stdout.decode("utf-8", "replace")
+
+
+def remote_command(argv: Sequence[str], cwd: str | None = None) -> str:
+    """A shell command line that prints its PID, then runs ``argv`` in ``cwd``; all quoted."""
+    script = 'echo "$$"; if [ -n "$0" ]; then cd -- "$0" || exit 97; fi; exec "$@"'
+    return " ".join(shlex.quote(p) for p in ("sh", "-c", script, cwd or "", *argv))
+
+
+class Session:
+    """One verified SSH connection to a device (use as a context manager)."""
+
+    def __init__(
+        self,
+        device: Device,
+        connect_timeout: float = 10.0,
+        passphrase_prompt: Callable[[str], str] | None = None,
+    ):
+        self.device = device
+        self.endpoint = resolve(device)
+        self.connect_timeout = connect_timeout
+        self.passphrase_prompt = passphrase_prompt
+        self.client: Any = None
+        self._sftp: Any = None
+
+    def _load_key(self) -> Any:
+        import paramiko
+
+        for path in self.endpoint.key_files:
+            if not Path(path).is_file():
+                raise DeviceError(f"SSH key not found: {path}")
+            try:
+                return paramiko.PKey.from_path(path)
+            except paramiko.PasswordRequiredException:
+                if self.passphrase_prompt is None:
+                    raise DeviceError(
+                        f"SSH key {path} is encrypted and no passphrase prompt is available"
+                    ) from None
+                try:
+                    return paramiko.PKey.from_path(path, passphrase=self.passphrase_prompt(path))
+                except paramiko.SSHException as e:
+                    raise DeviceError(f"Cannot unlock SSH key {path}: {e}") from e
+            except (paramiko.SSHException, OSError, ValueError) as e:
+                raise DeviceError(f"Cannot read SSH key {path}: {e}") from e
+        return None
+
+    def __enter__(self) -> Session:
+        import paramiko
+
+        endpoint = self.endpoint
+        pkey = self._load_key()
+        client = paramiko.SSHClient()
+        for path in (ssh_dir() / "known_hosts", own_known_hosts()):
+            if path.is_file():
+                client.load_system_host_keys(str(path))
+        client.set_missing_host_key_policy(_RefuseUnknown())
+        user = endpoint.user or _local_user()
+        try:
+            client.connect(
+                endpoint.hostname,
+                port=endpoint.port,
+                username=user,
+                pkey=pkey,
+                timeout=self.connect_timeout,
+                banner_timeout=self.connect_timeout,
+                auth_timeout=self.connect_timeout,
+                allow_agent=True,
+                look_for_keys=pkey is None,
+            )
+        except paramiko.BadHostKeyException as e:
+            client.close()
+            _check_host_key(endpoint, e.key)  # raises the "CHANGED" DeviceError
+            raise DeviceError(f"Host key for {endpoint.host_key_name} rejected") from e
+        except paramiko.AuthenticationException as e:
+            client.close()
+            raise DeviceError(
+                f"SSH authentication as {user!r} on {endpoint.host_key_name} failed: {e}"
+            ) from e
+        except (paramiko.SSHException, OSError) as e:
+            client.close()
+            raise DeviceError(f"SSH with {endpoint.host_key_name} failed: {e}") from e
+        except BaseException:
+            client.close()
+            raise
+        client.get_transport().set_keepalive(KEEPALIVE_SECONDS)
+        self.client = client
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._sftp is not None:
+            self._sftp.close()
+        if self.client is not None:
+            self.client.close()
+
+    @property
+    def sftp(self) -> Any:
+        import paramiko
+
+        if self._sftp is None:
+            self._sftp = paramiko.SFTPClient.from_transport(
+                self.client.get_transport(), window_size=SFTP_WINDOW, max_packet_size=SFTP_PACKET
+            )
+        return self._sftp
+
+    def run(
+        self,
+        argv: Sequence[str],
+        cwd: str | None = None,
+        timeout: float = 120.0,
+        check: bool = True,
+    ) -> CommandResult:
+        """Run ``argv`` on the device; stdout and stderr are read together (no deadlock).
+
+        On timeout the remote process is killed and DeviceError is raised.
+        """
+        transport = self.client.get_transport()
+        channel = transport.open_session(timeout=self.connect_timeout)
+        channel.exec_command(remote_command(argv, cwd))
+        out, err = bytearray(), bytearray()
+        deadline = time.monotonic() + timeout
+        pid: int | None = None
+        while True:
+            busy = False
+            if channel.recv_ready():
+                out += channel.recv(1 << 16)
+                busy = True
+            if channel.recv_stderr_ready():
+                err += channel.recv_stderr(1 << 16)
+                busy = True
+            if pid is None and b"\n" in out:
+                line, _, rest = bytes(out).partition(b"\n")
+                pid = int(line) if line.strip().isdigit() else -1
+                out = bytearray(rest)
+            if (
+                not busy
+                and channel.exit_status_ready()
+                and not channel.recv_ready()
+                and not channel.recv_stderr_ready()
+            ):
+                break
+            if time.monotonic() > deadline:
+                channel.close()
+                self._kill(pid)
+                raise DeviceError(
+                    f"{argv[0]} on {self.device.name} timed out after {timeout:.0f} s; "
+                    f"the remote process {pid} was killed"
+                )
+            if not busy:
+                time.sleep(0.005)
+        code = channel.recv_exit_status()
+        channel.close()
+        result = CommandResult(code, bytes(out), bytes(err))
+        if check and code != 0:
+            detail = result.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise DeviceError(
+                f"{argv[0]} failed on {self.device.name} (exit {code})"
+                + (f": {detail[-1][:300]}" if detail else "")
+            )
+        return result
+
+    def _kill(self, pid: int | None) -> None:
+        if not pid or pid < 0:
+            return
+        for signal_name in ("TERM", "KILL"):
+            channel = self.client.get_transport().open_session(timeout=self.connect_timeout)
+            channel.exec_command(
+                " ".join(shlex.quote(p) for p in ("kill", f"-{signal_name}", str(pid)))
+            )
+            channel.recv_exit_status()
+            channel.close()
+            time.sleep(0.2)
+
+
+def _local_user() -> str:
+    import getpass
+
+    return getpass.getuser()
