@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/sshd.py
 
 
 @pytest.fixture(scope="session")
@@ -98,3 +99,62 @@ m.save({str(path)!r})
 """
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
     return path
+
+
+REPO = Path(__file__).resolve().parent.parent
+DEVICE_VENV_PYTHON = REPO / ".venv-device" / "bin" / "python"
+
+
+@pytest.fixture(scope="session")
+def sshd_server(tmp_path_factory):
+    """A real OpenSSH server on 127.0.0.1 with a fresh ed25519 host key and client key."""
+    from sshd import keygen, start_sshd
+
+    folder = tmp_path_factory.mktemp("sshd")
+    client_key = keygen(folder / "client_key")
+    server = start_sshd(folder / "server", client_key)
+    yield server
+    server.stop()
+
+
+def host_fingerprint(server) -> str:
+    import base64
+    import hashlib
+
+    blob = base64.b64decode(server.host_public_key)
+    return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+
+
+@pytest.fixture
+def ssh_home(tmp_path, monkeypatch):
+    """A private HOME (~/.ssh) and EDGESDK_HOME for one test."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("EDGESDK_HOME", str(tmp_path / "edgesdk-config"))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    return home
+
+
+@pytest.fixture
+def trusted_device(ssh_home, sshd_server, tmp_path):
+    """Device 'pi' (this venv's Python, LiteRT) with a hostile workdir, host key already trusted."""
+    import sys
+
+    from edgesdk.devices.inventory import Device, Inventory, config_home
+
+    workdir = str(tmp_path / "dev dir 'q' \"dq\" $(touch PWNED) `touch PWNED2`")
+    device = Inventory().add(
+        Device(
+            "pi",
+            "127.0.0.1",
+            sshd_server.port,
+            "root",
+            str(sshd_server.client_key),
+            sys.executable,
+            workdir,
+        )
+    )
+    config_home().mkdir(parents=True, exist_ok=True)
+    (config_home() / "known_hosts").write_text(sshd_server.known_hosts_line())
+    return device

@@ -52,7 +52,9 @@ class Sshd:
                 self.process.wait(5)
 
 
-def start_sshd(folder: Path, client_key: Path, host: str = "127.0.0.1", host_key: Path | None = None) -> Sshd:
+def start_sshd(
+    folder: Path, client_key: Path, host: str = "127.0.0.1", host_key: Path | None = None
+) -> Sshd:
     """Start ``sshd -D`` on a free loopback port with ``client_key`` authorized; wait for its banner."""
     if not host.startswith("127."):
         raise ValueError("tests only ever listen on 127.0.0.0/8")

@@ -289,10 +289,13 @@ class Session:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self._sftp is not None:
-            self._sftp.close()
-        if self.client is not None:
-            self.client.close()
+        """Close SFTP and SSH; a connection that already died cannot fail the close."""
+        for closable in (self._sftp, self.client):
+            if closable is not None:
+                try:
+                    closable.close()
+                except Exception:  # noqa: BLE001 - best-effort close of a dead connection
+                    log.debug("closing %s failed", closable, exc_info=True)
 
     @property
     def sftp(self) -> Any:

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Sets up everything the test suite needs on a fresh Debian/Ubuntu machine:
+#   - system packages: openssh-server (a real sshd on 127.0.0.1), gcc/g++ (compile generated C)
+#   - .venv: edgesdk with its test extras
+#   - .venv-device: a Raspberry-Pi-like Python with only tflite-runtime 2.14 and numpy<2
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
+command -v g++ >/dev/null 2>&1 || need+=(g++)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+python3 -m venv .venv
+.venv/bin/pip install -q -e ".[test]"
+
+if [ ! -x .venv-device/bin/python ] || ! .venv-device/bin/python -c "import tflite_runtime" 2>/dev/null; then
+  python3 -m venv .venv-device
+  .venv-device/bin/pip install -q "tflite-runtime==2.14.0" "numpy<2"
+fi
