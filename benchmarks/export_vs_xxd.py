@@ -35,7 +35,9 @@ def run(cmd: list[str], stdout_path: Path | None = None) -> tuple[float, int]:
     """Wall seconds and peak RSS in KiB of ``cmd``."""
     out = stdout_path.open("wb") if stdout_path else subprocess.DEVNULL
     start = time.perf_counter()
-    r = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], stdout=out, stderr=subprocess.PIPE, check=False)
+    r = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", *cmd], stdout=out, stderr=subprocess.PIPE, check=False
+    )
     elapsed = time.perf_counter() - start
     if stdout_path:
         out.close()
@@ -59,8 +61,18 @@ def main() -> None:
         size = model.stat().st_size
         ta, tb, ma, mb = [], [], [], []
         for i in range(args.repeats):
-            t, m = run([str(BIN / "edgesdk"), "export-c", str(model), "-t", "linux-x86_64",
-                        "-o", str(folder / f"bundle{i}"), "--no-verify"])
+            t, m = run(
+                [
+                    str(BIN / "edgesdk"),
+                    "export-c",
+                    str(model),
+                    "-t",
+                    "linux-x86_64",
+                    "-o",
+                    str(folder / f"bundle{i}"),
+                    "--no-verify",
+                ]
+            )
             ta.append(t)
             ma.append(m)
             t, m = run(["xxd", "-i", str(model)], folder / "big_xxd.h")
@@ -68,8 +80,10 @@ def main() -> None:
             mb.append(m)
         print(f"model: {size / 1e6:.1f} MB")
         report("C array export", "edgesdk export-c --no-verify", ta, "xxd -i", tb, "<= 0.5x")
-        print(f"  peak RSS: edgesdk {max(ma) / 1024:.0f} MiB ({max(ma) * 1024 / size:.1f}x the model), "
-              f"xxd {max(mb) / 1024:.0f} MiB   (goal: bounded, well under 6x the model)")
+        print(
+            f"  peak RSS: edgesdk {max(ma) / 1024:.0f} MiB ({max(ma) * 1024 / size:.1f}x the model), "
+            f"xxd {max(mb) / 1024:.0f} MiB   (goal: bounded, well under 6x the model)"
+        )
 
 
 if __name__ == "__main__":

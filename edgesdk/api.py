@@ -8,13 +8,15 @@ import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgesdk.config import QuantizeOptions
 from edgesdk.errors import DatasetError
 from edgesdk.profiles import TargetProfile, list_profiles, load_profile
-from edgesdk.results import QuantizationResult
-from edgesdk.tflite import ModelInfo, inspect_file
+from edgesdk.tflite import ModelInfo, check_tflite_file, inspect_file
+
+if TYPE_CHECKING:  # results pull in numpy; commands that do not need it stay light
+    from edgesdk.results import QuantizationResult
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,7 @@ def quantize(
     from edgesdk.isolation import run_task
     from edgesdk.models import model_kind
     from edgesdk.quantization import resolve_options, save_keras_model
+    from edgesdk.results import QuantizationResult
 
     start = time.perf_counter()
     profile = _profile(target)
@@ -190,7 +193,7 @@ def deploy(
     """
     from edgesdk.devices.deploy import deploy as _deploy
 
-    inspect_file(model)
+    check_tflite_file(model)
     with _session(device, passphrase_prompt) as session:
         return _deploy(session, Path(model), progress)
 
@@ -213,7 +216,7 @@ def benchmark(
     from edgesdk.benchmark import BenchmarkOptions, run_local, run_remote
 
     opts = options or BenchmarkOptions()
-    inspect_file(model)
+    check_tflite_file(model)
     if device is None:
         return run_local(Path(model), opts)
     with _session(device, passphrase_prompt) as session:

@@ -393,6 +393,28 @@ def read_tflite(path: str | Path) -> bytes:
         raise InspectionError(f"Cannot read {p}: {e.strerror}") from e
 
 
+def check_tflite_file(path: str | Path) -> None:
+    """Cheap check that ``path`` is a .tflite file (identifier only; no full parse).
+
+    Raises:
+        InspectionError: missing, a directory, or not a TFLite flatbuffer.
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise InspectionError(f"Expected a .tflite file, got a directory: {p}")
+    try:
+        with p.open("rb") as f:
+            head = f.read(8)
+    except FileNotFoundError:
+        raise InspectionError(f"No such .tflite file: {p}") from None
+    except OSError as e:
+        raise InspectionError(f"Cannot read {p}: {e.strerror}") from e
+    if len(head) < 8 or head[4:8] != _IDENTIFIER:
+        raise InspectionError(
+            f"Not a TFLite model: {p} (expected the flatbuffer identifier 'TFL3' at byte 4)"
+        )
+
+
 def inspect_file(path: str | Path) -> ModelInfo:
     """Parse the .tflite file at ``path``."""
     return inspect_bytes(read_tflite(path), str(path))

@@ -31,8 +31,12 @@ def deploy(
     ) as progress:
         task = progress.add_task(f"upload to {device}", total=None)
 
+        shown = [0]
+
         def update(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+            if done - shown[0] >= 1 << 20 or done == total:  # SFTP calls this every 32 KiB
+                shown[0] = done
+                progress.update(task, completed=done, total=total)
 
         result = api.deploy(model, device, progress=update, passphrase_prompt=prompt_passphrase)
     if json_out:

@@ -20,10 +20,12 @@ CURRENT = "current.tflite"
 HISTORY = "deployments.json"
 MODELS = "models"
 
+# sha256 of the file named by argv[1], or (so it can start before an upload ends) by stdin
 _SHA256 = (
     "import hashlib, sys\n"
+    "path = sys.argv[1] if len(sys.argv) > 1 else sys.stdin.readline().rstrip('\\n')\n"
     "h = hashlib.sha256()\n"
-    "with open(sys.argv[1], 'rb') as f:\n"
+    "with open(path, 'rb') as f:\n"
     "    for block in iter(lambda: f.read(1 << 20), b''):\n"
     "        h.update(block)\n"
     "print(h.hexdigest())\n"
@@ -124,9 +126,16 @@ class RemoteStore:
             f.write(payload)
         self.sftp.posix_rename(tmp, self.path(HISTORY))
 
+    def _hasher(self, *path: str) -> list[str]:
+        # -S: hashlib needs no site-packages, and the interpreter starts much faster
+        return [self.session.device.python, "-S", "-c", _SHA256, *path]
+
     def remote_sha256(self, path: str) -> str:
-        result = self.session.run([self.session.device.python, "-c", _SHA256, path], timeout=300)
-        return result.text().strip()
+        return self.session.run(self._hasher(path), timeout=300).text().strip()
+
+    def start_hasher(self) -> Any:
+        """A hashing process started now (its start-up overlaps the upload); send it a path."""
+        return self.session.start(self._hasher())
 
     def point_current_to(self, file: str) -> None:
         """Atomically make ``current.tflite`` a link to ``models/<file>``."""
@@ -194,13 +203,17 @@ def deploy(
     action = "switched"
     if not (store.exists(target) and store.remote_sha256(target) == data_sha):
         tmp = posixpath.join(store.models, f".upload-{secrets.token_hex(6)}")
+        hasher = store.start_hasher()
         try:
             session.sftp.put(str(model), tmp, callback=progress, confirm=True)
         except (OSError, EOFError) as e:
+            hasher.abort()
             raise DeviceError(
-                f"Upload to {session.device.name} failed ({e}); the deployed model is unchanged"
+                f"Upload to {session.device.name} failed ({e or type(e).__name__}); "
+                "the deployed model is unchanged"
             ) from e
-        remote = store.remote_sha256(tmp)
+        hasher.send(tmp.encode("utf-8") + b"\n")
+        remote = hasher.finish(timeout=300).text().strip()
         if remote != data_sha:
             session.sftp.remove(tmp)
             raise DeviceError(

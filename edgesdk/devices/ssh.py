@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import select
 import shlex
 import socket
 import time
@@ -186,6 +187,19 @@ def trust(device: Device, expected: str, timeout: float = 10.0) -> str:
     return actual
 
 
+_FAST_CIPHERS = ("aes256-gcm@openssh.com", "aes128-gcm@openssh.com")
+
+
+def _fast_transport(sock: Any, **kwargs: Any) -> Any:
+    """A paramiko Transport that prefers AES-GCM (no separate MAC: faster uploads)."""
+    import paramiko
+
+    transport = paramiko.Transport(sock, **kwargs)
+    options = transport.get_security_options()
+    options.ciphers = _FAST_CIPHERS + tuple(c for c in options.ciphers if c not in _FAST_CIPHERS)
+    return transport
+
+
 class _RefuseUnknown:
     """paramiko policy: an unknown host key is refused, naming its fingerprint."""
 
@@ -268,6 +282,7 @@ class Session:
                 auth_timeout=self.connect_timeout,
                 allow_agent=True,
                 look_for_keys=pkey is None,
+                transport_factory=_fast_transport,
             )
         except paramiko.BadHostKeyException as e:
             client.close()
@@ -307,6 +322,12 @@ class Session:
             )
         return self._sftp
 
+    def start(self, argv: Sequence[str], cwd: str | None = None) -> RemoteProcess:
+        """Start ``argv`` on the device and return at once (write to it, then ``finish``)."""
+        channel = self.client.get_transport().open_session(timeout=self.connect_timeout)
+        channel.exec_command(remote_command(argv, cwd))
+        return RemoteProcess(self, channel, str(argv[0]))
+
     def run(
         self,
         argv: Sequence[str],
@@ -314,56 +335,11 @@ class Session:
         timeout: float = 120.0,
         check: bool = True,
     ) -> CommandResult:
-        """Run ``argv`` on the device; stdout and stderr are read together (no deadlock).
+        """Run ``argv`` on the device; on timeout the remote process is killed (DeviceError)."""
+        return self.start(argv, cwd).finish(timeout=timeout, check=check)
 
-        On timeout the remote process is killed and DeviceError is raised.
-        """
-        transport = self.client.get_transport()
-        channel = transport.open_session(timeout=self.connect_timeout)
-        channel.exec_command(remote_command(argv, cwd))
-        out, err = bytearray(), bytearray()
-        deadline = time.monotonic() + timeout
-        pid: int | None = None
-        while True:
-            busy = False
-            if channel.recv_ready():
-                out += channel.recv(1 << 16)
-                busy = True
-            if channel.recv_stderr_ready():
-                err += channel.recv_stderr(1 << 16)
-                busy = True
-            if pid is None and b"\n" in out:
-                line, _, rest = bytes(out).partition(b"\n")
-                pid = int(line) if line.strip().isdigit() else -1
-                out = bytearray(rest)
-            if (
-                not busy
-                and channel.exit_status_ready()
-                and not channel.recv_ready()
-                and not channel.recv_stderr_ready()
-            ):
-                break
-            if time.monotonic() > deadline:
-                channel.close()
-                self._kill(pid)
-                raise DeviceError(
-                    f"{argv[0]} on {self.device.name} timed out after {timeout:.0f} s; "
-                    f"the remote process {pid} was killed"
-                )
-            if not busy:
-                time.sleep(0.005)
-        code = channel.recv_exit_status()
-        channel.close()
-        result = CommandResult(code, bytes(out), bytes(err))
-        if check and code != 0:
-            detail = result.stderr.decode("utf-8", "replace").strip().splitlines()
-            raise DeviceError(
-                f"{argv[0]} failed on {self.device.name} (exit {code})"
-                + (f": {detail[-1][:300]}" if detail else "")
-            )
-        return result
-
-    def _kill(self, pid: int | None) -> None:
+    def kill(self, pid: int | None) -> None:
+        """Send TERM, then KILL, to a remote process."""
         if not pid or pid < 0:
             return
         for signal_name in ("TERM", "KILL"):
@@ -374,6 +350,74 @@ class Session:
             channel.recv_exit_status()
             channel.close()
             time.sleep(0.2)
+
+
+class RemoteProcess:
+    """A command running on the device over one SSH channel."""
+
+    def __init__(self, session: Session, channel: Any, name: str):
+        self.session = session
+        self.channel = channel
+        self.name = name
+        self.pid: int | None = None
+        self._out = bytearray()
+        self._err = bytearray()
+
+    def abort(self) -> None:
+        """Close the channel; on a dead connection that cannot fail."""
+        try:
+            self.channel.close()
+        except (OSError, EOFError):
+            log.debug("channel of %s already gone", self.name)
+
+    def send(self, data: bytes, close: bool = True) -> None:
+        """Write ``data`` to the process's stdin (and close stdin)."""
+        self.channel.sendall(data)
+        if close:
+            self.channel.shutdown_write()
+
+    def _drain(self) -> None:
+        # stdout and stderr are drained together, so neither pipe can fill up and block
+        while self.channel.recv_ready():
+            self._out += self.channel.recv(1 << 16)
+        while self.channel.recv_stderr_ready():
+            self._err += self.channel.recv_stderr(1 << 16)
+        if self.pid is None and b"\n" in self._out:
+            line, _, rest = bytes(self._out).partition(b"\n")
+            self.pid = int(line) if line.strip().isdigit() else -1
+            self._out = bytearray(rest)
+
+    def finish(self, timeout: float = 120.0, check: bool = True) -> CommandResult:
+        """Wait for the exit; kill the remote process on timeout (DeviceError)."""
+        channel = self.channel
+        deadline = time.monotonic() + timeout
+        while True:
+            self._drain()
+            if (
+                channel.exit_status_ready()
+                and not channel.recv_ready()
+                and not channel.recv_stderr_ready()
+            ):
+                break
+            left = deadline - time.monotonic()
+            if left <= 0:
+                channel.close()
+                self.session.kill(self.pid)
+                raise DeviceError(
+                    f"{self.name} on {self.session.device.name} timed out after {timeout:.0f} s; "
+                    f"the remote process {self.pid} was killed"
+                )
+            select.select([channel], [], [], min(left, 0.05))
+        code = channel.recv_exit_status()
+        channel.close()
+        result = CommandResult(code, bytes(self._out), bytes(self._err))
+        if check and code != 0:
+            detail = result.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise DeviceError(
+                f"{self.name} failed on {self.session.device.name} (exit {code})"
+                + (f": {detail[-1][:300]}" if detail else "")
+            )
+        return result
 
 
 def _local_user() -> str:
