@@ -299,3 +299,40 @@ def test_inventory_errors(ssh_home):
     assert [d["name"] for d in json.loads(r.stdout)] == ["pi"]
     assert runner.invoke(app, ["device", "remove", "pi"]).exit_code == 0
     assert json.loads(runner.invoke(app, ["device", "list", "--json"]).stdout) == []
+
+
+def test_encrypted_key_passphrase_is_prompted(ssh_home, tmp_path):
+    import subprocess
+
+    from sshd import start_sshd
+
+    key = tmp_path / "locked_key"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "s3cret pass", "-f", str(key)], check=True
+    )
+    server = start_sshd(tmp_path / "sshd-locked", key)
+    try:
+        (ssh_home / ".ssh" / "known_hosts").write_text(server.known_hosts_line())
+        args = [
+            "device",
+            "add",
+            "locked",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(server.port),
+            "--user",
+            "root",
+            "--key",
+            str(key),
+            "--python",
+            sys.executable,
+        ]
+        assert runner.invoke(app, args).exit_code == 0
+        r = runner.invoke(app, ["device", "check", "locked", "--json"], input="s3cret pass\n")
+        assert r.exit_code == 0, r.output
+        assert "Passphrase for" in r.stdout and '"runtime": "ai_edge_litert"' in r.stdout
+        r = runner.invoke(app, ["device", "check", "locked"], input="wrong\n")
+        assert r.exit_code == 1 and "Cannot unlock SSH key" in r.stderr
+    finally:
+        server.stop()

@@ -247,17 +247,21 @@ class Session:
                 raise DeviceError(f"SSH key not found: {path}")
             try:
                 return paramiko.PKey.from_path(path)
-            except paramiko.PasswordRequiredException:
-                if self.passphrase_prompt is None:
-                    raise DeviceError(
-                        f"SSH key {path} is encrypted and no passphrase prompt is available"
-                    ) from None
-                try:
-                    return paramiko.PKey.from_path(path, passphrase=self.passphrase_prompt(path))
-                except paramiko.SSHException as e:
-                    raise DeviceError(f"Cannot unlock SSH key {path}: {e}") from e
+            except (paramiko.PasswordRequiredException, TypeError) as e:
+                # OpenSSH-format keys report a missing passphrase as TypeError
+                if isinstance(e, TypeError) and "password" not in str(e).lower():
+                    raise DeviceError(f"Cannot read SSH key {path}: {e}") from e
             except (paramiko.SSHException, OSError, ValueError) as e:
                 raise DeviceError(f"Cannot read SSH key {path}: {e}") from e
+            if self.passphrase_prompt is None:
+                raise DeviceError(
+                    f"SSH key {path} is encrypted and no passphrase prompt is available"
+                )
+            try:
+                secret = self.passphrase_prompt(path).encode("utf-8")
+                return paramiko.PKey.from_path(path, password=secret)
+            except (paramiko.SSHException, ValueError, TypeError) as e:
+                raise DeviceError(f"Cannot unlock SSH key {path}: {e}") from e
         return None
 
     def __enter__(self) -> Session:
