@@ -87,7 +87,7 @@ def resolve(device: Device) -> Endpoint:
                     f"{config_path} sets {key} for {device.host!r}; edgesdk does not support "
                     f"{key} (connect directly, or give --host with a reachable address)"
                 )
-    hostname = options.get("hostname", device.host) if device.host else device.host
+    hostname = options.get("hostname", device.host)
     port = device.port or int(options.get("port", 22))
     user = device.user or options.get("user")
     keys = (device.key,) if device.key else tuple(options.get("identityfile", ()))
