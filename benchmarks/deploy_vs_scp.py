@@ -12,22 +12,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from _common import BIN
+from _common import BIN, timed
 from export_vs_xxd import make_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from sshd import keygen, start_sshd  # noqa: E402
-
-
-def timed(cmd: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    if r.returncode != 0:
-        raise SystemExit(f"failed: {' '.join(cmd)}\n{r.stdout[-1000:]}{r.stderr[-2000:]}")
-    return time.perf_counter() - start
 
 
 def main() -> None:
