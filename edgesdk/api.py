@@ -223,6 +223,93 @@ def benchmark(
         return run_remote(session, Path(model), opts)
 
 
+def _group(group: str) -> list[Any]:
+    from edgesdk.devices.inventory import Inventory
+
+    return Inventory().group(group)
+
+
+def deploy_group(
+    model: str | Path,
+    group: str,
+    options: Any = None,
+    canary: int = 0,
+    rollback_on_failure: bool = False,
+    on_update: Any = None,
+    passphrase_prompt: Any = None,
+) -> Any:
+    """Deploy to every device of a group (canaries first), bounded concurrency, retries.
+
+    Returns:
+        A FleetResult; its ``exit_code`` says whether all, some or none succeeded.
+    """
+    from edgesdk.fleet import FleetOptions
+    from edgesdk.fleet import deploy_group as _deploy_group
+
+    check_tflite_file(model)
+    return _deploy_group(
+        Path(model),
+        _group(group),
+        options or FleetOptions(),
+        canary,
+        rollback_on_failure,
+        on_update,
+        passphrase_prompt,
+    )
+
+
+def benchmark_group(
+    model: str | Path,
+    group: str,
+    options: Any = None,
+    bench: Any = None,
+    outlier_factor: float = 1.5,
+    on_update: Any = None,
+    passphrase_prompt: Any = None,
+) -> Any:
+    """Benchmark on every device of a group; per-device p50/p99, spread, outliers, throttling."""
+    from edgesdk.benchmark import BenchmarkOptions
+    from edgesdk.fleet import FleetOptions
+    from edgesdk.fleet import benchmark_group as _benchmark_group
+
+    check_tflite_file(model)
+    return _benchmark_group(
+        Path(model),
+        _group(group),
+        options or FleetOptions(),
+        bench or BenchmarkOptions(),
+        outlier_factor,
+        on_update,
+        passphrase_prompt,
+    )
+
+
+def fleet_status(
+    group: str, options: Any = None, on_update: Any = None, passphrase_prompt: Any = None
+) -> Any:
+    """Which model each device of a group runs; unreachable devices; disagreement."""
+    from edgesdk.fleet import FleetOptions, status_group
+
+    return status_group(_group(group), options or FleetOptions(), on_update, passphrase_prompt)
+
+
+def import_inventory(path: str | Path) -> tuple[list[str], list[str]]:
+    """Add the hosts of an Ansible inventory (INI or YAML) as devices; returns (added, updated)."""
+    from edgesdk.devices.ansible import read_inventory
+    from edgesdk.devices.inventory import Inventory
+
+    return Inventory().add_many(read_inventory(path))
+
+
+def presented_fingerprint(device: str | Any) -> str:
+    """The SHA256 fingerprint of the host key a device presents (nothing is trusted)."""
+    from edgesdk.devices.inventory import Device, Inventory
+    from edgesdk.devices.ssh import fingerprint, presented_key
+
+    dev = device if isinstance(device, Device) else Inventory().get(device)
+    return fingerprint(presented_key(dev)[1])
+
+
 def inspect(path: str | Path) -> ModelInfo:
     """Parse a ``.tflite`` file: subgraphs, ops, tensors, quantization parameters.
 

@@ -298,3 +298,45 @@ def render_benchmark(result: Any, console: Console) -> None:
     console.print(table)
     for w in result.warnings:
         console.print(f"[yellow]warning: {w}[/yellow]")
+
+
+def render_fleet(result: Any, console: Console) -> None:
+    """One row per device of a fleet action, then the summary."""
+    table = Table(title=f"edgesdk {result.action}: {result.status} succeeded", title_justify="left")
+    table.add_column("device", no_wrap=True)
+    extra = {
+        "deploy": ("action", "sha256"),
+        "benchmark": ("runtime", "p50 ms", "p99 ms"),
+        "status": ("model", "sha256", "agrees"),
+    }.get(result.action, ())
+    for col in ("ok", "phase", *extra, "tries", "error"):
+        table.add_column(col)
+    for o in result.outcomes:
+        d = o.detail
+        if result.action == "deploy":
+            cells = (d.get("action", "-"), (d.get("current") or {}).get("sha256", "-")[:16])
+        elif result.action == "benchmark":
+            cells = (d.get("runtime", "-"), _fmt(d.get("p50_ms")), _fmt(d.get("p99_ms")))
+        elif result.action == "status":
+            cur = d.get("current") or {}
+            cells = (
+                cur.get("name", "-"),
+                cur.get("sha256", "-")[:16],
+                "-" if "agrees" not in d else ("yes" if d["agrees"] else "[red]no[/red]"),
+            )
+        else:
+            cells = ()
+        table.add_row(
+            o.device,
+            "[green]yes[/green]" if o.ok else "[red]no[/red]",
+            o.phase,
+            *cells,
+            str(o.attempts),
+            o.error or "",
+        )
+    console.print(table)
+    if result.stopped:
+        console.print(f"[red]stopped: {result.stopped}[/red]")
+    for key, value in result.summary.items():
+        if value not in (None, [], {}):
+            console.print(f"{key}: {value if not isinstance(value, float) else f'{value:.3f}'}")

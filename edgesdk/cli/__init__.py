@@ -13,6 +13,7 @@ from edgesdk.cli import (
     deploy_cmd,
     device_cmd,
     export_cmd,
+    fleet_cmd,
     inspect_cmd,
     quantize_cmd,
     targets_cmd,
@@ -53,6 +54,7 @@ app.command("rollback")(deploy_cmd.rollback)
 app.command("benchmark")(deploy_cmd.benchmark)
 app.add_typer(targets_cmd.app, name="targets")
 app.add_typer(device_cmd.app, name="device")
+app.add_typer(fleet_cmd.app, name="fleet")
 
 
 def main() -> None:

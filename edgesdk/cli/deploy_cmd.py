@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -12,13 +12,52 @@ from edgesdk.cli.common import console, err_console, handle_errors, print_json, 
 @handle_errors
 def deploy(
     model: Annotated[str, typer.Argument(help="The .tflite file.")],
-    device: Annotated[str, typer.Option("--device", "-D", help="Device name.")],
+    device: Annotated[str | None, typer.Option("--device", "-D", help="Device name.")] = None,
+    group: Annotated[
+        str | None, typer.Option("--group", "-g", help="Deploy to every device of a group.")
+    ] = None,
+    parallel: Annotated[int, typer.Option(min=1, help="With --group: devices at once.")] = 4,
+    canary: Annotated[
+        int, typer.Option(min=0, help="With --group: deploy and smoke-test K devices first.")
+    ] = 0,
+    fail_fast: Annotated[
+        bool, typer.Option("--fail-fast", help="With --group: start no device after a failure.")
+    ] = False,
+    rollback_on_failure: Annotated[
+        bool,
+        typer.Option(
+            "--rollback-on-failure",
+            help="With --group: on any failure, return changed devices to their previous model.",
+        ),
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Upload a model, verify its sha256 on the device, and switch to it atomically."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+    """Upload a model, verify its sha256 on the device, and switch to it atomically.
 
+    With --group the exit code is 0 when every device succeeded, 3 when some did, 4 when none did.
+    """
     from edgesdk import api
+
+    if (device is None) == (group is None):
+        raise typer.BadParameter("give --device or --group")
+    if group is not None:
+        from edgesdk.fleet import FleetOptions
+
+        _run_fleet(
+            lambda show: api.deploy_group(
+                model,
+                group,
+                FleetOptions(parallel=parallel, fail_fast=fail_fast),
+                canary,
+                rollback_on_failure,
+                show,
+                prompt_passphrase,
+            ),
+            group,
+            json_out,
+        )
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
     with Progress(
         "[progress.description]{task.description}",
@@ -30,7 +69,6 @@ def deploy(
         disable=json_out,
     ) as progress:
         task = progress.add_task(f"upload to {device}", total=None)
-
         shown = [0]
 
         def update(done: int, total: int) -> None:
@@ -53,6 +91,23 @@ def deploy(
             + (f", {result.throughput_mb_s:.1f} MB/s" if result.bytes_sent else "")
             + f") → {result.path}"
         )
+
+
+def _run_fleet(action: Any, group: str, json_out: bool) -> None:
+    """Run a fleet action with a live per-device display; exit with its code."""
+    from edgesdk.cli.live import FleetDisplay
+    from edgesdk.devices.inventory import Inventory
+    from edgesdk.report import render_fleet
+
+    names = [d.name for d in Inventory().group(group)]
+    with FleetDisplay(names, enabled=not json_out) as display:
+        result = action(display.update)
+    if json_out:
+        print_json(result.to_dict())
+    else:
+        render_fleet(result, console)
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
 
 
 @handle_errors
@@ -78,6 +133,14 @@ def benchmark(
     device: Annotated[
         str | None, typer.Option("--device", "-D", help="Device name (default: this machine).")
     ] = None,
+    group: Annotated[
+        str | None, typer.Option("--group", "-g", help="Benchmark every device of a group.")
+    ] = None,
+    parallel: Annotated[int, typer.Option(min=1, help="With --group: devices at once.")] = 4,
+    outlier_factor: Annotated[
+        float,
+        typer.Option(help="With --group: slower than the group median by this factor = outlier."),
+    ] = 1.5,
     threads: Annotated[int, typer.Option(min=0, help="Threads (0: one per core).")] = 0,
     runs: Annotated[int, typer.Option(min=1, help="Timed runs.")] = 100,
     warmup: Annotated[int, typer.Option(min=0, help="Warm-up runs.")] = 10,
@@ -92,6 +155,25 @@ def benchmark(
     from edgesdk.report import render_benchmark
 
     options = BenchmarkOptions(threads=threads, runs=runs, warmup=warmup, input_file=input_file)
+    if group is not None:
+        if device is not None:
+            raise typer.BadParameter("give --device or --group, not both")
+        from edgesdk.fleet import FleetOptions
+
+        _run_fleet(
+            lambda show: api.benchmark_group(
+                model,
+                group,
+                FleetOptions(parallel=parallel),
+                options,
+                outlier_factor,
+                show,
+                prompt_passphrase,
+            ),
+            group,
+            json_out,
+        )
+        return
     result = api.benchmark(model, device, options, passphrase_prompt=prompt_passphrase)
     if json_out:
         print_json(result.to_dict())

@@ -32,6 +32,9 @@ def add(
         str, typer.Option(help="Folder on the device (relative: to the home).")
     ] = "edgesdk",
     target: Annotated[str | None, typer.Option(help="Target profile of the device.")] = None,
+    group: Annotated[
+        list[str] | None, typer.Option("--group", "-g", help="Group(s) of the device (repeatable).")
+    ] = None,
 ) -> None:
     """Add a device to the inventory (nothing is contacted yet)."""
     from edgesdk.devices.inventory import Device, Inventory
@@ -40,7 +43,9 @@ def add(
         from edgesdk.profiles import load_profile
 
         load_profile(target)
-    device = Inventory().add(Device(name, host, port, user, key, python, workdir, target))
+    device = Inventory().add(
+        Device(name, host, port, user, key, python, workdir, target, tuple(group or ()))
+    )
     console.print(f"added {device.name} ({device.host}); next: edgesdk device check {device.name}")
 
 
@@ -107,11 +112,88 @@ def check(
 @app.command("trust")
 @handle_errors
 def trust(
-    name: Annotated[str, typer.Argument(help="Device name.")],
-    fingerprint: Annotated[str, typer.Option(help="The SHA256:... fingerprint you verified.")],
+    name: Annotated[str | None, typer.Argument(help="Device name (or use --group).")] = None,
+    fingerprint: Annotated[
+        str | None, typer.Option(help="The SHA256:... fingerprint you verified.")
+    ] = None,
+    group: Annotated[str | None, typer.Option("--group", "-g", help="Trust a whole group.")] = None,
+    fingerprints: Annotated[
+        str | None,
+        typer.Option(
+            help="With --group: a file of 'DEVICE SHA256:...' lines; otherwise you confirm each."
+        ),
+    ] = None,
 ) -> None:
-    """Record the device's host key, only if it matches the fingerprint you give."""
+    """Record host keys, only where they match the fingerprint you give or confirm."""
     from edgesdk import api
 
-    recorded = api.device_trust(name, fingerprint)
-    console.print(f"trusted {name}: {recorded}")
+    if (name is None) == (group is None):
+        raise typer.BadParameter("give a device NAME or --group, not both")
+    if name is not None:
+        if not fingerprint:
+            raise typer.BadParameter(
+                "--fingerprint is required for one device", param_hint="--fingerprint"
+            )
+        console.print(f"trusted {name}: {api.device_trust(name, fingerprint)}")
+        return
+    from edgesdk.devices.inventory import Inventory
+
+    expected = _read_fingerprints(fingerprints) if fingerprints else None
+    refused = 0
+    for device in Inventory().group(group):
+        actual = api.presented_fingerprint(device)
+        if expected is not None:
+            ok = expected.get(device.name) == actual
+            if not ok:
+                console.print(
+                    f"[red]not trusted[/red] {device.name}: presents {actual}, "
+                    f"file says {expected.get(device.name, 'nothing')}"
+                )
+        else:
+            ok = typer.confirm(
+                f"{device.name} ({device.host}) presents {actual}. Trust it?", default=False
+            )
+        if ok:
+            console.print(f"trusted {device.name}: {api.device_trust(device, actual)}")
+        else:
+            refused += 1
+    if refused:
+        raise typer.Exit(1)
+
+
+def _read_fingerprints(path: str) -> dict[str, str]:
+    from edgesdk.errors import ConfigError
+
+    try:
+        lines = open(path, encoding="utf-8").read().splitlines()  # noqa: SIM115
+    except OSError as e:
+        raise ConfigError(f"Cannot read fingerprints file {path}: {e.strerror}") from e
+    result = {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].startswith("SHA256:"):
+            raise ConfigError(
+                f"{path}:{number}: expected 'DEVICE SHA256:...', got {line.strip()!r}"
+            )
+        result[parts[0]] = parts[1]
+    return result
+
+
+@app.command("import")
+@handle_errors
+def import_inventory(
+    path: Annotated[str, typer.Argument(help="An Ansible inventory file (INI or YAML).")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Add the hosts (with their groups) of an Ansible inventory."""
+    from edgesdk import api
+
+    added, updated = api.import_inventory(path)
+    if json_out:
+        print_json({"added": added, "updated": updated})
+    else:
+        console.print(
+            f"added {len(added)} device(s), updated {len(updated)}: {', '.join(added + updated)}"
+        )

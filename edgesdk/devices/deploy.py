@@ -261,6 +261,16 @@ def rollback(session: Session) -> DeployResult:
     )
 
 
+def clear(session: Session) -> None:
+    """Undo a device's first deployment: no current model, empty history (files stay until pruned)."""
+    store = RemoteStore(session)
+    try:
+        session.sftp.remove(store.path(CURRENT))
+    except OSError:
+        pass
+    store.write_history([])
+
+
 def status(session: Session) -> list[Deployment]:
     """The device's deployment history, oldest first."""
     return RemoteStore(session).history()

@@ -33,8 +33,13 @@ class Device:
     python: str = "python3"
     workdir: str = "edgesdk"
     target: str | None = None
+    groups: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "groups", tuple(dict.fromkeys(self.groups)))
+        for group in self.groups:
+            if not _NAME.match(group):
+                raise ConfigError(f"Invalid group name {group!r} (letters, digits, '.', '_', '-')")
         if not _NAME.match(self.name):
             raise ConfigError(
                 f"Invalid device name {self.name!r} (letters, digits, '.', '_', '-'; up to 63)"
@@ -51,7 +56,7 @@ class Device:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Device:
-        return cls(**data)
+        return cls(**{**data, "groups": tuple(data.get("groups", ()))})
 
 
 class Inventory:
@@ -83,6 +88,29 @@ class Inventory:
             known = ", ".join(devices) or "none yet; add one with 'edgesdk device add'"
             raise DeviceError(f"Unknown device {name!r} (known devices: {known})")
         return devices[name]
+
+    def group(self, name: str) -> list[Device]:
+        """The devices of a group, sorted by name.
+
+        Raises:
+            DeviceError: no device is in that group.
+        """
+        devices = [d for d in self.list() if name in d.groups]
+        if not devices:
+            groups = sorted({g for d in self.list() for g in d.groups})
+            raise DeviceError(
+                f"No devices in group {name!r} (groups: {', '.join(groups) or 'none'})"
+            )
+        return devices
+
+    def add_many(self, devices: list[Device]) -> tuple[list[str], list[str]]:
+        """Add or replace several devices in one write; returns (added, updated) names."""
+        current = self._load()
+        added = [d.name for d in devices if d.name not in current]
+        updated = [d.name for d in devices if d.name in current]
+        current.update({d.name: d for d in devices})
+        self._save(current)
+        return added, updated
 
     def add(self, device: Device, replace_existing: bool = False) -> Device:
         devices = self._load()
