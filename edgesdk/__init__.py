@@ -18,6 +18,10 @@ _API = (
     "benchmark",
     "device_check",
     "device_trust",
+    "deploy_group",
+    "benchmark_group",
+    "fleet_status",
+    "import_inventory",
 )
 _TYPES = {
     "QuantizeOptions": "edgesdk.config",

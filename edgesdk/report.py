@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from edgesdk.profiles import TargetProfile
@@ -119,9 +120,9 @@ def render_quantization(result: QuantizationResult, console: Console) -> None:
             )
         console.print(fid)
     for note in result.notes:
-        console.print(f"[dim]note: {note}[/dim]")
+        console.print(f"[dim]note: {escape(note)}[/dim]")
     for warning in result.warnings:
-        console.print(f"[yellow]warning: {warning}[/yellow]")
+        console.print(f"[yellow]warning: {escape(warning)}[/yellow]")
 
 
 def render_model_info(
@@ -268,7 +269,7 @@ def render_export(result: Any, console: Console) -> None:
     else:
         console.print("[yellow]not verified (--no-verify)[/yellow]")
     for w in result.warnings:
-        console.print(f"[yellow]warning: {w}[/yellow]")
+        console.print(f"[yellow]warning: {escape(w)}[/yellow]")
 
 
 def render_benchmark(result: Any, console: Console) -> None:
@@ -297,7 +298,7 @@ def render_benchmark(result: Any, console: Console) -> None:
         )
     console.print(table)
     for w in result.warnings:
-        console.print(f"[yellow]warning: {w}[/yellow]")
+        console.print(f"[yellow]warning: {escape(w)}[/yellow]")
 
 
 def render_fleet(result: Any, console: Console) -> None:
@@ -332,7 +333,7 @@ def render_fleet(result: Any, console: Console) -> None:
             o.phase,
             *cells,
             str(o.attempts),
-            o.error or "",
+            escape(o.error or ""),
         )
     console.print(table)
     if result.stopped:

@@ -158,3 +158,23 @@ def trusted_device(ssh_home, sshd_server, tmp_path):
     config_home().mkdir(parents=True, exist_ok=True)
     (config_home() / "known_hosts").write_text(sshd_server.known_hosts_line())
     return device
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory):
+    """Three float .tflite files: a, b (tiny, different) and big (~5.8 MB)."""
+    import keras
+    import tensorflow as tf
+
+    folder = tmp_path_factory.mktemp("tflite")
+    paths = {}
+    for name, width, layers in (("a", 16, 1), ("b", 32, 1), ("big", 700, 3)):
+        keras.utils.set_random_seed(len(name) + width)
+        inputs = keras.Input((width,))
+        x = inputs
+        for _ in range(layers):
+            x = keras.layers.Dense(width, activation="relu")(x)
+        model = keras.Model(inputs, keras.layers.Dense(4)(x))
+        paths[name] = folder / f"{name}.tflite"
+        paths[name].write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    return paths

@@ -53,7 +53,11 @@ class Sshd:
 
 
 def start_sshd(
-    folder: Path, client_key: Path, host: str = "127.0.0.1", host_key: Path | None = None
+    folder: Path,
+    client_key: Path,
+    host: str = "127.0.0.1",
+    host_key: Path | None = None,
+    port: int | None = None,
 ) -> Sshd:
     """Start ``sshd -D`` on a free loopback port with ``client_key`` authorized; wait for its banner."""
     if not host.startswith("127."):
@@ -62,14 +66,14 @@ def start_sshd(
     Path("/run/sshd").mkdir(parents=True, exist_ok=True)
     if host_key is None:
         host_key = keygen(folder / "host_key")
-    elif host_key != folder / "host_key":
+    elif host_key.resolve() != (folder / "host_key").resolve():
         shutil.copy(host_key, folder / "host_key")
         shutil.copy(str(host_key) + ".pub", folder / "host_key.pub")
         host_key = folder / "host_key"
     os.chmod(host_key, 0o600)
     authorized = folder / "authorized_keys"
     authorized.write_text(Path(str(client_key) + ".pub").read_text())
-    port = free_port(host)
+    port = port or free_port(host)
     config = folder / "sshd_config"
     config.write_text(
         f"ListenAddress {host}\nPort {port}\nHostKey {host_key}\nAuthorizedKeysFile {authorized}\n"

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from edgesdk.errors import EdgeSdkError
 
@@ -47,8 +48,9 @@ def handle_errors(func: F) -> F:
                 message += (
                     f" (to trust it: edgesdk device trust DEVICE --fingerprint {e.fingerprint})"
                 )
+            # escaped: paths and messages may hold [brackets] that rich would read as markup
             err_console.print(
-                f"[red]error:[/red] {message}", highlight=False, soft_wrap=True, markup=True
+                f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True
             )
             raise typer.Exit(e.exit_code) from None
 

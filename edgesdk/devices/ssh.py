@@ -297,9 +297,14 @@ class Session:
             raise DeviceError(
                 f"SSH authentication as {user!r} on {endpoint.host_key_name} failed: {e}"
             ) from e
-        except (paramiko.SSHException, OSError) as e:
+        except paramiko.SSHException as e:
             client.close()
             raise DeviceError(f"SSH with {endpoint.host_key_name} failed: {e}") from e
+        except OSError as e:  # refused, unreachable, timed out
+            client.close()
+            raise DeviceError(
+                f"Cannot reach {endpoint.hostname}:{endpoint.port}: {e.strerror or e}"
+            ) from e
         except BaseException:
             client.close()
             raise
