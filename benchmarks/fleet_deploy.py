@@ -35,7 +35,9 @@ def main() -> None:
         model = folder / "model.tflite"
         make_model(model, args.megabytes)
         key = keygen(folder / "client_key")
-        servers = [start_sshd(folder / f"s{i}", key, host=f"127.0.0.{i + 2}") for i in range(args.devices)]
+        servers = [
+            start_sshd(folder / f"s{i}", key, host=f"127.0.0.{i + 2}") for i in range(args.devices)
+        ]
         env = {**os.environ, "HOME": str(folder), "EDGESDK_HOME": str(folder / "cfg")}
         (folder / "cfg").mkdir()
         (folder / "cfg" / "known_hosts").write_text("".join(s.known_hosts_line() for s in servers))
@@ -44,24 +46,68 @@ def main() -> None:
             single, group = [], []
             for r in range(args.repeats):
                 for i, s in enumerate(servers):
-                    subprocess.run([edgesdk, "device", "add", f"r{r}-d{i:02d}", "--host", s.host, "--port",
-                                    str(s.port), "--user", "root", "--key", str(key), "--python", sys.executable,
-                                    "--workdir", str(folder / f"wd-{r}-{i}"), "--group", f"fleet{r}"],
-                                   env=env, check=True, capture_output=True)
-                subprocess.run([edgesdk, "device", "add", f"single{r}", "--host", servers[0].host, "--port",
-                                str(servers[0].port), "--user", "root", "--key", str(key), "--python",
-                                sys.executable, "--workdir", str(folder / f"single-{r}")],
-                               env=env, check=True, capture_output=True)
+                    subprocess.run(
+                        [
+                            edgesdk,
+                            "device",
+                            "add",
+                            f"r{r}-d{i:02d}",
+                            "--host",
+                            s.host,
+                            "--port",
+                            str(s.port),
+                            "--user",
+                            "root",
+                            "--key",
+                            str(key),
+                            "--python",
+                            sys.executable,
+                            "--workdir",
+                            str(folder / f"wd-{r}-{i}"),
+                            "--group",
+                            f"fleet{r}",
+                        ],
+                        env=env,
+                        check=True,
+                        capture_output=True,
+                    )
+                subprocess.run(
+                    [
+                        edgesdk,
+                        "device",
+                        "add",
+                        f"single{r}",
+                        "--host",
+                        servers[0].host,
+                        "--port",
+                        str(servers[0].port),
+                        "--user",
+                        "root",
+                        "--key",
+                        str(key),
+                        "--python",
+                        sys.executable,
+                        "--workdir",
+                        str(folder / f"single-{r}"),
+                    ],
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                )
                 single.append(timed([edgesdk, "deploy", str(model), "--device", f"single{r}"], env))
                 extra = ["--parallel", str(args.parallel)] if args.parallel else []
-                group.append(timed([edgesdk, "deploy", str(model), "--group", f"fleet{r}", *extra], env))
+                group.append(
+                    timed([edgesdk, "deploy", str(model), "--group", f"fleet{r}", *extra], env)
+                )
         finally:
             for s in servers:
                 s.stop()
     ms, mg = statistics.median(single), statistics.median(group)
     print(f"Deploy a {args.megabytes} MB model (--parallel {args.parallel or 'default'})")
     print(f"  1 device    median {ms:.3f} s  runs {', '.join(f'{t:.3f}' for t in single)}")
-    print(f"  {args.devices} devices  median {mg:.3f} s  runs {', '.join(f'{t:.3f}' for t in group)}")
+    print(
+        f"  {args.devices} devices  median {mg:.3f} s  runs {', '.join(f'{t:.3f}' for t in group)}"
+    )
     print(f"  ratio {args.devices} devices / 1 device = {mg / ms:.2f}x   (goal <= 3x)")
 
 

@@ -226,6 +226,10 @@ def test_group_trust_records_only_confirmed_or_listed_fingerprints(lab, tmp_path
     assert (
         r.exit_code == 0 and f"[{servers[2].host}]" in (config_home() / "known_hosts").read_text()
     )
+    servers[0].stop()
+    r = runner.invoke(app, ["device", "trust", "--group", "lab", "--fingerprints", str(listed)])
+    assert r.exit_code == 1 and "not trusted pi-01: Cannot reach" in r.stdout.replace("\n", " ")
+    assert "trusted pi-02" in r.stdout  # the others still get through
 
 
 def test_ansible_inventory_with_two_groups_imports(ssh_home, tmp_path):

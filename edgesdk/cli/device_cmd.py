@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from edgesdk.cli.common import console, handle_errors, print_json, prompt_passphrase
 
@@ -140,8 +141,15 @@ def trust(
 
     expected = _read_fingerprints(fingerprints) if fingerprints else None
     refused = 0
+    from edgesdk.errors import EdgeSdkError
+
     for device in Inventory().group(group):
-        actual = api.presented_fingerprint(device)
+        try:
+            actual = api.presented_fingerprint(device)
+        except EdgeSdkError as e:
+            console.print(f"[red]not trusted[/red] {device.name}: {escape(str(e))}")
+            refused += 1
+            continue
         if expected is not None:
             ok = expected.get(device.name) == actual
             if not ok:
