@@ -270,3 +270,15 @@ def test_ansible_inventory_with_two_groups_imports(ssh_home, tmp_path):
     bad.write_text("[pis\npi-a\n")
     r = runner.invoke(app, ["device", "import", str(bad)])
     assert r.exit_code == 1 and "expected [group]" in r.stderr
+
+
+def test_fail_fast_starts_no_device_after_a_failure(lab, models):
+    devices, servers, _ = lab
+    servers[0].stop()
+    result = edgesdk.deploy_group(
+        models["a"], "lab", FleetOptions(parallel=1, retries=0, fail_fast=True)
+    )
+    assert result.status == "none" and result.exit_code == 4
+    assert result.outcomes[0].phase == "deploy" and "Cannot reach" in result.outcomes[0].error
+    assert {o.phase for o in result.outcomes[1:]} == {"skipped"}
+    assert not any(Path(d.workdir).exists() for d in devices)
