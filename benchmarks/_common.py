@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 BIN = Path(sys.executable).parent
 
@@ -45,3 +46,33 @@ def report(
     print(f"  {label_b:<34} median {mb:7.3f} s  runs {', '.join(f'{t:.3f}' for t in tb)}")
     print(f"  ratio {label_a} / {label_b} = {ratio:.2f}x   (goal {goal})")
     return ratio
+
+
+def add_device(
+    env: dict[str, str], name: str, server: Any, key: Path, workdir: Path, *extra: str
+) -> None:
+    """`edgesdk device add` for a loopback sshd from tests/sshd.py, with this Python on the device."""
+    subprocess.run(
+        [
+            str(BIN / "edgesdk"),
+            "device",
+            "add",
+            name,
+            "--host",
+            server.host,
+            "--port",
+            str(server.port),
+            "--user",
+            "root",
+            "--key",
+            str(key),
+            "--python",
+            sys.executable,
+            "--workdir",
+            str(workdir),
+            *extra,
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )

@@ -9,12 +9,11 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from _common import BIN, timed
+from _common import BIN, add_device, timed
 from export_vs_xxd import make_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -43,29 +42,7 @@ def main() -> None:
             te, ts = [], []
             for i in range(args.repeats):
                 name = f"bench{i}"
-                subprocess.run(
-                    [
-                        str(BIN / "edgesdk"),
-                        "device",
-                        "add",
-                        name,
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(server.port),
-                        "--user",
-                        "root",
-                        "--key",
-                        str(key),
-                        "--python",
-                        sys.executable,
-                        "--workdir",
-                        str(folder / f"wd{i}"),
-                    ],
-                    env=env,
-                    check=True,
-                    capture_output=True,
-                )
+                add_device(env, name, server, key, folder / f"wd{i}")
                 te.append(
                     timed([str(BIN / "edgesdk"), "deploy", str(model), "--device", name], env)
                 )

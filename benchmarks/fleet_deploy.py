@@ -10,12 +10,11 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from _common import BIN, timed
+from _common import BIN, add_device, timed
 from export_vs_xxd import make_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -46,54 +45,16 @@ def main() -> None:
             single, group = [], []
             for r in range(args.repeats):
                 for i, s in enumerate(servers):
-                    subprocess.run(
-                        [
-                            edgesdk,
-                            "device",
-                            "add",
-                            f"r{r}-d{i:02d}",
-                            "--host",
-                            s.host,
-                            "--port",
-                            str(s.port),
-                            "--user",
-                            "root",
-                            "--key",
-                            str(key),
-                            "--python",
-                            sys.executable,
-                            "--workdir",
-                            str(folder / f"wd-{r}-{i}"),
-                            "--group",
-                            f"fleet{r}",
-                        ],
-                        env=env,
-                        check=True,
-                        capture_output=True,
+                    add_device(
+                        env,
+                        f"r{r}-d{i:02d}",
+                        s,
+                        key,
+                        folder / f"wd-{r}-{i}",
+                        "--group",
+                        f"fleet{r}",
                     )
-                subprocess.run(
-                    [
-                        edgesdk,
-                        "device",
-                        "add",
-                        f"single{r}",
-                        "--host",
-                        servers[0].host,
-                        "--port",
-                        str(servers[0].port),
-                        "--user",
-                        "root",
-                        "--key",
-                        str(key),
-                        "--python",
-                        sys.executable,
-                        "--workdir",
-                        str(folder / f"single-{r}"),
-                    ],
-                    env=env,
-                    check=True,
-                    capture_output=True,
-                )
+                add_device(env, f"single{r}", servers[0], key, folder / f"single-{r}")
                 single.append(timed([edgesdk, "deploy", str(model), "--device", f"single{r}"], env))
                 extra = ["--parallel", str(args.parallel)] if args.parallel else []
                 group.append(
