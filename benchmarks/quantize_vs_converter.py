@@ -37,7 +37,7 @@ def make_model(folder: Path, width: int) -> tuple[Path, Path]:
     import keras
     import numpy as np
 
-    from edgesdk.demo import load_digits_split
+    from edgesdk.digits_demo import load_digits_split
 
     keras.utils.set_random_seed(0)
     inputs = keras.Input((32, 32, 3))

@@ -22,6 +22,7 @@ _API = (
     "benchmark_group",
     "fleet_status",
     "import_inventory",
+    "evaluate",
 )
 _TYPES = {
     "QuantizeOptions": "edgesdk.config",
@@ -41,7 +42,7 @@ def __getattr__(name: str) -> Any:
     import importlib
 
     if name in _API:
-        module = "edgesdk.demo" if name == "demo" else "edgesdk.api"
+        module = "edgesdk.digits_demo" if name == "demo" else "edgesdk.api"
         return getattr(importlib.import_module(module), "run_demo" if name == "demo" else name)
     if name in _TYPES:
         return getattr(importlib.import_module(_TYPES[name]), name)

@@ -213,7 +213,7 @@ def benchmark(
     passphrase_prompt: Any = None,
 ) -> Any:
     """Benchmark a .tflite on this machine (no device) or on a device over SSH."""
-    from edgesdk.benchmark import BenchmarkOptions, run_local, run_remote
+    from edgesdk.benchmarking import BenchmarkOptions, run_local, run_remote
 
     opts = options or BenchmarkOptions()
     check_tflite_file(model)
@@ -268,7 +268,7 @@ def benchmark_group(
     passphrase_prompt: Any = None,
 ) -> Any:
     """Benchmark on every device of a group; per-device p50/p99, spread, outliers, throttling."""
-    from edgesdk.benchmark import BenchmarkOptions
+    from edgesdk.benchmarking import BenchmarkOptions
     from edgesdk.fleet import FleetOptions
     from edgesdk.fleet import benchmark_group as _benchmark_group
 
@@ -308,6 +308,37 @@ def presented_fingerprint(device: str | Any) -> str:
 
     dev = device if isinstance(device, Device) else Inventory().get(device)
     return fingerprint(presented_key(dev)[1])
+
+
+def evaluate(
+    float_model: str | Path,
+    tflites: list[str | Path],
+    data: str,
+    tflm: bool = False,
+    device: str | Any | None = None,
+    limit: int = 10_000,
+    normalization: Any = None,
+    normalize_arrays: bool = False,
+    progress: Any = None,
+    passphrase_prompt: Any = None,
+) -> Any:
+    """Accuracy (top-1/top-5, confusion) and fidelity of each .tflite against the float model,
+    on LiteRT, optionally TFLite Micro (``tflm``) and a device over SSH, on the same samples.
+    """
+    from edgesdk.evaluation import evaluate as _evaluate
+
+    return _evaluate(
+        float_model,
+        list(tflites),
+        str(data),
+        tflm,
+        device,
+        limit,
+        normalization,
+        normalize_arrays,
+        progress,
+        passphrase_prompt,
+    )
 
 
 def inspect(path: str | Path) -> ModelInfo:

@@ -21,6 +21,8 @@ class OutputFidelity:
         max_abs_error: largest absolute difference, in output units.
         max_abs_error_lsb: the same in units of the output's quantization scale (None if float).
         output_scale: that scale.
+        rmse: root-mean-square error, in output units.
+        relative_l2: ||reference - candidate|| / ||reference||.
     """
 
     name: str
@@ -31,6 +33,8 @@ class OutputFidelity:
     max_abs_error: float
     max_abs_error_lsb: float | None
     output_scale: float | None
+    rmse: float = 0.0
+    relative_l2: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,4 +79,6 @@ def compare(
         max_abs_error=max_err,
         max_abs_error_lsb=(max_err / scale) if scale else None,
         output_scale=scale,
+        rmse=float(np.sqrt(np.mean(diff**2))) if diff.size else 0.0,
+        relative_l2=float(np.sqrt(noise / signal)) if signal > 0 else float(noise > 0),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -341,3 +342,36 @@ def render_fleet(result: Any, console: Console) -> None:
     for key, value in result.summary.items():
         if value not in (None, [], {}):
             console.print(f"{key}: {value if not isinstance(value, float) else f'{value:.3f}'}")
+
+
+def render_evaluation(result: Any, console: Console) -> None:
+    """One row per model and runtime: accuracy and fidelity against the float model."""
+    table = Table(
+        title=f"edgesdk evaluate: {result.samples} samples from {escape(result.data)}",
+        title_justify="left",
+    )
+    table.add_column("model / runtime", no_wrap=True)
+    for col in ("top-1", "top-5", "agree", "cosine", "SQNR dB", "RMSE", "LSB vs ref"):
+        table.add_column(col, justify="right")
+
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{100 * v:.2f}%"
+
+    for run in result.runs:
+        f = run.fidelity[0] if run.fidelity else None
+        table.add_row(
+            f"{escape(Path(run.model).name)}\n  {run.runtime}",
+            pct(run.top1),
+            pct(run.top5),
+            pct(f.top1_agreement) if f else "-",
+            f"{f.cosine:.4f}" if f else "-",
+            ("exact" if f.sqnr_db is None else f"{f.sqnr_db:.1f}") if f else "-",
+            _fmt(f.rmse, 3) if f else "-",
+            "-" if run.max_lsb_vs_reference is None else str(run.max_lsb_vs_reference),
+        )
+    console.print(table)
+    console.print(
+        "[dim]LSB vs ref: largest difference from LiteRT's reference kernels, in output steps[/dim]"
+    )
+    if not result.labelled:
+        console.print("[dim]no labels in the data: accuracy not measured, fidelity only[/dim]")

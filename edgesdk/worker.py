@@ -30,8 +30,42 @@ def _quantize_task(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
     return result.to_dict()
 
 
+def _float_outputs_task(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
+    """Load the float model and the data; save validated inputs, labels and float outputs."""
+    import numpy as np
+
+    from edgesdk.config import Normalization
+    from edgesdk.data import load_samples
+    from edgesdk.models import load_float_model
+
+    model = load_float_model(args["model"])
+    samples = load_samples(
+        args["data"],
+        model.inputs,
+        Normalization.from_dict(args["normalization"]),
+        args["normalize_arrays"],
+        limit=args["limit"],
+    )
+    if samples.count > args["limit"]:
+        samples = samples.take(np.arange(args["limit"]))
+    outputs = model.predict(samples.arrays)
+    arrays = {f"in:{k}": v for k, v in samples.arrays.items()}
+    if samples.labels is not None:
+        arrays["labels"] = samples.labels
+    np.savez(jobdir / "samples.npz", **arrays)
+    np.savez(jobdir / "float.npz", **{f"out_{i}": o for i, o in enumerate(outputs)})
+    return {
+        "inputs": [i.name for i in model.inputs],
+        "outputs": len(outputs),
+        "count": samples.count,
+        "labelled": samples.labels is not None,
+        "notes": list(samples.notes),
+    }
+
+
 TASKS: dict[str, Callable[[dict[str, Any], Path], dict[str, Any]]] = {
     "quantize": _quantize_task,
+    "float_outputs": _float_outputs_task,
 }
 
 

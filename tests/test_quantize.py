@@ -122,7 +122,7 @@ def test_multi_input_maps_data_by_name(tmp_path, multi_input_model):
 
 
 def test_in_memory_model_and_arrays(tmp_path, digits):
-    from edgesdk.demo import build_digits_cnn
+    from edgesdk.digits_demo import build_digits_cnn
 
     model = build_digits_cnn(seed=3)
     out = tmp_path / "mem.tflite"

@@ -12,6 +12,7 @@ from edgesdk.cli import (
     demo_cmd,
     deploy_cmd,
     device_cmd,
+    evaluate_cmd,
     export_cmd,
     fleet_cmd,
     inspect_cmd,
@@ -48,6 +49,7 @@ def _root(
 app.command("quantize")(quantize_cmd.quantize)
 app.command("export-c")(export_cmd.export_c)
 app.command("inspect")(inspect_cmd.inspect)
+app.command("evaluate")(evaluate_cmd.evaluate)
 app.command("demo")(demo_cmd.demo)
 app.command("deploy")(deploy_cmd.deploy)
 app.command("rollback")(deploy_cmd.rollback)

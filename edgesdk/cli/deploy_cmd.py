@@ -151,7 +151,7 @@ def benchmark(
 ) -> None:
     """Measure load time, first inference and latency statistics with the on-device runner."""
     from edgesdk import api
-    from edgesdk.benchmark import BenchmarkOptions
+    from edgesdk.benchmarking import BenchmarkOptions
     from edgesdk.report import render_benchmark
 
     options = BenchmarkOptions(threads=threads, runs=runs, warmup=warmup, input_file=input_file)

@@ -121,6 +121,25 @@ def make_inputs(np, details, path, seed):
     return out
 
 
+def evaluate(np, interpreter, details, args, name, version):
+    """Run every sample of --eval-inputs (one at a time) and save the raw outputs."""
+    data = np.load(args.eval_inputs, allow_pickle=False)
+    count = len(data["input_0"])
+    out_details = interpreter.get_output_details()
+    outputs = [[] for _ in out_details]
+    for i in range(count):
+        for j, d in enumerate(details):
+            interpreter.set_tensor(d["index"], data["input_%d" % j][i : i + 1])
+        interpreter.invoke()
+        for k, d in enumerate(out_details):
+            outputs[k].append(interpreter.get_tensor(d["index"]).copy())
+    np.savez(
+        args.eval_outputs, **{"output_%d" % k: np.concatenate(v) for k, v in enumerate(outputs)}
+    )
+    print(json.dumps({"eval_samples": count, "runtime": name, "runtime_version": version}))
+    return 0
+
+
 def main(argv=None):
     p = argparse.ArgumentParser()
     p.add_argument("--model", required=True)
@@ -129,6 +148,8 @@ def main(argv=None):
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--input")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--eval-inputs", help="evaluation mode: .npz with input_0.. (model dtypes)")
+    p.add_argument("--eval-outputs", help="evaluation mode: where to write output_0.. as .npz")
     args = p.parse_args(argv)
     before = environment()
     name, version, Interpreter = find_runtime()
@@ -143,6 +164,8 @@ def main(argv=None):
     interpreter.allocate_tensors()
     load_s = time.perf_counter() - t0
     details = interpreter.get_input_details()
+    if args.eval_inputs:
+        return evaluate(np, interpreter, details, args, name, version)
     inputs = make_inputs(np, details, args.input, args.seed)
     for d, x in zip(details, inputs):
         interpreter.set_tensor(d["index"], x)

@@ -1,0 +1,405 @@
+"""Evaluation: the same samples through the float model, LiteRT, TFLite Micro and a device."""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgesdk.config import Normalization
+from edgesdk.errors import DatasetError, DeviceError
+from edgesdk.fidelity import OutputFidelity, compare, is_classifier_output
+from edgesdk.fileio import write_atomic
+from edgesdk.runtime import dequantize_array, natural_key, quantize_array
+
+Progress = Callable[[str, int, int], None]
+DEVICE_BATCH = 256
+
+
+@dataclass(frozen=True)
+class RuntimeEval:
+    """Accuracy and fidelity of one model on one runtime."""
+
+    model: str
+    runtime: str
+    samples: int
+    top1: float | None
+    top5: float | None
+    confusion: list[list[int]] | None
+    fidelity: tuple[OutputFidelity, ...] = ()
+    max_lsb_vs_reference: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "runtime": self.runtime,
+            "samples": self.samples,
+            "top1": self.top1,
+            "top5": self.top5,
+            "confusion": self.confusion,
+            "fidelity": [f.to_dict() for f in self.fidelity],
+            "max_lsb_vs_reference": self.max_lsb_vs_reference,
+        }
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """Every runtime's accuracy and fidelity on the same samples."""
+
+    float_model: str
+    data: str
+    samples: int
+    labelled: bool
+    runs: tuple[RuntimeEval, ...]
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "evaluate",
+            "float_model": self.float_model,
+            "data": self.data,
+            "samples": self.samples,
+            "labelled": self.labelled,
+            "runs": [r.to_dict() for r in self.runs],
+            "notes": list(self.notes),
+        }
+
+    def save(self, path: str | Path) -> Path:
+        return write_atomic(path, json.dumps(self.to_dict(), indent=2) + "\n")
+
+
+def _accuracy(outputs: np.ndarray, labels: np.ndarray | None) -> tuple[Any, Any, Any]:
+    if labels is None or not is_classifier_output(outputs.shape):
+        return None, None, None
+    classes = outputs.shape[1]
+    order = np.argsort(-outputs, axis=1)
+    top1 = float(np.mean(order[:, 0] == labels))
+    top5 = float(np.mean(np.any(order[:, :5] == labels[:, None], axis=1))) if classes > 5 else None
+    confusion = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(confusion, (labels, order[:, 0]), 1)
+    return top1, top5, confusion.tolist()
+
+
+class _Plan:
+    """How float inputs map onto a .tflite's subgraph inputs and its outputs back to float order."""
+
+    def __init__(self, model: bytes, input_names: list[str]):
+        from ai_edge_litert.interpreter import Interpreter
+
+        from edgesdk.runtime import TfliteRunner
+
+        self.model = model
+        runner = TfliteRunner(model)
+        mapping = runner.map_inputs(input_names)
+        interpreter = Interpreter(model_content=model)
+        self.in_details = interpreter.get_input_details()
+        self.out_details = interpreter.get_output_details()
+        position = {d["index"]: i for i, d in enumerate(self.in_details)}
+        self.input_order = [""] * len(self.in_details)
+        for name in input_names:
+            self.input_order[position[runner.input_details[mapping[name]]["index"]]] = name
+        out_position = {d["index"]: i for i, d in enumerate(self.out_details)}
+        names = sorted(runner.output_details, key=natural_key)
+        self.output_order = [out_position[runner.output_details[n]["index"]] for n in names]
+
+    def raw_inputs(self, arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
+        raw = []
+        for d, name in zip(self.in_details, self.input_order, strict=True):
+            dtype = np.dtype(d["dtype"])
+            x = arrays[name]
+            if dtype.kind in "iu":
+                scale, zero = d["quantization"]
+                raw.append(quantize_array(x, scale, zero, dtype))
+            else:
+                raw.append(x.astype(dtype))
+        return raw
+
+    def dequantize(self, raw_outputs: list[np.ndarray]) -> list[np.ndarray]:
+        result = []
+        for position in self.output_order:
+            d, q = self.out_details[position], raw_outputs[position]
+            if np.dtype(d["dtype"]).kind in "iu":
+                scale, zero = d["quantization"]
+                result.append(dequantize_array(q, scale, zero))
+            else:
+                result.append(q.astype(np.float32))
+        return result
+
+    def scales(self) -> list[float | None]:
+        result = []
+        for position in self.output_order:
+            d = self.out_details[position]
+            quantized = np.dtype(d["dtype"]).kind in "iu" and d["quantization"][0]
+            result.append(float(d["quantization"][0]) if quantized else None)
+        return result
+
+
+def _run_litert(
+    plan: _Plan,
+    raw: list[np.ndarray],
+    progress: Progress,
+    label: str,
+    reference_kernels: bool = False,
+) -> list[np.ndarray]:
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    kwargs: dict[str, Any] = {"model_content": plan.model}
+    if reference_kernels:
+        kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_REF
+    interpreter = Interpreter(**kwargs)
+    interpreter.allocate_tensors()
+    count = len(raw[0])
+    outs: list[list[np.ndarray]] = [[] for _ in plan.out_details]
+    for i in range(count):
+        for d, x in zip(plan.in_details, raw, strict=True):
+            interpreter.set_tensor(d["index"], x[i : i + 1])
+        interpreter.invoke()
+        for k, d in enumerate(plan.out_details):
+            outs[k].append(interpreter.get_tensor(d["index"]).copy())
+        if i % 100 == 0 or i == count - 1:
+            progress(label, i + 1, count)
+    return [np.concatenate(o) for o in outs]
+
+
+def _run_tflm(
+    plan: _Plan, raw: list[np.ndarray], progress: Progress, label: str
+) -> list[np.ndarray]:
+    from edgesdk.micro import load_interpreter, run_micro
+
+    interpreter, _ = load_interpreter(plan.model)
+    count = len(raw[0])
+    outs: list[list[np.ndarray]] = [[] for _ in plan.out_details]
+    for i in range(count):
+        got = run_micro(interpreter, [x[i : i + 1] for x in raw], len(plan.out_details))
+        for k, o in enumerate(got):
+            outs[k].append(o)
+        if i % 100 == 0 or i == count - 1:
+            progress(label, i + 1, count)
+    return [np.concatenate(o) for o in outs]
+
+
+def _run_device(
+    session: Any,
+    model_path: Path,
+    raw: list[np.ndarray],
+    progress: Progress,
+    label: str,
+    outputs: int,
+) -> list[np.ndarray]:
+    """Stream samples to the device in batches; the runner sends raw outputs back."""
+    from edgesdk.benchmarking import RUNNER
+    from edgesdk.devices.deploy import RemoteStore
+
+    store = RemoteStore(session)
+    store.ensure_dirs()
+    bench = store.path("bench")
+    if not store.exists(bench):
+        session.sftp.mkdir(bench)
+    runner = posixpath.join(bench, "runner.py")
+    remote_model = posixpath.join(bench, "eval_model.tflite")
+    session.sftp.put(str(RUNNER), runner)
+    session.sftp.put(str(model_path), remote_model)
+    count = len(raw[0])
+    outs: list[list[np.ndarray]] = [[] for _ in range(outputs)]
+    with tempfile.TemporaryDirectory() as tmp:
+        local_in, local_out = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
+        remote_in, remote_out = (
+            posixpath.join(bench, "eval_in.npz"),
+            posixpath.join(bench, "eval_out.npz"),
+        )
+        for start in range(0, count, DEVICE_BATCH):
+            np.savez(
+                local_in,
+                **{f"input_{j}": x[start : start + DEVICE_BATCH] for j, x in enumerate(raw)},
+            )
+            session.sftp.put(str(local_in), remote_in)
+            result = session.run(
+                [
+                    session.device.python,
+                    runner,
+                    "--model",
+                    remote_model,
+                    "--eval-inputs",
+                    remote_in,
+                    "--eval-outputs",
+                    remote_out,
+                ],
+                timeout=600,
+                check=False,
+            )
+            if result.exit_code != 0:
+                detail = (
+                    result.text().strip().splitlines()
+                    or result.stderr.decode("utf-8", "replace").strip().splitlines()
+                    or ["no output"]
+                )[-1]
+                raise DeviceError(f"Evaluation on {session.device.name} failed: {detail}")
+            session.sftp.get(remote_out, str(local_out))
+            with np.load(local_out) as f:
+                for k in range(outputs):
+                    outs[k].append(f[f"output_{k}"])
+            progress(label, min(start + DEVICE_BATCH, count), count)
+    return [np.concatenate(o) for o in outs]
+
+
+def _float_outputs(
+    model: str,
+    data: str,
+    normalization: Normalization,
+    normalize_arrays: bool,
+    limit: int,
+    jobdir: Path,
+) -> dict[str, Any]:
+    from edgesdk.isolation import run_task
+
+    return run_task(
+        "float_outputs",
+        {
+            "model": model,
+            "data": data,
+            "normalization": normalization.to_dict(),
+            "normalize_arrays": normalize_arrays,
+            "limit": limit,
+        },
+        jobdir,
+        model,
+    )
+
+
+def evaluate(
+    float_model: str | Path,
+    tflites: list[str | Path],
+    data: str,
+    tflm: bool = False,
+    device: Any = None,
+    limit: int = 10_000,
+    normalization: Normalization | None = None,
+    normalize_arrays: bool = False,
+    progress: Progress | None = None,
+    passphrase_prompt: Any = None,
+) -> EvaluationResult:
+    """Run the same samples through the float model and every runtime; compare them.
+
+    Raises:
+        ModelError, DatasetError, InspectionError, ExportError (TFLite Micro), DeviceError.
+    """
+    from edgesdk.models import model_kind
+    from edgesdk.tflite import inspect_bytes, read_tflite
+
+    notify = progress or (lambda label, done, total: None)
+    model_kind(float_model)
+    models = []
+    for path in tflites:
+        content = read_tflite(path)
+        inspect_bytes(content, str(path))
+        models.append((Path(path), content))
+    with tempfile.TemporaryDirectory(prefix="edgesdk-eval-") as tmp:
+        jobdir = Path(tmp)
+        notify("float model", 0, 1)
+        meta = _float_outputs(
+            str(Path(float_model).absolute()),
+            data,
+            normalization or Normalization(),
+            normalize_arrays,
+            limit,
+            jobdir,
+        )
+        notify("float model", 1, 1)
+        with np.load(jobdir / "samples.npz") as f:
+            arrays = {name: f[f"in:{name}"] for name in meta["inputs"]}
+            labels = f["labels"] if "labels" in f.files else None
+        with np.load(jobdir / "float.npz") as f:
+            reference = [f[f"out_{i}"] for i in range(meta["outputs"])]
+    if labels is not None:
+        labels = labels.astype(np.int64)
+        classes = reference[0].shape[1] if reference[0].ndim == 2 else 0
+        if labels.min() < 0 or labels.max() >= max(classes, 1):
+            raise DatasetError(
+                f"Labels run from {labels.min()} to {labels.max()}; the model's first "
+                f"output has {classes} classes (expected labels 0..{classes - 1})"
+            )
+    top1, top5, confusion = _accuracy(reference[0], labels)
+    runs = [RuntimeEval(str(float_model), "float (Keras)", meta["count"], top1, top5, confusion)]
+    session_cm = None
+    if device is not None:
+        from edgesdk.devices.inventory import Device, Inventory
+        from edgesdk.devices.ssh import Session
+
+        dev = device if isinstance(device, Device) else Inventory().get(device)
+        session_cm = Session(dev, passphrase_prompt=passphrase_prompt)
+        session = session_cm.__enter__()
+    try:
+        for path, content in models:
+            plan = _Plan(content, meta["inputs"])
+            raw = plan.raw_inputs(arrays)
+            litert_raw = _run_litert(plan, raw, notify, f"{path.name} LiteRT")
+            # TFLite Micro and devices are compared, LSB by LSB, with LiteRT's reference kernels
+            ref_raw = None
+            if tflm or session_cm is not None:
+                ref_raw = _run_litert(
+                    plan, raw, notify, f"{path.name} LiteRT reference kernels", True
+                )
+            runs.append(_runtime_eval(path, "LiteRT", plan, litert_raw, reference, labels, ref_raw))
+            if tflm:
+                tflm_raw = _run_tflm(plan, raw, notify, f"{path.name} TFLite Micro")
+                runs.append(
+                    _runtime_eval(path, "TFLite Micro", plan, tflm_raw, reference, labels, ref_raw)
+                )
+            if session_cm is not None:
+                device_raw = _run_device(
+                    session,
+                    path,
+                    raw,
+                    notify,
+                    f"{path.name} {session.device.name}",
+                    len(plan.out_details),
+                )
+                runs.append(
+                    _runtime_eval(
+                        path,
+                        f"device {session.device.name}",
+                        plan,
+                        device_raw,
+                        reference,
+                        labels,
+                        ref_raw,
+                    )
+                )
+    finally:
+        if session_cm is not None:
+            session_cm.__exit__(None, None, None)
+    return EvaluationResult(
+        str(float_model), data, meta["count"], labels is not None, tuple(runs), tuple(meta["notes"])
+    )
+
+
+def _runtime_eval(
+    path: Path,
+    runtime: str,
+    plan: _Plan,
+    raw: list[np.ndarray],
+    reference: list[np.ndarray],
+    labels: np.ndarray | None,
+    ref_raw: list[np.ndarray] | None,
+) -> RuntimeEval:
+    outputs = plan.dequantize(raw)
+    top1, top5, confusion = _accuracy(outputs[0], labels)
+    fidelity = tuple(
+        compare(f"output_{i}", ref, out, scale)
+        for i, (ref, out, scale) in enumerate(zip(reference, outputs, plan.scales(), strict=True))
+    )
+    max_lsb = None
+    if ref_raw is not None and all(a.dtype.kind in "iu" for a in raw):
+        max_lsb = max(
+            int(np.max(np.abs(a.astype(np.int64) - b.astype(np.int64)))) if a.size else 0
+            for a, b in zip(raw, ref_raw, strict=True)
+        )
+    return RuntimeEval(
+        str(path), runtime, len(outputs[0]), top1, top5, confusion, fidelity, max_lsb
+    )
