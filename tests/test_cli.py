@@ -123,3 +123,16 @@ def test_failure_keeps_existing_output(tmp_path, trained_cnn, bad_inputs):
 def test_debug_shows_traceback(tmp_path):
     r = CliRunner().invoke(app, ["--debug", "inspect", str(tmp_path / "none.tflite")])
     assert r.exit_code != 0 and r.exception is not None
+
+
+def test_api_verbs_stay_callable_after_every_module_is_imported():
+    import importlib
+    import pkgutil
+
+    import edgesdk
+
+    for info in pkgutil.walk_packages(edgesdk.__path__, "edgesdk."):
+        if not info.name.endswith(".runner"):
+            importlib.import_module(info.name)
+    for verb in edgesdk._API:
+        assert callable(getattr(edgesdk, verb)), f"edgesdk.{verb} is shadowed by a submodule"
