@@ -23,9 +23,11 @@ _API = (
     "fleet_status",
     "import_inventory",
     "evaluate",
+    "compress",
 )
 _TYPES = {
     "QuantizeOptions": "edgesdk.config",
+    "CompressOptions": "edgesdk.config",
     "Normalization": "edgesdk.config",
     "QuantMode": "edgesdk.config",
     "IoType": "edgesdk.config",

@@ -358,3 +358,49 @@ def targets() -> list[TargetProfile]:
 def target(name_or_path: str | Path) -> TargetProfile:
     """One target profile, built-in by name or a user profile by path."""
     return load_profile(name_or_path)
+
+
+def compress(
+    model: str | Path,
+    data: str | Path,
+    output: str | Path,
+    options: Any = None,
+    validation: str | Path | None = None,
+    target: str = DEFAULT_TARGET,
+    int8: bool = True,
+    force: bool = False,
+    progress: Any = None,
+    **techniques: Any,
+) -> Any:
+    """Compress a Keras 3 (``.keras``) or legacy ``.h5`` classifier before quantization.
+
+    Techniques run in the order distill → prune → cluster → QAT, each fine-tuning on ``data``.
+
+    Args:
+        model: the trained classifier (the student when distilling).
+        data: labelled training data: an ``.npz`` with ``x`` and ``y``, or an image folder
+            with one subfolder per class.
+        output: a ``.keras``/``.h5`` file; with QAT, a SavedModel folder that
+            ``quantize`` takes as it is (its learned int8 ranges are kept).
+        options: a CompressOptions; or give its fields as keyword arguments
+            (``prune=0.8``, ``cluster=16``, ``qat=True``, ``teacher="big.keras"`` ...).
+        validation: labelled validation data; without it 10% of ``data`` is held out.
+        target: the profile whose int8 configuration measures the int8 sizes and accuracy.
+        int8: also convert the original and the compressed model to int8 and measure them.
+        force: replace an existing QAT output folder.
+        progress: called with each training progress event (a dict).
+
+    Returns:
+        The CompressionResult (sizes raw and gzip, accuracy before and after, per-layer table).
+
+    Raises:
+        ConfigError, ModelError, DatasetError, ConversionError, OutputError.
+    """
+    from edgesdk.compression.job import compress as _compress
+    from edgesdk.config import CompressOptions
+
+    if options is None:
+        options = CompressOptions(**techniques)
+    elif techniques:
+        options = dataclasses.replace(options, **techniques)
+    return _compress(model, data, output, options, validation, target, int8, force, progress)

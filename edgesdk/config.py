@@ -183,3 +183,92 @@ class TensorSpec:
 
     def shape_text(self) -> str:
         return "(" + ", ".join("N" if d is None else str(d) for d in self.shape) + ")"
+
+
+class PruneSchedule(str, Enum):
+    """How sparsity grows during pruning."""
+
+    POLYNOMIAL = "polynomial"
+    CONSTANT = "constant"
+
+
+@dataclass(frozen=True)
+class CompressOptions:
+    """How to compress a Keras model (each technique is off unless set).
+
+    Attributes:
+        prune: target sparsity in [0, 1), or None for no pruning.
+        schedule: how sparsity grows to ``prune``.
+        cluster: number of weight clusters per layer (>= 2), or None.
+        qat: quantization-aware training (the result keeps its learned int8 ranges).
+        teacher: a teacher model file for knowledge distillation, or None.
+        temperature: distillation temperature (> 0).
+        alpha: weight of the true labels against the teacher's soft labels, in [0, 1].
+        epochs: training epochs per technique.
+        batch_size: training batch size.
+        learning_rate: fine-tuning learning rate (Adam).
+        skip_layers: layers left as they are by pruning, clustering and QAT.
+        seed: seed of the shuffles and initialisations.
+        normalization: how images are scaled.
+    """
+
+    prune: float | None = None
+    schedule: PruneSchedule = PruneSchedule.POLYNOMIAL
+    cluster: int | None = None
+    qat: bool = False
+    teacher: str | None = None
+    temperature: float = 4.0
+    alpha: float = 0.1
+    epochs: int = 2
+    batch_size: int = 64
+    learning_rate: float = 1e-4
+    skip_layers: tuple[str, ...] = ()
+    seed: int = 0
+    normalization: Normalization = field(default_factory=Normalization)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "schedule", parse_enum(PruneSchedule, self.schedule, "schedule"))
+        object.__setattr__(self, "skip_layers", tuple(self.skip_layers))
+        if self.prune is not None and not 0.0 <= self.prune < 1.0:
+            raise ConfigError(f"Invalid prune={self.prune} (must be a sparsity in [0, 1))")
+        if self.cluster is not None and self.cluster < 2:
+            raise ConfigError(f"Invalid cluster={self.cluster} (must be >= 2 clusters)")
+        if self.temperature <= 0:
+            raise ConfigError(f"Invalid temperature={self.temperature} (must be > 0)")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ConfigError(f"Invalid alpha={self.alpha} (must be in [0, 1])")
+        if self.epochs < 1:
+            raise ConfigError(f"Invalid epochs={self.epochs} (must be >= 1)")
+        if self.batch_size < 1:
+            raise ConfigError(f"Invalid batch_size={self.batch_size} (must be >= 1)")
+        if self.learning_rate <= 0:
+            raise ConfigError(f"Invalid learning_rate={self.learning_rate} (must be > 0)")
+        if not self.techniques:
+            raise ConfigError(
+                "Nothing to do: choose at least one of prune, cluster, qat or teacher"
+            )
+
+    @property
+    def techniques(self) -> tuple[str, ...]:
+        """The techniques asked for, in the order they run."""
+        order = (
+            ("distill", self.teacher is not None),
+            ("prune", self.prune is not None),
+            ("cluster", self.cluster is not None),
+            ("qat", self.qat),
+        )
+        return tuple(name for name, on in order if on)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["schedule"] = self.schedule.value
+        data["skip_layers"] = list(self.skip_layers)
+        data["normalization"] = self.normalization.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CompressOptions:
+        values = dict(data)
+        values["normalization"] = Normalization.from_dict(values.get("normalization") or {})
+        values["skip_layers"] = tuple(values.get("skip_layers") or ())
+        return cls(**values)

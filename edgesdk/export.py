@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ import numpy as np
 from edgesdk import __version__
 from edgesdk.csource import camel, sanitize_identifier, write_byte_array
 from edgesdk.errors import ExportError, OutputError
+from edgesdk.fileio import check_out_dir, publish_dir
 from edgesdk.micro import (
     ArenaMeasurement,
     OpSupport,
@@ -267,32 +267,6 @@ def _test_vectors_header(
     return "".join(parts)
 
 
-def check_out_dir(out_dir: str | Path, force: bool = False) -> None:
-    """Refuse a bundle folder that exists with files (unless ``force``) or cannot be written."""
-    out = Path(out_dir).expanduser().absolute()
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"Output {out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        names = sorted(p.name for p in out.iterdir())[:5]
-        raise OutputError(
-            f"Output folder {out} already has files ({', '.join(names)}); use --force to replace it"
-        )
-    from edgesdk.fileio import check_writable
-
-    check_writable(out / "probe")
-
-
-def _publish(tmp: Path, out: Path) -> None:
-    """Move the finished bundle into place; an existing folder is replaced only at the end."""
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-    os.replace(tmp, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def export_c(
     model: str | Path,
     profile: TargetProfile,
@@ -410,7 +384,7 @@ def export_c(
             warnings=tuple(warnings),
         )
         (tmp / "export.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
-        _publish(tmp, out)
+        publish_dir(tmp, out)
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
         raise OutputError(f"Cannot write the bundle to {out}: {e.strerror or e}") from e

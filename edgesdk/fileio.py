@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -65,3 +66,27 @@ def write_atomic(path: str | Path, data: bytes | str) -> Path:
             folder.rmdir()
         raise OutputError(f"Cannot write {out}: {e.strerror or e}") from e
     return out
+
+
+def check_out_dir(out_dir: str | Path, force: bool = False) -> None:
+    """Refuse a bundle folder that exists with files (unless ``force``) or cannot be written."""
+    out = Path(out_dir).expanduser().absolute()
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"Output {out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        names = sorted(p.name for p in out.iterdir())[:5]
+        raise OutputError(
+            f"Output folder {out} already has files ({', '.join(names)}); use --force to replace it"
+        )
+    check_writable(out / "probe")
+
+
+def publish_dir(tmp: Path, out: Path) -> None:
+    """Move the finished bundle into place; an existing folder is replaced only at the end."""
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+    os.replace(tmp, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -8,6 +8,8 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +41,36 @@ def _last_meaningful_line(text: str) -> str:
     return ""
 
 
-def run_task(task: str, args: dict[str, Any], jobdir: Path, what: str) -> dict[str, Any]:
+def _poll_progress(
+    proc: subprocess.Popen[bytes],
+    progress_file: Path,
+    on_progress: Callable[[dict[str, Any]], None],
+) -> None:
+    """Pass each progress line the worker appends to ``on_progress`` until the worker ends."""
+    offset = 0
+    while True:
+        done = proc.poll() is not None
+        if progress_file.is_file():
+            with progress_file.open("rb") as f:
+                f.seek(offset)
+                chunk = f.read()
+            end = chunk.rfind(b"\n") + 1
+            offset += end
+            for line in chunk[:end].splitlines():
+                on_progress(json.loads(line))
+        if done:
+            return
+        time.sleep(0.2)
+
+
+def run_task(
+    task: str,
+    args: dict[str, Any],
+    jobdir: Path,
+    what: str,
+    env_extra: dict[str, str] | None = None,
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
     """Run ``task`` in ``python -m edgesdk.worker`` and return its result payload.
 
     Args:
@@ -47,6 +78,8 @@ def run_task(task: str, args: dict[str, Any], jobdir: Path, what: str) -> dict[s
         args: JSON-serialisable arguments.
         jobdir: a private folder for the job's files.
         what: what is being worked on, for error messages.
+        env_extra: environment variables the worker needs (set before TensorFlow loads).
+        on_progress: called with each event the worker appends to ``progress.jsonl``.
 
     Raises:
         EdgeSdkError: the error the task raised, re-created; ConversionError when the worker
@@ -58,15 +91,23 @@ def run_task(task: str, args: dict[str, Any], jobdir: Path, what: str) -> dict[s
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     package_root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    env.update(env_extra or {})
     with log_file.open("wb") as out:
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             [sys.executable, "-m", "edgesdk.worker", str(jobdir)],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=env,
-            check=False,
         )
+        try:
+            if on_progress is not None:
+                _poll_progress(proc, jobdir / "progress.jsonl", on_progress)
+            proc.wait()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
     tail = _tail(log_file)
     log.debug("worker %s exited with %s; log tail:\n%s", task, proc.returncode, tail)
     result_file = jobdir / "result.json"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import logging
 import re
 import time
@@ -124,7 +123,7 @@ def convert(converter: Any, what: str) -> bytes:
 
 
 def _size(data: bytes) -> SizeInfo:
-    return SizeInfo(raw_bytes=len(data), gzip_bytes=len(gzip.compress(data, compresslevel=9)))
+    return SizeInfo.of(data)
 
 
 def _io_tensors(details: dict[str, dict[str, Any]], names: list[str]) -> tuple[IoTensor, ...]:

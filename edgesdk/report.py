@@ -375,3 +375,80 @@ def render_evaluation(result: Any, console: Console) -> None:
     )
     if not result.labelled:
         console.print("[dim]no labels in the data: accuracy not measured, fidelity only[/dim]")
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}%"
+
+
+def render_compression(result: Any, console: Console) -> None:
+    """Per-layer sparsity/clusters, sizes (raw and gzip) and accuracy before and after."""
+    from edgesdk.compression.result import ARTIFACTS
+
+    head = _key_value_table(f"edgesdk compress → {escape(result.output)}")
+    head.add_row("model", escape(result.model))
+    head.add_row("techniques", " → ".join(result.techniques))
+    head.add_row(
+        "data",
+        f"{result.train_samples} training samples, {result.validation_samples} for validation",
+    )
+    head.add_row(
+        "parameters",
+        f"{result.parameters:,} ({result.nonzero_parameters:,} non-zero; "
+        f"{result.original_nonzero_parameters:,} before)",
+    )
+    if result.teacher_parameters:
+        head.add_row(
+            "teacher",
+            f"{result.teacher_parameters:,} parameters "
+            f"(student has {result.parameters / result.teacher_parameters:.1%} of them), "
+            f"accuracy {_pct(result.accuracy.get('teacher'))}",
+        )
+    if result.prune_steps:
+        steps = result.prune_steps
+        head.add_row(
+            "pruning schedule",
+            f"{steps['total']} steps, target reached at step {steps['end']} "
+            f"(masks updated every {steps['frequency']})"
+            if steps["end"] >= 0
+            else f"{steps['total']} steps, constant (masks updated every {steps['frequency']})",
+        )
+    if result.compression_ratio:
+        head.add_row(
+            "compression",
+            f"{result.compression_ratio:.1f}x (float .tflite → gzip of the compressed int8 "
+            f".tflite); gzip vs gzip {result.gzip_ratio:.1f}x",
+        )
+    head.add_row("time", f"{result.seconds:.1f} s")
+    console.print(head)
+
+    if result.layers:
+        layers = Table(title="Layers", title_justify="left")
+        for col in ("layer", "parameters", "zeros", "sparsity", "distinct values"):
+            layers.add_column(col, justify="left" if col == "layer" else "right")
+        for row in result.layers:
+            layers.add_row(
+                escape(row.layer),
+                f"{row.parameters:,}",
+                f"{row.zeros:,}",
+                f"{row.sparsity:.1f}%",
+                f"{row.unique:,}",
+            )
+        console.print(layers)
+
+    sizes = Table(title="Sizes and validation accuracy", title_justify="left")
+    for col in ("artifact", "raw", "gzip", "accuracy"):
+        sizes.add_column(col, justify="left" if col == "artifact" else "right")
+    for key, label in ARTIFACTS.items():
+        size = result.sizes.get(key)
+        if size is None:
+            continue
+        sizes.add_row(
+            label,
+            human_bytes(size.raw_bytes),
+            human_bytes(size.gzip_bytes),
+            _pct(result.accuracy.get(key)),
+        )
+    console.print(sizes)
+    for note in result.notes:
+        console.print(f"[dim]note: {escape(note)}[/dim]")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,19 @@ class SizeInfo:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SizeInfo:
         return cls(d["raw_bytes"], d["gzip_bytes"])
+
+    @classmethod
+    def of(cls, data: bytes) -> SizeInfo:
+        """The size of ``data`` and of its gzip (level 9)."""
+        return cls(raw_bytes=len(data), gzip_bytes=len(gzip.compress(data, compresslevel=9)))
+
+    @classmethod
+    def of_path(cls, path: str | Path) -> SizeInfo:
+        """A file's sizes, or the sums over the files of a folder (a SavedModel)."""
+        p = Path(path)
+        files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+        sizes = [cls.of(f.read_bytes()) for f in files]
+        return cls(sum(s.raw_bytes for s in sizes), sum(s.gzip_bytes for s in sizes))
 
 
 def _save_json(path: str | Path, data: dict[str, Any]) -> Path:

@@ -63,9 +63,16 @@ def _float_outputs_task(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
     }
 
 
+def _compress_task(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
+    from edgesdk.compression.pipeline import run_compress
+
+    return run_compress(args, jobdir)
+
+
 TASKS: dict[str, Callable[[dict[str, Any], Path], dict[str, Any]]] = {
     "quantize": _quantize_task,
     "float_outputs": _float_outputs_task,
+    "compress": _compress_task,
 }
 
 

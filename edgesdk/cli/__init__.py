@@ -9,6 +9,7 @@ import typer
 
 from edgesdk import __version__
 from edgesdk.cli import (
+    compress_cmd,
     demo_cmd,
     deploy_cmd,
     device_cmd,
@@ -46,6 +47,7 @@ def _root(
     setup_logging(debug)
 
 
+app.command("compress")(compress_cmd.compress)
 app.command("quantize")(quantize_cmd.quantize)
 app.command("export-c")(export_cmd.export_c)
 app.command("inspect")(inspect_cmd.inspect)

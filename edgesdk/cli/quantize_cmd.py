@@ -96,7 +96,7 @@ def quantize(
         normalize_arrays=normalize_arrays,
     )
     if emit_c is not None:  # fail on a non-empty bundle folder before converting
-        from edgesdk.export import check_out_dir
+        from edgesdk.fileio import check_out_dir
 
         check_out_dir(emit_c)
     with console.status(f"Quantizing {model} for {target} ..."):

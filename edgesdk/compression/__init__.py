@@ -1,0 +1,1 @@
+"""Compression before quantization: pruning, clustering, QAT and distillation (tfmot)."""

@@ -1,0 +1,197 @@
+"""`compress`: the tfmot worker, then int8 conversions of the original and the result, measured."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgesdk.compression.result import CompressionResult, LayerRow
+from edgesdk.config import CompressOptions, QuantizeOptions
+from edgesdk.errors import ConfigError, ModelError
+from edgesdk.results import SizeInfo
+
+log = logging.getLogger(__name__)
+
+# tfmot only works with tf_keras; the variable must be set before TensorFlow is imported.
+LEGACY_KERAS_ENV = {"TF_USE_LEGACY_KERAS": "1"}
+KERAS_SUFFIXES = (".keras", ".h5")
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+def _check_output(out: Path, qat: bool, force: bool) -> None:
+    from edgesdk.fileio import check_out_dir, check_writable
+
+    if qat:
+        if out.suffix.lower() in KERAS_SUFFIXES:
+            raise ConfigError(
+                f"Invalid output {out.name}: a QAT model keeps its learned int8 ranges in a "
+                "SavedModel folder (expected a folder name, e.g. model_qat)"
+            )
+        check_out_dir(out, force)
+    else:
+        if out.suffix.lower() not in KERAS_SUFFIXES:
+            raise ConfigError(
+                f"Invalid output {out.name} (expected a .keras or .h5 file name; "
+                "with QAT, a folder name)"
+            )
+        check_writable(out)
+
+
+def _check_model(path: str, what: str) -> None:
+    from edgesdk.models import model_kind
+
+    if model_kind(path) == "saved_model":
+        raise ModelError(
+            f"{what} {path} is a SavedModel; compression needs the Keras model (.keras or .h5)"
+        )
+
+
+def _tflite_accuracy(model: bytes, validation: Path, names: list[str]) -> float:
+    from edgesdk.runtime import TfliteRunner
+
+    content = np.load(validation)
+    runner = TfliteRunner(model)
+    mapping = runner.map_inputs(names)
+    _, outputs = runner.run({mapping[n]: content[n] for n in names})
+    return float(np.mean(np.argmax(outputs[0], axis=-1) == content["y"]) * 100.0)
+
+
+def _int8(model: str, data: str, target: str, opts: CompressOptions, out: Path) -> Any:
+    from edgesdk import api
+
+    return api.quantize(
+        model,
+        data,
+        out,
+        target=target,
+        options=QuantizeOptions(mode="int8", normalization=opts.normalization, seed=opts.seed),
+    )
+
+
+def _publish(source: Path, out: Path) -> None:
+    from edgesdk.fileio import publish_dir, write_atomic
+
+    if source.is_dir():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = out.with_name(f".{out.name}.tmp-compress")
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(source, staging)
+        publish_dir(staging, out)
+    else:
+        write_atomic(out, source.read_bytes())
+
+
+def compress(
+    model: str | Path,
+    data: str | Path,
+    output: str | Path,
+    options: CompressOptions,
+    validation: str | Path | None = None,
+    target: str = "linux-x86_64",
+    int8: bool = True,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> CompressionResult:
+    """Compress a Keras classifier and measure it (see ``edgesdk.api.compress``)."""
+    from edgesdk.data import check_spec
+    from edgesdk.isolation import run_task
+
+    start = time.perf_counter()
+    model_path = str(Path(model).absolute())
+    _check_model(str(model), "Model")
+    if options.teacher:
+        _check_model(options.teacher, "Teacher")
+        options = CompressOptions.from_dict(
+            {**options.to_dict(), "teacher": str(Path(options.teacher).absolute())}
+        )
+    check_spec(str(data))
+    if validation is not None:
+        check_spec(str(validation))
+    out = Path(output).expanduser().absolute()
+    _check_output(out, options.qat, force)
+    emit = progress or (lambda event: None)
+
+    with tempfile.TemporaryDirectory(prefix="edgesdk-compress-") as tmp:
+        jobdir = Path(tmp) / "job"
+        jobdir.mkdir()
+        payload = run_task(
+            "compress",
+            {
+                "model": model_path,
+                "data": str(data),
+                "validation": str(validation) if validation is not None else None,
+                "options": options.to_dict(),
+                "output_suffix": out.suffix.lower(),
+            },
+            jobdir,
+            str(model),
+            env_extra=LEGACY_KERAS_ENV,
+            on_progress=emit,
+        )
+        produced = jobdir / payload["path"]
+        sizes = {
+            "float_model": SizeInfo.of_path(model_path),
+            "compressed_model": SizeInfo.of_path(produced),
+        }
+        accuracy: dict[str, float | None] = {
+            "float_model": payload["accuracy_before"],
+            "compressed_model": payload["accuracy_after"],
+            "teacher": payload["teacher_accuracy"],
+        }
+        notes = list(payload["notes"])
+        if int8:
+            emit({"stage": "int8", "done": 0, "total": 2})
+            validation_file = jobdir / "validation.npz"
+            names = payload["input_names"]
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                base_job = pool.submit(
+                    _int8, model_path, str(data), target, options, Path(tmp) / "float_int8.tflite"
+                )
+                small_job = pool.submit(
+                    _int8, str(produced), str(data), target, options, Path(tmp) / "int8.tflite"
+                )
+                base, small = base_job.result(), small_job.result()
+            emit({"stage": "int8", "done": 2, "total": 2})
+            sizes["float_tflite"] = base.float_size
+            sizes["float_int8_tflite"] = base.size
+            sizes["compressed_int8_tflite"] = small.size
+            for key, result in (("float_int8_tflite", base), ("compressed_int8_tflite", small)):
+                accuracy[key] = _tflite_accuracy(
+                    Path(result.output).read_bytes(), validation_file, names
+                )
+            notes.extend(f"int8 of the compressed model: {w}" for w in small.warnings)
+        _publish(produced, out)
+    layers = tuple(
+        LayerRow(r["layer"], r["parameters"], r["zeros"], r["sparsity"], r["unique"])
+        for r in payload["layers"]
+    )
+    return CompressionResult(
+        model=str(model),
+        output=str(out),
+        output_kind=payload["kind"],
+        techniques=tuple(payload["techniques"]),
+        options=options.to_dict(),
+        classes=payload["classes"],
+        train_samples=payload["train_samples"],
+        validation_samples=payload["validation_samples"],
+        parameters=payload["parameters"],
+        nonzero_parameters=payload["nonzero_parameters"],
+        original_nonzero_parameters=payload["original_nonzero_parameters"],
+        sizes=sizes,
+        accuracy=accuracy,
+        layers=layers,
+        prune_steps=payload["prune_steps"],
+        teacher_parameters=payload["teacher_parameters"],
+        seconds=time.perf_counter() - start,
+        notes=tuple(notes),
+        extra={"bridge_max_difference": payload["bridge_max_difference"], "target": target},
+    )

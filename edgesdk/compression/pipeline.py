@@ -1,0 +1,260 @@
+"""The compress job, run in a worker with TF_USE_LEGACY_KERAS=1: load, bridge, train, verify."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgesdk.compression import techniques as tech
+from edgesdk.compression.bridge import copy_weights_by_name, max_output_difference, to_tf_keras
+from edgesdk.compression.training import (
+    ProgressLog,
+    accuracy,
+    check_labels,
+    classes_of,
+    outputs_probabilities,
+)
+from edgesdk.config import CompressOptions, TensorSpec
+from edgesdk.data import load_samples
+from edgesdk.errors import ConversionError, ModelError
+
+log = logging.getLogger(__name__)
+
+BRIDGE_TOLERANCE = 1e-4
+VALIDATION_SHARE = 0.1
+
+
+def _load_keras3(path: str, what: str) -> Any:
+    import keras
+
+    from edgesdk.models import model_kind
+
+    if model_kind(path) == "saved_model":
+        raise ModelError(
+            f"{what} {path} is a SavedModel; compression needs the Keras model (.keras or .h5)"
+        )
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as e:  # noqa: BLE001 - Keras raises many types for bad files
+        raise ModelError(f"Cannot load Keras model {path}: {type(e).__name__}: {e}") from e
+    return model
+
+
+def _specs(model: Any) -> list[TensorSpec]:
+    return [
+        TensorSpec(t.name, tuple(None if d is None else int(d) for d in t.shape))
+        for t in model.inputs
+    ]
+
+
+def _arrays(samples: Any, specs: list[TensorSpec]) -> list[np.ndarray]:
+    return [samples.arrays[s.name] for s in specs]
+
+
+def _own_weights(layer: Any) -> tuple[Any, list[Any]]:
+    """The layer inside any wrapper, and its own variables (not the wrapper's quantizer ranges)."""
+    core = getattr(layer, "layer", layer)
+    own = [v for v in layer.weights if v.name.split("/")[0] == core.name]
+    return core, own or list(core.weights)
+
+
+def _stats_table(model: Any, layers: list[str], registry_map: dict[Any, list[str]]) -> list[Any]:
+    inner = {}
+    for layer in model.layers:
+        core, own = _own_weights(layer)
+        inner[core.name] = (core, own)
+    stats = []
+    for name in layers:
+        core, own = inner[name]
+        wanted = registry_map.get(core.__class__, [])
+        values = [
+            np.asarray(v.numpy()).ravel()
+            for v in own
+            if v.name.split("/")[-1].split(":")[0] in wanted
+        ]
+        flat = np.concatenate(values) if values else np.zeros(0, np.float32)
+        stats.append(
+            tech.LayerStat(
+                name, int(flat.size), int(np.count_nonzero(flat == 0)), int(np.unique(flat).size)
+            )
+        )
+    return stats
+
+
+def _verify_sparsity(stats: list[Any], target: float) -> None:
+    short = [
+        f"{s.layer} {s.sparsity * 100:.1f}%"
+        for s in stats
+        if s.sparsity < target - max(0.01, 1.0 / max(s.parameters, 1))
+    ]
+    if short:
+        raise ConversionError(
+            f"Pruning fell short of {target * 100:.1f}% sparsity in: {', '.join(short)} "
+            "(try more epochs or the constant schedule)"
+        )
+
+
+def _verify_clusters(stats: list[Any], k: int, zeros_kept: bool) -> None:
+    allowed = k + (1 if zeros_kept else 0)
+    over = [f"{s.layer} ({s.unique} values)" for s in stats if s.unique > allowed]
+    if over:
+        raise ConversionError(
+            f"Clustering left more than {allowed} distinct weight values in: {', '.join(over)}"
+        )
+
+
+def run_compress(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
+    """The worker task: returns what was done and measured; writes the model into ``jobdir``."""
+    import keras
+    from tensorflow_model_optimization.python.core.clustering.keras.clustering_registry import (
+        ClusteringRegistry,
+    )
+    from tensorflow_model_optimization.python.core.sparsity.keras.prune_registry import (
+        PruneRegistry,
+    )
+
+    opts = CompressOptions.from_dict(args["options"])
+    progress = ProgressLog(jobdir / "progress.jsonl")
+    original = _load_keras3(args["model"], "Model")
+    specs = _specs(original)
+    classes = classes_of(original, f"Model {args['model']}")  # every technique trains on labels
+    notes: list[str] = []
+
+    train = load_samples(args["data"], specs, opts.normalization)
+    y_all = check_labels(train.labels, classes, args["data"])
+    if args.get("validation"):
+        val = load_samples(args["validation"], specs, opts.normalization)
+        y_val = check_labels(val.labels, classes, args["validation"])
+        x_train, y_train, x_val = _arrays(train, specs), y_all, _arrays(val, specs)
+    else:
+        order = np.random.default_rng(opts.seed).permutation(train.count)
+        n_val = max(1, int(train.count * VALIDATION_SHARE))
+        held, rest = order[:n_val], order[n_val:]
+        x_all = _arrays(train, specs)
+        x_train = [a[rest] for a in x_all]
+        x_val = [a[held] for a in x_all]
+        y_train, y_val = y_all[rest], y_all[held]
+        notes.append(f"no validation data given: {n_val} training samples held out for it")
+
+    teacher = None
+    if opts.teacher:
+        teacher = _load_keras3(opts.teacher, "Teacher")
+        t_classes = classes_of(teacher, f"Teacher {opts.teacher}")
+        if t_classes != classes:
+            raise ModelError(
+                f"Teacher {opts.teacher} has {t_classes} classes but the student has {classes} "
+                "(expected the same output classes)"
+            )
+        if _specs(teacher) != specs:
+            raise ModelError(
+                f"Teacher {opts.teacher} takes inputs {[s.shape_text() for s in _specs(teacher)]} "
+                f"but the student takes {[s.shape_text() for s in specs]} (expected the same)"
+            )
+
+    model = to_tf_keras(original)
+    bridge_diff = max_output_difference(original, model, [a[:64] for a in x_val])
+    if bridge_diff > BRIDGE_TOLERANCE:
+        raise ModelError(
+            f"The tf_keras copy of {args['model']} differs from it by {bridge_diff:.3g} "
+            f"(allowed {BRIDGE_TOLERANCE:g}); this model cannot be compressed safely"
+        )
+    tech.check_support(model, opts)
+    acc_before = accuracy(model, x_val, y_val)
+    teacher_acc = None
+    if teacher is not None:
+        teacher_acc = accuracy(teacher, x_val, y_val)
+        t_out = np.asarray(teacher.predict(x_train if len(x_train) > 1 else x_train[0], verbose=0))
+        model = tech.distill(
+            model, t_out, outputs_probabilities(teacher, x_train), x_train, y_train, opts, progress
+        )
+    pruned: list[str] = []
+    clustered: list[str] = []
+    steps = None
+    if opts.prune is not None:
+        model, pruned, steps = tech.prune(model, x_train, y_train, opts, progress)
+        _verify_sparsity(_stats_table(model, pruned, PruneRegistry._LAYERS_WEIGHTS_MAP), opts.prune)
+    if opts.cluster is not None:
+        model, clustered = tech.cluster(
+            model, x_train, y_train, opts, progress, preserve_sparsity=bool(pruned)
+        )
+        _verify_clusters(
+            _stats_table(model, clustered, ClusteringRegistry._LAYERS_WEIGHTS_MAP),
+            opts.cluster,
+            zeros_kept=bool(pruned),
+        )
+    if opts.qat:
+        model = tech.qat(
+            model, x_train, y_train, opts, progress, pruned=bool(pruned), clustered=bool(clustered)
+        )
+    weights_map = {**ClusteringRegistry._LAYERS_WEIGHTS_MAP, **PruneRegistry._LAYERS_WEIGHTS_MAP}
+    compressible = [
+        layer.name
+        for layer in original.layers
+        if layer.name not in opts.skip_layers and weights_map.get(_tf_class(layer))
+    ]
+    stats = _stats_table(model, compressible, weights_map)
+    if opts.prune is not None:
+        _verify_sparsity([s for s in stats if s.layer in pruned], opts.prune)
+    acc_after = accuracy(model, x_val, y_val)
+
+    if opts.qat:
+        out = jobdir / "model"
+        model.save(str(out), save_format="tf", include_optimizer=False)
+        kind = "saved_model"
+    else:
+        back = keras.models.clone_model(original)
+        copy_weights_by_name(model, back)
+        diff = max_output_difference(back, model, [a[:64] for a in x_val])
+        if diff > BRIDGE_TOLERANCE:
+            raise ModelError(
+                f"The compressed model changed by {diff:.3g} on its way back to Keras 3"
+            )
+        suffix = ".h5" if args.get("output_suffix") == ".h5" else ".keras"
+        out = jobdir / f"model{suffix}"
+        back.save(str(out))
+        kind = "keras"
+    np.savez(
+        jobdir / "validation.npz", y=y_val, **{s.name: a for s, a in zip(specs, x_val, strict=True)}
+    )
+    return {
+        "kind": kind,
+        "path": out.name,
+        "techniques": list(opts.techniques),
+        "classes": classes,
+        "train_samples": len(y_train),
+        "validation_samples": len(y_val),
+        "accuracy_before": acc_before,
+        "accuracy_after": acc_after,
+        "teacher_accuracy": teacher_acc,
+        "teacher_parameters": int(teacher.count_params()) if teacher is not None else None,
+        "bridge_max_difference": bridge_diff,
+        "prune_steps": steps.to_dict() if steps else None,
+        "pruned_layers": pruned,
+        "clustered_layers": clustered,
+        "layers": [s.to_dict() for s in stats],
+        "parameters": int(original.count_params()),
+        "nonzero_parameters": _nonzero(model),
+        "original_nonzero_parameters": _nonzero(original),
+        "input_names": [s.name for s in specs],
+        "notes": notes + list(train.notes),
+    }
+
+
+def _tf_class(layer: Any) -> Any:
+    import tf_keras
+
+    return getattr(tf_keras.layers, type(layer).__name__, None)
+
+
+def _nonzero(model: Any) -> int:
+    """Non-zero values among the model's own weights (QAT range variables excluded)."""
+    total = 0
+    for layer in model.layers:
+        if type(layer).__name__ == "QuantizeLayer":  # QAT's input range variables
+            continue
+        for w in _own_weights(layer)[1]:
+            total += int(np.count_nonzero(np.asarray(w.numpy())))
+    return total
