@@ -148,7 +148,7 @@ def run_compress(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
                 f"Teacher {opts.teacher} has {t_classes} classes but the student has {classes} "
                 "(expected the same output classes)"
             )
-        if _specs(teacher) != specs:
+        if [t.shape for t in _specs(teacher)] != [s.shape for s in specs]:
             raise ModelError(
                 f"Teacher {opts.teacher} takes inputs {[s.shape_text() for s in _specs(teacher)]} "
                 f"but the student takes {[s.shape_text() for s in specs]} (expected the same)"
