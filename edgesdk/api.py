@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgesdk.config import QuantizeOptions
-from edgesdk.errors import DatasetError
+from edgesdk.errors import ConfigError, DatasetError
 from edgesdk.profiles import TargetProfile, list_profiles, load_profile
 from edgesdk.tflite import ModelInfo, check_tflite_file, inspect_file
 
@@ -59,6 +59,8 @@ def quantize(
     output: str | Path,
     target: str | Path | TargetProfile = DEFAULT_TARGET,
     options: QuantizeOptions | None = None,
+    max_accuracy_drop: float | None = None,
+    eval_data: str | Path | None = None,
 ) -> QuantizationResult:
     """Quantize a float model for a target and write the ``.tflite`` atomically.
 
@@ -69,22 +71,37 @@ def quantize(
         output: where the ``.tflite`` goes.
         target: a built-in profile name, a profile ``.toml`` path, or a TargetProfile.
         options: how to quantize; blanks take the profile's defaults.
+        max_accuracy_drop: with ``eval_data``, search for the smallest variant whose top-1
+            accuracy stays within this many points of the float model's (int8 per-channel and
+            per-tensor, more calibration, 16x8, layers kept in float where the target allows).
+        eval_data: labelled evaluation data for the budget (``.npz`` with x, y; class folders).
 
     Returns:
-        The QuantizationResult, with ``output`` set.
+        The QuantizationResult, with ``output`` set (``extra["search"]`` lists the candidates).
 
     Raises:
         ConfigError, ModelError, DatasetError, ConversionError, OutputError.
     """
     from edgesdk.fileio import check_writable, write_atomic
     from edgesdk.isolation import run_task
+    from edgesdk.manifest import write_manifest
     from edgesdk.models import model_kind
     from edgesdk.quantization import resolve_options, save_keras_model
     from edgesdk.results import QuantizationResult
 
     start = time.perf_counter()
     profile = _profile(target)
-    opts = resolve_options(options or QuantizeOptions(), profile)
+    if (max_accuracy_drop is None) != (eval_data is None):
+        raise ConfigError(
+            "An accuracy budget needs both max_accuracy_drop (--max-accuracy-drop) and "
+            "labelled eval_data (--eval-data)"
+        )
+    if max_accuracy_drop is not None and not 0 <= max_accuracy_drop <= 100:
+        raise ConfigError(
+            f"Invalid max_accuracy_drop={max_accuracy_drop} (must be points in [0, 100])"
+        )
+    options_given = options or QuantizeOptions()
+    opts = resolve_options(options_given, profile)
     out = check_writable(output)
     with tempfile.TemporaryDirectory(prefix="edgesdk-") as tmp:
         jobdir = Path(tmp)
@@ -96,23 +113,44 @@ def quantize(
             model_path = str(save_keras_model(model, jobdir))
             what = f"in-memory model {getattr(model, 'name', '')}".strip()
         spec = _data_spec(data, jobdir)
-        payload = run_task(
+        args = {
+            "model": model_path,
+            "data": spec,
+            "profile": profile.to_dict(with_source=False),
+            "profile_source": profile.source,
+            "options": opts.to_dict() if max_accuracy_drop is None else options_given.to_dict(),
+        }
+        if max_accuracy_drop is not None:
+            from edgesdk.data import check_spec
+
+            check_spec(str(eval_data))
+            if spec is None:
+                raise ConfigError("An accuracy budget needs representative data (--data)")
+            args.update(eval_data=str(eval_data), max_drop=float(max_accuracy_drop))
+        task = "quantize" if max_accuracy_drop is None else "quantize_search"
+        payload = run_task(task, args, jobdir, what)
+        result = QuantizationResult.from_dict(payload)
+        written = write_atomic(out, (jobdir / "model.tflite").read_bytes())
+        result = dataclasses.replace(
+            result, model=what, output=str(written), seconds=time.perf_counter() - start
+        )
+        write_manifest(
+            written,
             "quantize",
             {
                 "model": model_path,
-                "data": spec,
-                "profile": profile.to_dict(with_source=False),
-                "profile_source": profile.source,
-                "options": opts.to_dict(),
+                "data": spec if spec and Path(spec).exists() else None,
+                "eval_data": eval_data,
             },
-            jobdir,
-            what,
+            result.to_dict(),
+            options={
+                **opts.to_dict(),
+                "max_accuracy_drop": max_accuracy_drop,
+                "eval_data": str(eval_data) if eval_data is not None else None,
+            },
+            target=profile.to_dict(),
+            calibration=result.extra.get("calibration"),
         )
-        result = QuantizationResult.from_dict(payload)
-        written = write_atomic(out, (jobdir / "model.tflite").read_bytes())
-    result = dataclasses.replace(
-        result, model=what, output=str(written), seconds=time.perf_counter() - start
-    )
     for warning in result.warnings:
         log.warning("%s", warning)
     return result

@@ -57,6 +57,7 @@ class BenchmarkResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "kind": "benchmark",
             "model": self.model,
             "device": self.device,
             **self.stats,

@@ -7,6 +7,7 @@ class EdgeSdkError(Exception):
     """Base of every error edgesdk raises on purpose; the CLI prints it as one line."""
 
     exit_code = 1
+    data: dict | None = None  # structured detail for the caller (e.g. the candidates tried)
 
 
 class ConfigError(EdgeSdkError):

@@ -17,6 +17,7 @@ from edgesdk import __version__
 from edgesdk.csource import camel, sanitize_identifier, write_byte_array
 from edgesdk.errors import ExportError, OutputError
 from edgesdk.fileio import check_out_dir, publish_dir
+from edgesdk.manifest import write_manifest
 from edgesdk.micro import (
     ArenaMeasurement,
     OpSupport,
@@ -369,7 +370,7 @@ def export_c(
             target=profile.name,
             name=ident,
             out_dir=str(out),
-            files=(*files, "export.json"),
+            files=(*files, "export.json", "manifest.json"),
             model_bytes=len(data),
             sha256=sha,
             arena=arena,
@@ -384,6 +385,15 @@ def export_c(
             warnings=tuple(warnings),
         )
         (tmp / "export.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        write_manifest(
+            out,
+            "export-c",
+            {"model": model},
+            result.to_dict(),
+            options={"name": ident, "verify": verify, "test_vectors": test_vectors, "force": force},
+            target=profile.to_dict(),
+            where=tmp / "manifest.json",
+        )
         publish_dir(tmp, out)
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -86,6 +86,7 @@ class FleetResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "kind": "fleet",
             "action": self.action,
             "status": self.status,
             "stopped": self.stopped,

@@ -119,7 +119,9 @@ def run_task(
         cls = ERROR_TYPES.get(error["type"], ConversionError)
         if error["type"] == "internal":
             raise ConversionError(f"Internal error while working on {what}: {error['message']}")
-        raise cls(error["message"])
+        err_ = cls(error["message"])
+        err_.data = error.get("data")
+        raise err_
     if proc.returncode < 0:
         try:
             name = signal.Signals(-proc.returncode).name

@@ -15,6 +15,7 @@ from edgesdk.config import ALLOWED_IO, IoType, QuantizeOptions, QuantMode, Targe
 from edgesdk.data import Samples, load_samples, split_samples
 from edgesdk.errors import ConfigError, ConversionError
 from edgesdk.fidelity import OutputFidelity, compare
+from edgesdk.manifest import array_digest
 from edgesdk.profiles import TargetProfile
 from edgesdk.results import IoTensor, QuantizationResult, SizeInfo
 from edgesdk.tflite import ModelInfo, inspect_bytes
@@ -198,8 +199,53 @@ def run_quantize(
     quant_bytes = convert(
         configure_converter(float_model.converter(), opts, calibration), opts.mode.value
     )
+    result = build_result(
+        model_path,
+        float_model,
+        profile,
+        opts,
+        float_bytes,
+        quant_bytes,
+        calibration,
+        (split.held_out or split.calibration) if split else None,
+        notes,
+        warnings,
+        start,
+    )
+    result = dataclasses.replace(result, extra={"calibration": calibration_info(data, calibration)})
+    return result, quant_bytes
+
+
+def calibration_info(spec: str | None, calibration: Samples | None) -> dict[str, Any] | None:
+    """Where the calibration samples came from, how many, and a hash of their values."""
+    if calibration is None:
+        return None
+    return {"spec": spec, "samples": calibration.count, "sha256": array_digest(calibration.arrays)}
+
+
+def build_result(
+    model_path: str,
+    float_model: Any,
+    profile: TargetProfile,
+    opts: QuantizeOptions,
+    float_bytes: bytes,
+    quant_bytes: bytes,
+    calibration: Samples | None,
+    fidelity_samples: Samples | None,
+    notes: list[str],
+    warnings: list[str],
+    start: float,
+) -> QuantizationResult:
+    """Inspect the converted model (float ops vs strict), measure fidelity, make the result.
+
+    Raises:
+        ConversionError: float computation left in the graph of a strict conversion.
+    """
+    from edgesdk.runtime import TfliteRunner
+
     info = inspect_bytes(quant_bytes, "converted model")
     float_ops = info.float_ops()
+    warnings = list(warnings)
     if float_ops and opts.mode.integer_only:
         listed = ", ".join(f"{op.name} (op {op.index})" for op in float_ops)
         message = f"Float computation left in the graph: {listed}"
@@ -209,13 +255,11 @@ def run_quantize(
                 "(replace those layers, or allow float ops with strict off)"
             )
         warnings.append(message)
-    from edgesdk.runtime import TfliteRunner
-
     runner = TfliteRunner(quant_bytes)
     fidelity: list[OutputFidelity] = []
-    if split is not None:
-        fidelity = measure_fidelity(float_model, runner, info, split.held_out or split.calibration)
-    result = QuantizationResult(
+    if fidelity_samples is not None:
+        fidelity = measure_fidelity(float_model, runner, info, fidelity_samples)
+    return QuantizationResult(
         model=str(model_path),
         target=profile.name,
         mode=opts.mode.value,
@@ -232,12 +276,11 @@ def run_quantize(
         outputs=_io_tensors(runner.output_details, runner.output_names),
         fidelity=tuple(fidelity),
         calibration_samples=calibration.count if calibration else 0,
-        held_out_samples=split.held_out.count if split and split.held_out else 0,
+        held_out_samples=fidelity_samples.count if fidelity_samples else 0,
         seconds=time.perf_counter() - start,
         notes=tuple(notes),
         warnings=tuple(warnings),
     )
-    return result, quant_bytes
 
 
 def save_keras_model(model: Any, folder: Path) -> Path:

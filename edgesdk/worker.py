@@ -69,10 +69,25 @@ def _compress_task(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
     return run_compress(args, jobdir)
 
 
+def _quantize_search_task(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
+    from edgesdk.accuracy_budget import run_search
+    from edgesdk.config import QuantizeOptions
+    from edgesdk.profiles import TargetProfile
+
+    profile = TargetProfile.from_dict(args["profile"], source=args.get("profile_source", ""))
+    options = QuantizeOptions.from_dict(args["options"])
+    result, model = run_search(
+        args["model"], args["data"], args["eval_data"], profile, options, args["max_drop"]
+    )
+    (jobdir / "model.tflite").write_bytes(model)
+    return result.to_dict()
+
+
 TASKS: dict[str, Callable[[dict[str, Any], Path], dict[str, Any]]] = {
     "quantize": _quantize_task,
     "float_outputs": _float_outputs_task,
     "compress": _compress_task,
+    "quantize_search": _quantize_search_task,
 }
 
 
@@ -88,7 +103,8 @@ def main(argv: list[str]) -> int:
     try:
         payload = TASKS[job["task"]](job["args"], jobdir)
     except EdgeSdkError as e:
-        _write(jobdir, {"ok": False, "error": {"type": type(e).__name__, "message": str(e)}})
+        error = {"type": type(e).__name__, "message": str(e), "data": getattr(e, "data", None)}
+        _write(jobdir, {"ok": False, "error": error})
         return 3
     except Exception as e:  # noqa: BLE001 - reported to the caller as an internal error
         traceback.print_exc()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything the test suite needs on a fresh Debian/Ubuntu machine:
-#   - system packages: openssh-server (a real sshd on 127.0.0.1), gcc/g++ (compile generated C)
+#   - system packages: openssh-server (a real sshd on 127.0.0.1), gcc/g++ (compile generated C),
+#     dataset-fashion-mnist (Fashion-MNIST, offline)
 #   - .venv: edgesdk with its test extras
 #   - .venv-device: a Raspberry-Pi-like Python with only tflite-runtime 2.14 and numpy<2
 set -euo pipefail
@@ -11,6 +12,7 @@ command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need+=(openssh-serve
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
+[ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

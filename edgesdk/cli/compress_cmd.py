@@ -67,7 +67,7 @@ def compress(
 
     from edgesdk import api
     from edgesdk.config import CompressOptions, Normalization
-    from edgesdk.report import render_compression
+    from edgesdk.rendering import render_compression
 
     options = CompressOptions(
         prune=prune,

@@ -26,7 +26,7 @@ def demo(
         return
     with console.status("Training a digits CNN and quantizing it to int8 ..."):
         result = run_demo(out, target=target, epochs=epochs)
-    from edgesdk.report import render_export, render_quantization
+    from edgesdk.rendering import render_export, render_quantization
 
     render_quantization(result.quantization, console)
     render_export(result.export, console)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 import typer
@@ -93,15 +94,19 @@ def deploy(
         )
 
 
-def _run_fleet(action: Any, group: str, json_out: bool) -> None:
+def _run_fleet(action: Any, group: str, json_out: bool, save: str | None = None) -> None:
     """Run a fleet action with a live per-device display; exit with its code."""
     from edgesdk.cli.live import FleetDisplay
     from edgesdk.devices.inventory import Inventory
-    from edgesdk.report import render_fleet
+    from edgesdk.rendering import render_fleet
 
     names = [d.name for d in Inventory().group(group)]
     with FleetDisplay(names, enabled=not json_out) as display:
         result = action(display.update)
+    if save:
+        from edgesdk.fileio import write_atomic
+
+        write_atomic(save, json.dumps(result.to_dict(), indent=2) + "\n")
     if json_out:
         print_json(result.to_dict())
     else:
@@ -147,12 +152,13 @@ def benchmark(
     input_file: Annotated[
         str | None, typer.Option("--input", help="Real inputs (.npy/.npz) instead of random.")
     ] = None,
+    save: Annotated[str | None, typer.Option(help="Also write the result as JSON here.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Measure load time, first inference and latency statistics with the on-device runner."""
     from edgesdk import api
     from edgesdk.benchmarking import BenchmarkOptions
-    from edgesdk.report import render_benchmark
+    from edgesdk.rendering import render_benchmark
 
     options = BenchmarkOptions(threads=threads, runs=runs, warmup=warmup, input_file=input_file)
     if group is not None:
@@ -172,9 +178,14 @@ def benchmark(
             ),
             group,
             json_out,
+            save,
         )
         return
     result = api.benchmark(model, device, options, passphrase_prompt=prompt_passphrase)
+    if save:
+        from edgesdk.fileio import write_atomic
+
+        write_atomic(save, json.dumps(result.to_dict(), indent=2) + "\n")
     if json_out:
         print_json(result.to_dict())
     else:

@@ -92,7 +92,7 @@ def check(
 ) -> None:
     """Connect (host key verified) and report OS, arch, Python, numpy, runtime and free disk."""
     from edgesdk import api
-    from edgesdk.report import human_bytes
+    from edgesdk.rendering import human_bytes
 
     info = api.device_check(name, passphrase_prompt=prompt_passphrase)
     if json_out:

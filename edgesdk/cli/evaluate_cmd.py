@@ -49,7 +49,7 @@ def evaluate(
 
     from edgesdk import api
     from edgesdk.config import Normalization
-    from edgesdk.report import render_evaluation
+    from edgesdk.rendering import render_evaluation
 
     norm = Normalization(
         scale=scale,

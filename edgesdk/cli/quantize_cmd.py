@@ -6,8 +6,9 @@ from typing import Annotated
 
 import typer
 
-from edgesdk.cli.common import console, handle_errors, parse_floats, print_json
+from edgesdk.cli.common import console, err_console, handle_errors, parse_floats, print_json
 from edgesdk.config import IoType, QuantMode
+from edgesdk.errors import EdgeSdkError
 
 
 @handle_errors
@@ -73,6 +74,17 @@ def quantize(
             "--emit-c", help="Also write the firmware C bundle (as export-c) into this folder."
         ),
     ] = None,
+    max_accuracy_drop: Annotated[
+        float | None,
+        typer.Option(
+            help="Search for the smallest variant within this many top-1 points of the float "
+            "model (needs --eval-data)."
+        ),
+    ] = None,
+    eval_data: Annotated[
+        str | None,
+        typer.Option(help="Labelled data (.npz x/y or class folders) for --max-accuracy-drop."),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Quantize a float model for a target; check every op; measure fidelity on held-out data."""
@@ -99,14 +111,37 @@ def quantize(
         from edgesdk.fileio import check_out_dir
 
         check_out_dir(emit_c)
+    if (max_accuracy_drop is None) != (eval_data is None):
+        raise typer.BadParameter(
+            "give --max-accuracy-drop and --eval-data together", param_hint="--eval-data"
+        )
     with console.status(f"Quantizing {model} for {target} ..."):
-        result = api.quantize(model, data, output, target=target, options=options)
+        try:
+            result = api.quantize(
+                model,
+                data,
+                output,
+                target=target,
+                options=options,
+                max_accuracy_drop=max_accuracy_drop,
+                eval_data=eval_data,
+            )
+        except EdgeSdkError as e:
+            if e.data and "search" in e.data and not json_out:
+                from edgesdk.rendering import render_search
+
+                render_search(e.data["search"], err_console)
+            raise
         exported = api.export_c(output, emit_c, target=target) if emit_c is not None else None
     if json_out:
         print_json({**result.to_dict(), "export": exported.to_dict() if exported else None})
         return
-    from edgesdk.report import render_export, render_quantization
+    from edgesdk.rendering import render_export, render_quantization
 
     render_quantization(result, console)
+    if "search" in result.extra:
+        from edgesdk.rendering import render_search
+
+        render_search(result.extra["search"], console)
     if exported is not None:
         render_export(exported, console)

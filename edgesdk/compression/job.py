@@ -174,7 +174,7 @@ def compress(
         LayerRow(r["layer"], r["parameters"], r["zeros"], r["sparsity"], r["unique"])
         for r in payload["layers"]
     )
-    return CompressionResult(
+    result = CompressionResult(
         model=str(model),
         output=str(out),
         output_kind=payload["kind"],
@@ -194,4 +194,37 @@ def compress(
         seconds=time.perf_counter() - start,
         notes=tuple(notes),
         extra={"bridge_max_difference": payload["bridge_max_difference"], "target": target},
+    )
+    _manifest(result, model_path, data, validation, options, target)
+    return result
+
+
+def _manifest(
+    result: CompressionResult,
+    model_path: str,
+    data: str | Path,
+    validation: str | Path | None,
+    options: CompressOptions,
+    target: str,
+) -> None:
+    from edgesdk.manifest import sha256_path, write_manifest
+    from edgesdk.profiles import load_profile
+
+    write_manifest(
+        result.output,
+        "compress",
+        {
+            "model": model_path,
+            "teacher": options.teacher,
+            "data": data if Path(data).exists() else None,
+            "validation": validation,
+        },
+        result.to_dict(),
+        options=options.to_dict(),
+        target=load_profile(target).to_dict(),
+        calibration={
+            "spec": str(data),
+            "role": "fine-tuning data; also calibrates the int8 measurements",
+            "sha256": sha256_path(data) if Path(data).exists() else None,
+        },
     )

@@ -452,3 +452,38 @@ def render_compression(result: Any, console: Console) -> None:
     console.print(sizes)
     for note in result.notes:
         console.print(f"[dim]note: {escape(note)}[/dim]")
+
+
+def render_search(search: dict[str, Any], console: Console) -> None:
+    """Every candidate the accuracy-budget search tried, and which one won and why."""
+    table = Table(
+        title=f"Accuracy budget: at most {search['budget']:g} pts below the float model's "
+        f"{search['float_accuracy']:.2f}% ({search['eval_samples']} samples)",
+        title_justify="left",
+    )
+    for col in ("candidate", "I/O", "size", "accuracy", "drop", "float ops", "within"):
+        table.add_column(col, justify="left" if col in ("candidate", "I/O") else "right")
+    for c in search["candidates"]:
+        chosen = c["name"] == search.get("chosen")
+        name = escape(c["name"]) + (" [bold green]← chosen[/]" if chosen else "")
+        if c["float_layers"]:
+            name += "\n[dim]float: " + escape(", ".join(c["float_layers"]))[:200] + "[/]"
+        if c["error"]:
+            table.add_row(name, "", "", "", "", "", f"[red]{escape(c['error'])[:80]}[/]")
+            continue
+        table.add_row(
+            name,
+            c["io"],
+            human_bytes(c["size"]),
+            f"{c['accuracy']:.2f}%",
+            f"{c['drop']:+.2f}",
+            str(c["float_ops"]),
+            "[green]yes[/]" if c["fits"] else "[red]no[/]",
+        )
+    console.print(table)
+    if search.get("reason"):
+        console.print(
+            f"chosen: {escape(search.get('chosen') or 'none')} — {escape(search['reason'])}"
+        )
+    for note in search.get("notes", []):
+        console.print(f"[dim]note: {escape(note)}[/dim]")
