@@ -24,10 +24,12 @@ _API = (
     "import_inventory",
     "evaluate",
     "compress",
+    "report",
 )
 _TYPES = {
     "QuantizeOptions": "edgesdk.config",
     "CompressOptions": "edgesdk.config",
+    "CompressionResult": "edgesdk.compression.result",
     "Normalization": "edgesdk.config",
     "QuantMode": "edgesdk.config",
     "IoType": "edgesdk.config",

@@ -442,3 +442,23 @@ def compress(
     elif techniques:
         options = dataclasses.replace(options, **techniques)
     return _compress(model, data, output, options, validation, target, int8, force, progress)
+
+
+def report(folder: str | Path, out_dir: str | Path | None = None) -> Any:
+    """Render the results saved under ``folder`` as Markdown and self-contained HTML with plots.
+
+    Args:
+        folder: where quantize/export-c/compress wrote their manifests and where compress,
+            evaluate and benchmark results were saved (``--save``); searched recursively.
+        out_dir: where ``report.md``, ``report.html`` and the PNG plots go (default
+            ``folder/report``).
+
+    Returns:
+        The ReportResult (paths of what was written, the result files used).
+
+    Raises:
+        ConfigError: not a folder, or no results in it.
+    """
+    from edgesdk.reporting import make_report
+
+    return make_report(folder, out_dir)

@@ -278,7 +278,11 @@ def benchmark_group(
     def work(session: Any) -> dict[str, Any]:
         result = run_remote(session, model, bench)
         return {
-            **{k: result.stats[k] for k in ("runtime", "p50_ms", "p99_ms", "mean_ms", "n")},
+            **{
+                k: result.stats.get(k)
+                for k in ("runtime", "p50_ms", "p90_ms", "p99_ms", "min_ms", "mean_ms", "n")
+            },
+            "latencies_ms": result.stats.get("latencies_ms", []),
             "warnings": list(result.warnings),
         }
 

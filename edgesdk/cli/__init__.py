@@ -18,6 +18,7 @@ from edgesdk.cli import (
     fleet_cmd,
     inspect_cmd,
     quantize_cmd,
+    report_cmd,
     targets_cmd,
 )
 from edgesdk.cli.common import setup_logging
@@ -52,6 +53,7 @@ app.command("quantize")(quantize_cmd.quantize)
 app.command("export-c")(export_cmd.export_c)
 app.command("inspect")(inspect_cmd.inspect)
 app.command("evaluate")(evaluate_cmd.evaluate)
+app.command("report")(report_cmd.report)
 app.command("demo")(demo_cmd.demo)
 app.command("deploy")(deploy_cmd.deploy)
 app.command("rollback")(deploy_cmd.rollback)
