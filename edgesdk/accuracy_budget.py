@@ -131,6 +131,21 @@ class _Debugger:
         return bytes(self.debugger.get_nondebug_quantized_model())
 
 
+def _micro_mismatch(model: bytes, profile: TargetProfile) -> str | None:
+    """Why export-c would refuse this model for an MCU (TFLite Micro vs reference kernels)."""
+    from edgesdk.micro import compare_with_litert, load_interpreter
+
+    interpreter, _ = load_interpreter(model)
+    tolerance = profile.header.lsb_tolerance
+    for p in compare_with_litert(model, interpreter, 100):
+        if p.max_lsb > tolerance or p.top1_changes:
+            return (
+                f"TFLite Micro differs from the reference kernels by {p.max_lsb} LSB "
+                f"(tolerance {tolerance}); export-c would refuse it"
+            )
+    return None
+
+
 def _check_labels(eval_set: Samples, classes: int, spec: str) -> None:
     if eval_set.labels is None:
         raise DatasetError(
@@ -212,6 +227,9 @@ def run_search(
             cand.accuracy = _accuracy(cand.model, eval_set)
             cand.drop = float_acc - cand.accuracy
             cand.fits = cand.drop <= max_drop
+            if mcu:
+                cand.error = _micro_mismatch(cand.model, profile)
+                cand.fits = cand.fits and cand.error is None
         except EdgeSdkError as e:
             cand.error, cand.model = str(e), None
         log.info("candidate %s: %s", name, cand.to_dict())

@@ -468,9 +468,11 @@ def render_search(search: dict[str, Any], console: Console) -> None:
         name = escape(c["name"]) + (" [bold green]← chosen[/]" if chosen else "")
         if c["float_layers"]:
             name += "\n[dim]float: " + escape(", ".join(c["float_layers"]))[:200] + "[/]"
-        if c["error"]:
+        if c["error"] and c["accuracy"] is None:
             table.add_row(name, "", "", "", "", "", f"[red]{escape(c['error'])[:80]}[/]")
             continue
+        if c["error"]:
+            name += f"\n[red]{escape(c['error'])[:120]}[/]"
         table.add_row(
             name,
             c["io"],

@@ -257,7 +257,7 @@ def _sections(found: Collected, plots: dict[str, bytes]) -> list[Section]:
                 [[c["name"] + (f" (float: {', '.join(c['float_layers'])})" if c["float_layers"] else ""),
                   c["io"] or "—", _kib(c["size"]), _pct(c["accuracy"]),
                   "—" if c["drop"] is None else f"{c['drop']:+.2f}", str(c["float_ops"]),
-                  "yes" if c["fits"] else ("error: " + c["error"] if c["error"] else "no")]
+                  "yes" if c["fits"] else ("no: " + c["error"] if c["error"] else "no")]
                  for c in search["candidates"]],
             ))  # fmt: skip
             b.paragraphs.extend(search.get("notes", []))
