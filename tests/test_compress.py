@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -108,6 +109,12 @@ def test_prune_polynomial_reaches_the_sparsity(cnn, split_npz, tmp_path):
     zeros = sum(int((k == 0).sum()) for k in kernels.values())
     assert zeros / sum(k.size for k in kernels.values()) >= 0.74
     assert result.nonzero_parameters < 0.3 * result.parameters
+    manifest = json.loads((tmp_path / "pruned.keras.manifest.json").read_text())
+    assert manifest["command"] == "compress"
+    assert manifest["artifact"]["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert manifest["inputs"]["model"]["sha256"] == hashlib.sha256(cnn.read_bytes()).hexdigest()
+    assert manifest["calibration"]["sha256"] == hashlib.sha256(train.read_bytes()).hexdigest()
+    assert manifest["options"]["prune"] == 0.75 and manifest["versions"]["tensorflow"]
     assert result.accuracy["compressed_model"] > 80.0
     assert result.accuracy["float_model"] - result.accuracy["compressed_model"] < 10.0
 
