@@ -88,6 +88,30 @@ def check_support(model: Any, opts: CompressOptions) -> None:
         build_qat(model, opts.skip_layers, _scheme(False, False))  # a dry run, no training
 
 
+def _fine_tune(
+    model: Any,
+    x: list[np.ndarray],
+    y: np.ndarray,
+    opts: CompressOptions,
+    progress: ProgressLog,
+    stage: str,
+    loss: Any,
+    **kwargs: Any,
+) -> None:
+    fit(
+        model,
+        x,
+        y,
+        stage=stage,
+        epochs=opts.epochs,
+        batch_size=opts.batch_size,
+        learning_rate=opts.learning_rate,
+        progress=progress,
+        loss=loss,
+        **kwargs,
+    )
+
+
 def _clone(model: Any, wrap: Any) -> Any:
     import tf_keras
 
@@ -132,18 +156,7 @@ def distill(
             tf.equal(tf.argmax(y_true[:, :classes], -1), tf.argmax(y_pred, -1)), tf.float32
         )
 
-    fit(
-        student,
-        x,
-        targets,
-        stage="distill",
-        epochs=opts.epochs,
-        batch_size=opts.batch_size,
-        learning_rate=opts.learning_rate,
-        progress=progress,
-        loss=loss,
-        metrics=[acc],
-    )
+    _fine_tune(student, x, targets, opts, progress, "distill", loss, metrics=[acc])
     return student
 
 
@@ -215,17 +228,8 @@ def prune(
     wrapped = _clone(model, wrap)
     if not pruned:
         raise ModelError("Nothing to prune: the model has no Dense/Conv/Embedding kernels")
-    fit(
-        wrapped,
-        x,
-        y,
-        stage="prune",
-        epochs=opts.epochs,
-        batch_size=opts.batch_size,
-        learning_rate=opts.learning_rate,
-        progress=progress,
-        loss=loss,
-        callbacks=(sparsity.UpdatePruningStep(),),
+    _fine_tune(
+        wrapped, x, y, opts, progress, "prune", loss, callbacks=(sparsity.UpdatePruningStep(),)
     )
     return sparsity.strip_pruning(wrapped), pruned, steps
 
@@ -271,17 +275,7 @@ def cluster(
     wrapped = _clone(model, wrap)
     if not clustered:
         raise ModelError("Nothing to cluster: the model has no Dense/Conv/Embedding kernels")
-    fit(
-        wrapped,
-        x,
-        y,
-        stage="cluster",
-        epochs=opts.epochs,
-        batch_size=opts.batch_size,
-        learning_rate=opts.learning_rate,
-        progress=progress,
-        loss=loss,
-    )
+    _fine_tune(wrapped, x, y, opts, progress, "cluster", loss)
     return clustering.strip_clustering(wrapped), clustered
 
 
@@ -339,17 +333,7 @@ def qat(
     """Quantization-aware training; keeps sparsity and clusters when they were applied."""
     loss = classification_loss(outputs_probabilities(model, x))
     qat_model = build_qat(model, opts.skip_layers, _scheme(pruned, clustered))
-    fit(
-        qat_model,
-        x,
-        y,
-        stage="qat",
-        epochs=opts.epochs,
-        batch_size=opts.batch_size,
-        learning_rate=opts.learning_rate,
-        progress=progress,
-        loss=loss,
-    )
+    _fine_tune(qat_model, x, y, opts, progress, "qat", loss)
     return qat_model
 
 
