@@ -150,6 +150,7 @@ def run_demo(
                 calibration,
                 test,
                 tflite_path,
+                tflite_path.with_name(tflite_path.name + ".manifest.json"),
                 out / "quantize.json",
                 out / "demo.json",
             )
