@@ -302,3 +302,55 @@ def test_errors_are_one_line_and_write_nothing(
     assert len(lines) == 1 and lines[0].startswith("error:"), r.output
     assert expected in " ".join(r.output.split()), r.output
     assert not (tmp_path / "out").exists()
+
+
+def test_image_folder_per_class_trains_and_validates(cnn, digits, tmp_path):
+    """TRAIN_SPEC as an image folder with one subfolder per class (labels from the names)."""
+    from PIL import Image
+
+    x_train, x_test, y_train, y_test = digits
+    for split, xs, ys in (("train", x_train[:400], y_train[:400]), ("val", x_test, y_test)):
+        for i, (img, label) in enumerate(zip(xs, ys, strict=True)):
+            folder = tmp_path / split / str(label)
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.round(img[..., 0] * 255).astype(np.uint8)).save(folder / f"{i}.png")
+    result = edgesdk.compress(
+        cnn, tmp_path / "train", tmp_path / "c.keras", validation=tmp_path / "val", cluster=8,
+        epochs=2, learning_rate=1e-3, int8=False,
+    )  # fmt: skip
+    assert result.train_samples == 400 and result.validation_samples == len(y_test)
+    assert result.accuracy["float_model"] > 80.0  # the folder names really are the labels
+    assert all(row.unique <= 8 for row in result.layers)
+
+
+def test_distillation_into_a_logits_student(cnn, split_npz, tmp_path):
+    """A student without softmax (logits out) learns from a softmax teacher just the same."""
+    import keras
+
+    keras.utils.set_random_seed(7)
+    student = keras.Sequential(
+        [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10, name="logits")]
+    )
+    path = _save(student, tmp_path / "logits.keras")
+    train, val = split_npz
+    result = edgesdk.compress(
+        path, train, tmp_path / "d.keras", validation=val, teacher=str(cnn), epochs=20,
+        batch_size=32, learning_rate=1e-2, int8=False,
+    )  # fmt: skip
+    assert result.accuracy["compressed_model"] > 75.0 > result.accuracy["float_model"] + 20
+
+
+def test_the_sparsity_and_cluster_checks_can_fail():
+    """The verifications are real: a layer short of the target, or with too many values."""
+    from edgesdk.compression.pipeline import _verify_clusters, _verify_sparsity
+    from edgesdk.compression.techniques import LayerStat
+    from edgesdk.errors import ConversionError
+
+    good = LayerStat("dense", parameters=1000, zeros=795, unique=9)
+    short = LayerStat("conv", parameters=1000, zeros=700, unique=9)
+    _verify_sparsity([good], 0.8)  # 79.5% is within 1 pt of 80%
+    with pytest.raises(ConversionError, match=r"conv 70\.0%"):
+        _verify_sparsity([good, short], 0.8)
+    _verify_clusters([good], 8, zeros_kept=True)  # 8 centroids + the kept zero
+    with pytest.raises(ConversionError, match=r"dense \(9 values\)"):
+        _verify_clusters([good], 8, zeros_kept=False)
