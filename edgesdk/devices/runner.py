@@ -213,7 +213,7 @@ def main(argv=None):
         "p50_ms": percentile(ms, 50),
         "p90_ms": percentile(ms, 90),
         "p99_ms": percentile(ms, 99),
-        "latencies_ms": [round(t * 1000.0, 4) for t in times],
+        "latencies_ms": [round(t * 1000.0, 6) for t in times],
         "peak_rss_kb": rss_kb,
         "outputs_finite": finite,
         "input_source": args.input or "random",
