@@ -170,10 +170,7 @@ def compress(
                 )
             notes.extend(f"int8 of the compressed model: {w}" for w in small.warnings)
         _publish(produced, out)
-    layers = tuple(
-        LayerRow(r["layer"], r["parameters"], r["zeros"], r["sparsity"], r["unique"])
-        for r in payload["layers"]
-    )
+    layers = tuple(LayerRow.from_dict(r) for r in payload["layers"])
     result = CompressionResult(
         model=str(model),
         output=str(out),

@@ -112,6 +112,32 @@ def _fine_tune(
     )
 
 
+def _wrap_layers(
+    model: Any,
+    registry_map: dict[Any, list[str]],
+    skip: tuple[str, ...],
+    wrapper: Any,
+    verb: str,
+) -> tuple[Any, list[str]]:
+    """Clone ``model`` with ``wrapper`` around each layer that has weights to compress.
+
+    Raises:
+        ModelError: no layer has such weights.
+    """
+    wrapped_names: list[str] = []
+
+    def wrap(layer: Any) -> Any:
+        if layer.name in skip or not _weight_names(registry_map, layer):
+            return layer
+        wrapped_names.append(layer.name)
+        return wrapper(layer)
+
+    wrapped = _clone(model, wrap)
+    if not wrapped_names:
+        raise ModelError(f"Nothing to {verb}: the model has no Dense/Conv/Embedding kernels")
+    return wrapped, wrapped_names
+
+
 def _clone(model: Any, wrap: Any) -> Any:
     import tf_keras
 
@@ -216,18 +242,13 @@ def prune(
             end_step=steps.end_step,
             frequency=steps.frequency,
         )
-    pruned: list[str] = []
-
-    def wrap(layer: Any) -> Any:
-        names = _weight_names(PruneRegistry._LAYERS_WEIGHTS_MAP, layer)
-        if layer.name in opts.skip_layers or not names:
-            return layer
-        pruned.append(layer.name)
-        return sparsity.prune_low_magnitude(layer, pruning_schedule=schedule)
-
-    wrapped = _clone(model, wrap)
-    if not pruned:
-        raise ModelError("Nothing to prune: the model has no Dense/Conv/Embedding kernels")
+    wrapped, pruned = _wrap_layers(
+        model,
+        PruneRegistry._LAYERS_WEIGHTS_MAP,
+        opts.skip_layers,
+        lambda layer: sparsity.prune_low_magnitude(layer, pruning_schedule=schedule),
+        "prune",
+    )
     _fine_tune(
         wrapped, x, y, opts, progress, "prune", loss, callbacks=(sparsity.UpdatePruningStep(),)
     )
@@ -257,24 +278,19 @@ def cluster(
         sparsity_preserving.cluster_weights if preserve_sparsity else clustering.cluster_weights
     )
     extra = {"preserve_sparsity": True} if preserve_sparsity else {}
-    clustered: list[str] = []
-
-    def wrap(layer: Any) -> Any:
-        names = _weight_names(ClusteringRegistry._LAYERS_WEIGHTS_MAP, layer)
-        if layer.name in opts.skip_layers or not names:
-            return layer
-        clustered.append(layer.name)
-        return cluster_weights(
+    # Layers are wrapped as they are, trained weights included: centroids come from them.
+    wrapped, clustered = _wrap_layers(
+        model,
+        ClusteringRegistry._LAYERS_WEIGHTS_MAP,
+        opts.skip_layers,
+        lambda layer: cluster_weights(
             layer,
             number_of_clusters=opts.cluster,
             cluster_centroids_init=clustering.CentroidInitialization.KMEANS_PLUS_PLUS,
             **extra,
-        )
-
-    # Layers are wrapped as they are, trained weights included: centroids come from them.
-    wrapped = _clone(model, wrap)
-    if not clustered:
-        raise ModelError("Nothing to cluster: the model has no Dense/Conv/Embedding kernels")
+        ),
+        "cluster",
+    )
     _fine_tune(wrapped, x, y, opts, progress, "cluster", loss)
     return clustering.strip_clustering(wrapped), clustered
 
