@@ -106,6 +106,42 @@ def _verify_clusters(stats: list[Any], k: int, zeros_kept: bool) -> None:
         )
 
 
+def _training_data(
+    args: dict[str, Any], specs: list[TensorSpec], classes: int, opts: CompressOptions
+) -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray], np.ndarray, list[str]]:
+    """Training and validation arrays with checked labels (10% held out without validation)."""
+    train = load_samples(args["data"], specs, opts.normalization)
+    y_all = check_labels(train.labels, classes, args["data"])
+    notes = list(train.notes)
+    if args.get("validation"):
+        val = load_samples(args["validation"], specs, opts.normalization)
+        y_val = check_labels(val.labels, classes, args["validation"])
+        return _arrays(train, specs), y_all, _arrays(val, specs), y_val, notes
+    order = np.random.default_rng(opts.seed).permutation(train.count)
+    n_val = max(1, int(train.count * VALIDATION_SHARE))
+    held, rest = order[:n_val], order[n_val:]
+    x_all = _arrays(train, specs)
+    notes.append(f"no validation data given: {n_val} training samples held out for it")
+    return [a[rest] for a in x_all], y_all[rest], [a[held] for a in x_all], y_all[held], notes
+
+
+def _load_teacher(path: str, specs: list[TensorSpec], classes: int) -> Any:
+    """The teacher, checked to take the same inputs and give the same classes as the student."""
+    teacher = _load_keras3(path, "Teacher")
+    t_classes = classes_of(teacher, f"Teacher {path}")
+    if t_classes != classes:
+        raise ModelError(
+            f"Teacher {path} has {t_classes} classes but the student has {classes} "
+            "(expected the same output classes)"
+        )
+    if [t.shape for t in _specs(teacher)] != [s.shape for s in specs]:
+        raise ModelError(
+            f"Teacher {path} takes inputs {[s.shape_text() for s in _specs(teacher)]} "
+            f"but the student takes {[s.shape_text() for s in specs]} (expected the same)"
+        )
+    return teacher
+
+
 def run_compress(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
     """The worker task: returns what was done and measured; writes the model into ``jobdir``."""
     import keras
@@ -123,37 +159,9 @@ def run_compress(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
     classes = classes_of(original, f"Model {args['model']}")  # every technique trains on labels
     notes: list[str] = []
 
-    train = load_samples(args["data"], specs, opts.normalization)
-    y_all = check_labels(train.labels, classes, args["data"])
-    if args.get("validation"):
-        val = load_samples(args["validation"], specs, opts.normalization)
-        y_val = check_labels(val.labels, classes, args["validation"])
-        x_train, y_train, x_val = _arrays(train, specs), y_all, _arrays(val, specs)
-    else:
-        order = np.random.default_rng(opts.seed).permutation(train.count)
-        n_val = max(1, int(train.count * VALIDATION_SHARE))
-        held, rest = order[:n_val], order[n_val:]
-        x_all = _arrays(train, specs)
-        x_train = [a[rest] for a in x_all]
-        x_val = [a[held] for a in x_all]
-        y_train, y_val = y_all[rest], y_all[held]
-        notes.append(f"no validation data given: {n_val} training samples held out for it")
-
-    teacher = None
-    if opts.teacher:
-        teacher = _load_keras3(opts.teacher, "Teacher")
-        t_classes = classes_of(teacher, f"Teacher {opts.teacher}")
-        if t_classes != classes:
-            raise ModelError(
-                f"Teacher {opts.teacher} has {t_classes} classes but the student has {classes} "
-                "(expected the same output classes)"
-            )
-        if [t.shape for t in _specs(teacher)] != [s.shape for s in specs]:
-            raise ModelError(
-                f"Teacher {opts.teacher} takes inputs {[s.shape_text() for s in _specs(teacher)]} "
-                f"but the student takes {[s.shape_text() for s in specs]} (expected the same)"
-            )
-
+    x_train, y_train, x_val, y_val, data_notes = _training_data(args, specs, classes, opts)
+    notes.extend(data_notes)
+    teacher = _load_teacher(opts.teacher, specs, classes) if opts.teacher else None
     model = to_tf_keras(original)
     bridge_diff = max_output_difference(original, model, [a[:64] for a in x_val])
     if bridge_diff > BRIDGE_TOLERANCE:
@@ -239,7 +247,7 @@ def run_compress(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
         "nonzero_parameters": _nonzero(model),
         "original_nonzero_parameters": _nonzero(original),
         "input_names": [s.name for s in specs],
-        "notes": notes + list(train.notes),
+        "notes": notes,
     }
 
 
