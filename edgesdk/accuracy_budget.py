@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from edgesdk.config import IoType, QuantizeOptions, QuantMode, TargetKind
-from edgesdk.data import Samples, load_samples
-from edgesdk.errors import ConversionError, DatasetError, EdgeSdkError
+from edgesdk.data import Samples, check_labels, load_samples
+from edgesdk.errors import ConversionError, EdgeSdkError
 from edgesdk.profiles import TargetProfile
 from edgesdk.quantization import (
     build_result,
@@ -22,6 +22,7 @@ from edgesdk.quantization import (
     convert,
     resolve_options,
 )
+from edgesdk.runtime import top1_accuracy
 from edgesdk.tflite import inspect_bytes
 
 log = logging.getLogger(__name__)
@@ -58,15 +59,6 @@ class Candidate:
         }
         data["float_layers"] = list(self.float_layers)
         return data
-
-
-def _accuracy(model: bytes, eval_set: Samples) -> float:
-    from edgesdk.runtime import TfliteRunner
-
-    runner = TfliteRunner(model)
-    mapping = runner.map_inputs(list(eval_set.arrays))
-    _, outputs = runner.run({mapping[k]: v for k, v in eval_set.arrays.items()})
-    return float(np.mean(np.argmax(outputs[0], axis=-1) == eval_set.labels) * 100.0)
 
 
 def worst_channel_sqnr(f: np.ndarray, q: np.ndarray, scale: float, zero_point: int) -> float:
@@ -146,20 +138,6 @@ def _micro_mismatch(model: bytes, profile: TargetProfile) -> str | None:
     return None
 
 
-def _check_labels(eval_set: Samples, classes: int, spec: str) -> None:
-    if eval_set.labels is None:
-        raise DatasetError(
-            f"{spec} has no labels; an accuracy budget needs labelled evaluation data "
-            "(an .npz with 'x' and 'y', or an image folder with one subfolder per class)"
-        )
-    labels = eval_set.labels
-    if labels.min() < 0 or labels.max() >= classes:
-        raise DatasetError(
-            f"{spec} has labels from {labels.min()} to {labels.max()}, but the model has "
-            f"{classes} outputs (expected labels 0..{classes - 1})"
-        )
-
-
 def run_search(
     model_path: str,
     data: str,
@@ -187,7 +165,7 @@ def run_search(
     eval_set = load_samples(
         eval_data, float_model.inputs, base.normalization, base.normalize_arrays
     )
-    _check_labels(eval_set, classes, eval_data)
+    labels = check_labels(eval_set.labels, classes, eval_data)
     pool = load_samples(
         data,
         float_model.inputs,
@@ -198,7 +176,7 @@ def run_search(
     order = np.random.default_rng(base.seed).permutation(pool.count)
     calibration = pool.take(order[: base.samples])
     float_out = float_model.predict(eval_set.arrays)[0]
-    float_acc = float(np.mean(np.argmax(float_out, axis=-1) == eval_set.labels) * 100.0)
+    float_acc = float(np.mean(np.argmax(float_out, axis=-1) == labels) * 100.0)
     mcu = profile.kind is TargetKind.MCU
     float_capable = profile.quantization.float_ops_allowed and not mcu
     tried: list[Candidate] = []
@@ -224,7 +202,7 @@ def run_search(
             inputs, _ = info.io_tensors()
             cand.io = inputs[0].dtype if inputs else ""
             cand.size = len(cand.model)
-            cand.accuracy = _accuracy(cand.model, eval_set)
+            cand.accuracy = 100.0 * top1_accuracy(cand.model, eval_set.arrays, labels)
             cand.drop = float_acc - cand.accuracy
             cand.fits = cand.drop <= max_drop
             if mcu:

@@ -396,3 +396,34 @@ def split_samples(samples: Samples, calibration: int, held_out: int, seed: int) 
     return Split(
         calibration=cal, held_out=samples.take(order[n_cal : n_cal + n_eval]), notes=tuple(notes)
     )
+
+
+def check_labels(labels: np.ndarray | None, classes: int, source: str) -> np.ndarray:
+    """Integer class labels in [0, classes).
+
+    Raises:
+        DatasetError: no labels, labels that are not class numbers, or outside the classes.
+    """
+    if labels is None:
+        raise DatasetError(
+            f"{source} has no labels (expected an .npz with 'x' and 'y', or an image folder "
+            "with one subfolder per class)"
+        )
+    y = np.asarray(labels)
+    if y.ndim == 2 and y.shape[1] == classes:
+        y = np.argmax(y, axis=1)
+    y = y.reshape(len(y), -1)[:, 0] if y.ndim > 1 and y.size == len(y) else y
+    if y.ndim != 1:
+        raise DatasetError(
+            f"{source} has labels of shape {labels.shape} (expected one class number per "
+            f"sample, or one-hot rows of {classes})"
+        )
+    if not np.all(np.equal(np.mod(y, 1), 0)):
+        raise DatasetError(f"{source} has labels that are not whole class numbers")
+    y = y.astype(np.int64)
+    if y.min() < 0 or y.max() >= classes:
+        raise DatasetError(
+            f"{source} has labels from {y.min()} to {y.max()}, but the model has {classes} "
+            f"outputs (expected labels 0..{classes - 1})"
+        )
+    return y

@@ -93,11 +93,9 @@ def train_digits_cnn(x: np.ndarray, y: np.ndarray, epochs: int = 30, seed: int =
 
 def tflite_accuracy(model: bytes, x: np.ndarray, y: np.ndarray) -> float:
     """Top-1 accuracy of a single-input .tflite classifier on float inputs, with LiteRT."""
-    from edgesdk.runtime import TfliteRunner
+    from edgesdk.runtime import top1_accuracy
 
-    runner = TfliteRunner(model)
-    _, outputs = runner.run({runner.input_names[0]: x})
-    return float(np.mean(np.argmax(outputs[0], axis=1) == y))
+    return top1_accuracy(model, {"x": x}, y)
 
 
 def run_demo(

@@ -176,12 +176,21 @@ def load_float_model(path: str | Path) -> FloatModel:
     kind = model_kind(p)
     if kind == "saved_model":
         return _from_saved_model(p)
+    return from_keras(load_keras_model(p), p, kind)
+
+
+def load_keras_model(path: str | Path) -> Any:
+    """A ``.keras`` or ``.h5`` file as a Keras 3 model, uncompiled.
+
+    Raises:
+        ModelError: the file cannot be loaded, or holds no Keras model.
+    """
     import keras
 
     try:
-        model = keras.saving.load_model(str(p), compile=False)
+        model = keras.saving.load_model(str(path), compile=False)
     except Exception as e:  # noqa: BLE001 - Keras raises many types for bad files
-        raise ModelError(f"Cannot load Keras model {p}: {type(e).__name__}: {e}") from e
+        raise ModelError(f"Cannot load Keras model {path}: {type(e).__name__}: {e}") from e
     if not isinstance(model, keras.Model):
-        raise ModelError(f"{p} holds a {type(model).__name__}, not a Keras model")
-    return from_keras(model, p, kind)
+        raise ModelError(f"{path} holds a {type(model).__name__}, not a Keras model")
+    return model

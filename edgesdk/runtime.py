@@ -134,3 +134,11 @@ class TfliteRunner:
                 raw[j].append(o)
         stacked = [np.concatenate(r) for r in raw]
         return stacked, [self.dequantize_output(j, r) for j, r in enumerate(stacked)]
+
+
+def top1_accuracy(model: bytes, arrays: dict[str, np.ndarray], labels: np.ndarray) -> float:
+    """Top-1 accuracy (a fraction) of a .tflite classifier with LiteRT; inputs by model name."""
+    runner = TfliteRunner(model)
+    mapping = runner.map_inputs(list(arrays))
+    _, outputs = runner.run({mapping[k]: v for k, v in arrays.items()})
+    return float(np.mean(np.argmax(outputs[0], axis=-1) == labels))

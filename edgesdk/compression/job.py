@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from edgesdk.compression.result import CompressionResult, LayerRow
+from edgesdk.compression.result import CompressionResult, LayerStat
 from edgesdk.config import CompressOptions, QuantizeOptions
 from edgesdk.errors import ConfigError, ModelError
 from edgesdk.results import SizeInfo
@@ -56,13 +56,10 @@ def _check_model(path: str, what: str) -> None:
 
 
 def _tflite_accuracy(model: bytes, validation: Path, names: list[str]) -> float:
-    from edgesdk.runtime import TfliteRunner
+    from edgesdk.runtime import top1_accuracy
 
     content = np.load(validation)
-    runner = TfliteRunner(model)
-    mapping = runner.map_inputs(names)
-    _, outputs = runner.run({mapping[n]: content[n] for n in names})
-    return float(np.mean(np.argmax(outputs[0], axis=-1) == content["y"]) * 100.0)
+    return 100.0 * top1_accuracy(model, {n: content[n] for n in names}, content["y"])
 
 
 def _int8(model: str, data: str, target: str, opts: CompressOptions, out: Path) -> Any:
@@ -170,7 +167,7 @@ def compress(
                 )
             notes.extend(f"int8 of the compressed model: {w}" for w in small.warnings)
         _publish(produced, out)
-    layers = tuple(LayerRow.from_dict(r) for r in payload["layers"])
+    layers = tuple(LayerStat.from_dict(r) for r in payload["layers"])
     result = CompressionResult(
         model=str(model),
         output=str(out),

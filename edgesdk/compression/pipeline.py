@@ -10,37 +10,22 @@ import numpy as np
 
 from edgesdk.compression import techniques as tech
 from edgesdk.compression.bridge import copy_weights_by_name, max_output_difference, to_tf_keras
+from edgesdk.compression.result import LayerStat
 from edgesdk.compression.training import (
     ProgressLog,
     accuracy,
-    check_labels,
     classes_of,
     outputs_probabilities,
 )
 from edgesdk.config import CompressOptions, TensorSpec
-from edgesdk.data import load_samples
+from edgesdk.data import check_labels, load_samples
 from edgesdk.errors import ConversionError, ModelError
+from edgesdk.models import load_keras_model
 
 log = logging.getLogger(__name__)
 
 BRIDGE_TOLERANCE = 1e-4
 VALIDATION_SHARE = 0.1
-
-
-def _load_keras3(path: str, what: str) -> Any:
-    import keras
-
-    from edgesdk.models import model_kind
-
-    if model_kind(path) == "saved_model":
-        raise ModelError(
-            f"{what} {path} is a SavedModel; compression needs the Keras model (.keras or .h5)"
-        )
-    try:
-        model = keras.saving.load_model(path, compile=False)
-    except Exception as e:  # noqa: BLE001 - Keras raises many types for bad files
-        raise ModelError(f"Cannot load Keras model {path}: {type(e).__name__}: {e}") from e
-    return model
 
 
 def _specs(model: Any) -> list[TensorSpec]:
@@ -77,7 +62,7 @@ def _stats_table(model: Any, layers: list[str], registry_map: dict[Any, list[str
         ]
         flat = np.concatenate(values) if values else np.zeros(0, np.float32)
         stats.append(
-            tech.LayerStat(
+            LayerStat(
                 name, int(flat.size), int(np.count_nonzero(flat == 0)), int(np.unique(flat).size)
             )
         )
@@ -86,9 +71,9 @@ def _stats_table(model: Any, layers: list[str], registry_map: dict[Any, list[str
 
 def _verify_sparsity(stats: list[Any], target: float) -> None:
     short = [
-        f"{s.layer} {s.sparsity * 100:.1f}%"
+        f"{s.layer} {s.sparsity:.1f}%"
         for s in stats
-        if s.sparsity < target - max(0.01, 1.0 / max(s.parameters, 1))
+        if s.sparsity / 100.0 < target - max(0.01, 1.0 / max(s.parameters, 1))
     ]
     if short:
         raise ConversionError(
@@ -127,7 +112,7 @@ def _training_data(
 
 def _load_teacher(path: str, specs: list[TensorSpec], classes: int) -> Any:
     """The teacher, checked to take the same inputs and give the same classes as the student."""
-    teacher = _load_keras3(path, "Teacher")
+    teacher = load_keras_model(path)
     t_classes = classes_of(teacher, f"Teacher {path}")
     if t_classes != classes:
         raise ModelError(
@@ -154,7 +139,7 @@ def run_compress(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
 
     opts = CompressOptions.from_dict(args["options"])
     progress = ProgressLog(jobdir / "progress.jsonl")
-    original = _load_keras3(args["model"], "Model")
+    original = load_keras_model(args["model"])
     specs = _specs(original)
     classes = classes_of(original, f"Model {args['model']}")  # every technique trains on labels
     notes: list[str] = []

@@ -20,27 +20,31 @@ ARTIFACTS = {
 
 
 @dataclass(frozen=True)
-class LayerRow:
-    """One layer's compressible weights in the final model."""
+class LayerStat:
+    """One layer's compressible weights: how many, how many are zero, how many distinct."""
 
     layer: str
     parameters: int
     zeros: int
-    sparsity: float
     unique: int
+
+    @property
+    def sparsity(self) -> float:
+        """Zeros in percent of the parameters."""
+        return 100.0 * self.zeros / self.parameters if self.parameters else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "layer": self.layer,
             "parameters": self.parameters,
             "zeros": self.zeros,
-            "sparsity": self.sparsity,
+            "sparsity": round(self.sparsity, 3),
             "unique": self.unique,
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> LayerRow:
-        return cls(d["layer"], d["parameters"], d["zeros"], d["sparsity"], d["unique"])
+    def from_dict(cls, d: dict[str, Any]) -> LayerStat:
+        return cls(d["layer"], d["parameters"], d["zeros"], d["unique"])
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,7 @@ class CompressionResult:
     original_nonzero_parameters: int
     sizes: dict[str, SizeInfo]
     accuracy: dict[str, float | None]
-    layers: tuple[LayerRow, ...]
+    layers: tuple[LayerStat, ...]
     prune_steps: dict[str, int] | None
     teacher_parameters: int | None
     seconds: float
@@ -128,7 +132,7 @@ class CompressionResult:
             original_nonzero_parameters=d["original_nonzero_parameters"],
             sizes={k: SizeInfo.from_dict(v) for k, v in d["sizes"].items()},
             accuracy=d["accuracy"],
-            layers=tuple(LayerRow.from_dict(r) for r in d["layers"]),
+            layers=tuple(LayerStat.from_dict(r) for r in d["layers"]),
             prune_steps=d["prune_steps"],
             teacher_parameters=d["teacher_parameters"],
             seconds=d["seconds"],

@@ -25,29 +25,6 @@ log = logging.getLogger(__name__)
 _WHAT_TO_DO = "leave it out with --skip-layer NAME (skip_layers in the API)"
 
 
-@dataclass(frozen=True)
-class LayerStat:
-    """One layer's compressible weights after compression."""
-
-    layer: str
-    parameters: int
-    zeros: int
-    unique: int
-
-    @property
-    def sparsity(self) -> float:
-        return self.zeros / self.parameters if self.parameters else 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "layer": self.layer,
-            "parameters": self.parameters,
-            "zeros": self.zeros,
-            "sparsity": round(self.sparsity * 100.0, 3),
-            "unique": self.unique,
-        }
-
-
 def _weight_names(registry_map: dict[Any, list[str]], layer: Any) -> list[str] | None:
     return registry_map.get(layer.__class__)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from edgesdk.errors import DatasetError, ModelError
+from edgesdk.errors import ModelError
 
 
 def classes_of(model: Any, what: str) -> int:
@@ -34,37 +34,6 @@ def outputs_probabilities(model: Any, x: list[np.ndarray]) -> bool:
     sample = [a[:64] for a in x]
     out = np.asarray(model(sample if len(sample) > 1 else sample[0], training=False))
     return bool(np.all(out >= -1e-6) and np.allclose(out.sum(axis=-1), 1.0, atol=1e-3))
-
-
-def check_labels(labels: np.ndarray | None, classes: int, source: str) -> np.ndarray:
-    """Integer class labels in [0, classes).
-
-    Raises:
-        DatasetError: no labels, labels that are not class numbers, or outside the classes.
-    """
-    if labels is None:
-        raise DatasetError(
-            f"{source} has no labels (expected an .npz with 'x' and 'y', or an image folder "
-            "with one subfolder per class)"
-        )
-    y = np.asarray(labels)
-    if y.ndim == 2 and y.shape[1] == classes:
-        y = np.argmax(y, axis=1)
-    y = y.reshape(len(y), -1)[:, 0] if y.ndim > 1 and y.size == len(y) else y
-    if y.ndim != 1:
-        raise DatasetError(
-            f"{source} has labels of shape {labels.shape} (expected one class number per "
-            f"sample, or one-hot rows of {classes})"
-        )
-    if not np.all(np.equal(np.mod(y, 1), 0)):
-        raise DatasetError(f"{source} has labels that are not whole class numbers")
-    y = y.astype(np.int64)
-    if y.min() < 0 or y.max() >= classes:
-        raise DatasetError(
-            f"{source} has labels from {y.min()} to {y.max()}, but the model has {classes} "
-            f"outputs (expected labels 0..{classes - 1})"
-        )
-    return y
 
 
 def accuracy(model: Any, x: list[np.ndarray], y: np.ndarray, batch_size: int = 256) -> float:
