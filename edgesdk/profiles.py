@@ -204,11 +204,8 @@ def _check(p: TargetProfile) -> None:
 
 
 def _builtin_dir() -> Any:
-    """The built-in profiles: ``edgesdk.targets`` in a wheel, ``targets/`` in a source tree."""
-    try:
-        return resources.files("edgesdk.targets")
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parent.parent / "targets"
+    """The built-in profiles: TOML files shipped as package data of ``edgesdk.core``."""
+    return resources.files("edgesdk.core") / "profile_data"
 
 
 def builtin_names() -> list[str]:
