@@ -325,7 +325,10 @@ def evaluate(
                 f"output has {classes} classes (expected labels 0..{classes - 1})"
             )
     top1, top5, confusion = _accuracy(reference[0], labels)
-    runs = [RuntimeEval(str(float_model), "float (Keras)", meta["count"], top1, top5, confusion)]
+    float_name = {"tf_keras": "float (tf_keras)", "saved_model": "float (SavedModel)"}.get(
+        meta["loader"], "float (Keras)"
+    )
+    runs = [RuntimeEval(str(float_model), float_name, meta["count"], top1, top5, confusion)]
     session_cm = None
     if device is not None:
         from edgesdk.devices.inventory import Device, Inventory

@@ -76,6 +76,7 @@ class FloatModel:
     predict_fn: Callable[[dict[str, np.ndarray]], list[np.ndarray]]
     converter_fn: Callable[[], Any]
     keras_model: Any = None
+    loader: str = "keras"
 
     def predict(self, arrays: dict[str, np.ndarray], batch_size: int = 256) -> list[np.ndarray]:
         """Float outputs, in output order, for a dict of input arrays."""
@@ -96,8 +97,8 @@ def _spec(name: str, shape: Any, dtype: Any) -> TensorSpec:
     return TensorSpec(name=name, shape=dims, dtype=str(getattr(dtype, "name", dtype)))
 
 
-def from_keras(model: Any, path: Path, kind: str = "keras") -> FloatModel:
-    """Wrap an in-memory Keras 3 model."""
+def from_keras(model: Any, path: Path, kind: str = "keras", loader: str = "keras") -> FloatModel:
+    """Wrap an in-memory Keras model (Keras 3, or tf_keras when ``loader`` says so)."""
     import tensorflow as tf
 
     inputs = [_spec(t.name, t.shape, t.dtype) for t in model.inputs]
@@ -110,7 +111,10 @@ def from_keras(model: Any, path: Path, kind: str = "keras") -> FloatModel:
         if not exported:
             folder = tempfile.mkdtemp(prefix="edgesdk-export-")
             _EXPORTS.append(folder)
-            model.export(folder, verbose=False)
+            if loader == "tf_keras":
+                model.export(folder)  # tf_keras's export takes no verbose flag
+            else:
+                model.export(folder, verbose=False)
             exported.append(folder)
         return tf.lite.TFLiteConverter.from_saved_model(exported[0])
 
@@ -128,6 +132,7 @@ def from_keras(model: Any, path: Path, kind: str = "keras") -> FloatModel:
         predict_fn=predict,
         converter_fn=converter,
         keras_model=model,
+        loader=loader,
     )
 
 
@@ -159,6 +164,7 @@ def _from_saved_model(path: Path) -> FloatModel:
     return FloatModel(
         path=path,
         kind="saved_model",
+        loader="saved_model",
         inputs=inputs,
         outputs=outputs,
         predict_fn=predict,
@@ -176,21 +182,54 @@ def load_float_model(path: str | Path) -> FloatModel:
     kind = model_kind(p)
     if kind == "saved_model":
         return _from_saved_model(p)
-    return from_keras(load_keras_model(p), p, kind)
+    loaded = load_keras(p)
+    return from_keras(loaded.model, p, kind, loader=loaded.loader)
 
 
-def load_keras_model(path: str | Path) -> Any:
-    """A ``.keras`` or ``.h5`` file as a Keras 3 model, uncompiled.
+@dataclass(frozen=True)
+class LoadedKeras:
+    """A Keras model and the loader that read it: ``keras`` (Keras 3) or ``tf_keras`` (legacy)."""
+
+    model: Any
+    loader: str
+
+
+def load_keras(path: str | Path) -> LoadedKeras:
+    """A ``.keras`` or ``.h5`` file, uncompiled: Keras 3 first, then tf_keras for files saved by
+    Keras 2.x whose layer configs Keras 3 refuses (e.g. ``DepthwiseConv2D`` with ``groups``).
 
     Raises:
-        ModelError: the file cannot be loaded, or holds no Keras model.
+        ModelError: neither loader can read the file (both attempts named), or no Keras model.
     """
     import keras
 
     try:
         model = keras.saving.load_model(str(path), compile=False)
     except Exception as e:  # noqa: BLE001 - Keras raises many types for bad files
-        raise ModelError(f"Cannot load Keras model {path}: {type(e).__name__}: {e}") from e
+        first = f"{type(e).__name__}: {_first_line(e)}"
+        try:
+            import tf_keras
+
+            model = tf_keras.models.load_model(str(path), compile=False)
+        except Exception as e2:  # noqa: BLE001 - so does tf_keras
+            raise ModelError(
+                f"Cannot load Keras model {path}: Keras 3 failed ({first}); tf_keras failed "
+                f"({type(e2).__name__}: {_first_line(e2)})"
+            ) from e2
+        if not isinstance(model, tf_keras.Model):
+            raise ModelError(f"{path} holds a {type(model).__name__}, not a Keras model") from e
+        log.info("%s: Keras 3 failed (%s); loaded with tf_keras", path, first)
+        return LoadedKeras(model, "tf_keras")
     if not isinstance(model, keras.Model):
         raise ModelError(f"{path} holds a {type(model).__name__}, not a Keras model")
-    return model
+    return LoadedKeras(model, "keras")
+
+
+def load_keras_model(path: str | Path) -> Any:
+    """:func:`load_keras`, the model only."""
+    return load_keras(path).model
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:300] if text else "no message"

@@ -280,6 +280,7 @@ def build_result(
         seconds=time.perf_counter() - start,
         notes=tuple(notes),
         warnings=tuple(warnings),
+        model_loader=float_model.loader,
     )
 
 

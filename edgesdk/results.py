@@ -94,6 +94,7 @@ class QuantizationResult:
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    model_loader: str = "keras"  # keras, tf_keras (legacy Keras 2 file) or saved_model
 
     @property
     def compression_ratio(self) -> float:
@@ -102,6 +103,7 @@ class QuantizationResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model,
+            "model_loader": self.model_loader,
             "target": self.target,
             "mode": self.mode,
             "io": self.io,
@@ -159,6 +161,7 @@ class QuantizationResult:
             notes=tuple(d.get("notes", ())),
             warnings=tuple(d.get("warnings", ())),
             extra=dict(d.get("extra", {})),
+            model_loader=d.get("model_loader", "keras"),
         )
 
     def save(self, path: str | Path) -> Path:

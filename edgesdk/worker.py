@@ -59,6 +59,7 @@ def _float_outputs_task(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
         "outputs": len(outputs),
         "count": samples.count,
         "labelled": samples.labels is not None,
+        "loader": model.loader,
         "notes": list(samples.notes),
     }
 

@@ -178,3 +178,30 @@ def models(tmp_path_factory):
         paths[name] = folder / f"{name}.tflite"
         paths[name].write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
     return paths
+
+
+@pytest.fixture(scope="session")
+def keras2_depthwise_h5(workdir, digits_npz) -> Path:
+    """A Keras 2 file Keras 3 refuses: tf_keras Conv2D → DepthwiseConv2D (saved with
+    ``groups: 1``) → pooling → Dense, trained briefly on digits, with an old optimizer config
+    (``lr``, ``decay``) in its training config, as TF 2.3-2.15 projects left them."""
+    path = workdir / "keras2_depthwise.h5"
+    code = f"""
+import json, os
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+import h5py, numpy as np, tf_keras as k
+k.utils.set_random_seed(0)
+d = np.load({str(digits_npz)!r})
+m = k.Sequential([k.Input((8, 8, 1)), k.layers.Conv2D(16, 3, padding="same", activation="relu"),
+                  k.layers.DepthwiseConv2D(3, padding="same", activation="relu"),
+                  k.layers.MaxPooling2D(), k.layers.Flatten(), k.layers.Dense(10, activation="softmax")])
+m.compile(optimizer=k.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
+m.fit(d["x"], d["y"], epochs=6, batch_size=32, verbose=0)
+m.save({str(path)!r})
+with h5py.File({str(path)!r}, "r+") as f:
+    config = json.loads(f.attrs["training_config"])
+    config["optimizer_config"]["config"] = {{"name": "Adam", "lr": 0.001, "decay": 0.0}}
+    f.attrs["training_config"] = json.dumps(config)
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    return path

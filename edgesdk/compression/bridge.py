@@ -57,10 +57,16 @@ def _tf_keras_layer(layer: Any) -> Any:
 
 
 def to_tf_keras(model: Any) -> Any:
-    """Rebuild a Keras 3 functional or Sequential model in tf_keras with the same weights."""
+    """Rebuild a Keras 3 functional or Sequential model in tf_keras with the same weights (a
+    model already in tf_keras, loaded from a legacy file, is cloned)."""
     import keras
     import tensorflow as tf
     import tf_keras
+
+    if isinstance(model, tf_keras.Model):
+        clone = tf_keras.models.clone_model(model)
+        clone.set_weights(model.get_weights())
+        return clone
 
     tensors: dict[int, Any] = {}
     inputs = []

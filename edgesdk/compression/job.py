@@ -187,7 +187,11 @@ def compress(
         teacher_parameters=payload["teacher_parameters"],
         seconds=time.perf_counter() - start,
         notes=tuple(notes),
-        extra={"bridge_max_difference": payload["bridge_max_difference"], "target": target},
+        extra={
+            "bridge_max_difference": payload["bridge_max_difference"],
+            "target": target,
+            "model_loader": payload["model_loader"],
+        },
     )
     _manifest(result, model_path, data, validation, options, target)
     return result

@@ -20,7 +20,7 @@ from edgesdk.compression.training import (
 from edgesdk.config import CompressOptions, TensorSpec
 from edgesdk.data import check_labels, load_samples
 from edgesdk.errors import ConversionError, ModelError
-from edgesdk.models import load_keras_model
+from edgesdk.models import load_keras, load_keras_model
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,9 @@ def run_compress(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
 
     opts = CompressOptions.from_dict(args["options"])
     progress = ProgressLog(jobdir / "progress.jsonl")
-    original = load_keras_model(args["model"])
+    loaded = load_keras(args["model"])
+    original = loaded.model
+    legacy = loaded.loader == "tf_keras"  # a Keras 2 file that only tf_keras reads
     specs = _specs(original)
     classes = classes_of(original, f"Model {args['model']}")  # every technique trains on labels
     notes: list[str] = []
@@ -197,6 +199,10 @@ def run_compress(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
         out = jobdir / "model"
         model.save(str(out), save_format="tf", include_optimizer=False)
         kind = "saved_model"
+    elif legacy:  # it came from tf_keras: it goes back as tf_keras wrote it
+        out = jobdir / f"model{'.h5' if args.get('output_suffix') == '.h5' else '.keras'}"
+        model.save(str(out))
+        kind = "keras"
     else:
         back = keras.models.clone_model(original)
         copy_weights_by_name(model, back)
@@ -232,6 +238,7 @@ def run_compress(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
         "nonzero_parameters": _nonzero(model),
         "original_nonzero_parameters": _nonzero(original),
         "input_names": [s.name for s in specs],
+        "model_loader": loaded.loader,
         "notes": notes,
     }
 
