@@ -316,3 +316,40 @@ def test_encrypted_key_passphrase_is_prompted(ssh_home, tmp_path):
         assert r.exit_code == 1 and "Cannot unlock SSH key" in r.stderr
     finally:
         server.stop()
+
+
+def _slow_read(session: Session, argv: list[str]):
+    """Start ``argv`` and read nothing until its exit status is in: most of its output is then
+    still waiting behind the SSH channel window (a slow reader)."""
+    import time
+
+    proc = session.start(argv)
+    deadline = time.monotonic() + 5  # a process blocked on a full pipe never exits: read then
+    while not proc.channel.exit_status_ready() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return proc.finish(timeout=120)
+
+
+def test_output_is_read_to_eof_after_the_exit_status(trusted_device):
+    code = (
+        "import sys; sys.stdout.write('o' * 2_000_000); sys.stdout.flush(); "
+        "sys.stderr.write('e' * 150_000)"
+    )
+    with Session(trusted_device) as session:
+        for attempt in range(20):
+            result = _slow_read(session, [trusted_device.python, "-c", code])
+            got = (len(result.stdout), len(result.stderr))
+            assert got == (2_000_000, 150_000), f"attempt {attempt}: {got}"
+
+
+def test_large_runner_json_result_arrives_whole(trusted_device, models):
+    from edgesdk.benchmarking import RUNNER
+
+    with Session(trusted_device) as session:
+        session.sftp.put(str(RUNNER), "/tmp/edgesdk-test-runner.py")
+        session.sftp.put(str(models["a"]), "/tmp/edgesdk-test-a.tflite")
+        argv = [trusted_device.python, "/tmp/edgesdk-test-runner.py"]
+        argv += ["--model", "/tmp/edgesdk-test-a.tflite", "--runs", "220000", "--warmup", "0"]
+        result = _slow_read(session, argv)
+    stats = json.loads(result.text())
+    assert len(stats["latencies_ms"]) == 220_000

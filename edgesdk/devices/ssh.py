@@ -396,17 +396,27 @@ class RemoteProcess:
             self.pid = int(line) if line.strip().isdigit() else -1
             self._out = bytearray(rest)
 
+    def _at_eof(self) -> bool:
+        """Both streams read to the end: the device sent EOF (or closed) and nothing is buffered.
+
+        The exit status alone is not enough: it can arrive while output still waits behind the
+        channel window, so reading must go on until EOF.
+        """
+        channel = self.channel
+        return (
+            (channel.eof_received or channel.closed)
+            and not channel.recv_ready()
+            and not channel.recv_stderr_ready()
+        )
+
     def finish(self, timeout: float = 120.0, check: bool = True) -> CommandResult:
-        """Wait for the exit; kill the remote process on timeout (DeviceError)."""
+        """Read stdout and stderr to EOF, then take the exit status; kill the remote process on
+        timeout (DeviceError)."""
         channel = self.channel
         deadline = time.monotonic() + timeout
         while True:
             self._drain()
-            if (
-                channel.exit_status_ready()
-                and not channel.recv_ready()
-                and not channel.recv_stderr_ready()
-            ):
+            if self._at_eof():
                 break
             left = deadline - time.monotonic()
             if left <= 0:
