@@ -37,7 +37,7 @@ def make_model(folder: Path, width: int) -> tuple[Path, Path]:
     import keras
     import numpy as np
 
-    from edgesdk.digits_demo import load_digits_split
+    from edgesdk.demos.digits import load_digits_split
 
     keras.utils.set_random_seed(0)
     inputs = keras.Input((32, 32, 3))
@@ -83,11 +83,11 @@ def main() -> None:
             "--eval-samples",
             "200",
             "-o",
-            str(folder / "edgesdk.tflite"),
+            str(folder / "edgesdk.tflite.model_info"),
         ]
         bare_cmd = [sys.executable, str(script), str(model), str(data), str(folder / "bare.tflite")]
         ta, tb = alternate(edgesdk_cmd, bare_cmd, args.repeats)
-        size_a = (folder / "edgesdk.tflite").stat().st_size
+        size_a = (folder / "edgesdk.tflite.model_info").stat().st_size
         size_b = (folder / "bare.tflite").stat().st_size
         report(
             "Quantize (int8, 200 calibration samples)",

@@ -27,14 +27,14 @@ _API = (
     "report",
 )
 _TYPES = {
-    "QuantizeOptions": "edgesdk.config",
-    "CompressOptions": "edgesdk.config",
+    "QuantizeOptions": "edgesdk.core.options",
+    "CompressOptions": "edgesdk.core.options",
     "CompressionResult": "edgesdk.compression.result",
-    "Normalization": "edgesdk.config",
-    "QuantMode": "edgesdk.config",
-    "IoType": "edgesdk.config",
-    "TargetProfile": "edgesdk.profiles",
-    "QuantizationResult": "edgesdk.results",
+    "Normalization": "edgesdk.core.options",
+    "QuantMode": "edgesdk.core.options",
+    "IoType": "edgesdk.core.options",
+    "TargetProfile": "edgesdk.core.profiles",
+    "QuantizationResult": "edgesdk.quantization.result",
     "EdgeSdkError": "edgesdk.errors",
 }
 
@@ -46,7 +46,7 @@ def __getattr__(name: str) -> Any:
     import importlib
 
     if name in _API:
-        module = "edgesdk.digits_demo" if name == "demo" else "edgesdk.api"
+        module = "edgesdk.demos.digits" if name == "demo" else "edgesdk.api"
         return getattr(importlib.import_module(module), "run_demo" if name == "demo" else name)
     if name in _TYPES:
         return getattr(importlib.import_module(_TYPES[name]), name)

@@ -10,13 +10,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edgesdk.config import QuantizeOptions
+from edgesdk._worker import protocol
+from edgesdk.core.options import QuantizeOptions
+from edgesdk.core.profiles import TargetProfile, list_profiles, load_profile
 from edgesdk.errors import ConfigError, DatasetError
-from edgesdk.profiles import TargetProfile, list_profiles, load_profile
-from edgesdk.tflite import ModelInfo, check_tflite_file, inspect_file
+from edgesdk.tflite.model_info import ModelInfo, check_tflite_file, inspect_file
 
 if TYPE_CHECKING:  # results pull in numpy; commands that do not need it stay light
-    from edgesdk.results import QuantizationResult
+    from edgesdk.quantization.result import QuantizationResult
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def _data_spec(data: Any, jobdir: Path) -> str | None:
     if data is None:
         return None
     if isinstance(data, (str, Path)):
-        from edgesdk.data import check_spec
+        from edgesdk.inputs.samples import check_spec
 
         spec = str(data)
         check_spec(spec)
@@ -48,7 +49,7 @@ def _data_spec(data: Any, jobdir: Path) -> str | None:
             f"Unsupported data of type {type(data).__name__} (expected a path, a module:function "
             "string, a numpy array or a dict of arrays by input name)"
         )
-    path = jobdir / "data.npz"
+    path = jobdir / protocol.DATA
     np.savez(path, **arrays)
     return str(path)
 
@@ -82,12 +83,12 @@ def quantize(
     Raises:
         ConfigError, ModelError, DatasetError, ConversionError, OutputError.
     """
-    from edgesdk.fileio import check_writable, write_atomic
-    from edgesdk.isolation import run_task
-    from edgesdk.manifest import write_manifest
-    from edgesdk.models import model_kind
-    from edgesdk.quantization import resolve_options, save_keras_model
-    from edgesdk.results import QuantizationResult
+    from edgesdk._worker.parent import run_task
+    from edgesdk.core.fileio import check_writable, write_atomic
+    from edgesdk.core.manifest import write_manifest
+    from edgesdk.inputs.models import model_kind
+    from edgesdk.quantization.convert import resolve_options, save_keras_model
+    from edgesdk.quantization.result import QuantizationResult
 
     start = time.perf_counter()
     profile = _profile(target)
@@ -121,7 +122,7 @@ def quantize(
             "options": opts.to_dict() if max_accuracy_drop is None else options_given.to_dict(),
         }
         if max_accuracy_drop is not None:
-            from edgesdk.data import check_spec
+            from edgesdk.inputs.samples import check_spec
 
             check_spec(str(eval_data))
             if spec is None:
@@ -130,7 +131,7 @@ def quantize(
         task = "quantize" if max_accuracy_drop is None else "quantize_search"
         payload = run_task(task, args, jobdir, what)
         result = QuantizationResult.from_dict(payload)
-        written = write_atomic(out, (jobdir / "model.tflite").read_bytes())
+        written = write_atomic(out, (jobdir / protocol.MODEL).read_bytes())
         result = dataclasses.replace(
             result, model=what, output=str(written), seconds=time.perf_counter() - start
         )
@@ -182,7 +183,7 @@ def export_c(
     Raises:
         InspectionError, ExportError, OutputError.
     """
-    from edgesdk.export import export_c as _export
+    from edgesdk.firmware.bundle import export_c as _export
 
     return _export(
         model,
@@ -251,7 +252,7 @@ def benchmark(
     passphrase_prompt: Any = None,
 ) -> Any:
     """Benchmark a .tflite on this machine (no device) or on a device over SSH."""
-    from edgesdk.benchmarking import BenchmarkOptions, run_local, run_remote
+    from edgesdk.devices.benchmark import BenchmarkOptions, run_local, run_remote
 
     opts = options or BenchmarkOptions()
     check_tflite_file(model)
@@ -281,8 +282,8 @@ def deploy_group(
     Returns:
         A FleetResult; its ``exit_code`` says whether all, some or none succeeded.
     """
-    from edgesdk.fleet import FleetOptions
-    from edgesdk.fleet import deploy_group as _deploy_group
+    from edgesdk.devices.fleet import FleetOptions
+    from edgesdk.devices.fleet import deploy_group as _deploy_group
 
     check_tflite_file(model)
     return _deploy_group(
@@ -306,9 +307,9 @@ def benchmark_group(
     passphrase_prompt: Any = None,
 ) -> Any:
     """Benchmark on every device of a group; per-device p50/p99, spread, outliers, throttling."""
-    from edgesdk.benchmarking import BenchmarkOptions
-    from edgesdk.fleet import FleetOptions
-    from edgesdk.fleet import benchmark_group as _benchmark_group
+    from edgesdk.devices.benchmark import BenchmarkOptions
+    from edgesdk.devices.fleet import FleetOptions
+    from edgesdk.devices.fleet import benchmark_group as _benchmark_group
 
     check_tflite_file(model)
     return _benchmark_group(
@@ -326,7 +327,7 @@ def fleet_status(
     group: str, options: Any = None, on_update: Any = None, passphrase_prompt: Any = None
 ) -> Any:
     """Which model each device of a group runs; unreachable devices; disagreement."""
-    from edgesdk.fleet import FleetOptions, status_group
+    from edgesdk.devices.fleet import FleetOptions, status_group
 
     return status_group(_group(group), options or FleetOptions(), on_update, passphrase_prompt)
 
@@ -363,7 +364,7 @@ def evaluate(
     """Accuracy (top-1/top-5, confusion) and fidelity of each .tflite against the float model,
     on LiteRT, optionally TFLite Micro (``tflm``) and a device over SSH, on the same samples.
     """
-    from edgesdk.evaluation import evaluate as _evaluate
+    from edgesdk.evaluation.compare import evaluate as _evaluate
 
     return _evaluate(
         float_model,
@@ -434,8 +435,8 @@ def compress(
     Raises:
         ConfigError, ModelError, DatasetError, ConversionError, OutputError.
     """
-    from edgesdk.compression.job import compress as _compress
-    from edgesdk.config import CompressOptions
+    from edgesdk.compression.host import compress as _compress
+    from edgesdk.core.options import CompressOptions
 
     if options is None:
         options = CompressOptions(**techniques)
@@ -459,6 +460,6 @@ def report(folder: str | Path, out_dir: str | Path | None = None) -> Any:
     Raises:
         ConfigError: not a folder, or no results in it.
     """
-    from edgesdk.reporting import make_report
+    from edgesdk.reporting.build.build import make_report
 
     return make_report(folder, out_dir)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 import edgesdk
-from edgesdk.datasets import load_fashion_mnist
+from edgesdk.inputs.datasets import load_fashion_mnist
 
 
 def build(filters: tuple[int, int], hidden: int, seed: int):

@@ -12,7 +12,7 @@ import numpy as np
 
 import edgesdk
 from edgesdk import QuantizeOptions
-from edgesdk.digits_demo import load_digits_split, tflite_accuracy, train_digits_cnn
+from edgesdk.demos.digits import load_digits_split, tflite_accuracy, train_digits_cnn
 
 
 def main(out: Path) -> None:

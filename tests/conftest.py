@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/sshd.py
 @pytest.fixture(scope="session")
 def digits():
     """scikit-learn digits: x_train, x_test, y_train, y_test (float32 in [0, 1], NHWC)."""
-    from edgesdk.digits_demo import load_digits_split
+    from edgesdk.demos.digits import load_digits_split
 
     return load_digits_split()
 
@@ -38,7 +38,7 @@ def digits_npz(workdir, digits) -> Path:
 @pytest.fixture(scope="session")
 def trained_cnn(workdir, digits) -> Path:
     """The digits CNN (Conv2D, DepthwiseConv2D, BatchNorm, residual Add, GAP, Dense), trained briefly."""
-    from edgesdk.digits_demo import train_digits_cnn
+    from edgesdk.demos.digits import train_digits_cnn
 
     x_train, _, y_train, _ = digits
     model = train_digits_cnn(x_train, y_train, epochs=8)

@@ -81,7 +81,7 @@ def test_linux_target_is_brought_within_budget(lossy, tmp_path):
     assert chosen["fits"] and chosen["drop"] <= 1.0
     assert result["mode"] == chosen["mode"] and out.stat().st_size == chosen["size"]
     # the written model really is that accurate
-    from edgesdk.runtime import TfliteRunner
+    from edgesdk.tflite.runner import TfliteRunner
 
     data = np.load(lossy / "eval.npz")
     runner_ = TfliteRunner(out.read_bytes())
@@ -98,7 +98,7 @@ def test_linux_target_is_brought_within_budget(lossy, tmp_path):
 
 def test_float_fallback_keeps_the_worst_layers_in_float(lossy, tmp_path):
     """A float-capable target without 16x8: the debugger's worst layers go back to float."""
-    from edgesdk.profiles import _builtin_dir
+    from edgesdk.core.profiles import _builtin_dir
 
     profile = (_builtin_dir() / "linux-x86_64.toml").read_text()
     profile = profile.replace('name = "linux-x86_64"', 'name = "linux-no-16x8"').replace(

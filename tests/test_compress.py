@@ -342,8 +342,8 @@ def test_distillation_into_a_logits_student(cnn, split_npz, tmp_path):
 
 def test_the_sparsity_and_cluster_checks_can_fail():
     """The verifications are real: a layer short of the target, or with too many values."""
-    from edgesdk.compression.pipeline import _verify_clusters, _verify_sparsity
     from edgesdk.compression.result import LayerStat
+    from edgesdk.compression.worker_side import _verify_clusters, _verify_sparsity
     from edgesdk.errors import ConversionError
 
     good = LayerStat("dense", parameters=1000, zeros=795, unique=9)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edgesdk.config import Normalization, TensorSpec
-from edgesdk.data import check_spec, load_samples, split_samples
+from edgesdk.core.options import Normalization, TensorSpec
 from edgesdk.errors import DatasetError
+from edgesdk.inputs.samples import check_spec, load_samples, split_samples
 
 IMG = [TensorSpec("digit", (None, 8, 8, 1))]
 NORM = Normalization()
@@ -144,7 +144,7 @@ def test_callable_spec_from_file_and_module(tmp_path, monkeypatch, digits):
 
 def test_split_keeps_held_out_apart():
     arr = np.arange(300, dtype=np.float32).reshape(300, 1)
-    from edgesdk.data import Samples
+    from edgesdk.inputs.samples import Samples
 
     split = split_samples(Samples({"x": arr}, None, "t"), calibration=200, held_out=200, seed=0)
     cal = set(split.calibration.arrays["x"][:, 0])

@@ -7,8 +7,8 @@ import gzip
 import numpy as np
 import pytest
 
-from edgesdk.datasets import load_fashion_mnist, read_idx
 from edgesdk.errors import DatasetError
+from edgesdk.inputs.datasets import load_fashion_mnist, read_idx
 
 
 def test_fashion_mnist_loads_from_the_debian_package():

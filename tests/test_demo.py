@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from edgesdk.cli import app
-from edgesdk.tflite import inspect_file
+from edgesdk.tflite.model_info import inspect_file
 
 
 def test_demo_trains_quantizes_and_compares(tmp_path):

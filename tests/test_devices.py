@@ -343,7 +343,7 @@ def test_output_is_read_to_eof_after_the_exit_status(trusted_device):
 
 
 def test_large_runner_json_result_arrives_whole(trusted_device, models):
-    from edgesdk.benchmarking import RUNNER
+    from edgesdk.devices.benchmark import RUNNER
 
     with Session(trusted_device) as session:
         session.sftp.put(str(RUNNER), "/tmp/edgesdk-test-runner.py")

@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 import edgesdk
 from edgesdk.cli import app
-from edgesdk.config import QuantizeOptions
+from edgesdk.core.options import QuantizeOptions
+from edgesdk.core.profiles import load_profile
 from edgesdk.errors import ExportError
-from edgesdk.profiles import load_profile
 
 MAIN = r"""
 #include <stdio.h>
@@ -117,7 +117,7 @@ def test_tflm_agrees_with_litert_reference_and_arena_is_enough(tmp_path, int8_tf
     assert parity.samples == 100 and parity.max_lsb <= 1 and parity.top1_changes == 0
     assert 0 <= parity.exact_rate <= 1
     assert result.arena_declared >= result.arena.total > 0
-    from edgesdk.micro import check_arena
+    from edgesdk.tflite.micro import check_arena
 
     check_arena(int8_tflite.read_bytes(), result.arena_declared)
     with pytest.raises(ExportError, match="too small"):

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 import edgesdk
 from edgesdk.cli import app
 from edgesdk.devices.deploy import sha256_file
+from edgesdk.devices.fleet import FleetOptions
 from edgesdk.devices.inventory import Device, Inventory, config_home
-from edgesdk.fleet import FleetOptions
 
 runner = CliRunner()
 FLEET_SIZE = 8

@@ -40,7 +40,9 @@ def test_quantize_loads_it_with_tf_keras_and_says_so(keras2_depthwise_h5, digits
     assert manifest["result"]["model_loader"] == "tf_keras"
 
 
-def test_budget_search_and_evaluate_take_it(keras2_depthwise_h5, digits_npz, digits_eval_npz, tmp_path):
+def test_budget_search_and_evaluate_take_it(
+    keras2_depthwise_h5, digits_npz, digits_eval_npz, tmp_path
+):
     out = tmp_path / "budget.tflite"
     result = edgesdk.quantize(
         keras2_depthwise_h5, digits_npz, out, target="raspberry-pi-4",

@@ -20,7 +20,7 @@ import importlib, json, pkgutil, sys
 import edgesdk
 modules = []
 for info in pkgutil.walk_packages(edgesdk.__path__, "edgesdk."):
-    if not info.name.endswith(".runner"):  # the on-device runner script imports no edgesdk
+    if info.name != "edgesdk.devices.runner":  # the on-device script imports no edgesdk
         importlib.import_module(info.name)
     modules.append(info.name)
 shadowed = [v for v in edgesdk._API if not callable(getattr(edgesdk, v))]
@@ -53,10 +53,12 @@ def installed(tmp_path_factory) -> Path:
     site = next((venv / "lib").glob("python3*/site-packages"))
     # dependencies only: a plain path line, so the editable finder of the project venv stays off
     (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # no source tree
     subprocess.run(
         [venv / "bin/python", "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
         check=True,
         capture_output=True,
+        env=clean,
     )
     return venv
 
@@ -71,7 +73,9 @@ def test_wheel_holds_every_module_and_the_profiles(installed, tmp_path):
     wheel = next(installed.parent.glob("dist/edgesdk-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     missing = sorted(
-        m for m in source_modules() if f"{m.replace('.', '/')}.py" not in names
+        m
+        for m in source_modules()
+        if f"{m.replace('.', '/')}.py" not in names
         and f"{m.replace('.', '/')}/__init__.py" not in names
     )
     assert not missing, f"the wheel lacks {missing}"

@@ -8,9 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from edgesdk.cli import app
-from edgesdk.config import QuantMode, TargetKind
+from edgesdk.core.options import QuantMode, TargetKind
+from edgesdk.core.profiles import builtin_names, load_profile
 from edgesdk.errors import ConfigError
-from edgesdk.profiles import builtin_names, load_profile
 
 REQUIRED = {
     "raspberry-pi-4",

@@ -10,10 +10,10 @@ from typer.testing import CliRunner
 
 import edgesdk
 from edgesdk.cli import app
-from edgesdk.config import QuantizeOptions
+from edgesdk.core.options import QuantizeOptions
 from edgesdk.errors import ConfigError, ConversionError
-from edgesdk.runtime import TfliteRunner
-from edgesdk.tflite import inspect_file
+from edgesdk.tflite.model_info import inspect_file
+from edgesdk.tflite.runner import TfliteRunner
 
 
 def test_must_show_rpi4_int8_end_to_end(tmp_path, trained_cnn, digits_npz):
@@ -122,7 +122,7 @@ def test_multi_input_maps_data_by_name(tmp_path, multi_input_model):
 
 
 def test_in_memory_model_and_arrays(tmp_path, digits):
-    from edgesdk.digits_demo import build_digits_cnn
+    from edgesdk.demos.digits import build_digits_cnn
 
     model = build_digits_cnn(seed=3)
     out = tmp_path / "mem.tflite"

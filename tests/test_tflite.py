@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 import edgesdk
 from edgesdk.cli import app
 from edgesdk.errors import InspectionError
-from edgesdk.tflite import inspect_bytes
+from edgesdk.tflite.model_info import inspect_bytes
 
 
 @pytest.fixture(scope="module")

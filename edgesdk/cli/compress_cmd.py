@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from edgesdk.cli.common import console, err_console, handle_errors, print_json
-from edgesdk.config import PruneSchedule
+from edgesdk.core.options import PruneSchedule
 
 
 @handle_errors
@@ -66,8 +66,8 @@ def compress(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from edgesdk import api
-    from edgesdk.config import CompressOptions, Normalization
-    from edgesdk.rendering import render_compression
+    from edgesdk.cli.rendering import render_compression
+    from edgesdk.core.options import CompressOptions, Normalization
 
     options = CompressOptions(
         prune=prune,

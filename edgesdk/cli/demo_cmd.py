@@ -19,14 +19,14 @@ def demo(
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Train a small CNN on scikit-learn's digits, quantize it to int8 and compare accuracy."""
-    from edgesdk.digits_demo import run_demo
+    from edgesdk.demos.digits import run_demo
 
     if json_out:
         print_json(run_demo(out, target=target, epochs=epochs).to_dict())
         return
     with console.status("Training a digits CNN and quantizing it to int8 ..."):
         result = run_demo(out, target=target, epochs=epochs)
-    from edgesdk.rendering import render_export, render_quantization
+    from edgesdk.cli.rendering import render_export, render_quantization
 
     render_quantization(result.quantization, console)
     render_export(result.export, console)

@@ -42,7 +42,7 @@ def deploy(
     if (device is None) == (group is None):
         raise typer.BadParameter("give --device or --group")
     if group is not None:
-        from edgesdk.fleet import FleetOptions
+        from edgesdk.devices.fleet import FleetOptions
 
         _run_fleet(
             lambda show: api.deploy_group(
@@ -97,14 +97,14 @@ def deploy(
 def _run_fleet(action: Any, group: str, json_out: bool, save: str | None = None) -> None:
     """Run a fleet action with a live per-device display; exit with its code."""
     from edgesdk.cli.live import FleetDisplay
+    from edgesdk.cli.rendering import render_fleet
     from edgesdk.devices.inventory import Inventory
-    from edgesdk.rendering import render_fleet
 
     names = [d.name for d in Inventory().group(group)]
     with FleetDisplay(names, enabled=not json_out) as display:
         result = action(display.update)
     if save:
-        from edgesdk.fileio import write_atomic
+        from edgesdk.core.fileio import write_atomic
 
         write_atomic(save, json.dumps(result.to_dict(), indent=2) + "\n")
     if json_out:
@@ -157,14 +157,14 @@ def benchmark(
 ) -> None:
     """Measure load time, first inference and latency statistics with the on-device runner."""
     from edgesdk import api
-    from edgesdk.benchmarking import BenchmarkOptions
-    from edgesdk.rendering import render_benchmark
+    from edgesdk.cli.rendering import render_benchmark
+    from edgesdk.devices.benchmark import BenchmarkOptions
 
     options = BenchmarkOptions(threads=threads, runs=runs, warmup=warmup, input_file=input_file)
     if group is not None:
         if device is not None:
             raise typer.BadParameter("give --device or --group, not both")
-        from edgesdk.fleet import FleetOptions
+        from edgesdk.devices.fleet import FleetOptions
 
         _run_fleet(
             lambda show: api.benchmark_group(
@@ -183,7 +183,7 @@ def benchmark(
         return
     result = api.benchmark(model, device, options, passphrase_prompt=prompt_passphrase)
     if save:
-        from edgesdk.fileio import write_atomic
+        from edgesdk.core.fileio import write_atomic
 
         write_atomic(save, json.dumps(result.to_dict(), indent=2) + "\n")
     if json_out:

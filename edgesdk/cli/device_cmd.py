@@ -41,7 +41,7 @@ def add(
     from edgesdk.devices.inventory import Device, Inventory
 
     if target is not None:
-        from edgesdk.profiles import load_profile
+        from edgesdk.core.profiles import load_profile
 
         load_profile(target)
     device = Inventory().add(
@@ -92,7 +92,7 @@ def check(
 ) -> None:
     """Connect (host key verified) and report OS, arch, Python, numpy, runtime and free disk."""
     from edgesdk import api
-    from edgesdk.rendering import human_bytes
+    from edgesdk.cli.rendering import human_bytes
 
     info = api.device_check(name, passphrase_prompt=prompt_passphrase)
     if json_out:

@@ -48,8 +48,8 @@ def evaluate(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress
 
     from edgesdk import api
-    from edgesdk.config import Normalization
-    from edgesdk.rendering import render_evaluation
+    from edgesdk.cli.rendering import render_evaluation
+    from edgesdk.core.options import Normalization
 
     norm = Normalization(
         scale=scale,

@@ -45,6 +45,6 @@ def export_c(
     if json_out:
         print_json(result.to_dict())
         return
-    from edgesdk.rendering import render_export
+    from edgesdk.cli.rendering import render_export
 
     render_export(result, console)

@@ -21,7 +21,7 @@ def status(
     """Which model (sha256, name, when) each device runs; unreachable ones; who disagrees."""
     from edgesdk import api
     from edgesdk.cli.deploy_cmd import _run_fleet
-    from edgesdk.fleet import FleetOptions
+    from edgesdk.devices.fleet import FleetOptions
 
     _run_fleet(
         lambda show: api.fleet_status(

@@ -19,7 +19,7 @@ def inspect(
 ) -> None:
     """Show the subgraphs, ops (with versions), tensors and quantization of a .tflite file."""
     from edgesdk import api
-    from edgesdk.rendering import render_model_info
+    from edgesdk.cli.rendering import render_model_info
 
     info = api.inspect(model)
     if json_out:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from edgesdk.cli.common import console, err_console, handle_errors, parse_floats, print_json
-from edgesdk.config import IoType, QuantMode
+from edgesdk.core.options import IoType, QuantMode
 from edgesdk.errors import EdgeSdkError
 
 
@@ -89,7 +89,7 @@ def quantize(
 ) -> None:
     """Quantize a float model for a target; check every op; measure fidelity on held-out data."""
     from edgesdk import api
-    from edgesdk.config import Normalization, QuantizeOptions
+    from edgesdk.core.options import Normalization, QuantizeOptions
 
     options = QuantizeOptions(
         mode=mode,
@@ -108,7 +108,7 @@ def quantize(
         normalize_arrays=normalize_arrays,
     )
     if emit_c is not None:  # fail on a non-empty bundle folder before converting
-        from edgesdk.fileio import check_out_dir
+        from edgesdk.core.fileio import check_out_dir
 
         check_out_dir(emit_c)
     if (max_accuracy_drop is None) != (eval_data is None):
@@ -128,7 +128,7 @@ def quantize(
             )
         except EdgeSdkError as e:
             if e.data and "search" in e.data and not json_out:
-                from edgesdk.rendering import render_search
+                from edgesdk.cli.rendering import render_search
 
                 render_search(e.data["search"], err_console)
             raise
@@ -136,11 +136,11 @@ def quantize(
     if json_out:
         print_json({**result.to_dict(), "export": exported.to_dict() if exported else None})
         return
-    from edgesdk.rendering import render_export, render_quantization
+    from edgesdk.cli.rendering import render_export, render_quantization
 
     render_quantization(result, console)
     if "search" in result.extra:
-        from edgesdk.rendering import render_search
+        from edgesdk.cli.rendering import render_search
 
         render_search(result.extra["search"], console)
     if exported is not None:

@@ -20,7 +20,7 @@ def list_targets(
 ) -> None:
     """List the built-in target profiles."""
     from edgesdk import api
-    from edgesdk.rendering import render_targets
+    from edgesdk.cli.rendering import render_targets
 
     profiles = api.targets()
     if json_out:
@@ -37,7 +37,7 @@ def show(
 ) -> None:
     """Show one target profile."""
     from edgesdk import api
-    from edgesdk.rendering import render_target
+    from edgesdk.cli.rendering import render_target
 
     profile = api.target(name)
     if json_out:

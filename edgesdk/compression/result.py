@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgesdk.results import SizeInfo
+from edgesdk.quantization.result import SizeInfo
 
 # The artifacts measured, in report order, with how they are labelled.
 ARTIFACTS = {
@@ -141,6 +141,6 @@ class CompressionResult:
         )
 
     def save(self, path: str | Path) -> Path:
-        from edgesdk.fileio import write_atomic
+        from edgesdk.core.fileio import write_atomic
 
         return write_atomic(path, json.dumps(self.to_dict(), indent=2) + "\n")

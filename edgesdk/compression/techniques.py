@@ -17,7 +17,7 @@ from edgesdk.compression.training import (
     fit,
     outputs_probabilities,
 )
-from edgesdk.config import CompressOptions, PruneSchedule
+from edgesdk.core.options import CompressOptions, PruneSchedule
 from edgesdk.errors import ConfigError, ModelError
 
 log = logging.getLogger(__name__)

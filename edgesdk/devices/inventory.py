@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from edgesdk.core.fileio import write_atomic
 from edgesdk.errors import ConfigError, DeviceError
-from edgesdk.fileio import write_atomic
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 

@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from edgesdk._worker import protocol
 from edgesdk.compression.result import CompressionResult, LayerStat
-from edgesdk.config import CompressOptions, QuantizeOptions
+from edgesdk.core.options import CompressOptions, QuantizeOptions
 from edgesdk.errors import ConfigError, ModelError
-from edgesdk.results import SizeInfo
+from edgesdk.quantization.result import SizeInfo
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ Progress = Callable[[dict[str, Any]], None]
 
 
 def _check_output(out: Path, qat: bool, force: bool) -> None:
-    from edgesdk.fileio import check_out_dir, check_writable
+    from edgesdk.core.fileio import check_out_dir, check_writable
 
     if qat:
         if out.suffix.lower() in KERAS_SUFFIXES:
@@ -47,7 +48,7 @@ def _check_output(out: Path, qat: bool, force: bool) -> None:
 
 
 def _check_model(path: str, what: str) -> None:
-    from edgesdk.models import model_kind
+    from edgesdk.inputs.models import model_kind
 
     if model_kind(path) == "saved_model":
         raise ModelError(
@@ -56,7 +57,7 @@ def _check_model(path: str, what: str) -> None:
 
 
 def _tflite_accuracy(model: bytes, validation: Path, names: list[str]) -> float:
-    from edgesdk.runtime import top1_accuracy
+    from edgesdk.tflite.runner import top1_accuracy
 
     content = np.load(validation)
     return 100.0 * top1_accuracy(model, {n: content[n] for n in names}, content["y"])
@@ -75,7 +76,7 @@ def _int8(model: str, data: str, target: str, opts: CompressOptions, out: Path) 
 
 
 def _publish(source: Path, out: Path) -> None:
-    from edgesdk.fileio import publish_dir, write_atomic
+    from edgesdk.core.fileio import publish_dir, write_atomic
 
     if source.is_dir():
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -99,8 +100,8 @@ def compress(
     progress: Progress | None = None,
 ) -> CompressionResult:
     """Compress a Keras classifier and measure it (see ``edgesdk.api.compress``)."""
-    from edgesdk.data import check_spec
-    from edgesdk.isolation import run_task
+    from edgesdk._worker.parent import run_task
+    from edgesdk.inputs.samples import check_spec
 
     start = time.perf_counter()
     model_path = str(Path(model).absolute())
@@ -147,7 +148,7 @@ def compress(
         notes = list(payload["notes"])
         if int8:
             emit({"stage": "int8", "done": 0, "total": 2})
-            validation_file = jobdir / "validation.npz"
+            validation_file = jobdir / protocol.VALIDATION
             names = payload["input_names"]
             with ThreadPoolExecutor(max_workers=2) as pool:
                 base_job = pool.submit(
@@ -205,8 +206,8 @@ def _manifest(
     options: CompressOptions,
     target: str,
 ) -> None:
-    from edgesdk.manifest import sha256_path, write_manifest
-    from edgesdk.profiles import load_profile
+    from edgesdk.core.manifest import sha256_path, write_manifest
+    from edgesdk.core.profiles import load_profile
 
     write_manifest(
         result.output,

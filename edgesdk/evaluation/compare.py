@@ -12,11 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from edgesdk.config import Normalization
+from edgesdk._worker import protocol
+from edgesdk.core.fileio import write_atomic
+from edgesdk.core.options import Normalization
 from edgesdk.errors import DatasetError, DeviceError
-from edgesdk.fidelity import OutputFidelity, compare, is_classifier_output
-from edgesdk.fileio import write_atomic
-from edgesdk.runtime import dequantize_array, natural_key, quantize_array
+from edgesdk.tflite.fidelity import OutputFidelity, compare, is_classifier_output
+from edgesdk.tflite.runner import dequantize_array, natural_key, quantize_array
 
 Progress = Callable[[str, int, int], None]
 DEVICE_BATCH = 256
@@ -92,7 +93,7 @@ class _Plan:
     def __init__(self, model: bytes, input_names: list[str]):
         from ai_edge_litert.interpreter import Interpreter
 
-        from edgesdk.runtime import TfliteRunner
+        from edgesdk.tflite.runner import TfliteRunner
 
         self.model = model
         runner = TfliteRunner(model)
@@ -170,7 +171,7 @@ def _run_litert(
 def _run_tflm(
     plan: _Plan, raw: list[np.ndarray], progress: Progress, label: str
 ) -> list[np.ndarray]:
-    from edgesdk.micro import load_interpreter, run_micro
+    from edgesdk.tflite.micro import load_interpreter, run_micro
 
     interpreter, _ = load_interpreter(plan.model)
     count = len(raw[0])
@@ -193,7 +194,7 @@ def _run_device(
     outputs: int,
 ) -> list[np.ndarray]:
     """Stream samples to the device in batches; the runner sends raw outputs back."""
-    from edgesdk.benchmarking import RUNNER
+    from edgesdk.devices.benchmark import RUNNER
     from edgesdk.devices.deploy import RemoteStore
 
     store = RemoteStore(session)
@@ -256,7 +257,7 @@ def _float_outputs(
     limit: int,
     jobdir: Path,
 ) -> dict[str, Any]:
-    from edgesdk.isolation import run_task
+    from edgesdk._worker.parent import run_task
 
     return run_task(
         "float_outputs",
@@ -289,8 +290,8 @@ def evaluate(
     Raises:
         ModelError, DatasetError, InspectionError, ExportError (TFLite Micro), DeviceError.
     """
-    from edgesdk.models import model_kind
-    from edgesdk.tflite import inspect_bytes, read_tflite
+    from edgesdk.inputs.models import model_kind
+    from edgesdk.tflite.model_info import inspect_bytes, read_tflite
 
     notify = progress or (lambda label, done, total: None)
     model_kind(float_model)
@@ -311,10 +312,10 @@ def evaluate(
             jobdir,
         )
         notify("float model", 1, 1)
-        with np.load(jobdir / "samples.npz") as f:
+        with np.load(jobdir / protocol.SAMPLES) as f:
             arrays = {name: f[f"in:{name}"] for name in meta["inputs"]}
             labels = f["labels"] if "labels" in f.files else None
-        with np.load(jobdir / "float.npz") as f:
+        with np.load(jobdir / protocol.FLOAT_OUTPUTS) as f:
             reference = [f[f"out_{i}"] for i in range(meta["outputs"])]
     if labels is not None:
         labels = labels.astype(np.int64)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from edgesdk.config import Normalization, TensorSpec
+from edgesdk.core.options import Normalization, TensorSpec
 from edgesdk.errors import DatasetError
 
 log = logging.getLogger(__name__)

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from edgesdk._worker import protocol
 from edgesdk.compression import techniques as tech
 from edgesdk.compression.bridge import copy_weights_by_name, max_output_difference, to_tf_keras
 from edgesdk.compression.result import LayerStat
@@ -17,10 +18,10 @@ from edgesdk.compression.training import (
     classes_of,
     outputs_probabilities,
 )
-from edgesdk.config import CompressOptions, TensorSpec
-from edgesdk.data import check_labels, load_samples
+from edgesdk.core.options import CompressOptions, TensorSpec
 from edgesdk.errors import ConversionError, ModelError
-from edgesdk.models import load_keras, load_keras_model
+from edgesdk.inputs.models import load_keras, load_keras_model
+from edgesdk.inputs.samples import check_labels, load_samples
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ def run_compress(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
     )
 
     opts = CompressOptions.from_dict(args["options"])
-    progress = ProgressLog(jobdir / "progress.jsonl")
+    progress = ProgressLog(jobdir / protocol.PROGRESS)
     loaded = load_keras(args["model"])
     original = loaded.model
     legacy = loaded.loader == "tf_keras"  # a Keras 2 file that only tf_keras reads
@@ -216,7 +217,9 @@ def run_compress(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
         back.save(str(out))
         kind = "keras"
     np.savez(
-        jobdir / "validation.npz", y=y_val, **{s.name: a for s, a in zip(specs, x_val, strict=True)}
+        jobdir / protocol.VALIDATION,
+        y=y_val,
+        **{s.name: a for s, a in zip(specs, x_val, strict=True)},
     )
     return {
         "kind": kind,

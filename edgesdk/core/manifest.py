@@ -11,7 +11,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from edgesdk.fileio import write_atomic
+from edgesdk.core.fileio import write_atomic
 
 SCHEMA_VERSION = 1
 MANIFEST_SUFFIX = ".manifest.json"

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgesdk.fidelity import OutputFidelity
-from edgesdk.fileio import write_atomic
-from edgesdk.tflite import OpTypeRow
+from edgesdk.core.fileio import write_atomic
+from edgesdk.tflite.fidelity import OutputFidelity
+from edgesdk.tflite.model_info import OpTypeRow
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from edgesdk._worker import protocol
 from edgesdk.errors import ERROR_TYPES, ConversionError, EdgeSdkError
 
 log = logging.getLogger(__name__)
@@ -71,10 +72,10 @@ def run_task(
     env_extra: dict[str, str] | None = None,
     on_progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Run ``task`` in ``python -m edgesdk.worker`` and return its result payload.
+    """Run ``task`` in ``python -m edgesdk._worker.child`` and return its result payload.
 
     Args:
-        task: a name in ``edgesdk.worker.TASKS``.
+        task: a name in ``edgesdk._worker.child.TASKS``.
         args: JSON-serialisable arguments.
         jobdir: a private folder for the job's files.
         what: what is being worked on, for error messages.
@@ -85,16 +86,16 @@ def run_task(
         EdgeSdkError: the error the task raised, re-created; ConversionError when the worker
             crashed or died.
     """
-    (jobdir / "job.json").write_text(json.dumps({"task": task, "args": args}), encoding="utf-8")
-    log_file = jobdir / "worker.log"
+    (jobdir / protocol.JOB).write_text(json.dumps({"task": task, "args": args}), encoding="utf-8")
+    log_file = jobdir / protocol.LOG
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    package_root = str(Path(__file__).resolve().parent.parent)
+    package_root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     env.update(env_extra or {})
     with log_file.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "edgesdk.worker", str(jobdir)],
+            [sys.executable, "-m", protocol.CHILD_MODULE, str(jobdir)],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -102,7 +103,7 @@ def run_task(
         )
         try:
             if on_progress is not None:
-                _poll_progress(proc, jobdir / "progress.jsonl", on_progress)
+                _poll_progress(proc, jobdir / protocol.PROGRESS, on_progress)
             proc.wait()
         except BaseException:
             proc.kill()
@@ -110,7 +111,7 @@ def run_task(
             raise
     tail = _tail(log_file)
     log.debug("worker %s exited with %s; log tail:\n%s", task, proc.returncode, tail)
-    result_file = jobdir / "result.json"
+    result_file = jobdir / protocol.RESULT
     if result_file.is_file():
         payload = json.loads(result_file.read_text(encoding="utf-8"))
         if payload["ok"]:

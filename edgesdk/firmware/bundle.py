@@ -14,11 +14,12 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from edgesdk import __version__
-from edgesdk.csource import camel, sanitize_identifier, write_byte_array
+from edgesdk.core.fileio import check_out_dir, publish_dir
+from edgesdk.core.manifest import write_manifest
+from edgesdk.core.profiles import TargetProfile
 from edgesdk.errors import ExportError, OutputError
-from edgesdk.fileio import check_out_dir, publish_dir
-from edgesdk.manifest import write_manifest
-from edgesdk.micro import (
+from edgesdk.firmware.csource import camel, sanitize_identifier, write_byte_array
+from edgesdk.tflite.micro import (
     ArenaMeasurement,
     OpSupport,
     OutputParity,
@@ -31,8 +32,7 @@ from edgesdk.micro import (
     random_inputs,
     run_micro,
 )
-from edgesdk.profiles import TargetProfile
-from edgesdk.tflite import ModelInfo, TensorInfo, inspect_bytes, read_tflite
+from edgesdk.tflite.model_info import ModelInfo, TensorInfo, inspect_bytes, read_tflite
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from edgesdk.errors import BenchmarkError, EdgeSdkError
 
-RUNNER = Path(__file__).resolve().parent / "devices" / "runner.py"
+RUNNER = Path(__file__).resolve().parent / "runner.py"
 
 
 @dataclass(frozen=True)

@@ -11,19 +11,19 @@ from typing import Any
 
 import numpy as np
 
-from edgesdk.config import IoType, QuantizeOptions, QuantMode, TargetKind
-from edgesdk.data import Samples, check_labels, load_samples
+from edgesdk.core.options import IoType, QuantizeOptions, QuantMode, TargetKind
+from edgesdk.core.profiles import TargetProfile
 from edgesdk.errors import ConversionError, EdgeSdkError
-from edgesdk.profiles import TargetProfile
-from edgesdk.quantization import (
+from edgesdk.inputs.samples import Samples, check_labels, load_samples
+from edgesdk.quantization.convert import (
     build_result,
     calibration_info,
     configure_converter,
     convert,
     resolve_options,
 )
-from edgesdk.runtime import top1_accuracy
-from edgesdk.tflite import inspect_bytes
+from edgesdk.tflite.model_info import inspect_bytes
+from edgesdk.tflite.runner import top1_accuracy
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ class _Debugger:
 
 def _micro_mismatch(model: bytes, profile: TargetProfile) -> str | None:
     """Why export-c would refuse this model for an MCU (TFLite Micro vs reference kernels)."""
-    from edgesdk.micro import compare_with_litert, load_interpreter
+    from edgesdk.tflite.micro import compare_with_litert, load_interpreter
 
     interpreter, _ = load_interpreter(model)
     tolerance = profile.header.lsb_tolerance
@@ -152,7 +152,7 @@ def run_search(
         ConversionError: no candidate is within the budget (``data`` holds every candidate).
         DatasetError: unlabelled evaluation data, or labels outside the model's classes.
     """
-    from edgesdk.models import load_float_model
+    from edgesdk.inputs.models import load_float_model
 
     start = time.perf_counter()
     base = resolve_options(

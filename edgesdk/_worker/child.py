@@ -1,6 +1,6 @@
 """Worker process: runs one heavy task (TensorFlow, the converter) apart from the caller.
 
-Invoked as ``python -m edgesdk.worker JOBDIR``; reads ``JOBDIR/job.json`` and writes
+Invoked as ``python -m edgesdk._worker.child JOBDIR``; reads ``JOBDIR/job.json`` and writes
 ``JOBDIR/result.json`` (and any artifacts) so that a crash of the converter cannot take the
 caller down with it.
 """
@@ -15,18 +15,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from edgesdk._worker import protocol
 from edgesdk.errors import EdgeSdkError
 
 
 def _quantize_task(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
-    from edgesdk.config import QuantizeOptions
-    from edgesdk.profiles import TargetProfile
-    from edgesdk.quantization import run_quantize
+    from edgesdk.core.options import QuantizeOptions
+    from edgesdk.core.profiles import TargetProfile
+    from edgesdk.quantization.convert import run_quantize
 
     profile = TargetProfile.from_dict(args["profile"], source=args.get("profile_source", ""))
     options = QuantizeOptions.from_dict(args["options"])
     result, model = run_quantize(args["model"], args.get("data"), profile, options)
-    (jobdir / "model.tflite").write_bytes(model)
+    (jobdir / protocol.MODEL).write_bytes(model)
     return result.to_dict()
 
 
@@ -34,9 +35,9 @@ def _float_outputs_task(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
     """Load the float model and the data; save validated inputs, labels and float outputs."""
     import numpy as np
 
-    from edgesdk.config import Normalization
-    from edgesdk.data import load_samples
-    from edgesdk.models import load_float_model
+    from edgesdk.core.options import Normalization
+    from edgesdk.inputs.models import load_float_model
+    from edgesdk.inputs.samples import load_samples
 
     model = load_float_model(args["model"])
     samples = load_samples(
@@ -52,8 +53,8 @@ def _float_outputs_task(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
     arrays = {f"in:{k}": v for k, v in samples.arrays.items()}
     if samples.labels is not None:
         arrays["labels"] = samples.labels
-    np.savez(jobdir / "samples.npz", **arrays)
-    np.savez(jobdir / "float.npz", **{f"out_{i}": o for i, o in enumerate(outputs)})
+    np.savez(jobdir / protocol.SAMPLES, **arrays)
+    np.savez(jobdir / protocol.FLOAT_OUTPUTS, **{f"out_{i}": o for i, o in enumerate(outputs)})
     return {
         "inputs": [i.name for i in model.inputs],
         "outputs": len(outputs),
@@ -65,22 +66,22 @@ def _float_outputs_task(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
 
 
 def _compress_task(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
-    from edgesdk.compression.pipeline import run_compress
+    from edgesdk.compression.worker_side import run_compress
 
     return run_compress(args, jobdir)
 
 
 def _quantize_search_task(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
-    from edgesdk.accuracy_budget import run_search
-    from edgesdk.config import QuantizeOptions
-    from edgesdk.profiles import TargetProfile
+    from edgesdk.core.options import QuantizeOptions
+    from edgesdk.core.profiles import TargetProfile
+    from edgesdk.quantization.budget import run_search
 
     profile = TargetProfile.from_dict(args["profile"], source=args.get("profile_source", ""))
     options = QuantizeOptions.from_dict(args["options"])
     result, model = run_search(
         args["model"], args["data"], args["eval_data"], profile, options, args["max_drop"]
     )
-    (jobdir / "model.tflite").write_bytes(model)
+    (jobdir / protocol.MODEL).write_bytes(model)
     return result.to_dict()
 
 
@@ -93,14 +94,14 @@ TASKS: dict[str, Callable[[dict[str, Any], Path], dict[str, Any]]] = {
 
 
 def _write(jobdir: Path, payload: dict[str, Any]) -> None:
-    tmp = jobdir / "result.json.tmp"
+    tmp = jobdir / (protocol.RESULT + ".tmp")
     tmp.write_text(json.dumps(payload), encoding="utf-8")
-    os.replace(tmp, jobdir / "result.json")
+    os.replace(tmp, jobdir / protocol.RESULT)
 
 
 def main(argv: list[str]) -> int:
     jobdir = Path(argv[1])
-    job = json.loads((jobdir / "job.json").read_text(encoding="utf-8"))
+    job = json.loads((jobdir / protocol.JOB).read_text(encoding="utf-8"))
     try:
         payload = TASKS[job["task"]](job["args"], jobdir)
     except EdgeSdkError as e:
@@ -124,7 +125,7 @@ if __name__ == "__main__":
     sys.stderr.flush()
     # Skip TensorFlow's slow interpreter teardown: every output is written and closed by now,
     # and the export folders are removed here rather than by atexit.
-    from edgesdk.models import cleanup_exports
+    from edgesdk.inputs.models import cleanup_exports
 
     cleanup_exports()
     os._exit(code)

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from edgesdk.config import TensorSpec
+from edgesdk.core.options import TensorSpec
 from edgesdk.errors import ModelError
-from edgesdk.runtime import natural_key
+from edgesdk.tflite.runner import natural_key
 
 log = logging.getLogger(__name__)
 

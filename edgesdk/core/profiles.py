@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from edgesdk.config import ALLOWED_IO, IoType, QuantMode, TargetKind
+from edgesdk.core.options import ALLOWED_IO, IoType, QuantMode, TargetKind
 from edgesdk.errors import ConfigError
 
 SCHEMA_VERSION = 1

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgesdk.core.fileio import write_atomic
 from edgesdk.errors import ConfigError
-from edgesdk.fileio import write_atomic
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from edgesdk.profiles import TargetProfile
-from edgesdk.results import QuantizationResult
-from edgesdk.tflite import ModelInfo
+from edgesdk.core.profiles import TargetProfile
+from edgesdk.quantization.result import QuantizationResult
+from edgesdk.tflite.model_info import ModelInfo
 
 
 def human_bytes(n: int | None) -> str:

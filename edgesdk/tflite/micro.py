@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from edgesdk.core.profiles import TargetProfile
 from edgesdk.errors import ExportError
-from edgesdk.profiles import TargetProfile
-from edgesdk.tflite import FLOAT_TYPES, ModelInfo
+from edgesdk.tflite.model_info import FLOAT_TYPES, ModelInfo
 
 # Builtin op → MicroMutableOpResolver method (TFLite Micro's kernels).
 _IRREGULAR = {

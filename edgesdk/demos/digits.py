@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from edgesdk.config import QuantizeOptions
-from edgesdk.fileio import write_atomic
-from edgesdk.results import QuantizationResult
+from edgesdk.core.fileio import write_atomic
+from edgesdk.core.options import QuantizeOptions
+from edgesdk.quantization.result import QuantizationResult
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def train_digits_cnn(x: np.ndarray, y: np.ndarray, epochs: int = 30, seed: int =
 
 def tflite_accuracy(model: bytes, x: np.ndarray, y: np.ndarray) -> float:
     """Top-1 accuracy of a single-input .tflite classifier on float inputs, with LiteRT."""
-    from edgesdk.runtime import top1_accuracy
+    from edgesdk.tflite.runner import top1_accuracy
 
     return top1_accuracy(model, {"x": x}, y)
 
@@ -107,7 +107,7 @@ def run_demo(
         The DemoResult; artifacts are left in ``out_dir``.
     """
     from edgesdk import api
-    from edgesdk.fileio import check_writable
+    from edgesdk.core.fileio import check_writable
 
     out = Path(out_dir).expanduser().absolute()
     check_writable(out / "demo.json")

@@ -170,7 +170,7 @@ def run_parallel(
 
 def _smoke(session: Any, model: Path) -> dict[str, Any]:
     """The model loads on the device and gives finite outputs on a sample input."""
-    from edgesdk.benchmarking import BenchmarkOptions, run_remote
+    from edgesdk.devices.benchmark import BenchmarkOptions, run_remote
 
     try:
         stats = run_remote(session, model, BenchmarkOptions(runs=1, warmup=0, timeout=120)).stats
@@ -273,7 +273,7 @@ def benchmark_group(
     passphrase_prompt: Any = None,
 ) -> FleetResult:
     """Benchmark on every device of a group; report spread, outliers and throttling."""
-    from edgesdk.benchmarking import run_remote
+    from edgesdk.devices.benchmark import run_remote
 
     def work(session: Any) -> dict[str, Any]:
         result = run_remote(session, model, bench)

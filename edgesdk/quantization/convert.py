@@ -11,14 +11,14 @@ from typing import Any
 
 import numpy as np
 
-from edgesdk.config import ALLOWED_IO, IoType, QuantizeOptions, QuantMode, TargetKind
-from edgesdk.data import Samples, load_samples, split_samples
+from edgesdk.core.manifest import array_digest
+from edgesdk.core.options import ALLOWED_IO, IoType, QuantizeOptions, QuantMode, TargetKind
+from edgesdk.core.profiles import TargetProfile
 from edgesdk.errors import ConfigError, ConversionError
-from edgesdk.fidelity import OutputFidelity, compare
-from edgesdk.manifest import array_digest
-from edgesdk.profiles import TargetProfile
-from edgesdk.results import IoTensor, QuantizationResult, SizeInfo
-from edgesdk.tflite import ModelInfo, inspect_bytes
+from edgesdk.inputs.samples import Samples, load_samples, split_samples
+from edgesdk.quantization.result import IoTensor, QuantizationResult, SizeInfo
+from edgesdk.tflite.fidelity import OutputFidelity, compare
+from edgesdk.tflite.model_info import ModelInfo, inspect_bytes
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +171,7 @@ def run_quantize(
     Returns:
         The result (``output`` unset) and the .tflite bytes.
     """
-    from edgesdk.models import load_float_model
+    from edgesdk.inputs.models import load_float_model
 
     start = time.perf_counter()
     opts = resolve_options(options, profile)
@@ -241,7 +241,7 @@ def build_result(
     Raises:
         ConversionError: float computation left in the graph of a strict conversion.
     """
-    from edgesdk.runtime import TfliteRunner
+    from edgesdk.tflite.runner import TfliteRunner
 
     info = inspect_bytes(quant_bytes, "converted model")
     float_ops = info.float_ops()

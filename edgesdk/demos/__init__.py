@@ -1,0 +1,1 @@
+"""Built-in demos that run on shipped data (the digits CNN)."""

@@ -1,0 +1,1 @@
+"""Evaluation: the same samples through float, LiteRT, TFLite Micro and a device."""

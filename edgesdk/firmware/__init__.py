@@ -1,0 +1,1 @@
+"""Firmware: the TFLite Micro C bundle and the C text writer."""

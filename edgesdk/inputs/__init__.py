@@ -1,0 +1,1 @@
+"""Inputs: representative and evaluation samples, datasets that ship offline, model loading."""

@@ -1,0 +1,1 @@
+"""Quantization: converter set-up, the run, the accuracy-budget search and its recipes."""

@@ -1,0 +1,1 @@
+"""Reporting: Markdown and HTML reports with plots, from saved results only."""
