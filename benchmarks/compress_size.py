@@ -58,7 +58,7 @@ def main() -> None:
             epochs=args.epochs, batch_size=128, learning_rate=1e-3,
         )  # fmt: skip
     base, small = r.sizes["float_tflite"], r.sizes["compressed_int8_tflite"]
-    lost = r.accuracy["float_model"] - r.accuracy["compressed_int8_tflite"]
+    lost = 100 * (r.accuracy["float_model"] - r.accuracy["compressed_int8_tflite"])  # points
     print(f"  float .tflite              {base.raw_bytes:>9,} B   gzip {base.gzip_bytes:>9,} B")
     print(
         f"  pruned {args.sparsity:.0%} + int8 .tflite  {small.raw_bytes:>9,} B   gzip {small.gzip_bytes:>9,} B"
@@ -66,8 +66,8 @@ def main() -> None:
     print(f"  ratio float .tflite / gzip(pruned int8) = {r.compression_ratio:.1f}x   (goal >= 16x)")
     print(f"  ratio gzip / gzip                       = {r.gzip_ratio:.1f}x")
     print(
-        f"  accuracy float {r.accuracy['float_model']:.2f}% -> pruned int8 "
-        f"{r.accuracy['compressed_int8_tflite']:.2f}% ({-lost:+.2f} pts; goal >= -1.0)"
+        f"  accuracy float {r.accuracy['float_model']:.2%} -> pruned int8 "
+        f"{r.accuracy['compressed_int8_tflite']:.2%} ({-lost:+.2f} pts; goal >= -1.0)"
     )
 
 

@@ -21,6 +21,10 @@ _API = (
     "deploy_group",
     "benchmark_group",
     "fleet_status",
+    "device_add",
+    "list_devices",
+    "device_remove",
+    "trust_group",
     "import_inventory",
     "evaluate",
     "compress",
@@ -46,8 +50,7 @@ def __getattr__(name: str) -> Any:
     import importlib
 
     if name in _API:
-        module = "edgesdk.demos.digits" if name == "demo" else "edgesdk.api"
-        return getattr(importlib.import_module(module), "run_demo" if name == "demo" else name)
+        return getattr(importlib.import_module("edgesdk.api"), name)
     if name in _TYPES:
         return getattr(importlib.import_module(_TYPES[name]), name)
     raise AttributeError(f"module 'edgesdk' has no attribute {name!r}")

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import tempfile
-import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edgesdk._worker import protocol
 from edgesdk.core.options import QuantizeOptions
 from edgesdk.core.profiles import TargetProfile, list_profiles, load_profile
-from edgesdk.errors import ConfigError, DatasetError
 from edgesdk.tflite.model_info import ModelInfo, check_tflite_file, inspect_file
 
 if TYPE_CHECKING:  # results pull in numpy; commands that do not need it stay light
@@ -28,32 +23,6 @@ def _profile(target: str | Path | TargetProfile) -> TargetProfile:
     return target if isinstance(target, TargetProfile) else load_profile(target)
 
 
-def _data_spec(data: Any, jobdir: Path) -> str | None:
-    """A data SPEC string; in-memory arrays are saved to an .npz in ``jobdir``."""
-    import numpy as np
-
-    if data is None:
-        return None
-    if isinstance(data, (str, Path)):
-        from edgesdk.inputs.samples import check_spec
-
-        spec = str(data)
-        check_spec(spec)
-        return spec
-    if isinstance(data, np.ndarray):
-        arrays = {"x": data}
-    elif isinstance(data, Mapping):
-        arrays = {str(k): np.asarray(v) for k, v in data.items()}
-    else:
-        raise DatasetError(
-            f"Unsupported data of type {type(data).__name__} (expected a path, a module:function "
-            "string, a numpy array or a dict of arrays by input name)"
-        )
-    path = jobdir / protocol.DATA
-    np.savez(path, **arrays)
-    return str(path)
-
-
 def quantize(
     model: str | Path | Any,
     data: str | Path | Any,
@@ -62,6 +31,7 @@ def quantize(
     options: QuantizeOptions | None = None,
     max_accuracy_drop: float | None = None,
     eval_data: str | Path | None = None,
+    emit_c: str | Path | None = None,
 ) -> QuantizationResult:
     """Quantize a float model for a target and write the ``.tflite`` atomically.
 
@@ -73,88 +43,31 @@ def quantize(
         target: a built-in profile name, a profile ``.toml`` path, or a TargetProfile.
         options: how to quantize; blanks take the profile's defaults.
         max_accuracy_drop: with ``eval_data``, search for the smallest variant whose top-1
-            accuracy stays within this many points of the float model's (int8 per-channel and
+            accuracy stays within this fraction of the float model's (0.01 is one point) (int8 per-channel and
             per-tensor, more calibration, 16x8, layers kept in float where the target allows).
         eval_data: labelled evaluation data for the budget (``.npz`` with x, y; class folders).
+        emit_c: also write the firmware C bundle (as :func:`export_c`) into this folder; it
+            must be new or empty, which is checked before converting.
 
     Returns:
-        The QuantizationResult, with ``output`` set (``extra["search"]`` lists the candidates).
+        The QuantizationResult, with ``output`` set (``extra["search"]`` lists the candidates,
+        ``export`` the C bundle's ExportResult when ``emit_c`` was given).
 
     Raises:
         ConfigError, ModelError, DatasetError, ConversionError, OutputError.
     """
-    from edgesdk._worker.parent import run_task
-    from edgesdk.core.fileio import check_writable, write_atomic
-    from edgesdk.core.manifest import write_manifest
-    from edgesdk.inputs.models import model_kind
-    from edgesdk.quantization.convert import resolve_options, save_keras_model
-    from edgesdk.quantization.result import QuantizationResult
+    from edgesdk.quantization.job import quantize as _quantize
 
-    start = time.perf_counter()
-    profile = _profile(target)
-    if (max_accuracy_drop is None) != (eval_data is None):
-        raise ConfigError(
-            "An accuracy budget needs both max_accuracy_drop (--max-accuracy-drop) and "
-            "labelled eval_data (--eval-data)"
-        )
-    if max_accuracy_drop is not None and not 0 <= max_accuracy_drop <= 100:
-        raise ConfigError(
-            f"Invalid max_accuracy_drop={max_accuracy_drop} (must be points in [0, 100])"
-        )
-    options_given = options or QuantizeOptions()
-    opts = resolve_options(options_given, profile)
-    out = check_writable(output)
-    with tempfile.TemporaryDirectory(prefix="edgesdk-") as tmp:
-        jobdir = Path(tmp)
-        if isinstance(model, (str, Path)):
-            model_kind(model)
-            model_path = str(Path(model).absolute())
-            what = str(model)
-        else:
-            model_path = str(save_keras_model(model, jobdir))
-            what = f"in-memory model {getattr(model, 'name', '')}".strip()
-        spec = _data_spec(data, jobdir)
-        args = {
-            "model": model_path,
-            "data": spec,
-            "profile": profile.to_dict(with_source=False),
-            "profile_source": profile.source,
-            "options": opts.to_dict() if max_accuracy_drop is None else options_given.to_dict(),
-        }
-        if max_accuracy_drop is not None:
-            from edgesdk.inputs.samples import check_spec
-
-            check_spec(str(eval_data))
-            if spec is None:
-                raise ConfigError("An accuracy budget needs representative data (--data)")
-            args.update(eval_data=str(eval_data), max_drop=float(max_accuracy_drop))
-        task = "quantize" if max_accuracy_drop is None else "quantize_search"
-        payload = run_task(task, args, jobdir, what)
-        result = QuantizationResult.from_dict(payload)
-        written = write_atomic(out, (jobdir / protocol.MODEL).read_bytes())
-        result = dataclasses.replace(
-            result, model=what, output=str(written), seconds=time.perf_counter() - start
-        )
-        write_manifest(
-            written,
-            "quantize",
-            {
-                "model": model_path,
-                "data": spec if spec and Path(spec).exists() else None,
-                "eval_data": eval_data,
-            },
-            result.to_dict(),
-            options={
-                **opts.to_dict(),
-                "max_accuracy_drop": max_accuracy_drop,
-                "eval_data": str(eval_data) if eval_data is not None else None,
-            },
-            target=profile.to_dict(),
-            calibration=result.extra.get("calibration"),
-        )
-    for warning in result.warnings:
-        log.warning("%s", warning)
-    return result
+    return _quantize(
+        model,
+        data,
+        output,
+        _profile(target),
+        options or QuantizeOptions(),
+        max_accuracy_drop,
+        eval_data,
+        emit_c,
+    )
 
 
 def export_c(
@@ -197,11 +110,10 @@ def export_c(
 
 
 def _session(device: str | Any, passphrase_prompt: Any = None) -> Any:
-    from edgesdk.devices.inventory import Device, Inventory
+    from edgesdk.devices.inventory import Inventory
     from edgesdk.devices.ssh import Session
 
-    dev = device if isinstance(device, Device) else Inventory().get(device)
-    return Session(dev, passphrase_prompt=passphrase_prompt)
+    return Session(Inventory().resolve(device), passphrase_prompt=passphrase_prompt)
 
 
 def device_check(device: str | Any, passphrase_prompt: Any = None) -> dict[str, Any]:
@@ -214,11 +126,10 @@ def device_check(device: str | Any, passphrase_prompt: Any = None) -> dict[str, 
 
 def device_trust(device: str | Any, fingerprint: str) -> str:
     """Record the device's host key if it presents exactly ``fingerprint`` (``SHA256:...``)."""
-    from edgesdk.devices.inventory import Device, Inventory
-    from edgesdk.devices.ssh import trust
+    from edgesdk.devices.hostkeys import trust
+    from edgesdk.devices.inventory import Inventory
 
-    dev = device if isinstance(device, Device) else Inventory().get(device)
-    return trust(dev, fingerprint)
+    return trust(Inventory().resolve(device), fingerprint)
 
 
 def deploy(
@@ -266,6 +177,39 @@ def _group(group: str) -> list[Any]:
     from edgesdk.devices.inventory import Inventory
 
     return Inventory().group(group)
+
+
+def device_add(device: Any) -> Any:
+    """Add (or replace) a Device in the inventory; its target profile must load. Nothing is
+    contacted."""
+    from edgesdk.devices.inventory import Inventory
+
+    if device.target is not None:
+        load_profile(device.target)
+    return Inventory().add(device)
+
+
+def list_devices(group: str | None = None) -> list[Any]:
+    """The inventory's devices (those of ``group`` when given), sorted by name."""
+    from edgesdk.devices.inventory import Inventory
+
+    return Inventory().group(group) if group is not None else Inventory().list()
+
+
+def device_remove(name: str) -> None:
+    """Remove a device from the inventory (nothing on the device changes)."""
+    from edgesdk.devices.inventory import Inventory
+
+    Inventory().remove(name)
+
+
+def demo(
+    out_dir: str | Path = "edgesdk-demo", target: str = "arduino-nano-33-ble", epochs: int = 30
+) -> Any:
+    """Train the digits CNN, quantize it to int8, evaluate and export it (the built-in demo)."""
+    from edgesdk.demos.digits import run_demo
+
+    return run_demo(out_dir, target=target, epochs=epochs)
 
 
 def deploy_group(
@@ -342,11 +286,35 @@ def import_inventory(path: str | Path) -> tuple[list[str], list[str]]:
 
 def presented_fingerprint(device: str | Any) -> str:
     """The SHA256 fingerprint of the host key a device presents (nothing is trusted)."""
-    from edgesdk.devices.inventory import Device, Inventory
-    from edgesdk.devices.ssh import fingerprint, presented_key
+    from edgesdk.devices.hostkeys import fingerprint, presented_key
+    from edgesdk.devices.inventory import Inventory
 
-    dev = device if isinstance(device, Device) else Inventory().get(device)
-    return fingerprint(presented_key(dev)[1])
+    return fingerprint(presented_key(Inventory().resolve(device))[1])
+
+
+def trust_group(
+    group: str,
+    fingerprints: str | Path | dict[str, str] | None = None,
+    confirm: Any = None,
+) -> list[Any]:
+    """Record the host keys of a group's devices, only where each matches what you verified.
+
+    Args:
+        group: the device group.
+        fingerprints: a file of ``DEVICE SHA256:...`` lines (or that mapping); without it
+            ``confirm(device, fingerprint)`` decides per device.
+        confirm: called per device when no fingerprints are given; without it nothing is
+            trusted.
+
+    Returns:
+        A TrustOutcome per device (trusted or not, and why not).
+    """
+    from edgesdk.devices.trust import read_fingerprints, trust_devices
+
+    expected = (
+        read_fingerprints(fingerprints) if isinstance(fingerprints, (str, Path)) else fingerprints
+    )
+    return trust_devices(_group(group), expected, confirm, presented_fingerprint, device_trust)
 
 
 def evaluate(
@@ -460,6 +428,6 @@ def report(folder: str | Path, out_dir: str | Path | None = None) -> Any:
     Raises:
         ConfigError: not a folder, or no results in it.
     """
-    from edgesdk.reporting.build.build import make_report
+    from edgesdk.reporting.build import make_report
 
     return make_report(folder, out_dir)

@@ -1,13 +1,73 @@
-"""Exception hierarchy: one EdgeSdkError subclass per stage."""
+"""The error contract: EdgeSdkError with declared fields, one subclass per stage."""
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class EdgeSdkError(Exception):
-    """Base of every error edgesdk raises on purpose; the CLI prints it as one line."""
+    """Base of every error edgesdk raises on purpose; the CLI prints it as one line.
+
+    Attributes:
+        what: what failed or was refused (an option, a file, a layer, a device).
+        value: the offending value, when there is one.
+        allowed: what would have been accepted.
+        retryable: whether the same call may succeed if tried again (network, not input).
+        details: structured data for the caller (the candidates tried, the work done before
+            the failure, a longer log); never needed to understand the message.
+    """
 
     exit_code = 1
-    data: dict | None = None  # structured detail for the caller (e.g. the candidates tried)
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        what: str | None = None,
+        value: Any = None,
+        allowed: Any = None,
+        retryable: bool | None = None,
+        details: dict[str, Any] | None = None,
+    ):
+        super().__init__(message)
+        self.what = what
+        self.value = value
+        self.allowed = allowed
+        if retryable is not None:
+            self.retryable = retryable
+        self.details: dict[str, Any] = dict(details or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as JSON-able data (how a worker process hands it back)."""
+        return {
+            "type": type(self).__name__,
+            "message": str(self),
+            "what": self.what,
+            "value": _plain(self.value),
+            "allowed": _plain(self.allowed),
+            "retryable": self.retryable,
+            "details": self.details,
+        }
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> EdgeSdkError:
+        """Rebuild an error from :meth:`to_dict` (unknown types become EdgeSdkError)."""
+        cls = ERROR_TYPES.get(d.get("type", ""), EdgeSdkError)
+        return cls(
+            d["message"],
+            what=d.get("what"),
+            value=d.get("value"),
+            allowed=d.get("allowed"),
+            retryable=d.get("retryable"),
+            details=d.get("details"),
+        )
+
+
+def _plain(value: Any) -> Any:
+    return (
+        value if value is None or isinstance(value, (str, int, float, bool, list)) else str(value)
+    )
 
 
 class ConfigError(EdgeSdkError):
@@ -23,7 +83,19 @@ class DatasetError(EdgeSdkError):
 
 
 class ConversionError(EdgeSdkError):
-    """The TFLite converter failed, crashed, or produced a model that breaks a rule."""
+    """The TFLite converter failed, or produced a model that breaks a rule."""
+
+
+class BudgetNotMetError(ConversionError):
+    """No quantization candidate stayed within the accuracy budget (details: the candidates)."""
+
+
+class CompressionError(EdgeSdkError):
+    """Pruning, clustering, QAT or distillation failed or missed its target."""
+
+
+class WorkerCrashedError(EdgeSdkError):
+    """The child process that ran a heavy job died (a signal, or no result)."""
 
 
 class InspectionError(EdgeSdkError):
@@ -39,7 +111,28 @@ class ExportError(EdgeSdkError):
 
 
 class DeviceError(EdgeSdkError):
-    """A device cannot be reached, trusted or used."""
+    """A device cannot be reached, trusted or used.
+
+    Retryable unless raised with ``retryable=False``: trust, keys, authentication, an unknown
+    device or a broken model do not change by trying again; the network may.
+    """
+
+    retryable = True
+
+
+class UnknownHostKeyError(DeviceError):
+    """The device presented a host key that no known_hosts file lists (``value``: its
+    fingerprint); never retried: trusting a key is the user's decision."""
+
+    def __init__(self, host: str, key_type: str, fingerprint: str):
+        super().__init__(
+            f"Unknown host key for {host}: {key_type} {fingerprint}; refusing to connect until "
+            "this fingerprint is verified and trusted",
+            what=host,
+            value=fingerprint,
+            allowed="a host key listed in known_hosts",
+            retryable=False,
+        )
 
 
 class BenchmarkError(EdgeSdkError):
@@ -54,6 +147,9 @@ ERROR_TYPES: dict[str, type[EdgeSdkError]] = {
         ModelError,
         DatasetError,
         ConversionError,
+        BudgetNotMetError,
+        CompressionError,
+        WorkerCrashedError,
         InspectionError,
         OutputError,
         ExportError,

@@ -79,7 +79,9 @@ def main(out: Path) -> None:
         learning_rate=2e-3, progress=show,
     )  # fmt: skip
 
-    acc = pruned.accuracy
+    acc = {k: None if v is None else 100 * v for k, v in pruned.accuracy.items()}  # in %
+    qat_acc = {k: None if v is None else 100 * v for k, v in qat.accuracy.items()}
+    student = {k: None if v is None else 100 * v for k, v in distilled.accuracy.items()}
     float_tflite = pruned.sizes["float_tflite"]
     small = pruned.sizes["compressed_int8_tflite"]
     figures = {
@@ -90,23 +92,23 @@ def main(out: Path) -> None:
         "size ratio: float .tflite / gzip(pruned int8)": round(pruned.compression_ratio, 1),
         "size ratio: gzip / gzip": round(pruned.gzip_ratio, 1),
         "accuracy lost by prune + int8 (pts)": round(acc["float_model"] - acc["compressed_int8_tflite"], 2),
-        "post-training int8 accuracy (%)": qat.accuracy["float_int8_tflite"],
-        "QAT int8 accuracy (%)": qat.accuracy["compressed_int8_tflite"],
-        "teacher accuracy (%)": distilled.accuracy["teacher"],
+        "post-training int8 accuracy (%)": qat_acc["float_int8_tflite"],
+        "QAT int8 accuracy (%)": qat_acc["compressed_int8_tflite"],
+        "teacher accuracy (%)": student["teacher"],
         "student parameters / teacher parameters": f"{distilled.parameters} / {distilled.teacher_parameters}",
-        "distilled student accuracy (%)": distilled.accuracy["compressed_model"],
-        "student - teacher (pts)": round(distilled.accuracy["compressed_model"] - distilled.accuracy["teacher"], 2),
+        "distilled student accuracy (%)": student["compressed_model"],
+        "student - teacher (pts)": round(student["compressed_model"] - student["teacher"], 2),
     }  # fmt: skip
     checks = {
         "prune + int8 gzip >= 16x smaller than the float .tflite": pruned.compression_ratio >= 16,
         "... also gzip vs gzip": pruned.gzip_ratio >= 16,
         "prune + int8 loses <= 1.0 pt": acc["float_model"] - acc["compressed_int8_tflite"] <= 1.0,
-        "QAT int8 >= post-training int8": qat.accuracy["compressed_int8_tflite"]
-        >= qat.accuracy["float_int8_tflite"],
+        "QAT int8 >= post-training int8": qat_acc["compressed_int8_tflite"]
+        >= qat_acc["float_int8_tflite"],
         "student <= 1/4 of the teacher's parameters": 4 * distilled.parameters
         <= distilled.teacher_parameters,
-        "student within 2 pts of the teacher": distilled.accuracy["teacher"]
-        - distilled.accuracy["compressed_model"]
+        "student within 2 pts of the teacher": student["teacher"]
+        - student["compressed_model"]
         <= 2.0,
     }
     width = max(map(len, figures)) + 2

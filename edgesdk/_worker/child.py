@@ -105,8 +105,7 @@ def main(argv: list[str]) -> int:
     try:
         payload = TASKS[job["task"]](job["args"], jobdir)
     except EdgeSdkError as e:
-        error = {"type": type(e).__name__, "message": str(e), "data": getattr(e, "data", None)}
-        _write(jobdir, {"ok": False, "error": error})
+        _write(jobdir, {"ok": False, "error": e.to_dict()})
         return 3
     except Exception as e:  # noqa: BLE001 - reported to the caller as an internal error
         traceback.print_exc()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from edgesdk._worker import protocol
-from edgesdk.errors import ERROR_TYPES, ConversionError, EdgeSdkError
+from edgesdk.errors import EdgeSdkError, WorkerCrashedError
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,15 @@ def _poll_progress(
         time.sleep(0.2)
 
 
+# what each task's child process is, in messages
+_LABELS = {
+    "quantize": "TFLite converter",
+    "quantize_search": "TFLite converter",
+    "float_outputs": "float model process",
+    "compress": "compression process",
+}
+
+
 def run_task(
     task: str,
     args: dict[str, Any],
@@ -83,8 +92,8 @@ def run_task(
         on_progress: called with each event the worker appends to ``progress.jsonl``.
 
     Raises:
-        EdgeSdkError: the error the task raised, re-created; ConversionError when the worker
-            crashed or died.
+        EdgeSdkError: the error the task raised, re-created; WorkerCrashedError when the child
+            crashed or died (its log in ``details["log"]``).
     """
     (jobdir / protocol.JOB).write_text(json.dumps({"task": task, "args": args}), encoding="utf-8")
     log_file = jobdir / protocol.LOG
@@ -117,26 +126,27 @@ def run_task(
         if payload["ok"]:
             return payload["result"]
         error = payload["error"]
-        cls = ERROR_TYPES.get(error["type"], ConversionError)
         if error["type"] == "internal":
-            raise ConversionError(f"Internal error while working on {what}: {error['message']}")
-        err_ = cls(error["message"])
-        err_.data = error.get("data")
-        raise err_
+            raise WorkerCrashedError(
+                f"Internal error in the {_LABELS.get(task, task)} while working on {what}: "
+                f"{error['message']}",
+                what=what,
+                details={"log": tail},
+            )
+        raise EdgeSdkError.from_dict(error)
     if proc.returncode < 0:
         try:
             name = signal.Signals(-proc.returncode).name
         except ValueError:
             name = f"signal {-proc.returncode}"
-        err: EdgeSdkError = ConversionError(
-            f"The TFLite converter crashed ({name}) while working on {what}; nothing was written "
-            "(run with --debug to see its log)"
+        message = (
+            f"The {_LABELS.get(task, task)} crashed ({name}) while working on {what}; nothing was "
+            "written (run with --debug to see its log)"
         )
     else:
         detail = _last_meaningful_line(tail)
-        err = ConversionError(
-            f"The worker for {what} exited with code {proc.returncode} and no result"
-            + (f" (last message: {detail})" if detail else "")
+        message = (
+            f"The {_LABELS.get(task, task)} for {what} exited with code {proc.returncode} and no "
+            "result" + (f" (last message: {detail})" if detail else "")
         )
-    err.details = tail  # type: ignore[attr-defined]
-    raise err
+    raise WorkerCrashedError(message, what=what, value=proc.returncode, details={"log": tail})

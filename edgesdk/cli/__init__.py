@@ -9,6 +9,7 @@ import typer
 
 from edgesdk import __version__
 from edgesdk.cli import (
+    benchmark_cmd,
     compress_cmd,
     demo_cmd,
     deploy_cmd,
@@ -57,7 +58,7 @@ app.command("report")(report_cmd.report)
 app.command("demo")(demo_cmd.demo)
 app.command("deploy")(deploy_cmd.deploy)
 app.command("rollback")(deploy_cmd.rollback)
-app.command("benchmark")(deploy_cmd.benchmark)
+app.command("benchmark")(benchmark_cmd.benchmark)
 app.add_typer(targets_cmd.app, name="targets")
 app.add_typer(device_cmd.app, name="device")
 app.add_typer(fleet_cmd.app, name="fleet")

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from edgesdk.errors import EdgeSdkError
+from edgesdk.errors import EdgeSdkError, UnknownHostKeyError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,15 +39,12 @@ def handle_errors(func: F) -> F:
             return func(*args, **kwargs)
         except EdgeSdkError as e:
             if state["debug"]:
-                details = getattr(e, "details", "")
-                if details:
-                    err_console.print(details, markup=False, highlight=False)
+                if e.details.get("log"):
+                    err_console.print(e.details["log"], markup=False, highlight=False)
                 raise
             message = str(e)
-            if getattr(e, "fingerprint", None):
-                message += (
-                    f" (to trust it: edgesdk device trust DEVICE --fingerprint {e.fingerprint})"
-                )
+            if isinstance(e, UnknownHostKeyError):
+                message += f" (to trust it: edgesdk device trust DEVICE --fingerprint {e.value})"
             # escaped: paths and messages may hold [brackets] that rich would read as markup
             err_console.print(
                 f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True

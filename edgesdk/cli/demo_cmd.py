@@ -19,7 +19,7 @@ def demo(
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Train a small CNN on scikit-learn's digits, quantize it to int8 and compare accuracy."""
-    from edgesdk.demos.digits import run_demo
+    from edgesdk.api import demo as run_demo
 
     if json_out:
         print_json(run_demo(out, target=target, epochs=epochs).to_dict())

@@ -1,15 +1,16 @@
-"""`edgesdk deploy`, `edgesdk rollback` and `edgesdk benchmark`."""
+"""`edgesdk deploy` and `edgesdk rollback`."""
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from edgesdk.cli.common import console, err_console, handle_errors, print_json, prompt_passphrase
+from edgesdk.cli.live import run_fleet
 
 
+# Over 80 lines: one typer parameter per CLI option; the body is a few lines.
 @handle_errors
 def deploy(
     model: Annotated[str, typer.Argument(help="The .tflite file.")],
@@ -44,7 +45,7 @@ def deploy(
     if group is not None:
         from edgesdk.devices.fleet import FleetOptions
 
-        _run_fleet(
+        run_fleet(
             lambda show: api.deploy_group(
                 model,
                 group,
@@ -94,27 +95,6 @@ def deploy(
         )
 
 
-def _run_fleet(action: Any, group: str, json_out: bool, save: str | None = None) -> None:
-    """Run a fleet action with a live per-device display; exit with its code."""
-    from edgesdk.cli.live import FleetDisplay
-    from edgesdk.cli.rendering import render_fleet
-    from edgesdk.devices.inventory import Inventory
-
-    names = [d.name for d in Inventory().group(group)]
-    with FleetDisplay(names, enabled=not json_out) as display:
-        result = action(display.update)
-    if save:
-        from edgesdk.core.fileio import write_atomic
-
-        write_atomic(save, json.dumps(result.to_dict(), indent=2) + "\n")
-    if json_out:
-        print_json(result.to_dict())
-    else:
-        render_fleet(result, console)
-    if result.exit_code:
-        raise typer.Exit(result.exit_code)
-
-
 @handle_errors
 def rollback(
     device: Annotated[str, typer.Option("--device", "-D", help="Device name.")],
@@ -130,63 +110,3 @@ def rollback(
     console.print(
         f"{device}: rolled back to {result.current.name} (sha256 {result.current.sha256[:16]})"
     )
-
-
-@handle_errors
-def benchmark(
-    model: Annotated[str, typer.Argument(help="The .tflite file.")],
-    device: Annotated[
-        str | None, typer.Option("--device", "-D", help="Device name (default: this machine).")
-    ] = None,
-    group: Annotated[
-        str | None, typer.Option("--group", "-g", help="Benchmark every device of a group.")
-    ] = None,
-    parallel: Annotated[int, typer.Option(min=1, help="With --group: devices at once.")] = 4,
-    outlier_factor: Annotated[
-        float,
-        typer.Option(help="With --group: slower than the group median by this factor = outlier."),
-    ] = 1.5,
-    threads: Annotated[int, typer.Option(min=0, help="Threads (0: one per core).")] = 0,
-    runs: Annotated[int, typer.Option(min=1, help="Timed runs.")] = 100,
-    warmup: Annotated[int, typer.Option(min=0, help="Warm-up runs.")] = 10,
-    input_file: Annotated[
-        str | None, typer.Option("--input", help="Real inputs (.npy/.npz) instead of random.")
-    ] = None,
-    save: Annotated[str | None, typer.Option(help="Also write the result as JSON here.")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """Measure load time, first inference and latency statistics with the on-device runner."""
-    from edgesdk import api
-    from edgesdk.cli.rendering import render_benchmark
-    from edgesdk.devices.benchmark import BenchmarkOptions
-
-    options = BenchmarkOptions(threads=threads, runs=runs, warmup=warmup, input_file=input_file)
-    if group is not None:
-        if device is not None:
-            raise typer.BadParameter("give --device or --group, not both")
-        from edgesdk.devices.fleet import FleetOptions
-
-        _run_fleet(
-            lambda show: api.benchmark_group(
-                model,
-                group,
-                FleetOptions(parallel=parallel),
-                options,
-                outlier_factor,
-                show,
-                prompt_passphrase,
-            ),
-            group,
-            json_out,
-            save,
-        )
-        return
-    result = api.benchmark(model, device, options, passphrase_prompt=prompt_passphrase)
-    if save:
-        from edgesdk.core.fileio import write_atomic
-
-        write_atomic(save, json.dumps(result.to_dict(), indent=2) + "\n")
-    if json_out:
-        print_json(result.to_dict())
-    else:
-        render_benchmark(result, console)

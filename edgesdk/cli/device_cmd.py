@@ -38,13 +38,10 @@ def add(
     ] = None,
 ) -> None:
     """Add a device to the inventory (nothing is contacted yet)."""
-    from edgesdk.devices.inventory import Device, Inventory
+    from edgesdk import api
+    from edgesdk.devices.inventory import Device
 
-    if target is not None:
-        from edgesdk.core.profiles import load_profile
-
-        load_profile(target)
-    device = Inventory().add(
+    device = api.device_add(
         Device(name, host, port, user, key, python, workdir, target, tuple(group or ()))
     )
     console.print(f"added {device.name} ({device.host}); next: edgesdk device check {device.name}")
@@ -58,9 +55,9 @@ def list_devices(
     """List the devices in the inventory."""
     from rich.table import Table
 
-    from edgesdk.devices.inventory import Inventory
+    from edgesdk import api
 
-    devices = Inventory().list()
+    devices = api.list_devices()
     if json_out:
         print_json([d.to_dict() for d in devices])
         return
@@ -78,9 +75,9 @@ def list_devices(
 @handle_errors
 def remove(name: Annotated[str, typer.Argument(help="Device name.")]) -> None:
     """Remove a device from the inventory (nothing on the device changes)."""
-    from edgesdk.devices.inventory import Inventory
+    from edgesdk import api
 
-    Inventory().remove(name)
+    api.device_remove(name)
     console.print(f"removed {name}")
 
 
@@ -137,56 +134,20 @@ def trust(
             )
         console.print(f"trusted {name}: {api.device_trust(name, fingerprint)}")
         return
-    from edgesdk.devices.inventory import Inventory
-
-    expected = _read_fingerprints(fingerprints) if fingerprints else None
-    refused = 0
-    from edgesdk.errors import EdgeSdkError
-
-    for device in Inventory().group(group):
-        try:
-            actual = api.presented_fingerprint(device)
-        except EdgeSdkError as e:
-            console.print(f"[red]not trusted[/red] {device.name}: {escape(str(e))}")
-            refused += 1
-            continue
-        if expected is not None:
-            ok = expected.get(device.name) == actual
-            if not ok:
-                console.print(
-                    f"[red]not trusted[/red] {device.name}: presents {actual}, "
-                    f"file says {expected.get(device.name, 'nothing')}"
-                )
+    outcomes = api.trust_group(
+        group,
+        fingerprints,
+        confirm=lambda device, actual: typer.confirm(
+            f"{device.name} ({device.host}) presents {actual}. Trust it?", default=False
+        ),
+    )
+    for o in outcomes:
+        if o.trusted:
+            console.print(f"trusted {o.device}: {o.fingerprint}")
         else:
-            ok = typer.confirm(
-                f"{device.name} ({device.host}) presents {actual}. Trust it?", default=False
-            )
-        if ok:
-            console.print(f"trusted {device.name}: {api.device_trust(device, actual)}")
-        else:
-            refused += 1
-    if refused:
+            console.print(f"[red]not trusted[/red] {o.device}: {escape(o.reason)}")
+    if not all(o.trusted for o in outcomes):
         raise typer.Exit(1)
-
-
-def _read_fingerprints(path: str) -> dict[str, str]:
-    from edgesdk.errors import ConfigError
-
-    try:
-        lines = open(path, encoding="utf-8").read().splitlines()  # noqa: SIM115
-    except OSError as e:
-        raise ConfigError(f"Cannot read fingerprints file {path}: {e.strerror}") from e
-    result = {}
-    for number, line in enumerate(lines, 1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        parts = line.split()
-        if len(parts) != 2 or not parts[1].startswith("SHA256:"):
-            raise ConfigError(
-                f"{path}:{number}: expected 'DEVICE SHA256:...', got {line.strip()!r}"
-            )
-        result[parts[0]] = parts[1]
-    return result
 
 
 @app.command("import")

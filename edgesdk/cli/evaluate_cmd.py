@@ -48,7 +48,7 @@ def evaluate(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress
 
     from edgesdk import api
-    from edgesdk.cli.rendering import render_evaluation
+    from edgesdk.cli.render_runs import render_evaluation
     from edgesdk.core.options import Normalization
 
     norm = Normalization(

@@ -20,10 +20,10 @@ def status(
 ) -> None:
     """Which model (sha256, name, when) each device runs; unreachable ones; who disagrees."""
     from edgesdk import api
-    from edgesdk.cli.deploy_cmd import _run_fleet
+    from edgesdk.cli.live import run_fleet
     from edgesdk.devices.fleet import FleetOptions
 
-    _run_fleet(
+    run_fleet(
         lambda show: api.fleet_status(
             group, FleetOptions(parallel=parallel, retries=0), show, prompt_passphrase
         ),

@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import typer
 from rich.live import Live
 from rich.table import Table
 
-from edgesdk.cli.common import err_console
+from edgesdk.cli.common import console, err_console, print_json
 
 
 class FleetDisplay:
@@ -48,3 +49,21 @@ class FleetDisplay:
     def __exit__(self, *exc: Any) -> None:
         if self.live is not None:
             self.live.__exit__(*exc)
+
+
+def run_fleet(action: Any, group: str, json_out: bool, save: str | None = None) -> None:
+    """Run a fleet action with a live per-device display; exit with its code."""
+    from edgesdk import api
+    from edgesdk.cli.render_runs import render_fleet
+
+    names = [d.name for d in api.list_devices(group)]
+    with FleetDisplay(names, enabled=not json_out) as display:
+        result = action(display.update)
+    if save:
+        result.save(save)
+    if json_out:
+        print_json(result.to_dict())
+    else:
+        render_fleet(result, console)
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)

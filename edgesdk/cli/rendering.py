@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -41,6 +40,7 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
+# Over 80 lines: one table row per figure of the result, in the order people read them.
 def render_quantization(result: QuantizationResult, console: Console) -> None:
     """Sizes, I/O, per-op dtypes and fidelity of a quantization."""
     head = _key_value_table(f"edgesdk quantize → {result.output}")
@@ -273,192 +273,16 @@ def render_export(result: Any, console: Console) -> None:
         console.print(f"[yellow]warning: {escape(w)}[/yellow]")
 
 
-def render_benchmark(result: Any, console: Console) -> None:
-    """Latency statistics, runtime and environment of a benchmark."""
-    s = result.stats
-    table = _key_value_table(f"edgesdk benchmark {result.model} on {result.device}")
-    table.add_row(
-        "runtime",
-        f"{s['runtime']} {s['runtime_version']} (Python {s['python']}, "
-        f"numpy {s['numpy']}), {s['threads']} threads, {s['arch']}",
-    )
-    table.add_row("load", f"{s['load_ms']:.2f} ms")
-    table.add_row("first inference", f"{s['first_inference_ms']:.3f} ms")
-    table.add_row("warm-up", f"{s['warmup_runs']} runs in {s['warmup_ms']:.2f} ms")
-    table.add_row(
-        "latency (ms)",
-        f"mean {s['mean_ms']:.4f} ± {s['std_ms']:.4f}, min {s['min_ms']:.4f}, "
-        f"p50 {s['p50_ms']:.4f}, p90 {s['p90_ms']:.4f}, p99 {s['p99_ms']:.4f} (n={s['n']})",
-    )
-    table.add_row("peak RSS", human_bytes(s["peak_rss_kb"] * 1024))
-    table.add_row("inputs", s["input_source"])
-    for when in ("before", "after"):
-        env = s[f"env_{when}"]
-        table.add_row(
-            f"device {when}", ", ".join(f"{k}={v}" for k, v in env.items() if v is not None) or "-"
-        )
-    console.print(table)
-    for w in result.warnings:
-        console.print(f"[yellow]warning: {escape(w)}[/yellow]")
-
-
-def render_fleet(result: Any, console: Console) -> None:
-    """One row per device of a fleet action, then the summary."""
-    table = Table(title=f"edgesdk {result.action}: {result.status} succeeded", title_justify="left")
-    table.add_column("device", no_wrap=True)
-    extra = {
-        "deploy": ("action", "sha256"),
-        "benchmark": ("runtime", "p50 ms", "p99 ms"),
-        "status": ("model", "sha256", "agrees"),
-    }.get(result.action, ())
-    for col in ("ok", "phase", *extra, "tries", "error"):
-        table.add_column(col)
-    for o in result.outcomes:
-        d = o.detail
-        if result.action == "deploy":
-            cells = (d.get("action", "-"), (d.get("current") or {}).get("sha256", "-")[:16])
-        elif result.action == "benchmark":
-            cells = (d.get("runtime", "-"), _fmt(d.get("p50_ms")), _fmt(d.get("p99_ms")))
-        elif result.action == "status":
-            cur = d.get("current") or {}
-            cells = (
-                cur.get("name", "-"),
-                cur.get("sha256", "-")[:16],
-                "-" if "agrees" not in d else ("yes" if d["agrees"] else "[red]no[/red]"),
-            )
-        else:
-            cells = ()
-        table.add_row(
-            o.device,
-            "[green]yes[/green]" if o.ok else "[red]no[/red]",
-            o.phase,
-            *cells,
-            str(o.attempts),
-            escape(o.error or ""),
-        )
-    console.print(table)
-    if result.stopped:
-        console.print(f"[red]stopped: {result.stopped}[/red]")
-    for key, value in result.summary.items():
-        if value not in (None, [], {}):
-            console.print(f"{key}: {value if not isinstance(value, float) else f'{value:.3f}'}")
-
-
-def render_evaluation(result: Any, console: Console) -> None:
-    """One row per model and runtime: accuracy and fidelity against the float model."""
-    table = Table(
-        title=f"edgesdk evaluate: {result.samples} samples from {escape(result.data)}",
-        title_justify="left",
-    )
-    table.add_column("model / runtime", no_wrap=True)
-    for col in ("top-1", "top-5", "agree", "cosine", "SQNR dB", "RMSE", "LSB vs ref"):
-        table.add_column(col, justify="right")
-
-    def pct(v: float | None) -> str:
-        return "-" if v is None else f"{100 * v:.2f}%"
-
-    for run in result.runs:
-        f = run.fidelity[0] if run.fidelity else None
-        table.add_row(
-            f"{escape(Path(run.model).name)}\n  {run.runtime}",
-            pct(run.top1),
-            pct(run.top5),
-            pct(f.top1_agreement) if f else "-",
-            f"{f.cosine:.4f}" if f else "-",
-            ("exact" if f.sqnr_db is None else f"{f.sqnr_db:.1f}") if f else "-",
-            _fmt(f.rmse, 3) if f else "-",
-            "-" if run.max_lsb_vs_reference is None else str(run.max_lsb_vs_reference),
-        )
-    console.print(table)
-    console.print(
-        "[dim]LSB vs ref: largest difference from LiteRT's reference kernels, in output steps[/dim]"
-    )
-    if not result.labelled:
-        console.print("[dim]no labels in the data: accuracy not measured, fidelity only[/dim]")
-
-
 def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f}%"
-
-
-def render_compression(result: Any, console: Console) -> None:
-    """Per-layer sparsity/clusters, sizes (raw and gzip) and accuracy before and after."""
-    from edgesdk.compression.result import ARTIFACTS
-
-    head = _key_value_table(f"edgesdk compress → {escape(result.output)}")
-    head.add_row("model", escape(result.model))
-    head.add_row("techniques", " → ".join(result.techniques))
-    head.add_row(
-        "data",
-        f"{result.train_samples} training samples, {result.validation_samples} for validation",
-    )
-    head.add_row(
-        "parameters",
-        f"{result.parameters:,} ({result.nonzero_parameters:,} non-zero; "
-        f"{result.original_nonzero_parameters:,} before)",
-    )
-    if result.teacher_parameters:
-        head.add_row(
-            "teacher",
-            f"{result.teacher_parameters:,} parameters "
-            f"(student has {result.parameters / result.teacher_parameters:.1%} of them), "
-            f"accuracy {_pct(result.accuracy.get('teacher'))}",
-        )
-    if result.prune_steps:
-        steps = result.prune_steps
-        head.add_row(
-            "pruning schedule",
-            f"{steps['total']} steps, target reached at step {steps['end']} "
-            f"(masks updated every {steps['frequency']})"
-            if steps["end"] >= 0
-            else f"{steps['total']} steps, constant (masks updated every {steps['frequency']})",
-        )
-    if result.compression_ratio:
-        head.add_row(
-            "compression",
-            f"{result.compression_ratio:.1f}x (float .tflite → gzip of the compressed int8 "
-            f".tflite); gzip vs gzip {result.gzip_ratio:.1f}x",
-        )
-    head.add_row("time", f"{result.seconds:.1f} s")
-    console.print(head)
-
-    if result.layers:
-        layers = Table(title="Layers", title_justify="left")
-        for col in ("layer", "parameters", "zeros", "sparsity", "distinct values"):
-            layers.add_column(col, justify="left" if col == "layer" else "right")
-        for row in result.layers:
-            layers.add_row(
-                escape(row.layer),
-                f"{row.parameters:,}",
-                f"{row.zeros:,}",
-                f"{row.sparsity:.1f}%",
-                f"{row.unique:,}",
-            )
-        console.print(layers)
-
-    sizes = Table(title="Sizes and validation accuracy", title_justify="left")
-    for col in ("artifact", "raw", "gzip", "accuracy"):
-        sizes.add_column(col, justify="left" if col == "artifact" else "right")
-    for key, label in ARTIFACTS.items():
-        size = result.sizes.get(key)
-        if size is None:
-            continue
-        sizes.add_row(
-            label,
-            human_bytes(size.raw_bytes),
-            human_bytes(size.gzip_bytes),
-            _pct(result.accuracy.get(key)),
-        )
-    console.print(sizes)
-    for note in result.notes:
-        console.print(f"[dim]note: {escape(note)}[/dim]")
+    """A fraction as a percentage with two decimals."""
+    return "—" if value is None else f"{100 * value:.2f}%"
 
 
 def render_search(search: dict[str, Any], console: Console) -> None:
     """Every candidate the accuracy-budget search tried, and which one won and why."""
     table = Table(
-        title=f"Accuracy budget: at most {search['budget']:g} pts below the float model's "
-        f"{search['float_accuracy']:.2f}% ({search['eval_samples']} samples)",
+        title=f"Accuracy budget: at most {100 * search['budget']:g} pts below the float model's "
+        f"{_pct(search['float_accuracy'])} ({search['eval_samples']} samples)",
         title_justify="left",
     )
     for col in ("candidate", "I/O", "size", "accuracy", "drop", "float ops", "within"):
@@ -477,8 +301,8 @@ def render_search(search: dict[str, Any], console: Console) -> None:
             name,
             c["io"],
             human_bytes(c["size"]),
-            f"{c['accuracy']:.2f}%",
-            f"{c['drop']:+.2f}",
+            _pct(c["accuracy"]),
+            f"{100 * c['drop']:+.2f}",
             str(c["float_ops"]),
             "[green]yes[/]" if c["fits"] else "[red]no[/]",
         )

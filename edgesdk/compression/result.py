@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from edgesdk.core.results import JsonResult
 from edgesdk.quantization.result import SizeInfo
 
 # The artifacts measured, in report order, with how they are labelled.
@@ -48,8 +47,8 @@ class LayerStat:
 
 
 @dataclass(frozen=True)
-class CompressionResult:
-    """What ``compress`` made, with sizes (raw and gzip) and validation accuracy in percent."""
+class CompressionResult(JsonResult):
+    """What ``compress`` made, with sizes (raw and gzip) and validation accuracy (a fraction)."""
 
     model: str
     output: str
@@ -139,8 +138,3 @@ class CompressionResult:
             notes=tuple(d.get("notes", ())),
             extra=d.get("extra", {}),
         )
-
-    def save(self, path: str | Path) -> Path:
-        from edgesdk.core.fileio import write_atomic
-
-        return write_atomic(path, json.dumps(self.to_dict(), indent=2) + "\n")

@@ -37,9 +37,9 @@ def outputs_probabilities(model: Any, x: list[np.ndarray]) -> bool:
 
 
 def accuracy(model: Any, x: list[np.ndarray], y: np.ndarray, batch_size: int = 256) -> float:
-    """Top-1 accuracy in percent."""
+    """Top-1 accuracy as a fraction in [0, 1]."""
     out = model.predict(x if len(x) > 1 else x[0], batch_size=batch_size, verbose=0)
-    return float(np.mean(np.argmax(out, axis=-1) == y) * 100.0)
+    return float(np.mean(np.argmax(out, axis=-1) == y))
 
 
 class ProgressLog:

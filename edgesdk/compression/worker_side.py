@@ -19,7 +19,7 @@ from edgesdk.compression.training import (
     outputs_probabilities,
 )
 from edgesdk.core.options import CompressOptions, TensorSpec
-from edgesdk.errors import ConversionError, ModelError
+from edgesdk.errors import CompressionError, ModelError
 from edgesdk.inputs.models import load_keras, load_keras_model
 from edgesdk.inputs.samples import check_labels, load_samples
 
@@ -77,7 +77,7 @@ def _verify_sparsity(stats: list[Any], target: float) -> None:
         if s.sparsity / 100.0 < target - max(0.01, 1.0 / max(s.parameters, 1))
     ]
     if short:
-        raise ConversionError(
+        raise CompressionError(
             f"Pruning fell short of {target * 100:.1f}% sparsity in: {', '.join(short)} "
             "(try more epochs or the constant schedule)"
         )
@@ -87,7 +87,7 @@ def _verify_clusters(stats: list[Any], k: int, zeros_kept: bool) -> None:
     allowed = k + (1 if zeros_kept else 0)
     over = [f"{s.layer} ({s.unique} values)" for s in stats if s.unique > allowed]
     if over:
-        raise ConversionError(
+        raise CompressionError(
             f"Clustering left more than {allowed} distinct weight values in: {', '.join(over)}"
         )
 
@@ -128,9 +128,10 @@ def _load_teacher(path: str, specs: list[TensorSpec], classes: int) -> Any:
     return teacher
 
 
+# Over 80 lines: the technique chain in its fixed order (distill, prune, cluster, QAT), each
+# followed by its check; splitting it would hide that order.
 def run_compress(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
     """The worker task: returns what was done and measured; writes the model into ``jobdir``."""
-    import keras
     from tensorflow_model_optimization.python.core.clustering.keras.clustering_registry import (
         ClusteringRegistry,
     )
@@ -196,26 +197,7 @@ def run_compress(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
         _verify_sparsity([s for s in stats if s.layer in pruned], opts.prune)
     acc_after = accuracy(model, x_val, y_val)
 
-    if opts.qat:
-        out = jobdir / "model"
-        model.save(str(out), save_format="tf", include_optimizer=False)
-        kind = "saved_model"
-    elif legacy:  # it came from tf_keras: it goes back as tf_keras wrote it
-        out = jobdir / f"model{'.h5' if args.get('output_suffix') == '.h5' else '.keras'}"
-        model.save(str(out))
-        kind = "keras"
-    else:
-        back = keras.models.clone_model(original)
-        copy_weights_by_name(model, back)
-        diff = max_output_difference(back, model, [a[:64] for a in x_val])
-        if diff > BRIDGE_TOLERANCE:
-            raise ModelError(
-                f"The compressed model changed by {diff:.3g} on its way back to Keras 3"
-            )
-        suffix = ".h5" if args.get("output_suffix") == ".h5" else ".keras"
-        out = jobdir / f"model{suffix}"
-        back.save(str(out))
-        kind = "keras"
+    out, kind = _save_model(model, original, legacy, opts, args, jobdir, x_val)
     np.savez(
         jobdir / protocol.VALIDATION,
         y=y_val,
@@ -261,3 +243,40 @@ def _nonzero(model: Any) -> int:
         for w in _own_weights(layer)[1]:
             total += int(np.count_nonzero(np.asarray(w.numpy())))
     return total
+
+
+def _save_model(
+    model: Any,
+    original: Any,
+    legacy: bool,
+    opts: CompressOptions,
+    args: dict[str, Any],
+    jobdir: Path,
+    x_val: list[np.ndarray],
+) -> tuple[Path, str]:
+    """Write the compressed model into ``jobdir``: a SavedModel for QAT; otherwise a Keras 3
+    copy of the original with the trained weights (checked), or tf_keras's own file for a
+    legacy model. Returns (path, kind)."""
+    import keras
+
+    if opts.qat:
+        out = jobdir / "model"
+        model.save(str(out), save_format="tf", include_optimizer=False)
+        kind = "saved_model"
+    elif legacy:  # it came from tf_keras: it goes back as tf_keras wrote it
+        out = jobdir / f"model{'.h5' if args.get('output_suffix') == '.h5' else '.keras'}"
+        model.save(str(out))
+        kind = "keras"
+    else:
+        back = keras.models.clone_model(original)
+        copy_weights_by_name(model, back)
+        diff = max_output_difference(back, model, [a[:64] for a in x_val])
+        if diff > BRIDGE_TOLERANCE:
+            raise ModelError(
+                f"The compressed model changed by {diff:.3g} on its way back to Keras 3"
+            )
+        suffix = ".h5" if args.get("output_suffix") == ".h5" else ".keras"
+        out = jobdir / f"model{suffix}"
+        back.save(str(out))
+        kind = "keras"
+    return out, kind

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -11,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from edgesdk.core.fileio import write_atomic
 from edgesdk.core.options import QuantizeOptions
+from edgesdk.core.results import JsonResult
 from edgesdk.quantization.result import QuantizationResult
 
 log = logging.getLogger(__name__)
@@ -21,7 +20,7 @@ DEMO_TARGET = "arduino-nano-33-ble"
 
 
 @dataclass(frozen=True)
-class DemoResult:
+class DemoResult(JsonResult):
     """What the demo made and measured."""
 
     out_dir: str
@@ -48,9 +47,6 @@ class DemoResult:
             "quantization": self.quantization.to_dict(),
             "export": self.export.to_dict() if self.export is not None else None,
         }
-
-    def save(self, path: str | Path) -> Path:
-        return write_atomic(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
 
 def load_digits_split(seed: int = 0, test_fraction: float = 0.2) -> tuple[np.ndarray, ...]:

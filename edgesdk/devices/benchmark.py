@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgesdk.core.results import JsonResult
 from edgesdk.errors import BenchmarkError, EdgeSdkError
 
 RUNNER = Path(__file__).resolve().parent / "runner.py"
@@ -47,7 +48,7 @@ class BenchmarkOptions:
 
 
 @dataclass(frozen=True)
-class BenchmarkResult:
+class BenchmarkResult(JsonResult):
     """Latency statistics and the environment they were measured in."""
 
     model: str
@@ -112,13 +113,14 @@ def run_local(model: Path, options: BenchmarkOptions) -> BenchmarkResult:
     return BenchmarkResult(str(model), "local", stats, _warnings(stats))
 
 
-def run_remote(session: Any, model: Path, options: BenchmarkOptions) -> BenchmarkResult:
-    """Upload runner (and model, and inputs) to the device and run it with the device's Python."""
-    from edgesdk.devices.deploy import RemoteStore, sha256_file
+def stage_runner(session: Any) -> tuple[Any, str, str]:
+    """Upload the on-device runner into the device's bench folder.
 
-    if not model.is_file():
-        raise BenchmarkError(f"No such model: {model}")
-    device = session.device
+    Returns:
+        (the RemoteStore, the bench folder, the runner's path on the device).
+    """
+    from edgesdk.devices.deploy import RemoteStore
+
     store = RemoteStore(session)
     store.ensure_dirs()
     bench = store.path("bench")
@@ -126,6 +128,17 @@ def run_remote(session: Any, model: Path, options: BenchmarkOptions) -> Benchmar
         session.sftp.mkdir(bench)
     runner = posixpath.join(bench, "runner.py")
     session.sftp.put(str(RUNNER), runner)
+    return store, bench, runner
+
+
+def run_remote(session: Any, model: Path, options: BenchmarkOptions) -> BenchmarkResult:
+    """Upload runner (and model, and inputs) to the device and run it with the device's Python."""
+    from edgesdk.devices.deploy import sha256_file
+
+    if not model.is_file():
+        raise BenchmarkError(f"No such model: {model}")
+    device = session.device
+    store, bench, runner = stage_runner(session)
     remote_model = posixpath.join(store.models, f"{sha256_file(model)[:16]}.tflite")
     if not store.exists(remote_model):
         remote_model = posixpath.join(bench, "model.tflite")

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from edgesdk.core.results import JsonResult
 from edgesdk.devices.ssh import Session
 from edgesdk.errors import DeviceError
 
@@ -55,7 +56,7 @@ class Deployment:
 
 
 @dataclass(frozen=True)
-class DeployResult:
+class DeployResult(JsonResult):
     """What ``deploy`` or ``rollback`` did."""
 
     device: str
@@ -218,7 +219,8 @@ def deploy(
             session.sftp.remove(tmp)
             raise DeviceError(
                 f"sha256 mismatch on {session.device.name} after upload (local {data_sha[:16]}, "
-                f"device {remote[:16]}); the deployed model is unchanged"
+                f"device {remote[:16]}); the deployed model is unchanged",
+                retryable=False,
             )
         session.sftp.posix_rename(tmp, target)
         sent, action = size, "uploaded"
@@ -243,7 +245,8 @@ def rollback(session: Session) -> DeployResult:
     history = store.history()
     if len(history) < 2:
         raise DeviceError(
-            f"Nothing to roll back to on {session.device.name} ({len(history)} version(s) deployed)"
+            f"Nothing to roll back to on {session.device.name} ({len(history)} version(s) deployed)",
+            retryable=False,
         )
     bad, previous = history[-1], history[-2]
     if not store.exists(posixpath.join(store.models, previous.file)):

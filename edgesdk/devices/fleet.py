@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgesdk.core.results import JsonResult
 from edgesdk.devices.inventory import Device
 from edgesdk.errors import BenchmarkError, DeviceError, EdgeSdkError
 
@@ -62,7 +63,7 @@ class Outcome:
 
 
 @dataclass(frozen=True)
-class FleetResult:
+class FleetResult(JsonResult):
     """Per-device outcomes of one fleet action and a summary."""
 
     action: str
@@ -93,26 +94,6 @@ class FleetResult:
             "devices": [o.to_dict() for o in self.outcomes],
             **self.summary,
         }
-
-
-def transient(error: Exception) -> bool:
-    """Errors worth retrying: the network, not trust, keys or the model."""
-    from edgesdk.devices.ssh import UnknownHostKeyError
-
-    if isinstance(error, UnknownHostKeyError) or not isinstance(error, DeviceError):
-        return False
-    text = str(error)
-    permanent = (
-        "CHANGED",
-        "authentication",
-        "SSH key",
-        "does not support",
-        "sha256 mismatch",
-        "Nothing to roll back",
-        "Unknown device",
-        "smoke inference",
-    )
-    return not any(p in text for p in permanent)
 
 
 def run_parallel(
@@ -152,14 +133,14 @@ def run_parallel(
                     device.name, True, phase, detail, None, attempt, time.perf_counter() - start
                 )
             except EdgeSdkError as e:
-                if attempt <= options.retries and transient(e):
+                if attempt <= options.retries and e.retryable:
                     notify(device.name, f"retrying: {e}")
                     time.sleep(options.backoff * 2 ** (attempt - 1))
                     continue
                 if options.fail_fast:
                     stop.set()
                 notify(device.name, f"failed: {e}")
-                detail = dict(getattr(e, "detail", {}))  # what was done before the failure
+                detail = dict(e.details.get("done", {}))  # what was done before the failure
                 return Outcome(
                     device.name, False, phase, detail, str(e), attempt, time.perf_counter() - start
                 )
@@ -175,9 +156,13 @@ def _smoke(session: Any, model: Path) -> dict[str, Any]:
     try:
         stats = run_remote(session, model, BenchmarkOptions(runs=1, warmup=0, timeout=120)).stats
     except BenchmarkError as e:
-        raise DeviceError(f"smoke inference failed on {session.device.name}: {e}") from e
+        raise DeviceError(
+            f"smoke inference failed on {session.device.name}: {e}", retryable=False
+        ) from e
     if not stats["outputs_finite"]:
-        raise DeviceError(f"smoke inference on {session.device.name} gave NaN/inf outputs")
+        raise DeviceError(
+            f"smoke inference on {session.device.name} gave NaN/inf outputs", retryable=False
+        )
     return {"smoke_runtime": stats["runtime"], "smoke_ms": round(stats["first_inference_ms"], 3)}
 
 
@@ -237,7 +222,7 @@ def deploy_group(
         try:
             detail.update(_smoke(session, model))
         except DeviceError as e:
-            e.detail = detail  # type: ignore[attr-defined]
+            e.details["done"] = detail
             raise
         return detail
 

@@ -86,8 +86,12 @@ class Inventory:
         devices = self._load()
         if name not in devices:
             known = ", ".join(devices) or "none yet; add one with 'edgesdk device add'"
-            raise DeviceError(f"Unknown device {name!r} (known devices: {known})")
+            raise DeviceError(f"Unknown device {name!r} (known devices: {known})", retryable=False)
         return devices[name]
+
+    def resolve(self, device: str | Device) -> Device:
+        """A Device as it is, or the inventory's device of that name."""
+        return device if isinstance(device, Device) else self.get(device)
 
     def group(self, name: str) -> list[Device]:
         """The devices of a group, sorted by name.

@@ -140,6 +140,8 @@ def evaluate(np, interpreter, details, args, name, version):
     return 0
 
 
+# Over 80 lines: this script runs on the device with only numpy and a runtime, so it stays
+# one self-contained main.
 def main(argv=None):
     p = argparse.ArgumentParser()
     p.add_argument("--model", required=True)

@@ -1,190 +1,32 @@
-"""SSH sessions with paramiko: ~/.ssh/config, verified host keys, keys and agent, safe remote commands."""
+"""SSH sessions with paramiko: verified host keys, keys and agent, safe remote commands that
+are read to the end."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
 import select
 import shlex
-import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgesdk.devices.inventory import Device, config_home
-from edgesdk.errors import DeviceError
+from edgesdk.devices.hostkeys import (
+    check_host_key,
+    fingerprint,
+    own_known_hosts,
+    resolve,
+    ssh_dir,
+)
+from edgesdk.devices.inventory import Device
+from edgesdk.errors import DeviceError, UnknownHostKeyError
 
 log = logging.getLogger(__name__)
 
 KEEPALIVE_SECONDS = 15
 SFTP_WINDOW = 1 << 27
 SFTP_PACKET = 32768
-_UNSUPPORTED = ("proxyjump", "proxycommand", "localforward", "remoteforward")
-
-
-class UnknownHostKeyError(DeviceError):
-    """The device presented a host key that no known_hosts file lists."""
-
-    def __init__(self, host: str, key_type: str, fingerprint: str):
-        super().__init__(
-            f"Unknown host key for {host}: {key_type} {fingerprint}; refusing to connect until "
-            "this fingerprint is verified and trusted"
-        )
-        self.host = host
-        self.fingerprint = fingerprint
-
-
-def fingerprint(key: Any) -> str:
-    """OpenSSH-style ``SHA256:...`` fingerprint of a paramiko key."""
-    digest = hashlib.sha256(key.asbytes()).digest()
-    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
-
-
-def ssh_dir() -> Path:
-    return Path.home() / ".ssh"
-
-
-def own_known_hosts() -> Path:
-    return config_home() / "known_hosts"
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where a device really is once ``~/.ssh/config`` is applied."""
-
-    hostname: str
-    port: int
-    user: str | None
-    key_files: tuple[str, ...]
-
-    @property
-    def host_key_name(self) -> str:
-        """The name known_hosts uses: ``host`` on port 22, ``[host]:port`` otherwise."""
-        return self.hostname if self.port == 22 else f"[{self.hostname}]:{self.port}"
-
-
-def resolve(device: Device) -> Endpoint:
-    """Apply ``~/.ssh/config`` (HostName, User, Port, IdentityFile); device fields win.
-
-    Raises:
-        DeviceError: the config asks for something edgesdk does not do (ProxyJump, ...).
-    """
-    import paramiko
-
-    config_path = ssh_dir() / "config"
-    options: dict[str, Any] = {}
-    if config_path.is_file():
-        text = config_path.read_text(encoding="utf-8", errors="replace")
-        if any(line.strip().lower().startswith("include ") for line in text.splitlines()):
-            log.warning("%s uses Include; edgesdk does not read included files", config_path)
-        options = paramiko.SSHConfig.from_text(text).lookup(device.host)
-        for key in _UNSUPPORTED:
-            if key in options:
-                raise DeviceError(
-                    f"{config_path} sets {key} for {device.host!r}; edgesdk does not support "
-                    f"{key} (connect directly, or give --host with a reachable address)"
-                )
-    hostname = options.get("hostname", device.host)
-    port = device.port or int(options.get("port", 22))
-    user = device.user or options.get("user")
-    keys = (device.key,) if device.key else tuple(options.get("identityfile", ()))
-    return Endpoint(
-        hostname=hostname,
-        port=port,
-        user=user,
-        key_files=tuple(str(Path(k).expanduser()) for k in keys),
-    )
-
-
-def _host_keys() -> Any:
-    import paramiko
-
-    keys = paramiko.HostKeys()
-    for path in (ssh_dir() / "known_hosts", own_known_hosts()):
-        if path.is_file():
-            try:
-                keys.load(str(path))
-            except (OSError, paramiko.SSHException) as e:
-                raise DeviceError(f"Cannot read known hosts {path}: {e}") from e
-    return keys
-
-
-def _check_host_key(endpoint: Endpoint, key: Any) -> None:
-    """Accept ``key`` only if a known_hosts file lists it for this host (changed → refused)."""
-    known = _host_keys().lookup(endpoint.host_key_name)
-    if not known:
-        raise UnknownHostKeyError(endpoint.host_key_name, key.get_name(), fingerprint(key))
-    expected = known.get(key.get_name())
-    if expected is None or expected != key:
-        old = ", ".join(f"{k.get_name()} {fingerprint(k)}" for k in known.values())
-        raise DeviceError(
-            f"Host key for {endpoint.host_key_name} has CHANGED: it presents {key.get_name()} "
-            f"{fingerprint(key)}, known hosts list {old}; refusing to connect (possible "
-            "man-in-the-middle; if the device was reinstalled, remove its old entry first)"
-        )
-
-
-def _open_socket(endpoint: Endpoint, timeout: float) -> socket.socket:
-    try:
-        return socket.create_connection((endpoint.hostname, endpoint.port), timeout=timeout)
-    except OSError as e:
-        raise DeviceError(
-            f"Cannot reach {endpoint.hostname}:{endpoint.port}: {e.strerror or e}"
-        ) from e
-
-
-def presented_key(device: Device, timeout: float = 10.0) -> tuple[Endpoint, Any]:
-    """The host key the device presents (no authentication, nothing trusted)."""
-    import paramiko
-
-    endpoint = resolve(device)
-    sock = _open_socket(endpoint, timeout)
-    transport = paramiko.Transport(sock)
-    try:
-        transport.start_client(timeout=timeout)
-        return endpoint, transport.get_remote_server_key()
-    except paramiko.SSHException as e:
-        raise DeviceError(f"SSH handshake with {endpoint.host_key_name} failed: {e}") from e
-    finally:
-        transport.close()
-
-
-def trust(device: Device, expected: str, timeout: float = 10.0) -> str:
-    """Record the device's host key in edgesdk's known_hosts if it matches ``expected``.
-
-    Returns:
-        The fingerprint recorded.
-
-    Raises:
-        DeviceError: the fingerprint differs, or a different key is already known.
-    """
-    import paramiko
-
-    endpoint, key = presented_key(device, timeout)
-    actual = fingerprint(key)
-    if actual != expected.strip():
-        raise DeviceError(
-            f"Fingerprint mismatch for {endpoint.host_key_name}: the host presents {actual}, "
-            f"you gave {expected.strip()}; nothing recorded"
-        )
-    try:
-        _check_host_key(endpoint, key)
-        return actual  # already trusted
-    except UnknownHostKeyError:
-        pass
-    path = own_known_hosts()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    keys = paramiko.HostKeys()
-    if path.is_file():
-        keys.load(str(path))
-    keys.add(endpoint.host_key_name, key.get_name(), key)
-    tmp = path.with_name(path.name + ".tmp")
-    keys.save(str(tmp))
-    tmp.replace(path)
-    return actual
 
 
 _FAST_CIPHERS = ("aes256-gcm@openssh.com", "aes128-gcm@openssh.com")
@@ -244,24 +86,25 @@ class Session:
 
         for path in self.endpoint.key_files:
             if not Path(path).is_file():
-                raise DeviceError(f"SSH key not found: {path}")
+                raise DeviceError(f"SSH key not found: {path}", retryable=False)
             try:
                 return paramiko.PKey.from_path(path)
             except (paramiko.PasswordRequiredException, TypeError) as e:
                 # OpenSSH-format keys report a missing passphrase as TypeError
                 if isinstance(e, TypeError) and "password" not in str(e).lower():
-                    raise DeviceError(f"Cannot read SSH key {path}: {e}") from e
+                    raise DeviceError(f"Cannot read SSH key {path}: {e}", retryable=False) from e
             except (paramiko.SSHException, OSError, ValueError) as e:
-                raise DeviceError(f"Cannot read SSH key {path}: {e}") from e
+                raise DeviceError(f"Cannot read SSH key {path}: {e}", retryable=False) from e
             if self.passphrase_prompt is None:
                 raise DeviceError(
-                    f"SSH key {path} is encrypted and no passphrase prompt is available"
+                    f"SSH key {path} is encrypted and no passphrase prompt is available",
+                    retryable=False,
                 )
             try:
                 secret = self.passphrase_prompt(path).encode("utf-8")
                 return paramiko.PKey.from_path(path, password=secret)
             except (paramiko.SSHException, ValueError, TypeError) as e:
-                raise DeviceError(f"Cannot unlock SSH key {path}: {e}") from e
+                raise DeviceError(f"Cannot unlock SSH key {path}: {e}", retryable=False) from e
         return None
 
     def __enter__(self) -> Session:
@@ -290,12 +133,13 @@ class Session:
             )
         except paramiko.BadHostKeyException as e:
             client.close()
-            _check_host_key(endpoint, e.key)  # raises the "CHANGED" DeviceError
+            check_host_key(endpoint, e.key)  # raises the "CHANGED" DeviceError
             raise DeviceError(f"Host key for {endpoint.host_key_name} rejected") from e
         except paramiko.AuthenticationException as e:
             client.close()
             raise DeviceError(
-                f"SSH authentication as {user!r} on {endpoint.host_key_name} failed: {e}"
+                f"SSH authentication as {user!r} on {endpoint.host_key_name} failed: {e}",
+                retryable=False,
             ) from e
         except paramiko.SSHException as e:
             client.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
 import posixpath
 import tempfile
 from collections.abc import Callable
@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 
 from edgesdk._worker import protocol
-from edgesdk.core.fileio import write_atomic
 from edgesdk.core.options import Normalization
-from edgesdk.errors import DatasetError, DeviceError
+from edgesdk.core.results import JsonResult
+from edgesdk.errors import DeviceError
+from edgesdk.inputs.samples import check_labels
 from edgesdk.tflite.fidelity import OutputFidelity, compare, is_classifier_output
-from edgesdk.tflite.runner import dequantize_array, natural_key, quantize_array
+from edgesdk.tflite.runner import RawIo, TfliteRunner
 
 Progress = Callable[[str, int, int], None]
 DEVICE_BATCH = 256
@@ -50,7 +51,7 @@ class RuntimeEval:
 
 
 @dataclass(frozen=True)
-class EvaluationResult:
+class EvaluationResult(JsonResult):
     """Every runtime's accuracy and fidelity on the same samples."""
 
     float_model: str
@@ -71,9 +72,6 @@ class EvaluationResult:
             "notes": list(self.notes),
         }
 
-    def save(self, path: str | Path) -> Path:
-        return write_atomic(path, json.dumps(self.to_dict(), indent=2) + "\n")
-
 
 def _accuracy(outputs: np.ndarray, labels: np.ndarray | None) -> tuple[Any, Any, Any]:
     if labels is None or not is_classifier_output(outputs.shape):
@@ -87,73 +85,14 @@ def _accuracy(outputs: np.ndarray, labels: np.ndarray | None) -> tuple[Any, Any,
     return top1, top5, confusion.tolist()
 
 
-class _Plan:
-    """How float inputs map onto a .tflite's subgraph inputs and its outputs back to float order."""
-
-    def __init__(self, model: bytes, input_names: list[str]):
-        from ai_edge_litert.interpreter import Interpreter
-
-        from edgesdk.tflite.runner import TfliteRunner
-
-        self.model = model
-        runner = TfliteRunner(model)
-        mapping = runner.map_inputs(input_names)
-        interpreter = Interpreter(model_content=model)
-        self.in_details = interpreter.get_input_details()
-        self.out_details = interpreter.get_output_details()
-        position = {d["index"]: i for i, d in enumerate(self.in_details)}
-        self.input_order = [""] * len(self.in_details)
-        for name in input_names:
-            self.input_order[position[runner.input_details[mapping[name]]["index"]]] = name
-        out_position = {d["index"]: i for i, d in enumerate(self.out_details)}
-        names = sorted(runner.output_details, key=natural_key)
-        self.output_order = [out_position[runner.output_details[n]["index"]] for n in names]
-
-    def raw_inputs(self, arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
-        raw = []
-        for d, name in zip(self.in_details, self.input_order, strict=True):
-            dtype = np.dtype(d["dtype"])
-            x = arrays[name]
-            if dtype.kind in "iu":
-                scale, zero = d["quantization"]
-                raw.append(quantize_array(x, scale, zero, dtype))
-            else:
-                raw.append(x.astype(dtype))
-        return raw
-
-    def dequantize(self, raw_outputs: list[np.ndarray]) -> list[np.ndarray]:
-        result = []
-        for position in self.output_order:
-            d, q = self.out_details[position], raw_outputs[position]
-            if np.dtype(d["dtype"]).kind in "iu":
-                scale, zero = d["quantization"]
-                result.append(dequantize_array(q, scale, zero))
-            else:
-                result.append(q.astype(np.float32))
-        return result
-
-    def scales(self) -> list[float | None]:
-        result = []
-        for position in self.output_order:
-            d = self.out_details[position]
-            quantized = np.dtype(d["dtype"]).kind in "iu" and d["quantization"][0]
-            result.append(float(d["quantization"][0]) if quantized else None)
-        return result
-
-
 def _run_litert(
-    plan: _Plan,
+    plan: RawIo,
     raw: list[np.ndarray],
     progress: Progress,
     label: str,
     reference_kernels: bool = False,
 ) -> list[np.ndarray]:
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    kwargs: dict[str, Any] = {"model_content": plan.model}
-    if reference_kernels:
-        kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_REF
-    interpreter = Interpreter(**kwargs)
+    interpreter = TfliteRunner(plan.model, reference_kernels=reference_kernels).interpreter
     interpreter.allocate_tensors()
     count = len(raw[0])
     outs: list[list[np.ndarray]] = [[] for _ in plan.out_details]
@@ -169,7 +108,7 @@ def _run_litert(
 
 
 def _run_tflm(
-    plan: _Plan, raw: list[np.ndarray], progress: Progress, label: str
+    plan: RawIo, raw: list[np.ndarray], progress: Progress, label: str
 ) -> list[np.ndarray]:
     from edgesdk.tflite.micro import load_interpreter, run_micro
 
@@ -194,17 +133,10 @@ def _run_device(
     outputs: int,
 ) -> list[np.ndarray]:
     """Stream samples to the device in batches; the runner sends raw outputs back."""
-    from edgesdk.devices.benchmark import RUNNER
-    from edgesdk.devices.deploy import RemoteStore
+    from edgesdk.devices.benchmark import stage_runner
 
-    store = RemoteStore(session)
-    store.ensure_dirs()
-    bench = store.path("bench")
-    if not store.exists(bench):
-        session.sftp.mkdir(bench)
-    runner = posixpath.join(bench, "runner.py")
+    _, bench, runner = stage_runner(session)
     remote_model = posixpath.join(bench, "eval_model.tflite")
-    session.sftp.put(str(RUNNER), runner)
     session.sftp.put(str(model_path), remote_model)
     count = len(raw[0])
     outs: list[list[np.ndarray]] = [[] for _ in range(outputs)]
@@ -300,16 +232,45 @@ def evaluate(
         content = read_tflite(path)
         inspect_bytes(content, str(path))
         models.append((Path(path), content))
+    meta, arrays, labels, reference = _float_reference(
+        float_model, data, normalization or Normalization(), normalize_arrays, limit, notify
+    )
+    top1, top5, confusion = _accuracy(reference[0], labels)
+    float_name = {"tf_keras": "float (tf_keras)", "saved_model": "float (SavedModel)"}.get(
+        meta["loader"], "float (Keras)"
+    )
+    runs = [RuntimeEval(str(float_model), float_name, meta["count"], top1, top5, confusion)]
+    with contextlib.ExitStack() as stack:
+        session = None
+        if device is not None:
+            from edgesdk.devices.inventory import Inventory
+            from edgesdk.devices.ssh import Session
+
+            dev = Inventory().resolve(device)
+            session = stack.enter_context(Session(dev, passphrase_prompt=passphrase_prompt))
+        for path, content in models:
+            runs.extend(
+                _model_runs(path, content, meta, arrays, labels, reference, tflm, session, notify)
+            )
+    return EvaluationResult(
+        str(float_model), data, meta["count"], labels is not None, tuple(runs), tuple(meta["notes"])
+    )
+
+
+def _float_reference(
+    float_model: str | Path,
+    data: str,
+    normalization: Normalization,
+    normalize_arrays: bool,
+    limit: int,
+    notify: Progress,
+) -> tuple[dict[str, Any], dict[str, np.ndarray], np.ndarray | None, list[np.ndarray]]:
+    """The samples, their labels (checked) and the float model's outputs, from the worker."""
     with tempfile.TemporaryDirectory(prefix="edgesdk-eval-") as tmp:
         jobdir = Path(tmp)
         notify("float model", 0, 1)
         meta = _float_outputs(
-            str(Path(float_model).absolute()),
-            data,
-            normalization or Normalization(),
-            normalize_arrays,
-            limit,
-            jobdir,
+            str(Path(float_model).absolute()), data, normalization, normalize_arrays, limit, jobdir
         )
         notify("float model", 1, 1)
         with np.load(jobdir / protocol.SAMPLES) as f:
@@ -318,75 +279,49 @@ def evaluate(
         with np.load(jobdir / protocol.FLOAT_OUTPUTS) as f:
             reference = [f[f"out_{i}"] for i in range(meta["outputs"])]
     if labels is not None:
-        labels = labels.astype(np.int64)
         classes = reference[0].shape[1] if reference[0].ndim == 2 else 0
-        if labels.min() < 0 or labels.max() >= max(classes, 1):
-            raise DatasetError(
-                f"Labels run from {labels.min()} to {labels.max()}; the model's first "
-                f"output has {classes} classes (expected labels 0..{classes - 1})"
-            )
-    top1, top5, confusion = _accuracy(reference[0], labels)
-    float_name = {"tf_keras": "float (tf_keras)", "saved_model": "float (SavedModel)"}.get(
-        meta["loader"], "float (Keras)"
-    )
-    runs = [RuntimeEval(str(float_model), float_name, meta["count"], top1, top5, confusion)]
-    session_cm = None
-    if device is not None:
-        from edgesdk.devices.inventory import Device, Inventory
-        from edgesdk.devices.ssh import Session
+        labels = check_labels(labels, max(classes, 1), str(data))
+    return meta, arrays, labels, reference
 
-        dev = device if isinstance(device, Device) else Inventory().get(device)
-        session_cm = Session(dev, passphrase_prompt=passphrase_prompt)
-        session = session_cm.__enter__()
-    try:
-        for path, content in models:
-            plan = _Plan(content, meta["inputs"])
-            raw = plan.raw_inputs(arrays)
-            litert_raw = _run_litert(plan, raw, notify, f"{path.name} LiteRT")
-            # TFLite Micro and devices are compared, LSB by LSB, with LiteRT's reference kernels
-            ref_raw = None
-            if tflm or session_cm is not None:
-                ref_raw = _run_litert(
-                    plan, raw, notify, f"{path.name} LiteRT reference kernels", True
-                )
-            runs.append(_runtime_eval(path, "LiteRT", plan, litert_raw, reference, labels, ref_raw))
-            if tflm:
-                tflm_raw = _run_tflm(plan, raw, notify, f"{path.name} TFLite Micro")
-                runs.append(
-                    _runtime_eval(path, "TFLite Micro", plan, tflm_raw, reference, labels, ref_raw)
-                )
-            if session_cm is not None:
-                device_raw = _run_device(
-                    session,
-                    path,
-                    raw,
-                    notify,
-                    f"{path.name} {session.device.name}",
-                    len(plan.out_details),
-                )
-                runs.append(
-                    _runtime_eval(
-                        path,
-                        f"device {session.device.name}",
-                        plan,
-                        device_raw,
-                        reference,
-                        labels,
-                        ref_raw,
-                    )
-                )
-    finally:
-        if session_cm is not None:
-            session_cm.__exit__(None, None, None)
-    return EvaluationResult(
-        str(float_model), data, meta["count"], labels is not None, tuple(runs), tuple(meta["notes"])
-    )
+
+def _model_runs(
+    path: Path,
+    content: bytes,
+    meta: dict[str, Any],
+    arrays: dict[str, np.ndarray],
+    labels: np.ndarray | None,
+    reference: list[np.ndarray],
+    tflm: bool,
+    session: Any,
+    notify: Progress,
+) -> list[RuntimeEval]:
+    """One .tflite on LiteRT, and on TFLite Micro and the device when asked."""
+    plan = RawIo(content, meta["inputs"])
+    raw = plan.raw_inputs(arrays)
+    litert_raw = _run_litert(plan, raw, notify, f"{path.name} LiteRT")
+    # TFLite Micro and devices are compared, LSB by LSB, with LiteRT's reference kernels
+    ref_raw = None
+    if tflm or session is not None:
+        ref_raw = _run_litert(plan, raw, notify, f"{path.name} LiteRT reference kernels", True)
+    runs = [_runtime_eval(path, "LiteRT", plan, litert_raw, reference, labels, ref_raw)]
+    if tflm:
+        tflm_raw = _run_tflm(plan, raw, notify, f"{path.name} TFLite Micro")
+        runs.append(_runtime_eval(path, "TFLite Micro", plan, tflm_raw, reference, labels, ref_raw))
+    if session is not None:
+        name = session.device.name
+        device_raw = _run_device(
+            session, path, raw, notify, f"{path.name} {name}", len(plan.out_details)
+        )
+        runs.append(
+            _runtime_eval(path, f"device {name}", plan, device_raw, reference, labels, ref_raw)
+        )
+    return runs
 
 
 def _runtime_eval(
     path: Path,
     runtime: str,
-    plan: _Plan,
+    plan: RawIo,
     raw: list[np.ndarray],
     reference: list[np.ndarray],
     labels: np.ndarray | None,

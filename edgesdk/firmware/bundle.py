@@ -17,6 +17,7 @@ from edgesdk import __version__
 from edgesdk.core.fileio import check_out_dir, publish_dir
 from edgesdk.core.manifest import write_manifest
 from edgesdk.core.profiles import TargetProfile
+from edgesdk.core.results import JsonResult
 from edgesdk.errors import ExportError, OutputError
 from edgesdk.firmware.csource import camel, sanitize_identifier, write_byte_array
 from edgesdk.tflite.micro import (
@@ -29,6 +30,8 @@ from edgesdk.tflite.micro import (
     load_interpreter,
     measure_arena,
     op_support,
+    parity_failures,
+    parity_message,
     random_inputs,
     run_micro,
 )
@@ -65,7 +68,7 @@ class Budget:
 
 
 @dataclass(frozen=True)
-class ExportResult:
+class ExportResult(JsonResult):
     """What export-c wrote and what it verified."""
 
     model: str
@@ -268,6 +271,8 @@ def _test_vectors_header(
     return "".join(parts)
 
 
+# Over 80 lines: the checks that must pass before anything is written, in order, then one
+# atomic write of the whole folder.
 def export_c(
     model: str | Path,
     profile: TargetProfile,
@@ -305,66 +310,22 @@ def export_c(
     io_bytes = sum(_tensor_bytes(t) for t in (*inputs, *outputs))
     flash = Budget(len(data) + h.runtime_flash_estimate_bytes, profile.memory.flash_budget_bytes)
     ram = Budget(declared + io_bytes, profile.memory.ram_budget_bytes)
-    warnings = []
-    for what, b in (
-        ("flash (model + runtime estimate)", flash),
-        ("RAM (arena + I/O buffers)", ram),
-    ):
-        if b.over:
-            message = (
-                f"Over the {what} budget of {profile.name}: {b.used} bytes needed, "
-                f"{b.budget} available ({b.percent:.0f}%)"
-            )
-            if not force:
-                raise ExportError(message + "; use --force to write anyway")
-            warnings.append(message + "; written anyway (--force)")
+    warnings = _check_budgets(profile, flash, ram, force)
     parity: list[OutputParity] = []
     if verify:
         check_arena(data, declared)
         parity = compare_with_litert(data, interpreter, verify_samples, seed)
-        bad = [p for p in parity if p.max_lsb > h.lsb_tolerance or p.top1_changes]
+        bad = parity_failures(parity, h.lsb_tolerance)
         if bad:
-            p = bad[0]
-            raise ExportError(
-                f"TFLite Micro and LiteRT (reference kernels) disagree on output {p.index}: "
-                f"max {p.max_lsb} LSB (tolerance {h.lsb_tolerance}), {p.top1_changes} top-1 changes "
-                f"in {p.samples} samples"
-            )
+            raise ExportError(parity_message(bad[0], h.lsb_tolerance))
     sha = hashlib.sha256(data).hexdigest()
-    ext = "cc" if h.language == "cc" else "c"
-    files = [f"{ident}_model.h", f"{ident}_model.{ext}", f"{ident}_op_resolver.h"]
-
-    def banner(file_name: str) -> str:
-        return _banner(file_name, str(model), data, sha, profile)
-
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     try:
-        (tmp / files[0]).write_text(
-            _model_header(
-                ident,
-                banner(files[0]),
-                info,
-                declared,
-                arena.total,
-                profile,
-            )
-        )
-        with (tmp / files[1]).open("wb") as f:
-            _write_model_source(f, ident, banner(files[1]), data, profile)
-        (tmp / files[2]).write_text(_resolver_header(ident, banner(files[2]), ops))
-        if test_vectors:
-            files.append(f"{ident}_test_vectors.h")
-            (tmp / files[3]).write_text(
-                _test_vectors_header(
-                    ident,
-                    banner(files[3]),
-                    interpreter,
-                    info,
-                    test_vectors,
-                    seed,
-                )
-            )
+        files = _write_sources(
+            tmp, ident, str(model), data, sha, profile, info, declared, arena.total, ops,
+            interpreter, test_vectors, seed,
+        )  # fmt: skip
         result = ExportResult(
             model=str(model),
             target=profile.name,
@@ -404,6 +365,61 @@ def export_c(
     for w in warnings:
         log.warning("%s", w)
     return result
+
+
+def _check_budgets(profile: TargetProfile, flash: Budget, ram: Budget, force: bool) -> list[str]:
+    """Flash and RAM against the profile's budgets: an error, or warnings with ``force``."""
+    warnings = []
+    for what, b in (
+        ("flash (model + runtime estimate)", flash),
+        ("RAM (arena + I/O buffers)", ram),
+    ):
+        if b.over:
+            message = (
+                f"Over the {what} budget of {profile.name}: {b.used} bytes needed, "
+                f"{b.budget} available ({b.percent:.0f}%)"
+            )
+            if not force:
+                raise ExportError(message + "; use --force to write anyway")
+            warnings.append(message + "; written anyway (--force)")
+    return warnings
+
+
+def _write_sources(
+    tmp: Path,
+    ident: str,
+    source: str,
+    data: bytes,
+    sha: str,
+    profile: TargetProfile,
+    info: Any,
+    declared: int,
+    arena_used: int,
+    ops: list[OpSupport],
+    interpreter: Any,
+    test_vectors: int,
+    seed: int,
+) -> list[str]:
+    """Write the header, the model source, the op resolver (and test vectors) into ``tmp``;
+    returns the file names."""
+    ext = "cc" if profile.header.language == "cc" else "c"
+    files = [f"{ident}_model.h", f"{ident}_model.{ext}", f"{ident}_op_resolver.h"]
+
+    def banner(file_name: str) -> str:
+        return _banner(file_name, source, data, sha, profile)
+
+    (tmp / files[0]).write_text(
+        _model_header(ident, banner(files[0]), info, declared, arena_used, profile)
+    )
+    with (tmp / files[1]).open("wb") as f:
+        _write_model_source(f, ident, banner(files[1]), data, profile)
+    (tmp / files[2]).write_text(_resolver_header(ident, banner(files[2]), ops))
+    if test_vectors:
+        files.append(f"{ident}_test_vectors.h")
+        (tmp / files[3]).write_text(
+            _test_vectors_header(ident, banner(files[3]), interpreter, info, test_vectors, seed)
+        )
+    return files
 
 
 def _tensor_bytes(t: TensorInfo) -> int:

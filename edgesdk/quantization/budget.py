@@ -1,19 +1,19 @@
-"""Accuracy budget: search int8 variants (then 16x8, then float fallback) for the smallest model
-that stays within a top-1 drop on labelled evaluation data. Runs inside the worker."""
+"""Accuracy budget: walk the recipe ladder (int8 variants, 16x8, float fallback) for the smallest
+model within a top-1 drop on labelled evaluation data. Runs inside the worker."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from edgesdk.core.options import IoType, QuantizeOptions, QuantMode, TargetKind
 from edgesdk.core.profiles import TargetProfile
-from edgesdk.errors import ConversionError, EdgeSdkError
+from edgesdk.errors import BudgetNotMetError, ConversionError, EdgeSdkError
 from edgesdk.inputs.samples import Samples, check_labels, load_samples
 from edgesdk.quantization.convert import (
     build_result,
@@ -22,14 +22,13 @@ from edgesdk.quantization.convert import (
     convert,
     resolve_options,
 )
+from edgesdk.quantization.recipes import LADDER, MORE_CALIBRATION, Change, Needs, Recipe
 from edgesdk.tflite.model_info import inspect_bytes
 from edgesdk.tflite.runner import top1_accuracy
 
 log = logging.getLogger(__name__)
 
 DEBUG_SAMPLES = 64
-MAX_FLOAT_LAYERS = 3
-MORE_CALIBRATION = 4  # the "better calibration" candidate uses this many times more samples
 
 
 @dataclass
@@ -125,36 +124,76 @@ class _Debugger:
 
 def _micro_mismatch(model: bytes, profile: TargetProfile) -> str | None:
     """Why export-c would refuse this model for an MCU (TFLite Micro vs reference kernels)."""
-    from edgesdk.tflite.micro import compare_with_litert, load_interpreter
+    from edgesdk.tflite.micro import (
+        compare_with_litert,
+        load_interpreter,
+        parity_failures,
+        parity_message,
+    )
 
     interpreter, _ = load_interpreter(model)
     tolerance = profile.header.lsb_tolerance
-    for p in compare_with_litert(model, interpreter, 100):
-        if p.max_lsb > tolerance or p.top1_changes:
-            return (
-                f"TFLite Micro differs from the reference kernels by {p.max_lsb} LSB "
-                f"(tolerance {tolerance}); export-c would refuse it"
-            )
-    return None
+    bad = parity_failures(compare_with_litert(model, interpreter, 100), tolerance)
+    return parity_message(bad[0], tolerance) + "; export-c would refuse it" if bad else None
 
 
-def run_search(
+@dataclass
+class _Search:
+    """Everything the ladder's recipes work from, and what they have found so far."""
+
+    float_model: Any
+    profile: TargetProfile
+    options: QuantizeOptions  # as the user gave them
+    base: QuantizeOptions  # the target's int8 configuration
+    pool: Samples  # all representative samples loaded (up to MORE_CALIBRATION x)
+    order: np.ndarray  # a seeded permutation of the pool
+    calibration: Samples  # the first ``base.samples`` of that order
+    eval_set: Samples
+    labels: np.ndarray
+    float_acc: float  # a fraction
+    max_drop: float  # a fraction
+    tried: list[Candidate] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    debugger: Any = None
+    debugger_ran: bool = False
+
+    @property
+    def mcu(self) -> bool:
+        return self.profile.kind is TargetKind.MCU
+
+    def has(self, need: Needs) -> bool:
+        quant = self.profile.quantization
+        return {
+            Needs.MORE_DATA: lambda: self.pool.count > self.calibration.count,
+            Needs.INT16X8: lambda: not self.mcu and QuantMode.INT16X8 in quant.allowed_modes,
+            Needs.FLOAT_OPS: lambda: quant.float_ops_allowed and not self.mcu,
+            Needs.DEBUGGER: lambda: self.run_debugger() is not None,
+        }[need]()
+
+    def run_debugger(self) -> Any:
+        """TFLite's QuantizationDebugger on the base configuration, once (None if it fails)."""
+        if not self.debugger_ran:
+            self.debugger_ran = True
+            try:
+                self.debugger = _Debugger(self.float_model, self.base, self.calibration)
+            except Exception as e:  # noqa: BLE001 - TensorFlow-internal and fragile
+                self.notes.append(
+                    f"QuantizationDebugger failed ({type(e).__name__}: {e}); no per-layer metrics"
+                )
+        return self.debugger
+
+
+def _prepare(
     model_path: str,
     data: str,
     eval_data: str,
     profile: TargetProfile,
     options: QuantizeOptions,
     max_drop: float,
-) -> tuple[Any, bytes]:
-    """Try candidates in order of cost; return the smallest within ``max_drop`` points.
-
-    Raises:
-        ConversionError: no candidate is within the budget (``data`` holds every candidate).
-        DatasetError: unlabelled evaluation data, or labels outside the model's classes.
-    """
+) -> _Search:
+    """Load the model, the labelled evaluation set and the calibration pool; float accuracy."""
     from edgesdk.inputs.models import load_float_model
 
-    start = time.perf_counter()
     base = resolve_options(
         dataclasses.replace(options, mode=options.mode or QuantMode.INT8), profile
     )
@@ -174,141 +213,188 @@ def run_search(
         limit=base.samples * MORE_CALIBRATION,
     )
     order = np.random.default_rng(base.seed).permutation(pool.count)
-    calibration = pool.take(order[: base.samples])
     float_out = float_model.predict(eval_set.arrays)[0]
-    float_acc = float(np.mean(np.argmax(float_out, axis=-1) == labels) * 100.0)
-    mcu = profile.kind is TargetKind.MCU
-    float_capable = profile.quantization.float_ops_allowed and not mcu
-    tried: list[Candidate] = []
+    return _Search(
+        float_model=float_model,
+        profile=profile,
+        options=options,
+        base=base,
+        pool=pool,
+        order=order,
+        calibration=pool.take(order[: base.samples]),
+        eval_set=eval_set,
+        labels=labels,
+        float_acc=float(np.mean(np.argmax(float_out, axis=-1) == labels)),
+        max_drop=max_drop,
+    )
 
-    def attempt(
-        name: str, opts: QuantizeOptions, cal: Samples, float_layers: tuple[str, ...] = ()
-    ) -> Candidate:
-        cand = Candidate(name, opts.mode.value, bool(opts.per_channel), cal.count, float_layers)
-        cand.options = (
-            dataclasses.replace(opts, io=IoType.FLOAT32, strict=False) if float_layers else opts
-        )
-        try:
-            if float_layers:
-                cand.model = debugger.model_without(list(float_layers))
-            else:
-                cand.model = convert(
-                    configure_converter(float_model.converter(), opts, cal), opts.mode.value
-                )
-            info = inspect_bytes(cand.model, name)
-            cand.float_ops = len(info.float_ops())
-            if cand.float_ops and opts.strict:
-                raise ConversionError(f"{cand.float_ops} float ops left; the target needs none")
-            inputs, _ = info.io_tensors()
-            cand.io = inputs[0].dtype if inputs else ""
-            cand.size = len(cand.model)
-            cand.accuracy = 100.0 * top1_accuracy(cand.model, eval_set.arrays, labels)
-            cand.drop = float_acc - cand.accuracy
-            cand.fits = cand.drop <= max_drop
-            if mcu:
-                cand.error = _micro_mismatch(cand.model, profile)
-                cand.fits = cand.fits and cand.error is None
-        except EdgeSdkError as e:
-            cand.error, cand.model = str(e), None
-        log.info("candidate %s: %s", name, cand.to_dict())
-        tried.append(cand)
-        return cand
 
-    def done() -> bool:
-        return any(c.fits for c in tried)
+def _granularity(per_channel: bool | None) -> str:
+    return "per-channel" if per_channel else "per-tensor"
 
-    granularity = "per-channel" if base.per_channel else "per-tensor"
-    attempt(f"int8 {granularity} (target default)", base, calibration)
-    other = dataclasses.replace(base, per_channel=not base.per_channel)
-    attempt(f"int8 {'per-tensor' if base.per_channel else 'per-channel'}", other, calibration)
-    debugger = None
-    notes: list[str] = []
-    if not done():
-        best = max(
-            (c for c in tried if c.accuracy is not None),
-            key=lambda c: c.accuracy or 0.0,
-            default=tried[0],
-        )
-        better = base if best.per_channel == bool(base.per_channel) else other
-        if pool.count > calibration.count:
-            more = pool.take(order)
-            attempt(
-                f"int8 {'per-channel' if better.per_channel else 'per-tensor'}, "
-                f"{more.count} calibration samples",
-                dataclasses.replace(better, samples=more.count),
-                more,
-            )
-        else:
-            notes.append(
-                f"no more calibration data than {calibration.count} samples: "
-                "the larger-calibration candidate was skipped"
-            )
-    if not done() and not mcu and QuantMode.INT16X8 in profile.quantization.allowed_modes:
+
+def _plan(
+    recipe: Recipe, s: _Search
+) -> tuple[str, QuantizeOptions, Samples, tuple[str, ...]] | None:
+    """The candidate a recipe makes: (name, options, calibration, float layers); None if the
+    recipe has nothing to try here (fewer ranked layers than it keeps in float)."""
+    base = s.base
+    if recipe.change is Change.NONE:
+        return f"int8 {_granularity(base.per_channel)} (target default)", base, s.calibration, ()
+    if recipe.change is Change.OTHER_GRANULARITY:
+        other = dataclasses.replace(base, per_channel=not base.per_channel)
+        return f"int8 {_granularity(other.per_channel)}", other, s.calibration, ()
+    if recipe.change is Change.MORE_CALIBRATION:
+        measured = [c for c in s.tried if c.accuracy is not None and not c.float_layers]
+        best = max(measured, key=lambda c: c.accuracy or 0.0, default=None)
+        per_channel = best.per_channel if best else bool(base.per_channel)
+        more = s.pool.take(s.order)
+        opts = dataclasses.replace(base, per_channel=per_channel, samples=more.count)
+        return f"int8 {_granularity(per_channel)}, {more.count} calibration samples", opts, more, ()
+    if recipe.change is Change.INT16X8:
         io = IoType.INT16 if base.io in (IoType.INT8, IoType.UINT8, IoType.INT16) else base.io
         sixteen = resolve_options(
-            dataclasses.replace(options, mode=QuantMode.INT16X8, io=io), profile
+            dataclasses.replace(s.options, mode=QuantMode.INT16X8, io=io), s.profile
         )
-        attempt("int16x8 (16-bit activations)", sixteen, calibration)
-    layers: list[dict[str, Any]] = []
+        return "int16x8 (16-bit activations)", sixteen, s.calibration, ()
+    worst = tuple(s.debugger.worst(recipe.float_layers))
+    if len(worst) < recipe.float_layers:
+        return None
+    name = f"int8 with {recipe.float_layers} worst layer(s) in float"
+    return name, base, s.calibration, worst
+
+
+def _attempt(
+    s: _Search, name: str, opts: QuantizeOptions, cal: Samples, float_layers: tuple[str, ...]
+) -> Candidate:
+    """Convert one candidate and measure it (size, accuracy, drop, float ops, MCU parity)."""
+    cand = Candidate(name, opts.mode.value, bool(opts.per_channel), cal.count, float_layers)
+    cand.options = (
+        dataclasses.replace(opts, io=IoType.FLOAT32, strict=False) if float_layers else opts
+    )
     try:
-        debugger = _Debugger(float_model, base, calibration)
-        layers = debugger.layers
-    except Exception as e:  # noqa: BLE001 - the debugger is TensorFlow-internal and fragile
-        notes.append(f"QuantizationDebugger failed ({type(e).__name__}: {e}); no per-layer metrics")
-    if not done() and float_capable and debugger is not None:
-        for k in range(1, MAX_FLOAT_LAYERS + 1):
-            worst = tuple(debugger.worst(k))
-            if len(worst) < k:
-                break
-            attempt(f"int8 with {k} worst layer(s) in float", base, calibration, worst)
-            if done():
-                break
-    if mcu:
-        notes.append(f"{profile.name} is a microcontroller: only int8-only candidates were tried")
-    elif not float_capable:
-        notes.append(f"{profile.name} allows no float ops: no float-fallback candidate")
+        if float_layers:
+            cand.model = s.debugger.model_without(list(float_layers))
+        else:
+            converter = configure_converter(s.float_model.converter(), opts, cal)
+            cand.model = convert(converter, opts.mode.value)
+        info = inspect_bytes(cand.model, name)
+        cand.float_ops = len(info.float_ops())
+        if cand.float_ops and opts.strict:
+            raise ConversionError(f"{cand.float_ops} float ops left; the target needs none")
+        inputs, _ = info.io_tensors()
+        cand.io = inputs[0].dtype if inputs else ""
+        cand.size = len(cand.model)
+        cand.accuracy = top1_accuracy(cand.model, s.eval_set.arrays, s.labels)
+        cand.drop = s.float_acc - cand.accuracy
+        cand.fits = cand.drop <= s.max_drop
+        if s.mcu:
+            cand.error = _micro_mismatch(cand.model, s.profile)
+            cand.fits = cand.fits and cand.error is None
+    except EdgeSdkError as e:
+        cand.error, cand.model = str(e), None
+    log.info("candidate %s: %s", name, cand.to_dict())
+    s.tried.append(cand)
+    return cand
+
+
+def _skip_note(recipe: Recipe, missing: list[Needs], s: _Search) -> str | None:
+    """Why a recipe was skipped, when the user should know."""
+    if Needs.MORE_DATA in missing:
+        return (
+            f"no more calibration data than {s.calibration.count} samples: "
+            "the larger-calibration candidate was skipped"
+        )
+    return None
+
+
+def run_search(
+    model_path: str,
+    data: str,
+    eval_data: str,
+    profile: TargetProfile,
+    options: QuantizeOptions,
+    max_drop: float,
+) -> tuple[Any, bytes]:
+    """Walk ``LADDER``; return the smallest candidate within ``max_drop`` (a fraction).
+
+    Raises:
+        BudgetNotMetError: no candidate is within the budget (``details["search"]``).
+        DatasetError: unlabelled evaluation data, or labels outside the model's classes.
+    """
+    start = time.perf_counter()
+    s = _prepare(model_path, data, eval_data, profile, options, max_drop)
+    fitted_cost: int | None = None
+    for recipe in LADDER:
+        if fitted_cost is not None and recipe.cost > fitted_cost:
+            break
+        missing = [need for need in recipe.needs if not s.has(need)]
+        if missing:
+            note = _skip_note(recipe, missing, s)
+            if note and note not in s.notes:
+                s.notes.append(note)
+            continue
+        plan = _plan(recipe, s)
+        if plan is not None and _attempt(s, *plan).fits:
+            fitted_cost = recipe.cost
+    s.run_debugger()  # its per-layer metrics go into the report either way
+    if s.mcu:
+        s.notes.append(f"{profile.name} is a microcontroller: only int8-only candidates were tried")
+    elif not s.has(Needs.FLOAT_OPS):
+        s.notes.append(f"{profile.name} allows no float ops: no float-fallback candidate")
+    return _choose(s, model_path, data, eval_data, start)
+
+
+def _choose(
+    s: _Search, model_path: str, data: str, eval_data: str, start: float
+) -> tuple[Any, bytes]:
+    """The smallest fitting candidate as a QuantizationResult (or BudgetNotMetError)."""
     search = {
-        "budget": max_drop,
-        "float_accuracy": float_acc,
+        "budget": s.max_drop,
+        "float_accuracy": s.float_acc,
         "eval_data": eval_data,
-        "eval_samples": eval_set.count,
-        "candidates": [c.to_dict() for c in tried],
-        "layers": layers,
-        "notes": notes,
+        "eval_samples": s.eval_set.count,
+        "candidates": [c.to_dict() for c in s.tried],
+        "layers": s.debugger.layers if s.debugger is not None else [],
+        "notes": s.notes,
         "chosen": None,
         "reason": "",
     }
-    fitting = [c for c in tried if c.fits and c.model is not None]
+    fitting = [c for c in s.tried if c.fits and c.model is not None]
     if not fitting:
-        valid = [c for c in tried if c.drop is not None]
+        valid = [c for c in s.tried if c.drop is not None]
         best = min(valid, key=lambda c: c.drop or 0.0) if valid else None
-        closest = f"; closest: {best.name} loses {best.drop:.2f} pts" if best else ""
+        closest = f"; closest: {best.name} loses {100 * best.drop:.2f} pts" if best else ""
         search["reason"] = "no candidate within budget"
-        err = ConversionError(
-            f"No quantized variant stays within {max_drop:g} pts of the float model's "
-            f"{float_acc:.2f}% on {eval_data} for {profile.name} ({len(tried)} tried{closest}); "
-            "try quantization-aware training: edgesdk compress MODEL --data TRAIN --qat -o DIR"
+        raise BudgetNotMetError(
+            f"No quantized variant stays within {100 * s.max_drop:g} pts of the float model's "
+            f"{100 * s.float_acc:.2f}% on {eval_data} for {s.profile.name} ({len(s.tried)} tried{closest}); "
+            "try quantization-aware training: edgesdk compress MODEL --data TRAIN --qat -o DIR",
+            what="accuracy budget",
+            value=best.drop if best else None,
+            allowed=s.max_drop,
+            details={"search": search},
         )
-        err.data = {"search": search}
-        raise err
     chosen = min(fitting, key=lambda c: c.size or 0)
     search["chosen"] = chosen.name
     search["reason"] = (
-        f"smallest of {len(fitting)} candidate(s) within {max_drop:g} pts "
-        f"({chosen.size:,} bytes, loses {chosen.drop:.2f} pts)"
+        f"smallest of {len(fitting)} candidate(s) within {100 * s.max_drop:g} pts "
+        f"({chosen.size:,} bytes, loses {100 * chosen.drop:.2f} pts)"
     )
     assert chosen.model is not None and chosen.options is not None
-    cal = calibration if chosen.calibration_samples == calibration.count else pool.take(order)
+    cal = (
+        s.calibration if chosen.calibration_samples == s.calibration.count else s.pool.take(s.order)
+    )
     result = build_result(
         model_path,
-        float_model,
-        profile,
+        s.float_model,
+        s.profile,
         dataclasses.replace(chosen.options, samples=chosen.calibration_samples),
-        convert(float_model.converter(), "float"),
+        convert(s.float_model.converter(), "float"),
         chosen.model,
         cal,
-        eval_set,
-        notes,
+        s.eval_set,
+        s.notes,
         [],
         start,
     )

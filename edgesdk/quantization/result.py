@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import gzip
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgesdk.core.fileio import write_atomic
+from edgesdk.core.results import JsonResult
 from edgesdk.tflite.fidelity import OutputFidelity
 from edgesdk.tflite.model_info import OpTypeRow
 
@@ -65,12 +64,8 @@ class SizeInfo:
         return cls(sum(s.raw_bytes for s in sizes), sum(s.gzip_bytes for s in sizes))
 
 
-def _save_json(path: str | Path, data: dict[str, Any]) -> Path:
-    return write_atomic(path, json.dumps(data, indent=2) + "\n")
-
-
 @dataclass(frozen=True)
-class QuantizationResult:
+class QuantizationResult(JsonResult):
     """What ``quantize`` made and how faithful it is."""
 
     model: str
@@ -95,6 +90,7 @@ class QuantizationResult:
     warnings: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
     model_loader: str = "keras"  # keras, tf_keras (legacy Keras 2 file) or saved_model
+    export: Any = None  # the ExportResult of the C bundle written with emit_c
 
     @property
     def compression_ratio(self) -> float:
@@ -125,6 +121,7 @@ class QuantizationResult:
             "notes": list(self.notes),
             "warnings": list(self.warnings),
             "extra": self.extra,
+            "export": self.export.to_dict() if self.export is not None else None,
         }
 
     @classmethod
@@ -163,7 +160,3 @@ class QuantizationResult:
             extra=dict(d.get("extra", {})),
             model_loader=d.get("model_loader", "keras"),
         )
-
-    def save(self, path: str | Path) -> Path:
-        """Write ``to_dict()`` as JSON, atomically."""
-        return _save_json(path, self.to_dict())

@@ -271,3 +271,19 @@ def compare_with_litert(
             )
         )
     return result
+
+
+def parity_failures(parity: list[OutputParity], lsb_tolerance: int) -> list[OutputParity]:
+    """The parity rule that export-c and the budget search share: an output fails when TFLite
+    Micro and the reference kernels differ by more than ``lsb_tolerance`` steps, or when its
+    top-1 class changes on any sample."""
+    return [p for p in parity if p.max_lsb > lsb_tolerance or p.top1_changes]
+
+
+def parity_message(p: OutputParity, lsb_tolerance: int) -> str:
+    """One line that says how an output failed :func:`parity_failures`."""
+    return (
+        f"TFLite Micro and LiteRT (reference kernels) disagree on output {p.index}: "
+        f"max {p.max_lsb} LSB (tolerance {lsb_tolerance}), {p.top1_changes} top-1 changes "
+        f"in {p.samples} samples"
+    )

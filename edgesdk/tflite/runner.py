@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from edgesdk.errors import DatasetError
+
 
 def natural_key(name: str) -> list[Any]:
     """Sort key that orders output_2 before output_10."""
@@ -58,7 +60,11 @@ class TfliteRunner:
         return list(self.input_details)
 
     def map_inputs(self, names: list[str]) -> dict[str, str]:
-        """Model input name → signature input name (by name; by position for one input)."""
+        """Model input name → signature input name (by name; by position for one input).
+
+        Raises:
+            DatasetError: a name matches no model input, or several.
+        """
         sig = self.input_names
         if len(sig) == 1 and len(names) == 1:
             return {names[0]: sig[0]}
@@ -70,7 +76,13 @@ class TfliteRunner:
                 if s == name or s.endswith(f"_{name}") or re.sub(r"\W", "_", name) == s
             ]
             if len(match) != 1:
-                raise KeyError(f"input {name!r} matches no model input (model has {sig})")
+                raise DatasetError(
+                    f"Input {name!r} matches {'no' if not match else 'more than one'} model "
+                    f"input (model inputs: {', '.join(sig)})",
+                    what="input name",
+                    value=name,
+                    allowed=sig,
+                )
             mapping[name] = match[0]
         return mapping
 
@@ -142,3 +154,55 @@ def top1_accuracy(model: bytes, arrays: dict[str, np.ndarray], labels: np.ndarra
     mapping = runner.map_inputs(list(arrays))
     _, outputs = runner.run({mapping[k]: v for k, v in arrays.items()})
     return float(np.mean(np.argmax(outputs[0], axis=-1) == labels))
+
+
+class RawIo:
+    """A model's raw tensors in interpreter order, for runtimes that take raw integers (TFLite
+    Micro, the on-device runner, LiteRT's reference kernels): float inputs by name are
+    quantized in subgraph order; raw outputs are dequantized back into signature order."""
+
+    def __init__(self, model: bytes, input_names: list[str]):
+        self.model = model
+        runner = TfliteRunner(model)
+        mapping = runner.map_inputs(input_names)
+        interpreter = runner.interpreter
+        self.in_details = interpreter.get_input_details()
+        self.out_details = interpreter.get_output_details()
+        position = {d["index"]: i for i, d in enumerate(self.in_details)}
+        self.input_order = [""] * len(self.in_details)
+        for name in input_names:
+            self.input_order[position[runner.input_details[mapping[name]]["index"]]] = name
+        out_position = {d["index"]: i for i, d in enumerate(self.out_details)}
+        names = sorted(runner.output_details, key=natural_key)
+        self.output_order = [out_position[runner.output_details[n]["index"]] for n in names]
+
+    def raw_inputs(self, arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
+        raw = []
+        for d, name in zip(self.in_details, self.input_order, strict=True):
+            dtype = np.dtype(d["dtype"])
+            x = arrays[name]
+            if dtype.kind in "iu":
+                scale, zero = d["quantization"]
+                raw.append(quantize_array(x, scale, zero, dtype))
+            else:
+                raw.append(x.astype(dtype))
+        return raw
+
+    def dequantize(self, raw_outputs: list[np.ndarray]) -> list[np.ndarray]:
+        result = []
+        for position in self.output_order:
+            d, q = self.out_details[position], raw_outputs[position]
+            if np.dtype(d["dtype"]).kind in "iu":
+                scale, zero = d["quantization"]
+                result.append(dequantize_array(q, scale, zero))
+            else:
+                result.append(q.astype(np.float32))
+        return result
+
+    def scales(self) -> list[float | None]:
+        result = []
+        for position in self.output_order:
+            d = self.out_details[position]
+            quantized = np.dtype(d["dtype"]).kind in "iu" and d["quantization"][0]
+            result.append(float(d["quantization"][0]) if quantized else None)
+        return result

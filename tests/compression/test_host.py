@@ -115,8 +115,8 @@ def test_prune_polynomial_reaches_the_sparsity(cnn, split_npz, tmp_path):
     assert manifest["inputs"]["model"]["sha256"] == hashlib.sha256(cnn.read_bytes()).hexdigest()
     assert manifest["calibration"]["sha256"] == hashlib.sha256(train.read_bytes()).hexdigest()
     assert manifest["options"]["prune"] == 0.75 and manifest["versions"]["tensorflow"]
-    assert result.accuracy["compressed_model"] > 80.0
-    assert result.accuracy["float_model"] - result.accuracy["compressed_model"] < 10.0
+    assert result.accuracy["compressed_model"] > 0.80
+    assert result.accuracy["float_model"] - result.accuracy["compressed_model"] < 0.10
 
 
 def test_prune_constant_on_legacy_h5_through_the_cli(legacy_h5, split_npz, tmp_path):
@@ -148,7 +148,7 @@ def test_cluster_limits_distinct_values(cnn, split_npz, tmp_path):
     assert all(row.unique <= 6 for row in result.layers)
     for name, kernel in _kernels(out).items():
         assert np.unique(kernel).size <= 6, name
-    assert result.accuracy["compressed_model"] > 70.0
+    assert result.accuracy["compressed_model"] > 0.70
 
 
 def test_prune_cluster_qat_chain_and_int8_sizes(cnn, split_npz, tmp_path):
@@ -168,7 +168,7 @@ def test_prune_cluster_qat_chain_and_int8_sizes(cnn, split_npz, tmp_path):
     assert sizes["float_int8_tflite"].raw_bytes < sizes["float_tflite"].raw_bytes
     assert result.compression_ratio > 4.0
     for key in ("float_model", "compressed_model", "float_int8_tflite", "compressed_int8_tflite"):
-        assert 50.0 < result.accuracy[key] <= 100.0, key
+        assert 0.50 < result.accuracy[key] <= 1.0, key
 
 
 def test_qat_output_goes_straight_into_quantize(cnn, split_npz, tmp_path):
@@ -207,9 +207,9 @@ def test_distillation_student_learns_from_teacher(cnn, split_npz, tmp_path):
     )  # fmt: skip
     assert result.techniques == ("distill",)
     assert result.teacher_parameters > 4 * result.parameters
-    assert result.accuracy["float_model"] < 30.0  # untrained student
-    assert result.accuracy["compressed_model"] > 80.0
-    assert result.accuracy["teacher"] > 90.0
+    assert result.accuracy["float_model"] < 0.30  # untrained student
+    assert result.accuracy["compressed_model"] > 0.80
+    assert result.accuracy["teacher"] > 0.90
 
 
 def test_unsupported_layer_is_named_and_can_be_skipped(split_npz, tmp_path):
@@ -319,7 +319,7 @@ def test_image_folder_per_class_trains_and_validates(cnn, digits, tmp_path):
         epochs=2, learning_rate=1e-3, int8=False,
     )  # fmt: skip
     assert result.train_samples == 400 and result.validation_samples == len(y_test)
-    assert result.accuracy["float_model"] > 80.0  # the folder names really are the labels
+    assert result.accuracy["float_model"] > 0.80  # the folder names really are the labels
     assert all(row.unique <= 8 for row in result.layers)
 
 
@@ -337,20 +337,20 @@ def test_distillation_into_a_logits_student(cnn, split_npz, tmp_path):
         path, train, tmp_path / "d.keras", validation=val, teacher=str(cnn), epochs=20,
         batch_size=32, learning_rate=1e-2, int8=False,
     )  # fmt: skip
-    assert result.accuracy["compressed_model"] > 75.0 > result.accuracy["float_model"] + 20
+    assert result.accuracy["compressed_model"] > 0.75 > result.accuracy["float_model"] + 0.20
 
 
 def test_the_sparsity_and_cluster_checks_can_fail():
     """The verifications are real: a layer short of the target, or with too many values."""
     from edgesdk.compression.result import LayerStat
     from edgesdk.compression.worker_side import _verify_clusters, _verify_sparsity
-    from edgesdk.errors import ConversionError
+    from edgesdk.errors import CompressionError
 
     good = LayerStat("dense", parameters=1000, zeros=795, unique=9)
     short = LayerStat("conv", parameters=1000, zeros=700, unique=9)
     _verify_sparsity([good], 0.8)  # 79.5% is within 1 pt of 80%
-    with pytest.raises(ConversionError, match=r"conv 70\.0%"):
+    with pytest.raises(CompressionError, match=r"conv 70\.0%"):
         _verify_sparsity([good, short], 0.8)
     _verify_clusters([good], 8, zeros_kept=True)  # 8 centroids + the kept zero
-    with pytest.raises(ConversionError, match=r"dense \(9 values\)"):
+    with pytest.raises(CompressionError, match=r"dense \(9 values\)"):
         _verify_clusters([good], 8, zeros_kept=False)

@@ -34,7 +34,7 @@ def results(tmp_path_factory, trained_cnn, digits_npz, digits):
     tflite = folder / "cnn_int8.tflite"
     edgesdk.quantize(
         trained_cnn, digits_npz, tflite, target="esp32-s3",
-        max_accuracy_drop=5.0, eval_data=folder / "test.npz",
+        max_accuracy_drop=0.05, eval_data=folder / "test.npz",
     )  # fmt: skip
     edgesdk.export_c(tflite, folder / "bundle", target="esp32-s3")
     steps = [
@@ -60,7 +60,7 @@ def test_quantize_manifest_hashes_inputs_outputs_and_calibration(results, traine
     cal = manifest["calibration"]
     assert re.fullmatch(r"[0-9a-f]{64}", cal["sha256"]) and cal["samples"] == 200
     assert manifest["target"]["name"] == "esp32-s3"
-    assert manifest["options"]["max_accuracy_drop"] == 5.0
+    assert manifest["options"]["max_accuracy_drop"] == 0.05
     for package in ("edgesdk", "tensorflow", "ai-edge-litert", "tflite-micro"):
         assert manifest["versions"][package] == metadata.version(package)
     assert manifest["result"]["size"]["raw_bytes"] == tflite.stat().st_size

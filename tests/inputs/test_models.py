@@ -46,7 +46,7 @@ def test_budget_search_and_evaluate_take_it(
     out = tmp_path / "budget.tflite"
     result = edgesdk.quantize(
         keras2_depthwise_h5, digits_npz, out, target="raspberry-pi-4",
-        max_accuracy_drop=2.0, eval_data=digits_eval_npz,
+        max_accuracy_drop=0.02, eval_data=digits_eval_npz,
     )  # fmt: skip
     assert out.is_file() and result.model_loader == "tf_keras"
     evaluation = edgesdk.evaluate(keras2_depthwise_h5, [out], str(digits_eval_npz))

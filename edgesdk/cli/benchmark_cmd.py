@@ -1,0 +1,68 @@
+"""`edgesdk benchmark`: on this machine, on a device, or on every device of a group."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from edgesdk.cli.common import console, handle_errors, print_json, prompt_passphrase
+from edgesdk.cli.live import run_fleet
+
+
+@handle_errors
+def benchmark(
+    model: Annotated[str, typer.Argument(help="The .tflite file.")],
+    device: Annotated[
+        str | None, typer.Option("--device", "-D", help="Device name (default: this machine).")
+    ] = None,
+    group: Annotated[
+        str | None, typer.Option("--group", "-g", help="Benchmark every device of a group.")
+    ] = None,
+    parallel: Annotated[int, typer.Option(min=1, help="With --group: devices at once.")] = 4,
+    outlier_factor: Annotated[
+        float,
+        typer.Option(help="With --group: slower than the group median by this factor = outlier."),
+    ] = 1.5,
+    threads: Annotated[int, typer.Option(min=0, help="Threads (0: one per core).")] = 0,
+    runs: Annotated[int, typer.Option(min=1, help="Timed runs.")] = 100,
+    warmup: Annotated[int, typer.Option(min=0, help="Warm-up runs.")] = 10,
+    input_file: Annotated[
+        str | None, typer.Option("--input", help="Real inputs (.npy/.npz) instead of random.")
+    ] = None,
+    save: Annotated[str | None, typer.Option(help="Also write the result as JSON here.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Measure load time, first inference and latency statistics with the on-device runner."""
+    from edgesdk import api
+    from edgesdk.cli.render_runs import render_benchmark
+    from edgesdk.devices.benchmark import BenchmarkOptions
+
+    options = BenchmarkOptions(threads=threads, runs=runs, warmup=warmup, input_file=input_file)
+    if group is not None:
+        if device is not None:
+            raise typer.BadParameter("give --device or --group, not both")
+        from edgesdk.devices.fleet import FleetOptions
+
+        run_fleet(
+            lambda show: api.benchmark_group(
+                model,
+                group,
+                FleetOptions(parallel=parallel),
+                options,
+                outlier_factor,
+                show,
+                prompt_passphrase,
+            ),
+            group,
+            json_out,
+            save,
+        )
+        return
+    result = api.benchmark(model, device, options, passphrase_prompt=prompt_passphrase)
+    if save:
+        result.save(save)
+    if json_out:
+        print_json(result.to_dict())
+    else:
+        render_benchmark(result, console)

@@ -1,0 +1,164 @@
+"""The quantize job on the host: check the request, run the worker, write the .tflite, its
+manifest and (on request) the firmware C bundle."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from edgesdk._worker import protocol
+from edgesdk.core.options import QuantizeOptions
+from edgesdk.core.profiles import TargetProfile
+from edgesdk.errors import ConfigError, DatasetError
+from edgesdk.quantization.result import QuantizationResult
+
+log = logging.getLogger(__name__)
+
+
+def data_spec(data: Any, jobdir: Path) -> str | None:
+    """A data SPEC string; in-memory arrays are saved to an .npz in ``jobdir``."""
+    import numpy as np
+
+    if data is None:
+        return None
+    if isinstance(data, (str, Path)):
+        from edgesdk.inputs.samples import check_spec
+
+        spec = str(data)
+        check_spec(spec)
+        return spec
+    if isinstance(data, np.ndarray):
+        arrays = {"x": data}
+    elif isinstance(data, Mapping):
+        arrays = {str(k): np.asarray(v) for k, v in data.items()}
+    else:
+        raise DatasetError(
+            f"Unsupported data of type {type(data).__name__} (expected a path, a module:function "
+            "string, a numpy array or a dict of arrays by input name)",
+            what="data",
+            value=type(data).__name__,
+        )
+    path = jobdir / protocol.DATA
+    np.savez(path, **arrays)
+    return str(path)
+
+
+def check_budget(max_accuracy_drop: float | None, eval_data: Any) -> None:
+    """Both halves of an accuracy budget, or neither; the drop in points within [0, 100]."""
+    if (max_accuracy_drop is None) != (eval_data is None):
+        raise ConfigError(
+            "An accuracy budget needs both max_accuracy_drop (--max-accuracy-drop) and "
+            "labelled eval_data (--eval-data)",
+            what="max_accuracy_drop",
+        )
+    if max_accuracy_drop is not None and not 0 <= max_accuracy_drop <= 1:
+        raise ConfigError(
+            f"Invalid max_accuracy_drop={max_accuracy_drop} (must be a fraction of accuracy "
+            "in [0, 1]: 0.01 is one point)",
+            what="max_accuracy_drop",
+            value=max_accuracy_drop,
+            allowed="[0, 1]",
+        )
+
+
+def _model_path(model: Any, jobdir: Path) -> tuple[str, str]:
+    """(path the worker loads, how to name the model in messages)."""
+    from edgesdk.inputs.models import model_kind
+    from edgesdk.quantization.convert import save_keras_model
+
+    if isinstance(model, (str, Path)):
+        model_kind(model)
+        return str(Path(model).absolute()), str(model)
+    name = f"in-memory model {getattr(model, 'name', '')}".strip()
+    return str(save_keras_model(model, jobdir)), name
+
+
+def quantize(
+    model: Any,
+    data: Any,
+    output: str | Path,
+    profile: TargetProfile,
+    options: QuantizeOptions,
+    max_accuracy_drop: float | None = None,
+    eval_data: str | Path | None = None,
+    emit_c: str | Path | None = None,
+) -> QuantizationResult:
+    """See :func:`edgesdk.quantize` (this is its body)."""
+    from edgesdk._worker.parent import run_task
+    from edgesdk.core.fileio import check_out_dir, check_writable, write_atomic
+    from edgesdk.quantization.convert import resolve_options
+
+    start = time.perf_counter()
+    check_budget(max_accuracy_drop, eval_data)
+    opts = resolve_options(options, profile)
+    out = check_writable(output)
+    if emit_c is not None:  # a non-empty bundle folder fails before any conversion
+        check_out_dir(emit_c)
+    with tempfile.TemporaryDirectory(prefix="edgesdk-") as tmp:
+        jobdir = Path(tmp)
+        model_path, what = _model_path(model, jobdir)
+        spec = data_spec(data, jobdir)
+        args = {
+            "model": model_path,
+            "data": spec,
+            "profile": profile.to_dict(with_source=False),
+            "profile_source": profile.source,
+            "options": opts.to_dict() if max_accuracy_drop is None else options.to_dict(),
+        }
+        if max_accuracy_drop is not None:
+            from edgesdk.inputs.samples import check_spec
+
+            check_spec(str(eval_data))
+            if spec is None:
+                raise ConfigError("An accuracy budget needs representative data (--data)")
+            args.update(eval_data=str(eval_data), max_drop=float(max_accuracy_drop))
+        task = "quantize" if max_accuracy_drop is None else "quantize_search"
+        result = QuantizationResult.from_dict(run_task(task, args, jobdir, what))
+        written = write_atomic(out, (jobdir / protocol.MODEL).read_bytes())
+        result = dataclasses.replace(
+            result, model=what, output=str(written), seconds=time.perf_counter() - start
+        )
+        _manifest(result, model_path, spec, eval_data, opts, max_accuracy_drop, profile)
+    if emit_c is not None:
+        from edgesdk.firmware.bundle import export_c
+
+        exported = export_c(written, profile, emit_c)
+        result = dataclasses.replace(result, export=exported)
+    for warning in result.warnings:
+        log.warning("%s", warning)
+    return result
+
+
+def _manifest(
+    result: QuantizationResult,
+    model_path: str,
+    spec: str | None,
+    eval_data: str | Path | None,
+    opts: QuantizeOptions,
+    max_accuracy_drop: float | None,
+    profile: TargetProfile,
+) -> None:
+    from edgesdk.core.manifest import write_manifest
+
+    write_manifest(
+        result.output,
+        "quantize",
+        {
+            "model": model_path,
+            "data": spec if spec and Path(spec).exists() else None,
+            "eval_data": eval_data,
+        },
+        result.to_dict(),
+        options={
+            **opts.to_dict(),
+            "max_accuracy_drop": max_accuracy_drop,
+            "eval_data": str(eval_data) if eval_data is not None else None,
+        },
+        target=profile.to_dict(),
+        calibration=result.extra.get("calibration"),
+    )

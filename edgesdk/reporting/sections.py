@@ -1,0 +1,215 @@
+"""Report sections: one function per kind of saved result, each appending its sections."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgesdk.reporting.collect import Collected
+from edgesdk.reporting.plots import (
+    _accuracy_points,
+    _latency_series,
+    _plot_accuracy_vs_size,
+    _plot_latency,
+    _plot_layer_error,
+)
+
+
+@dataclass
+class Section:
+    """A titled block: paragraphs, tables (header + rows) and plots (file name, caption)."""
+
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    tables: list[tuple[list[str], list[list[str]]]] = field(default_factory=list)
+    plots: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _kib(n: int | None) -> str:
+    return "—" if n is None else f"{n / 1024:.1f} KiB"
+
+
+def _pct(v: float | None) -> str:
+    """A fraction as a percentage with two decimals."""
+    return "—" if v is None else f"{100 * v:.2f}%"
+
+
+def _quantization(found: Collected, plots: dict[str, bytes], out: list[Section]) -> None:
+    """Quantize results, and one section per accuracy-budget search."""
+    if found.items["quantize"]:
+        s = Section("Quantization")
+        rows = []
+        for rel, r in found.items["quantize"]:
+            fid = r["fidelity"][0] if r.get("fidelity") else {}
+            rows.append([
+                Path(r.get("output") or rel).name, r["target"], r["mode"], r["io"],
+                _kib(r["float_size"]["raw_bytes"]), _kib(r["size"]["raw_bytes"]),
+                _kib(r["size"]["gzip_bytes"]),
+                f"{fid['top1_agreement'] * 100:.1f}%" if fid.get("top1_agreement") is not None else "—",
+                f"{fid['sqnr_db']:.1f}" if fid.get("sqnr_db") is not None else "—",
+                str(len(r.get("float_ops", []))),
+            ])  # fmt: skip
+        s.tables.append(
+            (
+                [
+                    "model",
+                    "target",
+                    "mode",
+                    "I/O",
+                    "float",
+                    "quantized",
+                    "gzip",
+                    "top-1 agree",
+                    "SQNR dB",
+                    "float ops",
+                ],
+                rows,
+            )  # fmt: skip
+        )
+        out.append(s)
+        for rel, r in found.items["quantize"]:
+            search = (r.get("extra") or {}).get("search")
+            if not search:
+                continue
+            name = Path(r.get("output") or rel).name
+            b = Section(f"Accuracy budget search for {name}")
+            b.paragraphs.append(
+                f"Budget {100 * search['budget']:g} pts below the float model's "
+                f"{_pct(search['float_accuracy'])} on {search['eval_samples']} samples. "
+                f"Chosen: {search.get('chosen')}; {search.get('reason')}."
+            )
+            b.tables.append((
+                ["candidate", "I/O", "size", "accuracy", "drop (pts)", "float ops", "within"],
+                [[c["name"] + (f" (float: {', '.join(c['float_layers'])})" if c["float_layers"] else ""),
+                  c["io"] or "—", _kib(c["size"]), _pct(c["accuracy"]),
+                  "—" if c["drop"] is None else f"{100 * c['drop']:+.2f}", str(c["float_ops"]),
+                  "yes" if c["fits"] else ("no: " + c["error"] if c["error"] else "no")]
+                 for c in search["candidates"]],
+            ))  # fmt: skip
+            b.paragraphs.extend(search.get("notes", []))
+            if search.get("layers"):
+                plot = f"layer_error_{len(plots)}.png"
+                plots[plot] = _plot_layer_error(search["layers"], f"Per-layer int8 error: {name}")
+                b.plots.append((plot, "Per-layer quantization error (QuantizationDebugger)"))
+            out.append(b)
+
+
+def _compression(found: Collected, plots: dict[str, bytes], out: list[Section]) -> None:
+    """One section per compress result: sizes, accuracy, per-layer table."""
+    for _rel, r in found.items["compress"]:
+        from edgesdk.compression.result import ARTIFACTS
+
+        s = Section(f"Compression: {Path(r['output']).name}")
+        s.paragraphs.append(
+            f"Techniques: {' → '.join(r['techniques'])}. {r['parameters']:,} parameters, "
+            f"{r['nonzero_parameters']:,} non-zero. Validation on {r['validation_samples']} samples."
+        )
+        if r.get("compression_ratio"):
+            s.paragraphs.append(
+                f"Float .tflite to gzip of the compressed int8 .tflite: {r['compression_ratio']:.1f}x "
+                f"(gzip vs gzip {r['gzip_ratio']:.1f}x)."
+            )
+        s.tables.append((
+            ["artifact", "raw", "gzip", "accuracy"],
+            [[label, _kib(r["sizes"][k]["raw_bytes"]), _kib(r["sizes"][k]["gzip_bytes"]),
+              _pct(r["accuracy"].get(k))] for k, label in ARTIFACTS.items() if k in r["sizes"]],
+        ))  # fmt: skip
+        if r.get("layers"):
+            s.tables.append((
+                ["layer", "parameters", "zeros", "sparsity", "distinct values"],
+                [[x["layer"], f"{x['parameters']:,}", f"{x['zeros']:,}", f"{x['sparsity']:.1f}%",
+                  f"{x['unique']:,}"] for x in r["layers"]],
+            ))  # fmt: skip
+        out.append(s)
+
+
+def _accuracy_vs_size(found: Collected, plots: dict[str, bytes], out: list[Section]) -> None:
+    """The accuracy-vs-size plot across every variant."""
+    points = _accuracy_points(found)
+    if points:
+        plots["accuracy_vs_size.png"] = _plot_accuracy_vs_size(points)
+        s = Section("Accuracy vs size")
+        s.plots.append(("accuracy_vs_size.png", "Accuracy vs size across variants"))
+        out.append(s)
+
+
+def _evaluations(found: Collected, plots: dict[str, bytes], out: list[Section]) -> None:
+    """One section per evaluate result: accuracy and fidelity per runtime."""
+    for _rel, r in found.items["evaluate"]:
+        s = Section(f"Evaluation on {Path(r['data']).name} ({r['samples']} samples)")
+        s.tables.append((
+            ["model", "runtime", "top-1", "top-5", "top-1 agreement", "SQNR dB", "LSB vs ref"],
+            [[Path(x["model"]).name, x["runtime"], _pct(x["top1"]),
+              _pct(x["top5"]),
+              f"{x['fidelity'][0]['top1_agreement'] * 100:.1f}%" if x["fidelity"] else "—",
+              f"{x['fidelity'][0]['sqnr_db']:.1f}" if x["fidelity"] and x["fidelity"][0].get("sqnr_db") is not None else "—",
+              "—" if x["max_lsb_vs_reference"] is None else str(x["max_lsb_vs_reference"])]
+             for x in r["runs"]],
+        ))  # fmt: skip
+        out.append(s)
+
+
+def _latency(found: Collected, plots: dict[str, bytes], out: list[Section]) -> None:
+    """Latency per device (benchmarks and group benchmarks) with its plot."""
+    series = _latency_series(found)
+    if series:
+        plots["latency.png"] = _plot_latency(series)
+        s = Section("Latency")
+        rows = []
+        for _rel, r in found.items["benchmark"]:
+            rows.append([r["device"], Path(r["model"]).name, r.get("runtime", "—"),
+                         f"{r['p50_ms']:.3f}", f"{r['p90_ms']:.3f}", f"{r['p99_ms']:.3f}", str(r["n"])])  # fmt: skip
+        for _rel, r in found.items["fleet"]:
+            for d in r.get("devices", []) if r.get("action") == "benchmark" else []:
+                if d.get("ok"):
+                    rows.append([d["device"], "(group)", d.get("runtime") or "—",
+                                 f"{d['p50_ms']:.3f}", f"{d.get('p90_ms') or 0:.3f}",
+                                 f"{d['p99_ms']:.3f}", str(d.get("n"))])  # fmt: skip
+        s.tables.append((["device", "model", "runtime", "p50 ms", "p90 ms", "p99 ms", "n"], rows))
+        s.plots.append(("latency.png", "Latency distribution per device"))
+        out.append(s)
+
+
+def _exports(found: Collected, plots: dict[str, bytes], out: list[Section]) -> None:
+    """One section per C bundle."""
+    for _rel, r in found.items["export-c"]:
+        s = Section(f"C export: {r['name']} for {r['target']}")
+        s.paragraphs.append(
+            f"{r['model_bytes']:,} bytes of model, tensor arena declared "
+            f"{r['arena_declared']:,} bytes; files: {', '.join(r['files'])}."
+        )
+        out.append(s)
+
+
+def _manifests(found: Collected, plots: dict[str, bytes], out: list[Section]) -> None:
+    """Where every artifact came from: hashes and versions."""
+    if found.manifests:
+        s = Section("Manifests")
+        s.tables.append((
+            ["manifest", "command", "artifact sha256", "target", "edgesdk", "TensorFlow", "LiteRT",
+             "TFLite Micro"],
+            [[rel, m["command"], ((m.get("artifact") or {}).get("sha256") or "—")[:16],
+              (m.get("target") or {}).get("name", "—"), str(m["versions"].get("edgesdk")),
+              str(m["versions"].get("tensorflow")), str(m["versions"].get("ai-edge-litert")),
+              str(m["versions"].get("tflite-micro"))] for rel, m in found.manifests],
+        ))  # fmt: skip
+        out.append(s)
+
+
+_BUILDERS = (
+    _quantization,
+    _compression,
+    _accuracy_vs_size,
+    _evaluations,
+    _latency,
+    _exports,
+    _manifests,
+)
+
+
+def sections(found: Collected, plots: dict[str, bytes]) -> list[Section]:
+    """Every section of the report, in order; plots are added to ``plots`` by file name."""
+    out: list[Section] = []
+    for build in _BUILDERS:
+        build(found, plots, out)
+    return out
