@@ -9,6 +9,8 @@ __version__ = "0.1.0"
 _API = (
     "quantize",
     "export_c",
+    "emulate",
+    "emulate_model",
     "inspect",
     "targets",
     "target",

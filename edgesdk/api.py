@@ -78,6 +78,7 @@ def export_c(
     test_vectors: int = 0,
     verify: bool = True,
     force: bool = False,
+    firmware: bool = False,
 ) -> Any:
     """Write a firmware bundle (C array, I/O constants, arena size, op resolver) for a .tflite.
 
@@ -89,6 +90,9 @@ def export_c(
         test_vectors: how many input/expected-output pairs to embed for an on-target self-test.
         verify: run TFLite Micro against LiteRT's reference kernels first.
         force: replace a non-empty folder and write even when over budget.
+        firmware: also write ``out_dir/firmware/``, a self-checking firmware project (Makefile,
+            start-up, linker script for the profile's memory map, a test driver) to build with
+            arm-none-eabi-gcc and your TFLite Micro checkout; implies 4 test vectors.
 
     Returns:
         The ExportResult.
@@ -106,7 +110,58 @@ def export_c(
         test_vectors=test_vectors,
         verify=verify,
         force=force,
+        firmware=firmware,
     )
+
+
+def emulate(
+    bundle_dir: str | Path,
+    target: str | Path | TargetProfile | None = None,
+    tflm_src: str | Path | None = None,
+    timeout: float = 120.0,
+    work_dir: str | Path | None = None,
+) -> Any:
+    """Build TFLite Micro firmware for a C bundle and the target's core, run it under
+    qemu-system-arm, and measure it.
+
+    Args:
+        bundle_dir: a bundle written by :func:`export_c` with test vectors.
+        target: the profile (default: the one in the bundle's export.json).
+        tflm_src: TFLite Micro source folder or kit (default: ``$EDGESDK_TFLM_SRC``, then the
+            offline kit beside a source checkout); the library is built once per core, cached.
+        timeout: seconds before a run counts as a hang.
+        work_dir: keep the firmware project there.
+
+    Returns:
+        The EmulationResult: bit-exactness per vector against the host TFLite Micro
+        interpreter, linked flash and RAM split, instructions per inference (measured) and
+        the latency they suggest at the profile's clock (an estimate).
+
+    Raises:
+        FirmwareError: see :func:`edgesdk.firmware.emulation.emulate`.
+    """
+    from edgesdk.firmware.emulation import emulate as _emulate
+
+    return _emulate(bundle_dir, target, tflm_src, timeout, work_dir)
+
+
+def emulate_model(
+    model: str | Path,
+    target: str | Path | TargetProfile,
+    test_vectors: int = 4,
+    tflm_src: str | Path | None = None,
+    timeout: float = 120.0,
+) -> Any:
+    """:func:`export_c` into a temporary bundle, then :func:`emulate` it (a .tflite in, the
+    EmulationResult out; nothing is kept)."""
+    import tempfile
+
+    from edgesdk.firmware.emulation import emulate as _emulate
+
+    profile = _profile(target)
+    with tempfile.TemporaryDirectory(prefix="edgesdk-emulate-") as tmp:
+        export_c(model, Path(tmp) / "bundle", profile, test_vectors=test_vectors)
+        return _emulate(Path(tmp) / "bundle", profile, tflm_src, timeout)
 
 
 def _session(device: str | Any, passphrase_prompt: Any = None) -> Any:

@@ -98,6 +98,10 @@ class WorkerCrashedError(EdgeSdkError):
     """The child process that ran a heavy job died (a signal, or no result)."""
 
 
+class FirmwareError(EdgeSdkError):
+    """Building, running or measuring firmware on an emulated core failed."""
+
+
 class InspectionError(EdgeSdkError):
     """A .tflite file cannot be parsed."""
 
@@ -153,6 +157,7 @@ ERROR_TYPES: dict[str, type[EdgeSdkError]] = {
         InspectionError,
         OutputError,
         ExportError,
+        FirmwareError,
         DeviceError,
         BenchmarkError,
     )

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything the test suite needs on a fresh Debian/Ubuntu machine:
 #   - system packages: openssh-server (a real sshd on 127.0.0.1), gcc/g++ (compile generated C),
-#     dataset-fashion-mnist (Fashion-MNIST, offline)
+#     dataset-fashion-mnist (Fashion-MNIST, offline), and for firmware on emulated Cortex-M cores
+#     the Arm GNU toolchain with newlib, qemu-system-arm, make and zstd (the TFLite Micro kit)
 #   - .venv: edgesdk with its test extras
 #   - .venv-device: a Raspberry-Pi-like Python with only tflite-runtime 2.14 and numpy<2
 set -euo pipefail
@@ -13,6 +14,12 @@ command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 [ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
+command -v arm-none-eabi-g++ >/dev/null 2>&1 || need+=(gcc-arm-none-eabi)
+[ -f /usr/lib/arm-none-eabi/newlib/libc_nano.a ] || need+=(libnewlib-arm-none-eabi)
+[ -f /usr/lib/arm-none-eabi/newlib/libstdc++_nano.a ] || need+=(libstdc++-arm-none-eabi-newlib)
+command -v qemu-system-arm >/dev/null 2>&1 || need+=(qemu-system-arm)
+command -v make >/dev/null 2>&1 || need+=(make)
+command -v zstd >/dev/null 2>&1 || need+=(zstd)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -14,6 +14,7 @@ from edgesdk.cli import (
     demo_cmd,
     deploy_cmd,
     device_cmd,
+    emulate_cmd,
     evaluate_cmd,
     export_cmd,
     fleet_cmd,
@@ -52,6 +53,7 @@ def _root(
 app.command("compress")(compress_cmd.compress)
 app.command("quantize")(quantize_cmd.quantize)
 app.command("export-c")(export_cmd.export_c)
+app.command("emulate")(emulate_cmd.emulate)
 app.command("inspect")(inspect_cmd.inspect)
 app.command("evaluate")(evaluate_cmd.evaluate)
 app.command("report")(report_cmd.report)

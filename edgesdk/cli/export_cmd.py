@@ -28,6 +28,14 @@ def export_c(
     force: Annotated[
         bool, typer.Option("--force", help="Replace a non-empty folder; write even over budget.")
     ] = False,
+    firmware: Annotated[
+        bool,
+        typer.Option(
+            "--firmware",
+            help="Also write firmware/: a self-checking project for arm-none-eabi-gcc and your "
+            "TFLite Micro checkout (implies --test-vectors 4).",
+        ),
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Emit C/C++ sources for TFLite Micro firmware: model array, arena size, op resolver."""
@@ -41,6 +49,7 @@ def export_c(
         test_vectors=test_vectors,
         verify=verify,
         force=force,
+        firmware=firmware,
     )
     if json_out:
         print_json(result.to_dict())

@@ -187,3 +187,66 @@ def render_compression(result: Any, console: Console) -> None:
     console.print(sizes)
     for note in result.notes:
         console.print(f"[dim]note: {escape(note)}[/dim]")
+
+
+def render_emulation(result: Any, console: Console) -> None:
+    """Bit-exactness per vector, instructions (measured), latency (estimated), flash and RAM."""
+    head = _key_value_table(
+        f"edgesdk emulate: {Path(result.bundle).name} on {result.target} "
+        f"({result.core}, qemu {result.machine})"
+    )
+    exact = sum(1 for v in result.vectors if v["passed"])
+    head.add_row(
+        "outputs vs host TFLite Micro",
+        f"{'bit-exact' if result.bit_exact else 'DIFFERENT'}: {exact} of {len(result.vectors)} "
+        "test vectors identical",
+    )
+    if result.instructions:
+        low, high = min(result.instructions), max(result.instructions)
+        head.add_row(
+            "instructions per inference",
+            f"{low:,}" + (f" to {high:,}" if high != low else "") + " (measured, qemu plugin)",
+        )
+    latency = result.estimated_latency_ms
+    if latency is not None:
+        head.add_row(
+            "latency (ESTIMATE)",
+            f"{latency:.2f} ms at {result.clock_mhz} MHz, {result.cpi:g} cycles/instruction "
+            "assumed; qemu models no timing",
+        )
+    f, r, b = result.flash, result.ram, result.budget
+    head.add_row(
+        "flash (linked)",
+        f"{f['total']:,} B: model {f['model']:,}, TFLite Micro {f['tflm']:,}, "
+        f"rest {f['rest']:,} ("
+        + ", ".join(f"{name} {size:,}" for name, size in f["rest_detail"][:4])
+        + ")",
+    )
+    head.add_row(
+        "RAM (linked)",
+        f"{r['total']:,} B: arena {r['arena']:,} (used {r['arena_used']:,}), other statics "
+        f"{r['other_static']:,}, heap {r['heap']:,} (used {r['heap_used']:,}), stack "
+        f"{r['stack']:,} (used {r['stack_used']:,})",
+    )
+    fits = "[green]fits[/]" if b["fits"] else "[red]over budget[/]"
+    head.add_row(
+        "budget",
+        f"{fits}: flash {b['flash_used']:,} of {human_bytes(b['flash_budget'])}, RAM "
+        f"{b['ram_used']:,} of {human_bytes(b['ram_budget'])}",
+    )
+    e = result.export_estimate
+    if e:
+        head.add_row(
+            "export-c estimated",
+            f"flash {e['flash_used']:,} B, RAM {e['ram_used']:,} B (arena measured on the "
+            f"64-bit host {e['arena_measured_host']:,} B)",
+        )
+    lib = result.library
+    head.add_row(
+        "TFLite Micro library",
+        f"{result.build} build for {lib['core']}, "
+        + ("cached" if lib["reused"] else f"built in {lib['build_seconds']:.0f} s"),
+    )
+    console.print(head)
+    for w in result.warnings:
+        console.print(f"[yellow]note:[/] {escape(w)}")

@@ -74,6 +74,24 @@ class BenchmarkDefaults:
 
 
 @dataclass(frozen=True)
+class McuInfo:
+    """What a microcontroller is, for firmware: core, FPU, memory origins, and the qemu board
+    that emulates it (empty when none does: the target is then not emulated)."""
+
+    core: str  # cortex-m0plus, cortex-m4, cortex-m7, xtensa-lx7, ...
+    fpu: str = "none"  # none, fpv4-sp-d16, fpv5-d16, ...
+    flash_origin: int = 0
+    ram_origin: int = 0x20000000
+    qemu_machine: str = ""
+    qemu_cpu: str = ""
+    emulation_note: str = ""  # what differs between the board and the emulated one
+
+    @property
+    def emulated(self) -> bool:
+        return bool(self.qemu_machine)
+
+
+@dataclass(frozen=True)
 class TargetProfile:
     """A device the model is made for."""
 
@@ -90,6 +108,7 @@ class TargetProfile:
     quantization: QuantizationDefaults = field(default_factory=QuantizationDefaults)
     header: HeaderOptions = field(default_factory=HeaderOptions)
     benchmark: BenchmarkDefaults = field(default_factory=BenchmarkDefaults)
+    mcu: McuInfo | None = None
     source: str = ""
 
     def to_dict(self, with_source: bool = True) -> dict[str, Any]:

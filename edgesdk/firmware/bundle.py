@@ -283,6 +283,7 @@ def export_c(
     verify_samples: int = 100,
     force: bool = False,
     seed: int = 0,
+    firmware: bool = False,
 ) -> ExportResult:
     """Write the firmware bundle for ``model`` and ``profile`` into ``out_dir`` (atomically).
 
@@ -292,6 +293,8 @@ def export_c(
             budgets exceeded (unless ``force``).
         OutputError: the folder exists with files (unless ``force``) or cannot be written.
     """
+    if firmware and not test_vectors:
+        test_vectors = 4  # the firmware checks its outputs against them
     data = read_tflite(model)
     info = inspect_bytes(data, str(model))
     ident = sanitize_identifier(name if name is not None else Path(model).stem)
@@ -326,6 +329,9 @@ def export_c(
             tmp, ident, str(model), data, sha, profile, info, declared, arena.total, ops,
             interpreter, test_vectors, seed,
         )  # fmt: skip
+        if firmware:
+            _write_firmware_project(tmp, profile)
+            files.append("firmware/")
         result = ExportResult(
             model=str(model),
             target=profile.name,
@@ -365,6 +371,30 @@ def export_c(
     for w in warnings:
         log.warning("%s", w)
     return result
+
+
+def _write_firmware_project(folder: Path, profile: TargetProfile) -> None:
+    """``folder/firmware/``: a project the user builds with their own TFLite Micro checkout."""
+    from edgesdk.firmware.cores import MemoryRegion, compiler_for
+    from edgesdk.firmware.project import MemoryMap, read_bundle, write_user_project
+
+    mcu = profile.mcu
+    if mcu is None:
+        raise ExportError(
+            f"Target {profile.name} has no [mcu] section (core, fpu, memory origins): no "
+            "firmware project can be written for it",
+            what="target",
+            value=profile.name,
+        )
+    compiler = compiler_for(mcu.core, mcu.fpu)
+    memory = MemoryMap(
+        flash=MemoryRegion(mcu.flash_origin, profile.memory.flash_bytes or 0),
+        ram=MemoryRegion(mcu.ram_origin, profile.memory.ram_bytes),
+        stack_size=4096,
+        heap_size=2048,
+        note=f"{profile.name}: flash and RAM as its profile gives them",
+    )
+    write_user_project(read_bundle(folder), compiler, memory, folder / "firmware", profile.name)
 
 
 def _check_budgets(profile: TargetProfile, flash: Budget, ram: Budget, force: bool) -> list[str]:

@@ -1,0 +1,183 @@
+"""`emulate`: build TFLite Micro firmware for a bundle and the target's core, run it under
+qemu-system-arm, and report bit-exactness, linked flash and RAM, and instructions per inference
+(with a latency that is an ESTIMATE: qemu models no timing)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgesdk.core.profiles import TargetProfile, load_profile
+from edgesdk.core.results import JsonResult
+from edgesdk.errors import FirmwareError
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]  # a source checkout: ../shared/ may hold the kit
+
+
+@dataclass(frozen=True)
+class EmulationResult(JsonResult):
+    """What the firmware did on the emulated core, and what it costs in flash and RAM."""
+
+    bundle: str
+    target: str
+    core: str
+    machine: str
+    emulation_note: str
+    build: str  # TFLite Micro build flavour (release: NDEBUG, no error strings, -Os)
+    bit_exact: bool  # every output of every vector equals the host TFLite Micro interpreter's
+    vectors: tuple[dict[str, Any], ...]
+    instructions: tuple[int, ...]  # per inference, per vector: a measurement (qemu plugin)
+    clock_mhz: int | None
+    cpi: float  # cycles per instruction behind the estimate
+    flash: dict[str, Any]  # linked: total, model, tflm, rest, rest_detail
+    ram: dict[str, Any]  # linked: total, arena, other_static, heap, stack (+ measured use)
+    budget: dict[str, Any]  # the profile's flash/RAM budgets and whether the firmware fits
+    export_estimate: dict[str, Any] | None  # what export-c estimated, beside the linked figures
+    library: dict[str, Any]  # the cached TFLite Micro library: key, reused, build seconds
+    seconds: dict[str, float]  # firmware build and emulator run (wall clock, this machine)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def estimated_latency_ms(self) -> float | None:
+        """instructions x CPI / clock: an estimate, never a measurement."""
+        if not self.instructions or not self.clock_mhz:
+            return None
+        return max(self.instructions) * self.cpi / (self.clock_mhz * 1e3)
+
+    @property
+    def fits(self) -> bool:
+        return bool(self.budget.get("fits"))
+
+    def first_mismatch(self) -> dict[str, Any] | None:
+        return next((v for v in self.vectors if not v["passed"]), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["vectors"] = list(self.vectors)
+        data["instructions"] = list(self.instructions)
+        data["warnings"] = list(self.warnings)
+        data["kind"] = "emulate"
+        data["estimated_latency_ms"] = self.estimated_latency_ms
+        data["latency_is_estimate"] = True
+        return data
+
+
+def _profile_of(bundle: Any, target: str | Path | TargetProfile | None) -> TargetProfile:
+    if isinstance(target, TargetProfile):
+        return target
+    if target is not None:
+        return load_profile(target)
+    if bundle.estimate is None:
+        raise FirmwareError(
+            f"{bundle.folder} has no export.json naming its target; give the target profile",
+            what="target",
+        )
+    return load_profile(bundle.estimate.target)
+
+
+def _budget(profile: TargetProfile, flash: int, ram: int) -> dict[str, Any]:
+    m = profile.memory
+    flash_budget, ram_budget = m.flash_budget_bytes, m.ram_budget_bytes
+    return {
+        "flash_bytes": m.flash_bytes,
+        "ram_bytes": m.ram_bytes,
+        "flash_budget": flash_budget,
+        "ram_budget": ram_budget,
+        "flash_used": flash,
+        "ram_used": ram,
+        "fits": (flash_budget is None or flash <= flash_budget) and ram <= ram_budget,
+    }
+
+
+def emulate(
+    bundle_dir: str | Path,
+    target: str | Path | TargetProfile | None = None,
+    tflm_src: str | Path | None = None,
+    timeout: float = 120.0,
+    work_dir: str | Path | None = None,
+) -> EmulationResult:
+    """Build the bundle's firmware for the target's core, run it under qemu and measure it.
+
+    Args:
+        bundle_dir: a C bundle from ``export_c`` with test vectors.
+        target: the profile (default: the one the bundle was exported for).
+        tflm_src: a TFLite Micro source folder or kit (default: ``$EDGESDK_TFLM_SRC``, then the
+            kit beside a source checkout); its library is built once per core and cached.
+        timeout: seconds the emulated run may take before it counts as a hang.
+        work_dir: keep the firmware project there (default: a temporary folder).
+
+    Raises:
+        FirmwareError: no [mcu] section or no emulator for the core, a missing tool (named with
+            its Debian package), no TFLite Micro source, a build or link error (an overflow
+            names the region and the bytes), a hang, a fault or a set-up error on the target.
+    """
+    from edgesdk.firmware import project as proj
+    from edgesdk.firmware.cores import core_for
+    from edgesdk.firmware.emulator import run_firmware
+    from edgesdk.firmware.size import measure
+    from edgesdk.firmware.tflm_library import BuildType, build_library, locate_source, open_source
+    from edgesdk.firmware.toolchain import find_toolchain, icount_plugin
+
+    bundle = proj.read_bundle(Path(bundle_dir))
+    profile = _profile_of(bundle, target)
+    mcu = profile.mcu
+    if mcu is None:
+        raise FirmwareError(
+            f"Target {profile.name} has no [mcu] section (core, fpu, qemu board): it cannot be "
+            "emulated",
+            what="target",
+            value=profile.name,
+        )
+    core = core_for(mcu.core, mcu.fpu, mcu.qemu_machine, mcu.qemu_cpu)
+    toolchain = find_toolchain()
+    env = {"EDGESDK_TFLM_SRC": str(tflm_src)} if tflm_src else None
+    source = open_source(locate_source(REPO_ROOT, env))
+    library = build_library(source, core, toolchain, BuildType.RELEASE)
+    memory = proj.memory_map(core, profile.memory.flash_bytes, profile.memory.ram_bytes)
+    with tempfile.TemporaryDirectory(prefix="edgesdk-fw-") as tmp:
+        folder = Path(work_dir) if work_dir else Path(tmp)
+        project = proj.write_project(bundle, core, library, folder, toolchain, memory)
+        built = proj.build_firmware(project, toolchain)
+        run = run_firmware(built.elf, core, toolchain, icount_plugin(toolchain), timeout)
+        sizes = measure(built.elf, built.map_file, toolchain, bundle.model_symbol)
+    flash = dataclasses.asdict(sizes.flash)
+    ram = {
+        **dataclasses.asdict(sizes.ram),
+        "arena_used": run.arena_used,
+        "stack_used": run.stack_used,
+        "heap_used": run.heap_used,
+    }
+    warnings = []
+    if mcu.emulation_note:
+        warnings.append(f"emulated: {mcu.emulation_note}")
+    return EmulationResult(
+        bundle=str(bundle.folder),
+        target=profile.name,
+        core=core.name,
+        machine=core.qemu_machine,
+        emulation_note=mcu.emulation_note,
+        build=library.build_type.value,
+        bit_exact=run.passed,
+        vectors=tuple(dataclasses.asdict(v) for v in run.vectors),
+        instructions=run.instructions_per_invoke,
+        clock_mhz=profile.clock_mhz,
+        cpi=core.cpi,
+        flash=flash,
+        ram=ram,
+        budget=_budget(profile, sizes.flash.total, sizes.ram.total),
+        export_estimate=dataclasses.asdict(bundle.estimate) if bundle.estimate else None,
+        library={
+            "key": library.key,
+            "core": library.core,
+            "reused": library.reused,
+            "build_seconds": library.build_seconds,
+        },
+        seconds={"firmware_build": round(built.seconds, 3), "run": round(run.seconds, 3)},
+        warnings=tuple(warnings),
+    )

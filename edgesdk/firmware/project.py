@@ -1,0 +1,426 @@
+"""Write and build a firmware project (Makefile, startup, linker script, test driver) for a C bundle."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgesdk.errors import FirmwareError
+from edgesdk.firmware.cores import Core, MemoryRegion
+from edgesdk.firmware.tflm_library import TflmLibrary
+from edgesdk.firmware.toolchain import TEMPLATES, Toolchain
+
+DEFAULT_STACK_SIZE = 4096
+DEFAULT_HEAP_SIZE = 2048
+ELF_NAME = "firmware.elf"
+MAP_NAME = "firmware.map"
+
+
+@dataclass(frozen=True)
+class ExportEstimate:
+    """What ``export-c`` estimated for the bundle (its export.json), to compare with the target."""
+
+    target: str
+    arena_measured_host: int
+    arena_declared: int
+    flash_used: int
+    flash_budget: int | None
+    ram_used: int
+    ram_budget: int | None
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """An edgesdk TFLite Micro C bundle and the names of its symbols."""
+
+    folder: Path
+    name: str
+    model_source: Path
+    headers: tuple[Path, ...]  # model, op resolver, test vectors
+    arena_size: int
+    input_count: int
+    output_count: int
+    vector_count: int
+    estimate: ExportEstimate | None
+
+    @property
+    def camel(self) -> str:
+        return "".join(p[:1].upper() + p[1:] for p in self.name.split("_"))
+
+    @property
+    def model_symbol(self) -> str:
+        return f"g_{self.name}_model_data"
+
+
+@dataclass(frozen=True)
+class MemoryMap:
+    """The linker script's memories: the emulated board's, clipped to the target's budgets."""
+
+    flash: MemoryRegion
+    ram: MemoryRegion
+    stack_size: int
+    heap_size: int
+    note: str
+
+
+@dataclass(frozen=True)
+class FirmwareProject:
+    """A written firmware project folder."""
+
+    folder: Path
+    bundle: Bundle
+    core: Core
+    library: TflmLibrary
+    memory: MemoryMap
+    arena_size: int  # the tensor arena the firmware declares
+
+    @property
+    def elf(self) -> Path:
+        return self.folder / "build" / ELF_NAME
+
+    @property
+    def map_file(self) -> Path:
+        return self.folder / "build" / MAP_NAME
+
+
+@dataclass(frozen=True)
+class FirmwareBuild:
+    """A linked firmware image and how long compiling and linking took."""
+
+    elf: Path
+    map_file: Path
+    seconds: float
+
+
+def _enum_value(text: str, name: str, where: Path) -> int:
+    m = re.search(rf"\b{re.escape(name)}\s*=\s*(\d+)", text)
+    if not m:
+        raise FirmwareError(f"{where} does not define {name} (not an edgesdk bundle?)")
+    return int(m.group(1))
+
+
+def _read_estimate(path: Path) -> ExportEstimate | None:
+    if not path.is_file():
+        return None
+    try:
+        d = json.loads(path.read_text())
+        return ExportEstimate(
+            target=str(d["target"]),
+            arena_measured_host=int(d["arena_measured"]["total"]),
+            arena_declared=int(d["arena_declared"]),
+            flash_used=int(d["flash"]["used"]),
+            flash_budget=d["flash"]["budget"],
+            ram_used=int(d["ram"]["used"]),
+            ram_budget=d["ram"]["budget"],
+        )
+    except (ValueError, KeyError, TypeError) as e:
+        raise FirmwareError(f"{path} is not an edgesdk export.json: {e}") from e
+
+
+def read_bundle(folder: Path) -> Bundle:
+    """Find the bundle's files and read its arena size, I/O counts and test vector count.
+
+    Raises:
+        FirmwareError: files are missing, or the bundle has no test vectors.
+    """
+    folder = Path(folder).expanduser().resolve()
+    headers = sorted(folder.glob("*_model.h"))
+    if len(headers) != 1:
+        raise FirmwareError(
+            f"{folder} must hold exactly one <name>_model.h, found {[h.name for h in headers]}"
+        )
+    name = headers[0].name[: -len("_model.h")]
+    sources = [p for p in (folder / f"{name}_model.cc", folder / f"{name}_model.c") if p.is_file()]
+    resolver = folder / f"{name}_op_resolver.h"
+    vectors = folder / f"{name}_test_vectors.h"
+    if not sources or not resolver.is_file():
+        raise FirmwareError(f"{folder} lacks {name}_model.cc/.c or {name}_op_resolver.h")
+    if not vectors.is_file():
+        raise FirmwareError(
+            f"{folder} has no {vectors.name}: the firmware needs test vectors "
+            "(export the bundle again with test vectors, e.g. 4)"
+        )
+    camel = "".join(p[:1].upper() + p[1:] for p in name.split("_"))
+    model_h, vectors_h = headers[0].read_text(), vectors.read_text()
+    bundle = Bundle(
+        folder=folder,
+        name=name,
+        model_source=sources[0],
+        headers=(headers[0], resolver, vectors),
+        arena_size=_enum_value(model_h, f"k{camel}TensorArenaSize", headers[0]),
+        input_count=_enum_value(model_h, f"k{camel}InputCount", headers[0]),
+        output_count=_enum_value(model_h, f"k{camel}OutputCount", headers[0]),
+        vector_count=_enum_value(vectors_h, f"k{camel}TestVectorCount", vectors),
+        estimate=_read_estimate(folder / "export.json"),
+    )
+    for kind, count in (("Input", bundle.input_count), ("Output", bundle.output_count)):
+        for i in range(count):
+            if not re.search(rf"\bk{camel}Test{kind}{i}\s*\[", vectors_h):
+                raise FirmwareError(f"{vectors} lacks k{camel}Test{kind}{i}")
+    if bundle.vector_count < 1:
+        raise FirmwareError(f"{vectors} holds no test vectors")
+    return bundle
+
+
+def memory_map(
+    core: Core,
+    flash_budget: int | None = None,
+    ram_budget: int | None = None,
+    stack_size: int = DEFAULT_STACK_SIZE,
+    heap_size: int = DEFAULT_HEAP_SIZE,
+) -> MemoryMap:
+    """The board's memories, each no larger than the target's budget (when one is given).
+
+    The linker then refuses firmware that would not fit the target, not only the emulator.
+    """
+    flash = MemoryRegion(core.flash.origin, min(core.flash.size, flash_budget or core.flash.size))
+    ram = MemoryRegion(core.ram.origin, min(core.ram.size, ram_budget or core.ram.size))
+    note = (
+        f"{core.qemu_machine} flash {core.flash.size} B / RAM {core.ram.size} B, "
+        f"target budget flash {flash_budget} B / RAM {ram_budget} B: using the smaller of each"
+    )
+    for what, value in (("stack", stack_size), ("heap", heap_size)):
+        if value <= 0 or value % 8:
+            raise FirmwareError(f"Invalid {what} size {value} (must be a positive multiple of 8)")
+    return MemoryMap(flash=flash, ram=ram, stack_size=stack_size, heap_size=heap_size, note=note)
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    """Write atomically, and not at all when unchanged (keeps make's timestamps)."""
+    if path.is_file() and path.read_text() == text:
+        return
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _bundle_config(bundle: Bundle, arena_size: int | None) -> str:
+    c = bundle.camel
+    arena = str(arena_size) if arena_size else f"k{c}TensorArenaSize"
+    inputs = ", ".join(f"EDGESDK_VECTORS(k{c}TestInput{i})" for i in range(bundle.input_count))
+    outputs = ", ".join(f"EDGESDK_VECTORS(k{c}TestOutput{i})" for i in range(bundle.output_count))
+    return (
+        f"// Generated by edgesdk for bundle {bundle.name}: the names main.cc uses.\n"
+        "#pragma once\n"
+        f'#include "{bundle.name}_model.h"\n'
+        f'#include "{bundle.name}_op_resolver.h"\n'
+        f'#include "{bundle.name}_test_vectors.h"\n\n'
+        f'#define BUNDLE_NAME "{bundle.name}"\n'
+        f"#define BUNDLE_MODEL_DATA {bundle.model_symbol}\n"
+        f"#define BUNDLE_ARENA_SIZE {arena}\n"
+        f"#define BUNDLE_VECTOR_COUNT k{c}TestVectorCount\n"
+        f"#define BUNDLE_REGISTER_OPS {c}RegisterOps\n"
+        f"using BundleOpResolver = {c}OpResolver;\n"
+        f"#define BUNDLE_INPUT_VECTORS {inputs}\n"
+        f"#define BUNDLE_OUTPUT_VECTORS {outputs}\n"
+    )
+
+
+def _make_list(flags: tuple[str, ...]) -> str:
+    return " ".join(shlex.quote(f) for f in flags)
+
+
+def _config_mk(bundle: Bundle, lib: TflmLibrary, toolchain: Toolchain) -> str:
+    lang = "c" if bundle.model_source.suffix == ".c" else "cc"
+    lines = [
+        "# Generated by edgesdk: toolchain, flags and library of this firmware.",
+        f"# TFLM library {lib.key} ({lib.core}, {lib.build_type.value})",
+        f"CC := {toolchain.gcc}",
+        f"CXX := {toolchain.gxx}",
+        f"CPU_FLAGS := {_make_list(lib.cpu_flags)}",
+        f"DEFINES := {_make_list(lib.defines)}",
+        f"CXX_FLAGS := {_make_list(lib.cxx_flags)}",
+        f"INCLUDES := {_make_list(tuple(f'-I{d}' for d in lib.include_dirs))}",
+        f"TFLM_LIB := {lib.path}",
+        "BUNDLE_DIR := bundle",
+        f"MODEL_SRC := bundle/{bundle.model_source.name}",
+        f"MODEL_LANG := {lang}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _user_config_mk(bundle: Bundle, core: Core) -> str:
+    """config.mk for a user's own TFLite Micro checkout (no edgesdk cache involved)."""
+    from edgesdk.firmware.tflm_library import (
+        BUILD_TYPE_DEFINES,
+        COMMON_DEFINES,
+        CXX_FLAGS,
+        INCLUDE_DIRS,
+        BuildType,
+    )
+
+    lang = "c" if bundle.model_source.suffix == ".c" else "cc"
+    defines = (*COMMON_DEFINES, *core.cmsis_defines, *BUILD_TYPE_DEFINES[BuildType.RELEASE])
+    includes = " ".join(f"-I$(TFLM_SRC)/{d}" if d != "." else "-I$(TFLM_SRC)" for d in INCLUDE_DIRS)
+    lines = [
+        f"# Written by edgesdk for {core.name}. Set TFLM_SRC to your TFLite Micro checkout (with",
+        "# its third-party downloads) and TFLM_LIB to libtensorflow-microlite.a built for this core",
+        "# with the same DEFINES and CPU_FLAGS, e.g. make TFLM_SRC=~/tflite-micro TFLM_LIB=...",
+        "TFLM_SRC ?= $(error set TFLM_SRC to a TFLite Micro source folder)",
+        "TFLM_LIB ?= $(error set TFLM_LIB to libtensorflow-microlite.a built for this core)",
+        "CC := arm-none-eabi-gcc",
+        "CXX := arm-none-eabi-g++",
+        f"CPU_FLAGS := {_make_list(core.cpu_flags)}",
+        f"DEFINES := {_make_list(defines)}",
+        f"CXX_FLAGS := {_make_list(('-Os', *CXX_FLAGS))}",
+        f"INCLUDES := {includes}",
+        "BUNDLE_DIR := ..",
+        f"MODEL_SRC := ../{bundle.model_source.name}",
+        f"MODEL_LANG := {lang}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+USER_README = """# Firmware for {name} on {target} ({core})
+
+Written by `edgesdk export-c --firmware`. A self-checking firmware: `main.cc` runs every test
+vector of the bundle (the folder above) through TFLite Micro and compares every output byte
+with what the host TFLite Micro interpreter gave; it prints PASS/FAIL per vector through
+semihosting and returns non-zero on a mismatch.
+
+    make TFLM_SRC=/path/to/tflite-micro TFLM_LIB=/path/to/libtensorflow-microlite.a
+
+The library must be built for this core with the DEFINES and CPU_FLAGS of `config.mk`.
+`linker.ld` follows the profile's memory map (flash {flash} B at {flash_origin}, RAM {ram} B at
+{ram_origin}); `startup.c` is a generic Cortex-M start-up (vector table, .data/.bss, FPU):
+a board that needs a boot stage (e.g. the RP2040's boot2) needs its SDK's start-up instead.
+Output goes through semihosting, so run it under a debugger or an emulator
+(`edgesdk emulate ..` does that with qemu-system-arm).
+"""
+
+
+def write_user_project(
+    bundle: Bundle, core: Core, memory: MemoryMap, folder: Path, target: str
+) -> Path:
+    """A firmware project in ``folder`` that a user builds with arm-none-eabi-gcc and their
+    own TFLite Micro checkout; the bundle stays where it is (``..``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("Makefile", "main.cc", "startup.c"):
+        _write_if_changed(folder / name, (TEMPLATES / name).read_text())
+    _write_if_changed(folder / "bundle_config.h", _bundle_config(bundle, None))
+    _write_if_changed(folder / "config.mk", _user_config_mk(bundle, core))
+    _write_if_changed(folder / "linker.ld", _linker_script(bundle, memory))
+    readme = USER_README.format(
+        name=bundle.name,
+        target=target,
+        core=core.name,
+        flash=memory.flash.size,
+        flash_origin=f"0x{memory.flash.origin:08x}",
+        ram=memory.ram.size,
+        ram_origin=f"0x{memory.ram.origin:08x}",
+    )
+    _write_if_changed(folder / "README.md", readme)
+    return folder
+
+
+def _linker_script(bundle: Bundle, memory: MemoryMap) -> str:
+    text = (TEMPLATES / "linker.ld.in").read_text()
+    values = {
+        "MEMORY_NOTE": memory.note,
+        "FLASH_ORIGIN": f"0x{memory.flash.origin:08x}",
+        "FLASH_LENGTH": str(memory.flash.size),
+        "RAM_ORIGIN": f"0x{memory.ram.origin:08x}",
+        "RAM_LENGTH": str(memory.ram.size),
+        "STACK_SIZE": str(memory.stack_size),
+        "HEAP_SIZE": str(memory.heap_size),
+        "MODEL_SYMBOL": bundle.model_symbol,
+    }
+    for key, value in values.items():
+        text = text.replace(f"@{key}@", value)
+    if "@" in text:
+        raise FirmwareError("linker.ld.in has a placeholder edgesdk does not fill")
+    return text
+
+
+def write_project(
+    bundle: Bundle,
+    core: Core,
+    library: TflmLibrary,
+    out_dir: Path,
+    toolchain: Toolchain,
+    memory: MemoryMap | None = None,
+    arena_size: int | None = None,
+) -> FirmwareProject:
+    """Write a firmware project for ``bundle`` on ``core`` into ``out_dir``.
+
+    The bundle's files are copied into ``out_dir/bundle`` so the project stands alone.
+
+    Args:
+        arena_size: tensor arena bytes instead of the bundle's constant (which export-c
+            measured on a 64-bit host, so it is larger than a 32-bit target needs).
+
+    Raises:
+        FirmwareError: the library was built for another core.
+    """
+    if library.core != core.name:
+        raise FirmwareError(f"TFLM library {library.key} is for {library.core}, not {core.name}")
+    memory = memory or memory_map(core)
+    if arena_size is not None and (arena_size <= 0 or arena_size % 16):
+        raise FirmwareError(f"Invalid arena size {arena_size} (must be a positive multiple of 16)")
+    folder = Path(out_dir).expanduser().resolve()
+    (folder / "bundle").mkdir(parents=True, exist_ok=True)
+    for src in (bundle.model_source, *bundle.headers):
+        _write_if_changed(folder / "bundle" / src.name, src.read_text())
+    for name in ("Makefile", "main.cc", "startup.c"):
+        _write_if_changed(folder / name, (TEMPLATES / name).read_text())
+    _write_if_changed(folder / "bundle_config.h", _bundle_config(bundle, arena_size))
+    _write_if_changed(folder / "config.mk", _config_mk(bundle, library, toolchain))
+    _write_if_changed(folder / "linker.ld", _linker_script(bundle, memory))
+    return FirmwareProject(
+        folder=folder,
+        bundle=bundle,
+        core=core,
+        library=library,
+        memory=memory,
+        arena_size=arena_size or bundle.arena_size,
+    )
+
+
+_OVERFLOW = re.compile(r"region `(\w+)' overflowed by (\d+) bytes")
+
+
+def build_firmware(
+    project: FirmwareProject, toolchain: Toolchain, jobs: int = 2, timeout: float = 600.0
+) -> FirmwareBuild:
+    """Compile and link the project with make.
+
+    Raises:
+        FirmwareError: compile or link errors (a memory overflow is named as such) or a timeout.
+    """
+    cmd = [str(toolchain.make), "-C", str(project.folder), f"-j{jobs}"]
+    start = time.monotonic()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        raise FirmwareError(f"Firmware build timed out after {timeout:.0f} s") from e
+    seconds = time.monotonic() - start
+    if proc.returncode != 0:
+        overflow = _OVERFLOW.findall(proc.stderr)
+        if overflow:
+            sizes = {"FLASH": project.memory.flash.size, "RAM": project.memory.ram.size}
+            parts = ", ".join(
+                f"{region} overflowed by {n} bytes (has {sizes.get(region, '?')})"
+                for region, n in overflow
+            )
+            raise FirmwareError(
+                f"Firmware for {project.core.name} does not fit: {parts}; "
+                f"stack {project.memory.stack_size} B, heap {project.memory.heap_size} B"
+            )
+        raise FirmwareError(
+            f"Firmware build failed (make exit {proc.returncode}):\n{proc.stderr[-3000:]}"
+        )
+    return FirmwareBuild(elf=project.elf, map_file=project.map_file, seconds=seconds)
+
+
+def clean(project: FirmwareProject) -> None:
+    """Remove the project's build folder (the next build starts from scratch)."""
+    shutil.rmtree(project.folder / "build", ignore_errors=True)
