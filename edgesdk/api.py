@@ -79,6 +79,7 @@ def export_c(
     verify: bool = True,
     force: bool = False,
     firmware: bool = False,
+    data: str | Path | None = None,
 ) -> Any:
     """Write a firmware bundle (C array, I/O constants, arena size, op resolver) for a .tflite.
 
@@ -93,6 +94,8 @@ def export_c(
         firmware: also write ``out_dir/firmware/``, a self-checking firmware project (Makefile,
             start-up, linker script for the profile's memory map, a test driver) to build with
             arm-none-eabi-gcc and your TFLite Micro checkout; implies 4 test vectors.
+        data: samples (as for quantize: .npy/.npz, image folder, module:function) for the test
+            vectors and the TFLite Micro parity check, instead of random inputs.
 
     Returns:
         The ExportResult.
@@ -111,6 +114,7 @@ def export_c(
         verify=verify,
         force=force,
         firmware=firmware,
+        data_spec=str(data) if data is not None else None,
     )
 
 

@@ -28,6 +28,12 @@ def export_c(
     force: Annotated[
         bool, typer.Option("--force", help="Replace a non-empty folder; write even over budget.")
     ] = False,
+    data: Annotated[
+        str | None,
+        typer.Option(
+            "--data", "-d", help="Samples for test vectors and the parity check (default: random)."
+        ),
+    ] = None,
     firmware: Annotated[
         bool,
         typer.Option(
@@ -50,6 +56,7 @@ def export_c(
         verify=verify,
         force=force,
         firmware=firmware,
+        data=data,
     )
     if json_out:
         print_json(result.to_dict())

@@ -61,7 +61,8 @@ class HeaderOptions:
     qualifiers: str = ""
     arena_margin_percent: int = 10
     runtime_flash_estimate_bytes: int = 0
-    lsb_tolerance: int = 1
+    lsb_tolerance: int = 1  # above it, TFLite Micro vs reference kernels is a warning
+    max_top1_change_percent: float = 1.0  # above it, an error
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,10 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigError(f"Invalid {where}={value!r} (must be a non-negative integer)")
         return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ConfigError(f"Invalid {where}={value!r} (must be a non-negative number)")
+        return float(value)
     if tp is str:
         if not isinstance(value, str):
             raise ConfigError(f"Invalid {where}={value!r} (must be a string)")

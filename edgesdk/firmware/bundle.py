@@ -30,12 +30,11 @@ from edgesdk.tflite.micro import (
     load_interpreter,
     measure_arena,
     op_support,
-    parity_failures,
-    parity_message,
     random_inputs,
     run_micro,
 )
 from edgesdk.tflite.model_info import ModelInfo, TensorInfo, inspect_bytes, read_tflite
+from edgesdk.tflite.parity import first_divergence, lsb_warnings, parity_failures, parity_message
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +83,8 @@ class ExportResult(JsonResult):
     ram: Budget
     ops: tuple[OpSupport, ...]
     parity: tuple[OutputParity, ...] = ()
+    divergence: dict[str, Any] | None = None  # first op where TFLite Micro and LiteRT differ
+    samples_from: str = "random"  # where test vectors and parity inputs came from
     lsb_tolerance: int = 1
     test_vectors: int = 0
     forced: bool = False
@@ -105,6 +106,8 @@ class ExportResult(JsonResult):
             "ops": [o.to_dict() for o in self.ops],
             "verified": bool(self.parity),
             "parity": [p.to_dict() for p in self.parity],
+            "divergence": self.divergence,
+            "samples_from": self.samples_from,
             "lsb_tolerance": self.lsb_tolerance,
             "test_vectors": self.test_vectors,
             "forced": self.forced,
@@ -242,11 +245,11 @@ def _c_array(ctype: str, ident: str, rows: list[np.ndarray]) -> str:
 
 
 def _test_vectors_header(
-    name: str, banner: str, interpreter: Any, info: ModelInfo, count: int, seed: int
+    name: str, banner: str, interpreter: Any, info: ModelInfo, samples: list[list[np.ndarray]]
 ) -> str:
     upper, cname = name.upper(), camel(name)
     inputs, outputs = info.io_tensors()
-    samples = random_inputs(interpreter, len(inputs), count, seed)
+    count = len(samples)
     results = [run_micro(interpreter, s, len(outputs)) for s in samples]
     parts = [
         banner,
@@ -284,6 +287,7 @@ def export_c(
     force: bool = False,
     seed: int = 0,
     firmware: bool = False,
+    data_spec: str | None = None,
 ) -> ExportResult:
     """Write the firmware bundle for ``model`` and ``profile`` into ``out_dir`` (atomically).
 
@@ -314,20 +318,37 @@ def export_c(
     flash = Budget(len(data) + h.runtime_flash_estimate_bytes, profile.memory.flash_budget_bytes)
     ram = Budget(declared + io_bytes, profile.memory.ram_budget_bytes)
     warnings = _check_budgets(profile, flash, ram, force)
+    samples, samples_from = _samples(interpreter, info, data_spec, max(verify_samples, 1), seed)
     parity: list[OutputParity] = []
+    divergence = None
     if verify:
         check_arena(data, declared)
-        parity = compare_with_litert(data, interpreter, verify_samples, seed)
-        bad = parity_failures(parity, h.lsb_tolerance)
+        parity = compare_with_litert(data, interpreter, len(samples), seed, samples)
+        first = next((p.first_difference for p in parity if p.first_difference is not None), None)
+        if first is not None:
+            divergence = first_divergence(data, samples[first])
+        warnings += lsb_warnings(parity, h.lsb_tolerance)
+        bad = parity_failures(parity, h.max_top1_change_percent)
         if bad:
-            raise ExportError(parity_message(bad[0], h.lsb_tolerance))
+            where = (
+                f"; first divergence at op {divergence['op_index']} {divergence['op']} "
+                f"({divergence['tensor']}, {divergence['max_lsb']} LSB)"
+                if divergence
+                else ""
+            )
+            raise ExportError(parity_message(bad[0], h.max_top1_change_percent) + where)
+        if divergence and any(p.max_lsb > h.lsb_tolerance for p in parity):
+            warnings.append(
+                f"first divergence: op {divergence['op_index']} {divergence['op']} "
+                f"({divergence['tensor']}), up to {divergence['max_lsb']} LSB"
+            )
     sha = hashlib.sha256(data).hexdigest()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     try:
         files = _write_sources(
             tmp, ident, str(model), data, sha, profile, info, declared, arena.total, ops,
-            interpreter, test_vectors, seed,
+            interpreter, _untied(interpreter, info, samples, test_vectors, warnings),
         )  # fmt: skip
         if firmware:
             _write_firmware_project(tmp, profile)
@@ -346,6 +367,8 @@ def export_c(
             ram=ram,
             ops=tuple(ops),
             parity=tuple(parity),
+            divergence=divergence,
+            samples_from=samples_from,
             lsb_tolerance=h.lsb_tolerance,
             test_vectors=test_vectors,
             forced=force,
@@ -397,6 +420,63 @@ def _write_firmware_project(folder: Path, profile: TargetProfile) -> None:
     write_user_project(read_bundle(folder), compiler, memory, folder / "firmware", profile.name)
 
 
+def _samples(
+    interpreter: Any, info: ModelInfo, spec: str | None, count: int, seed: int
+) -> tuple[list[list[np.ndarray]], str]:
+    """Raw model inputs for parity checks and test vectors: the user's data (quantized with
+    the input's scale and zero point) when given, else random values of the input type."""
+    inputs, _ = info.io_tensors()
+    if spec is None:
+        return random_inputs(interpreter, len(inputs), count, seed), "random"
+    from edgesdk.core.options import Normalization, TensorSpec
+    from edgesdk.inputs.samples import load_samples
+    from edgesdk.tflite.runner import quantize_array
+
+    specs = [TensorSpec(t.name, (None, *t.shape[1:]), "float32") for t in inputs]
+    loaded = load_samples(spec, specs, Normalization(), False, limit=count)
+    samples = []
+    for n in range(min(count, loaded.count)):
+        sample = []
+        for t, s in zip(inputs, specs, strict=True):
+            x = loaded.arrays[s.name][n : n + 1]
+            if t.quantized and np.dtype(t.dtype).kind in "iu":
+                x = quantize_array(x, t.scale[0], t.zero_point[0], np.dtype(t.dtype))
+            sample.append(x.astype(np.dtype(t.dtype)))
+        samples.append(sample)
+    return samples, spec
+
+
+def _untied(
+    interpreter: Any,
+    info: ModelInfo,
+    samples: list[list[np.ndarray]],
+    count: int,
+    warnings: list[str],
+) -> list[list[np.ndarray]]:
+    """``count`` samples whose expected top-1 class is not a tie (a tie cannot tell a right
+    answer from a wrong one); ties only when there are not enough others (with a warning)."""
+    if not count:
+        return []
+    _, outputs = info.io_tensors()
+    clear, tied = [], []
+    for sample in samples:
+        first = run_micro(interpreter, sample, len(outputs))[0].reshape(-1)
+        top = np.sort(first)[-2:] if first.size > 1 else first
+        (tied if first.size > 1 and top[0] == top[-1] else clear).append(sample)
+    chosen = (clear + tied)[:count]
+    if len(chosen) < count:
+        raise ExportError(
+            f"Only {len(chosen)} samples for {count} test vectors (give more data or fewer "
+            "vectors)",
+            what="test_vectors",
+            value=count,
+        )
+    ties = sum(1 for s in chosen if any(s is t for t in tied))
+    if ties:
+        warnings.append(f"{ties} test vector(s) have a tie for the top class (not enough others)")
+    return chosen
+
+
 def _check_budgets(profile: TargetProfile, flash: Budget, ram: Budget, force: bool) -> list[str]:
     """Flash and RAM against the profile's budgets: an error, or warnings with ``force``."""
     warnings = []
@@ -427,8 +507,7 @@ def _write_sources(
     arena_used: int,
     ops: list[OpSupport],
     interpreter: Any,
-    test_vectors: int,
-    seed: int,
+    vectors: list[list[np.ndarray]],
 ) -> list[str]:
     """Write the header, the model source, the op resolver (and test vectors) into ``tmp``;
     returns the file names."""
@@ -444,10 +523,10 @@ def _write_sources(
     with (tmp / files[1]).open("wb") as f:
         _write_model_source(f, ident, banner(files[1]), data, profile)
     (tmp / files[2]).write_text(_resolver_header(ident, banner(files[2]), ops))
-    if test_vectors:
+    if vectors:
         files.append(f"{ident}_test_vectors.h")
         (tmp / files[3]).write_text(
-            _test_vectors_header(ident, banner(files[3]), interpreter, info, test_vectors, seed)
+            _test_vectors_header(ident, banner(files[3]), interpreter, info, vectors)
         )
     return files
 

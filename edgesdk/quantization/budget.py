@@ -124,17 +124,13 @@ class _Debugger:
 
 def _micro_mismatch(model: bytes, profile: TargetProfile) -> str | None:
     """Why export-c would refuse this model for an MCU (TFLite Micro vs reference kernels)."""
-    from edgesdk.tflite.micro import (
-        compare_with_litert,
-        load_interpreter,
-        parity_failures,
-        parity_message,
-    )
+    from edgesdk.tflite.micro import compare_with_litert, load_interpreter
+    from edgesdk.tflite.parity import parity_failures, parity_message
 
     interpreter, _ = load_interpreter(model)
-    tolerance = profile.header.lsb_tolerance
-    bad = parity_failures(compare_with_litert(model, interpreter, 100), tolerance)
-    return parity_message(bad[0], tolerance) + "; export-c would refuse it" if bad else None
+    share = profile.header.max_top1_change_percent
+    bad = parity_failures(compare_with_litert(model, interpreter, 100), share)
+    return parity_message(bad[0], share) + "; export-c would refuse it" if bad else None
 
 
 @dataclass

@@ -199,6 +199,7 @@ class OutputParity:
     values: int
     max_lsb: int
     top1_changes: int
+    first_difference: int | None = None  # the first sample whose outputs were not identical
 
     @property
     def exact_rate(self) -> float:
@@ -236,9 +237,14 @@ def run_micro(interpreter: Any, sample: list[np.ndarray], outputs: int) -> list[
 
 
 def compare_with_litert(
-    model: bytes, interpreter: Any, count: int, seed: int = 0
+    model: bytes,
+    interpreter: Any,
+    count: int,
+    seed: int = 0,
+    samples: list[list[np.ndarray]] | None = None,
 ) -> list[OutputParity]:
-    """Run the same random inputs through TFLite Micro and LiteRT (BUILTIN_REF kernels)."""
+    """Run the same inputs through TFLite Micro and LiteRT (BUILTIN_REF kernels): ``samples``
+    (raw model inputs) when given, else ``count`` random ones."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     ref = Interpreter(model_content=model, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
@@ -246,7 +252,10 @@ def compare_with_litert(
     ins, outs = ref.get_input_details(), ref.get_output_details()
     diffs: list[list[np.ndarray]] = [[] for _ in outs]
     tops: list[int] = [0 for _ in outs]
-    for sample in random_inputs(interpreter, len(ins), count, seed):
+    firsts: list[int | None] = [None for _ in outs]
+    if samples is None:
+        samples = random_inputs(interpreter, len(ins), count, seed)
+    for n, sample in enumerate(samples):
         for d, x in zip(ins, sample, strict=True):
             ref.set_tensor(d["index"], x)
         ref.invoke()
@@ -254,6 +263,8 @@ def compare_with_litert(
         got = run_micro(interpreter, sample, len(outs))
         for j, (e, g) in enumerate(zip(expected, got, strict=True)):
             diffs[j].append(np.abs(e.astype(np.int64) - g.astype(np.int64)).reshape(-1))
+            if firsts[j] is None and diffs[j][-1].any():
+                firsts[j] = n
             if e.ndim == 2 and e.shape[-1] > 1 and np.argmax(e) != np.argmax(g):
                 tops[j] += 1
     result = []
@@ -268,22 +279,7 @@ def compare_with_litert(
                 values=int(stacked.size),
                 max_lsb=int(stacked.max()) if stacked.size else 0,
                 top1_changes=tops[j],
+                first_difference=firsts[j],
             )
         )
     return result
-
-
-def parity_failures(parity: list[OutputParity], lsb_tolerance: int) -> list[OutputParity]:
-    """The parity rule that export-c and the budget search share: an output fails when TFLite
-    Micro and the reference kernels differ by more than ``lsb_tolerance`` steps, or when its
-    top-1 class changes on any sample."""
-    return [p for p in parity if p.max_lsb > lsb_tolerance or p.top1_changes]
-
-
-def parity_message(p: OutputParity, lsb_tolerance: int) -> str:
-    """One line that says how an output failed :func:`parity_failures`."""
-    return (
-        f"TFLite Micro and LiteRT (reference kernels) disagree on output {p.index}: "
-        f"max {p.max_lsb} LSB (tolerance {lsb_tolerance}), {p.top1_changes} top-1 changes "
-        f"in {p.samples} samples"
-    )

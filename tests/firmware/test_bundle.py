@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -237,3 +239,40 @@ def test_quantize_emit_c(tmp_path, trained_cnn, digits_npz):
 
 def test_gcc_is_available():
     assert shutil.which("gcc") and shutil.which("g++")
+
+
+def _profile_with(tmp_path, **header):
+    text = (
+        Path(edgesdk.__file__).parent / "core" / "profile_data" / "arduino-nano-33-ble.toml"
+    ).read_text()
+    for key, value in header.items():
+        text = re.sub(rf"(?m)^{key} = .*$", f"{key} = {value}", text)
+    path = tmp_path / "profile.toml"
+    path.write_text(text)
+    return path
+
+
+def test_lsb_gaps_are_reported_with_the_first_diverging_op_not_refused(tmp_path, int8_tflite):
+    profile = _profile_with(tmp_path, lsb_tolerance=0)  # any LSB gap is now over tolerance
+    result = edgesdk.export_c(int8_tflite, tmp_path / "b", target=profile)
+    (parity,) = result.parity
+    assert parity.max_lsb >= 1 and parity.top1_changes == 0  # the gap this model really has
+    assert (tmp_path / "b").is_dir()  # written: LSB gaps are a report, not a wall
+    assert any("differs from LiteRT's reference kernels by up to" in w for w in result.warnings)
+    d = result.divergence
+    assert d is not None and d["max_lsb"] >= 1 and d["op"] and d["tensor"]
+    assert any(f"first divergence: op {d['op_index']} {d['op']}" in w for w in result.warnings)
+
+
+def test_test_vectors_from_the_users_data_without_ties(tmp_path, int8_tflite, digits_npz):
+    result = edgesdk.export_c(
+        int8_tflite, tmp_path / "b", target="arduino-nano-33-ble", test_vectors=6, data=digits_npz
+    )
+    assert result.samples_from == str(digits_npz) and result.parity[0].samples == 100
+    text = next((tmp_path / "b").glob("*_test_vectors.h")).read_text()
+    start = text.index("{", text.index("TestOutput0")) + 1
+    rows = re.findall(r"\{([^{}]*)\}", text[start : text.index("};", start)])
+    assert len(rows) == 6
+    for row in rows:
+        values = [int(v) for v in row.replace("\n", " ").split(",") if v.strip()]
+        assert sorted(values)[-1] > sorted(values)[-2]  # one clear top class per vector
