@@ -211,8 +211,9 @@ def render_emulation(result: Any, console: Console) -> None:
     if latency is not None:
         head.add_row(
             "latency (ESTIMATE)",
-            f"{latency:.2f} ms at {result.clock_mhz} MHz, {result.cpi:g} cycles/instruction "
-            "assumed; qemu models no timing",
+            f"{latency:.2f} ms at {result.clock_mhz} MHz x {result.cpi:g} cycles/instruction "
+            f"(TFLite Micro reference kernels; qemu models no timing; factor: "
+            f"{escape(result.cpi_source)})",
         )
     f, r, b = result.flash, result.ram, result.budget
     head.add_row(

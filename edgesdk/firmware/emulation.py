@@ -35,6 +35,7 @@ class EmulationResult(JsonResult):
     instructions: tuple[int, ...]  # per inference, per vector: a measurement (qemu plugin)
     clock_mhz: int | None
     cpi: float  # cycles per instruction behind the estimate
+    cpi_source: str  # where that factor comes from (a calibration or an assumption)
     flash: dict[str, Any]  # linked: total, model, tflm, rest, rest_detail
     ram: dict[str, Any]  # linked: total, arena, other_static, heap, stack (+ measured use)
     budget: dict[str, Any]  # the profile's flash/RAM budgets and whether the firmware fits
@@ -118,7 +119,7 @@ def emulate(
             names the region and the bytes), a hang, a fault or a set-up error on the target.
     """
     from edgesdk.firmware import project as proj
-    from edgesdk.firmware.cores import core_for
+    from edgesdk.firmware.cores import CPI_SOURCES, core_for
     from edgesdk.firmware.emulator import run_firmware
     from edgesdk.firmware.size import measure
     from edgesdk.firmware.tflm_library import BuildType, build_library, locate_source, open_source
@@ -139,7 +140,15 @@ def emulate(
     env = {"EDGESDK_TFLM_SRC": str(tflm_src)} if tflm_src else None
     source = open_source(locate_source(REPO_ROOT, env))
     library = build_library(source, core, toolchain, BuildType.RELEASE)
-    memory = proj.memory_map(core, profile.memory.flash_bytes, profile.memory.ram_bytes)
+    ram = min(core.ram.size, profile.memory.ram_bytes)
+    small = ram <= proj.SMALL_RAM  # e.g. the micro:bit's 16 KB: a tighter stack and heap
+    memory = proj.memory_map(
+        core,
+        profile.memory.flash_bytes,
+        profile.memory.ram_bytes,
+        proj.SMALL_STACK_SIZE if small else proj.DEFAULT_STACK_SIZE,
+        proj.SMALL_HEAP_SIZE if small else proj.DEFAULT_HEAP_SIZE,
+    )
     with tempfile.TemporaryDirectory(prefix="edgesdk-fw-") as tmp:
         folder = Path(work_dir) if work_dir else Path(tmp)
         project = proj.write_project(bundle, core, library, folder, toolchain, memory)
@@ -168,6 +177,7 @@ def emulate(
         instructions=run.instructions_per_invoke,
         clock_mhz=profile.clock_mhz,
         cpi=core.cpi,
+        cpi_source=CPI_SOURCES[core.name],
         flash=flash,
         ram=ram,
         budget=_budget(profile, sizes.flash.total, sizes.ram.total),

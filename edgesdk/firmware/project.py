@@ -20,6 +20,11 @@ from edgesdk.firmware.toolchain import TEMPLATES, Toolchain
 
 DEFAULT_STACK_SIZE = 4096
 DEFAULT_HEAP_SIZE = 2048
+# boards with at most SMALL_RAM bytes: measured use is about 0.7-1.5 KB of stack and 1,468 B of
+# heap (newlib's semihosting stdio buffers), so these still leave room
+SMALL_RAM = 64 * 1024
+SMALL_STACK_SIZE = 2048
+SMALL_HEAP_SIZE = 1536
 ELF_NAME = "firmware.elf"
 MAP_NAME = "firmware.map"
 

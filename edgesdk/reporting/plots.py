@@ -169,3 +169,30 @@ def _plot_layer_error(layers: list[dict[str, Any]], title: str) -> bytes:
     ax.set_title(title, fontsize=9)
     ax.grid(True, axis="x", alpha=0.3)
     return _png(fig)
+
+
+def _plot_emulation(rows: list[dict[str, Any]]) -> bytes:
+    """Instructions per inference (measured) and linked flash/RAM per model and target."""
+    import matplotlib.pyplot as plt
+
+    labels = [f"{Path(r['bundle']).name}\n{r['target']} ({r['core']})" for r in rows]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 0.6 * len(rows) + 2.2))
+    ys = range(len(rows))
+    left.barh(ys, [max(r["instructions"]) / 1e6 for r in rows], color="#2e86c1")
+    left.set_yticks(ys, labels, fontsize=7)
+    left.set_xlabel("instructions per inference (millions, measured under qemu)")
+    left.invert_yaxis()
+    for key, color, offset in (("flash", "#7d3c98", -0.2), ("ram", "#28b463", 0.2)):
+        right.barh(
+            [y + offset for y in ys],
+            [r[key]["total"] / 1024 for r in rows],
+            height=0.4,
+            color=color,
+            label=f"{key} (linked)",
+        )
+    right.set_yticks(ys, [""] * len(rows))
+    right.set_xlabel("KiB")
+    right.invert_yaxis()
+    right.legend(fontsize=7)
+    fig.tight_layout()
+    return _png(fig)

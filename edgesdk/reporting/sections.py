@@ -10,6 +10,7 @@ from edgesdk.reporting.plots import (
     _accuracy_points,
     _latency_series,
     _plot_accuracy_vs_size,
+    _plot_emulation,
     _plot_latency,
     _plot_layer_error,
 )
@@ -196,6 +197,30 @@ def _manifests(found: Collected, plots: dict[str, bytes], out: list[Section]) ->
         out.append(s)
 
 
+def _emulations(found: Collected, plots: dict[str, bytes], out: list[Section]) -> None:
+    """Firmware on emulated cores: bit-exactness, instructions, estimated latency, memory."""
+    rows = [r for _rel, r in found.items["emulate"]]
+    if not rows:
+        return
+    plots["emulation.png"] = _plot_emulation(rows)
+    s = Section("Firmware on emulated cores")
+    s.paragraphs.append(
+        "Instructions are counted by qemu (a measurement); latencies are estimates: "
+        "instructions x cycles per instruction / clock, for TFLite Micro's reference kernels."
+    )
+    s.tables.append((
+        ["bundle", "target", "core (qemu board)", "bit-exact", "instructions", "est. latency ms",
+         "flash B", "RAM B", "arena used B", "fits"],
+        [[Path(r["bundle"]).name, r["target"], f"{r['core']} ({r['machine']})",
+          "yes" if r["bit_exact"] else "NO", f"{max(r['instructions']):,}",
+          "—" if r.get("estimated_latency_ms") is None else f"{r['estimated_latency_ms']:.1f}",
+          f"{r['flash']['total']:,}", f"{r['ram']['total']:,}", f"{r['ram']['arena_used']:,}",
+          "yes" if r["budget"]["fits"] else "no"] for r in rows],
+    ))  # fmt: skip
+    s.plots.append(("emulation.png", "Instructions per inference and linked memory per target"))
+    out.append(s)
+
+
 _BUILDERS = (
     _quantization,
     _compression,
@@ -203,6 +228,7 @@ _BUILDERS = (
     _evaluations,
     _latency,
     _exports,
+    _emulations,
     _manifests,
 )
 

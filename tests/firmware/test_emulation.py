@@ -100,6 +100,10 @@ def test_a_second_model_with_other_ops_through_the_cli(kws_int8, tmp_path):
     assert result["bit_exact"] and result["kind"] == "emulate"
     assert json.loads(saved.read_text()) == result
     assert result["estimated_latency_ms"] > 0 and result["latency_is_estimate"] is True
+    report = edgesdk.report(tmp_path)
+    text = Path(report.markdown).read_text()
+    assert "Firmware on emulated cores" in text and f"{max(result['instructions']):,}" in text
+    assert any(p.endswith("emulation.png") for p in report.plots)
 
 
 def _c_values(text: str, ident: str) -> tuple[int, int]:
