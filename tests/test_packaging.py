@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -41,9 +42,19 @@ def source_modules() -> set[str]:
 def installed(tmp_path_factory) -> Path:
     """A venv holding only the built wheel; the project venv's dependencies through a .pth."""
     tmp = tmp_path_factory.mktemp("wheel")
+    # build from a clean copy: a stale build/ folder in a checkout leaks old modules into wheels
+    source = tmp / "source"
+    shutil.copytree(
+        ROOT,
+        source,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", "edgesdk-demo"
+        ),
+    )
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
-        + ["-w", str(tmp / "dist"), str(ROOT)],
+        + ["-w", str(tmp / "dist"), str(source)],
         check=True,
         capture_output=True,
     )

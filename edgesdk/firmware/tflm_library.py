@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from edgesdk.core.manifest import sha256_path
 from edgesdk.errors import FirmwareError
 from edgesdk.firmware.cores import Core
 from edgesdk.firmware.toolchain import TEMPLATES, Toolchain, cache_root, which
@@ -144,14 +145,6 @@ def locate_source(root: Path | None = None, env: Mapping[str, str] | None = None
     )
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _tree_identity(root: Path) -> str:
     h = hashlib.sha256()
     for dirpath, dirnames, filenames in os.walk(root):
@@ -166,7 +159,7 @@ def _tree_identity(root: Path) -> str:
 
 def _extract_kit(kit: Path, cache: Path) -> tuple[Path, str]:
     """Unpack a ``.tar.zst`` kit once into the cache; return (folder, identity)."""
-    digest = _sha256_file(kit)
+    digest = sha256_path(kit)
     dest = cache / "tflm" / f"src-{digest[:16]}"
     if not dest.is_dir():
         zstd = which("zstd")
