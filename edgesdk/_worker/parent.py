@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -64,6 +65,22 @@ def _poll_progress(
         time.sleep(0.2)
 
 
+_LIVE: set[subprocess.Popen] = set()  # children running now (any thread)
+_LOCK = threading.Lock()
+
+
+def kill_children() -> int:
+    """Kill every worker child still running (on SIGTERM/SIGINT); returns how many."""
+    with _LOCK:
+        live = list(_LIVE)
+    for proc in live:
+        try:
+            proc.kill()
+        except OSError:
+            pass
+    return len(live)
+
+
 # what each task's child process is, in messages
 _LABELS = {
     "quantize": "TFLite converter",
@@ -102,6 +119,10 @@ def run_task(
     package_root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     env.update(env_extra or {})
+    # the child's own temporary files live in the job folder, which the parent always removes
+    # (a killed child cannot clean up after itself)
+    (jobdir / "tmp").mkdir(exist_ok=True)
+    env["TMPDIR"] = str(jobdir / "tmp")
     with log_file.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", protocol.CHILD_MODULE, str(jobdir)],
@@ -110,6 +131,8 @@ def run_task(
             stdin=subprocess.DEVNULL,
             env=env,
         )
+        with _LOCK:
+            _LIVE.add(proc)
         try:
             if on_progress is not None:
                 _poll_progress(proc, jobdir / protocol.PROGRESS, on_progress)
@@ -118,6 +141,9 @@ def run_task(
             proc.kill()
             proc.wait()
             raise
+        finally:
+            with _LOCK:
+                _LIVE.discard(proc)
     tail = _tail(log_file)
     log.debug("worker %s exited with %s; log tail:\n%s", task, proc.returncode, tail)
     result_file = jobdir / protocol.RESULT

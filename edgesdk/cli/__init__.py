@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
 from typing import Annotated
 
 import typer
@@ -66,6 +68,31 @@ app.add_typer(device_cmd.app, name="device")
 app.add_typer(fleet_cmd.app, name="fleet")
 
 
+class Interrupted(BaseException):  # noqa: N818 - a signal, not an error
+    """SIGTERM or SIGINT arrived: unwind (temporary folders go), then exit 128 + signal."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_signal(signum: int, _frame: object) -> None:
+    """Stop what runs outside this process first (worker children, remote processes: threads
+    may be waiting on them), then unwind this one."""
+    from edgesdk._worker.parent import kill_children
+
+    kill_children()
+    if "edgesdk.devices.ssh" in sys.modules:
+        sys.modules["edgesdk.devices.ssh"].stop_remote_processes()
+    raise Interrupted(signum)
+
+
 def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    app()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _on_signal)
+    try:
+        app()
+    except Interrupted as e:
+        sys.stderr.write(f"\nedgesdk: stopped by {signal.Signals(e.signum).name}\n")
+        sys.exit(128 + e.signum)

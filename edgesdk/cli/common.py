@@ -73,3 +73,38 @@ def parse_floats(text: str | None, what: str) -> tuple[float, ...] | None:
         raise typer.BadParameter(
             f"expected comma-separated numbers, got {text!r}", param_hint=what
         ) from None
+
+
+def print_table(out: Console, table: Any) -> None:
+    """Print a rich Table so that no figure or name is ever cut: as a table when it fits the
+    terminal whole (rich wraps cells at spaces; a layout that would need an ellipsis does not
+    count), else as ``header: value`` lines per row, which the terminal wraps without cutting."""
+    from rich.measure import Measurement
+    from rich.text import Text
+
+    unbounded = out.options.update(width=1_000_000)  # rich clamps a measure to the width
+    if Measurement.get(out, unbounded, table).minimum <= out.width:
+        with out.capture() as capture:
+            out.print(table)
+        if "…" not in capture.get():
+            out.print(table)
+            return
+
+    def plain(cell: Any) -> str:
+        if isinstance(cell, Text):
+            return cell.plain
+        return Text.from_markup(cell).plain if isinstance(cell, str) else str(cell)
+
+    if table.title:
+        out.print(Text(plain(table.title), style="bold"), soft_wrap=True)
+    columns = [[plain(cell) for cell in c.cells] for c in table.columns]
+    if not table.show_header and len(columns) == 2:  # a key/value table: one line per key
+        for key, value in zip(*columns, strict=True):
+            out.print(Text(f"{key}: ", style="bold") + Text(value), soft_wrap=True)
+        return
+    headers = [plain(c.header) or "-" for c in table.columns]
+    for row in range(table.row_count):
+        out.print(Text("-" * min(out.width, 20), style="dim"), soft_wrap=True)
+        for header, cells in zip(headers, columns, strict=True):
+            value = cells[row] if row < len(cells) else ""
+            out.print(Text(f"{header}: ", style="bold") + Text(value), soft_wrap=True)

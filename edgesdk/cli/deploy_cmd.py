@@ -8,6 +8,7 @@ import typer
 
 from edgesdk.cli.common import console, err_console, handle_errors, print_json, prompt_passphrase
 from edgesdk.cli.live import run_fleet
+from edgesdk.cli.rendering import human_rate
 
 
 # Over 80 lines: one typer parameter per CLI option; the body is a few lines.
@@ -90,7 +91,7 @@ def deploy(
     else:
         console.print(
             f"{device}: {result.action} {cur.name} (sha256 {cur.sha256[:16]}, {cur.size} B"
-            + (f", {result.throughput_mb_s:.1f} MB/s" if result.bytes_sent else "")
+            + (f", {human_rate(result.bytes_sent, result.seconds)}" if result.bytes_sent else "")
             + f") → {result.path}"
         )
 

@@ -53,22 +53,14 @@ def list_devices(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the devices in the inventory."""
-    from rich.table import Table
-
     from edgesdk import api
+    from edgesdk.cli.render_runs import render_devices
 
     devices = api.list_devices()
     if json_out:
         print_json([d.to_dict() for d in devices])
         return
-    table = Table(title="Devices", title_justify="left")
-    for col in ("name", "host", "port", "user", "python", "workdir", "target"):
-        table.add_column(col, no_wrap=col == "name")
-    for d in devices:
-        table.add_row(
-            d.name, d.host, str(d.port or "-"), d.user or "-", d.python, d.workdir, d.target or "-"
-        )
-    console.print(table)
+    render_devices(devices, console)
 
 
 @app.command("remove")

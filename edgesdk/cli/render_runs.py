@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from edgesdk.cli.common import print_table
 from edgesdk.cli.rendering import _fmt, _key_value_table, _pct, human_bytes
 
 
@@ -36,7 +37,7 @@ def render_benchmark(result: Any, console: Console) -> None:
         table.add_row(
             f"device {when}", ", ".join(f"{k}={v}" for k, v in env.items() if v is not None) or "-"
         )
-    console.print(table)
+    print_table(console, table)
     for w in result.warnings:
         console.print(f"[yellow]warning: {escape(w)}[/yellow]")
 
@@ -75,7 +76,7 @@ def render_fleet(result: Any, console: Console) -> None:
             str(o.attempts),
             escape(o.error or ""),
         )
-    console.print(table)
+    print_table(console, table)
     if result.stopped:
         console.print(f"[red]stopped: {result.stopped}[/red]")
     for key, value in result.summary.items():
@@ -108,7 +109,7 @@ def render_evaluation(result: Any, console: Console) -> None:
             _fmt(f.rmse, 3) if f else "-",
             "-" if run.max_lsb_vs_reference is None else str(run.max_lsb_vs_reference),
         )
-    console.print(table)
+    print_table(console, table)
     console.print(
         "[dim]LSB vs ref: largest difference from LiteRT's reference kernels, in output steps[/dim]"
     )
@@ -155,7 +156,7 @@ def render_compression(result: Any, console: Console) -> None:
             f".tflite); gzip vs gzip {result.gzip_ratio:.1f}x",
         )
     head.add_row("time", f"{result.seconds:.1f} s")
-    console.print(head)
+    print_table(console, head)
 
     if result.layers:
         layers = Table(title="Layers", title_justify="left")
@@ -169,7 +170,7 @@ def render_compression(result: Any, console: Console) -> None:
                 f"{row.sparsity:.1f}%",
                 f"{row.unique:,}",
             )
-        console.print(layers)
+        print_table(console, layers)
 
     sizes = Table(title="Sizes and validation accuracy", title_justify="left")
     for col in ("artifact", "raw", "gzip", "accuracy"):
@@ -184,7 +185,7 @@ def render_compression(result: Any, console: Console) -> None:
             human_bytes(size.gzip_bytes),
             _pct(result.accuracy.get(key)),
         )
-    console.print(sizes)
+    print_table(console, sizes)
     for note in result.notes:
         console.print(f"[dim]note: {escape(note)}[/dim]")
 
@@ -248,6 +249,18 @@ def render_emulation(result: Any, console: Console) -> None:
         f"{result.build} build for {lib['core']}, "
         + ("cached" if lib["reused"] else f"built in {lib['build_seconds']:.0f} s"),
     )
-    console.print(head)
+    print_table(console, head)
     for w in result.warnings:
         console.print(f"[yellow]note:[/] {escape(w)}")
+
+
+def render_devices(devices: list[Any], console: Console) -> None:
+    """The inventory: one row per device."""
+    table = Table(title="Devices", title_justify="left")
+    for col in ("name", "host", "port", "user", "python", "workdir", "target"):
+        table.add_column(col)
+    for d in devices:
+        table.add_row(
+            d.name, d.host, str(d.port or "-"), d.user or "-", d.python, d.workdir, d.target or "-"
+        )
+    print_table(console, table)

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from edgesdk.cli.common import print_table
 from edgesdk.core.profiles import TargetProfile
 from edgesdk.quantization.result import QuantizationResult
 from edgesdk.tflite.model_info import ModelInfo
@@ -22,6 +23,18 @@ def human_bytes(n: int | None) -> str:
             return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{n} B"  # pragma: no cover
+
+
+def human_rate(size: int, seconds: float) -> str:
+    """A transfer as people read it: MB/s or KB/s with the time; tiny ones by time alone."""
+    if seconds <= 0:
+        return f"{size:,} B"
+    rate = size / seconds
+    if size < 64 * 1024:  # too small for a meaningful rate: say how long it took
+        return f"{size:,} B in {seconds * 1000:.0f} ms"
+    if rate >= 1e6:
+        return f"{rate / 1e6:.1f} MB/s"
+    return f"{rate / 1e3:.1f} KB/s"
 
 
 def _key_value_table(title: str) -> Table:
@@ -68,7 +81,7 @@ def render_quantization(result: QuantizationResult, console: Console) -> None:
         f"{result.calibration_samples} samples; {result.held_out_samples} held out for fidelity",
     )
     head.add_row("time", f"{result.seconds:.1f} s")
-    console.print(head)
+    print_table(console, head)
 
     io = Table(title="Inputs and outputs", title_justify="left")
     for col in ("", "name", "dtype", "shape", "scale", "zero point"):
@@ -78,7 +91,7 @@ def render_quantization(result: QuantizationResult, console: Console) -> None:
             io.add_row(
                 kind, t.name, t.dtype, str(list(t.shape)), _fmt(t.scale, 6), _fmt(t.zero_point)
             )
-    console.print(io)
+    print_table(console, io)
 
     ops = Table(title="Per-op data types", title_justify="left")
     ops.add_column("op", no_wrap=True)
@@ -93,7 +106,7 @@ def render_quantization(result: QuantizationResult, console: Console) -> None:
             ",".join(r.outputs) or "-",
             "[red]yes[/red]" if r.float_compute else "no",
         )
-    console.print(ops)
+    print_table(console, ops)
 
     if result.fidelity:
         fid = Table(
@@ -119,7 +132,7 @@ def render_quantization(result: QuantizationResult, console: Console) -> None:
                 _fmt(f.max_abs_error),
                 _fmt(f.max_abs_error_lsb, 3),
             )
-        console.print(fid)
+        print_table(console, fid)
     for note in result.notes:
         console.print(f"[dim]note: {escape(note)}[/dim]")
     for warning in result.warnings:
@@ -140,7 +153,7 @@ def render_model_info(
     head.add_row("signatures", ", ".join(info.signatures) or "-")
     float_ops = info.float_ops()
     head.add_row("float ops", ", ".join(sorted({o.name for o in float_ops})) or "none")
-    console.print(head)
+    print_table(console, head)
     ops = Table(title="Ops", title_justify="left")
     ops.add_column("op", no_wrap=True)
     for col in ("version", "count", "activations", "weights", "outputs"):
@@ -155,7 +168,7 @@ def render_model_info(
             ",".join(r.weights) or "-",
             ",".join(r.outputs) or "-",
         )
-    console.print(ops)
+    print_table(console, ops)
     for si, sg in enumerate(info.subgraphs):
         table = Table(
             title=f"Subgraph {si} {sg.name}".strip()
@@ -181,7 +194,7 @@ def render_model_info(
                 zp,
                 str(t.data_bytes or "-"),
             )
-        console.print(table)
+        print_table(console, table)
 
 
 def render_targets(profiles: list[TargetProfile], console: Console) -> None:
@@ -200,7 +213,7 @@ def render_targets(profiles: list[TargetProfile], console: Console) -> None:
             human_bytes(p.memory.flash_bytes),
             f"{q.mode.value} (I/O {q.io.value})",
         )
-    console.print(table)
+    print_table(console, table)
 
 
 def render_target(profile: TargetProfile, console: Console) -> None:
@@ -220,7 +233,7 @@ def render_target(profile: TargetProfile, console: Console) -> None:
     m = profile.memory
     table.add_row("RAM budget", human_bytes(m.ram_budget_bytes))
     table.add_row("flash budget", human_bytes(m.flash_budget_bytes))
-    console.print(table)
+    print_table(console, table)
 
 
 def render_export(result: Any, console: Console) -> None:
@@ -228,12 +241,12 @@ def render_export(result: Any, console: Console) -> None:
     head = _key_value_table(f"edgesdk export-c → {result.out_dir}")
     head.add_row("target", result.target)
     head.add_row("files", ", ".join(result.files))
-    head.add_row("model", f"{human_bytes(result.model_bytes)} (sha256 {result.sha256[:16]}…)")
+    head.add_row("model", f"{human_bytes(result.model_bytes)} (sha256 {result.sha256[:16]})")
     head.add_row("arena", f"measured {result.arena.total} B, declared {result.arena_declared} B")
     for label, b in (("flash", result.flash), ("RAM", result.ram)):
         pct = "" if b.percent is None else f" ({b.percent:.1f}% of {human_bytes(b.budget)})"
         head.add_row(label, f"{human_bytes(b.used)}{pct}")
-    console.print(head)
+    print_table(console, head)
     ops = Table(title="Ops", title_justify="left")
     ops.add_column("op", no_wrap=True)
     for col in ("count", "resolver", "supported"):
@@ -242,7 +255,7 @@ def render_export(result: Any, console: Console) -> None:
         ops.add_row(
             o.op, str(o.count), o.method or "-", "yes" if o.supported else f"[red]{o.reason}[/red]"
         )
-    console.print(ops)
+    print_table(console, ops)
     if result.parity:
         par = Table(
             title="TFLite Micro vs LiteRT reference kernels (random int8 inputs)",
@@ -266,7 +279,7 @@ def render_export(result: Any, console: Console) -> None:
                 str(p.max_lsb),
                 str(p.top1_changes),
             )
-        console.print(par)
+        print_table(console, par)
     else:
         console.print("[yellow]not verified (--no-verify)[/yellow]")
     for w in result.warnings:
@@ -306,7 +319,7 @@ def render_search(search: dict[str, Any], console: Console) -> None:
             str(c["float_ops"]),
             "[green]yes[/]" if c["fits"] else "[red]no[/]",
         )
-    console.print(table)
+    print_table(console, table)
     if search.get("reason"):
         console.print(
             f"chosen: {escape(search.get('chosen') or 'none')} — {escape(search['reason'])}"

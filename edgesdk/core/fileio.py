@@ -37,6 +37,29 @@ def check_writable(output: str | Path) -> Path:
     return out
 
 
+def umask() -> int:
+    """The process umask (read without changing it where Linux allows, so threads are safe)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The mode ``open(path, "w")`` gives a new file: 0o666 less the umask."""
+    return 0o666 & ~umask()
+
+
+def dir_mode() -> int:
+    """The mode ``mkdir`` gives a new folder: 0o777 less the umask."""
+    return 0o777 & ~umask()
+
+
 def write_atomic(path: str | Path, data: bytes | str) -> Path:
     """Write ``data`` to ``path`` atomically, creating missing parent folders.
 
@@ -53,6 +76,7 @@ def write_atomic(path: str | Path, data: bytes | str) -> Path:
                 created.append(parent)
         fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
         try:
+            os.fchmod(fd, file_mode())  # mkstemp makes 0600; outputs get the umask's mode
             with os.fdopen(fd, "wb") as f:
                 f.write(payload)
                 f.flush()
@@ -83,6 +107,7 @@ def check_out_dir(out_dir: str | Path, force: bool = False) -> None:
 
 def publish_dir(tmp: Path, out: Path) -> None:
     """Move the finished bundle into place; an existing folder is replaced only at the end."""
+    tmp.chmod(dir_mode())  # mkdtemp makes 0700; outputs get the umask's mode
     old = None
     if out.exists():
         old = out.with_name(f".{out.name}.old-{os.getpid()}")

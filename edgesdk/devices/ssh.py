@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import select
 import shlex
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -205,6 +206,24 @@ class Session:
             time.sleep(0.2)
 
 
+_ACTIVE: set[RemoteProcess] = set()  # remote processes not finished yet (any thread)
+_ACTIVE_LOCK = threading.Lock()
+
+
+def stop_remote_processes() -> int:
+    """Kill every remote process a command started and has not finished (on SIGTERM/SIGINT);
+    returns how many. Best effort: a dead connection cannot be used to kill anything."""
+    with _ACTIVE_LOCK:
+        active = list(_ACTIVE)
+    for proc in active:
+        try:
+            proc.session.kill(proc.pid)
+        except Exception:  # noqa: BLE001 - best effort on a connection that may be gone
+            log.debug("could not kill %s on %s", proc.name, proc.session.device.name)
+        proc.abort()
+    return len(active)
+
+
 class RemoteProcess:
     """A command running on the device over one SSH channel."""
 
@@ -215,9 +234,13 @@ class RemoteProcess:
         self.pid: int | None = None
         self._out = bytearray()
         self._err = bytearray()
+        with _ACTIVE_LOCK:
+            _ACTIVE.add(self)
 
     def abort(self) -> None:
         """Close the channel; on a dead connection that cannot fail."""
+        with _ACTIVE_LOCK:
+            _ACTIVE.discard(self)
         try:
             self.channel.close()
         except (OSError, EOFError):
@@ -273,6 +296,8 @@ class RemoteProcess:
             select.select([channel], [], [], min(left, 0.05))
         code = channel.recv_exit_status()
         channel.close()
+        with _ACTIVE_LOCK:
+            _ACTIVE.discard(self)
         result = CommandResult(code, bytes(self._out), bytes(self._err))
         if check and code != 0:
             detail = result.stderr.decode("utf-8", "replace").strip().splitlines()

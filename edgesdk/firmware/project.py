@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgesdk.core.fileio import file_mode
 from edgesdk.errors import FirmwareError
 from edgesdk.firmware.cores import Core, MemoryRegion
 from edgesdk.firmware.tflm_library import TflmLibrary
@@ -203,6 +204,7 @@ def _write_if_changed(path: Path, text: str) -> None:
     if path.is_file() and path.read_text() == text:
         return
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-")
+    os.fchmod(fd, file_mode())
     with os.fdopen(fd, "w") as f:
         f.write(text)
     os.replace(tmp, path)
