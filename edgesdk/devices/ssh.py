@@ -216,6 +216,7 @@ def stop_remote_processes() -> int:
     with _ACTIVE_LOCK:
         active = list(_ACTIVE)
     for proc in active:
+        log.debug("stopping %s (pid %s) on %s", proc.name, proc.pid, proc.session.device.name)
         try:
             proc.session.kill(proc.pid)
         except Exception:  # noqa: BLE001 - best effort on a connection that may be gone

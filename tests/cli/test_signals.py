@@ -63,3 +63,29 @@ def test_a_signal_stops_the_worker_and_leaves_nothing(
     assert _wait_for(lambda: not any(Path(f"/proc/{p}").exists() for p in workers), 10)
     assert list(tmp.iterdir()) == []  # no job folder, no model copy, no export left
     assert not out.exists() and [p.name for p in tmp_path.iterdir() if p.name != "tmp"] == []
+
+
+def test_sigterm_stops_the_remote_runner_on_the_device(trusted_device, models, tmp_path):
+    """A benchmark over a real sshd: SIGTERM to the CLI also ends the runner on the device."""
+    argv = [str(EDGESDK), "benchmark", str(models["big"]), "--device", "pi"]
+    argv += ["--runs", "1000000", "--warmup", "0"]  # far longer than the test waits
+    cli = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    marker = trusted_device.workdir  # this test's device folder: no other runner matches
+    assert _wait_for(
+        lambda: any("--runs 1000000" in _cmdline(p) for p in _processes_mentioning(marker)), 60
+    ), "the runner never started on the device"
+    remote = [p for p in _processes_mentioning(marker) if "--runs 1000000" in _cmdline(p)]
+    time.sleep(1)
+    cli.send_signal(signal.SIGTERM)
+    _, stderr = cli.communicate(timeout=60)
+    assert cli.returncode == 128 + signal.SIGTERM, stderr.decode()[-2000:]
+    assert _wait_for(lambda: not any(Path(f"/proc/{p}").exists() for p in remote), 15), (
+        stderr.decode()[-3000:]
+    )
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
