@@ -85,11 +85,24 @@ def _quantize_search_task(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
     return result.to_dict()
 
 
+def _preflight_task(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
+    """Load a .tflite in every host runtime and run it once on zeros: a malformed model may
+    crash a native runtime, and here that kills only this process."""
+    from edgesdk.tflite.preflight import exercise
+
+    def stage(name: str) -> None:
+        with (jobdir / protocol.PROGRESS).open("a", encoding="utf-8") as f:
+            f.write(json.dumps({"stage": name}) + "\n")
+
+    return exercise(Path(args["model"]).read_bytes(), args["runtimes"], stage)
+
+
 TASKS: dict[str, Callable[[dict[str, Any], Path], dict[str, Any]]] = {
     "quantize": _quantize_task,
     "float_outputs": _float_outputs_task,
     "compress": _compress_task,
     "quantize_search": _quantize_search_task,
+    "preflight": _preflight_task,
 }
 
 

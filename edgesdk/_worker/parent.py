@@ -87,6 +87,7 @@ _LABELS = {
     "quantize_search": "TFLite converter",
     "float_outputs": "float model process",
     "compress": "compression process",
+    "preflight": "runtime check process",
 }
 
 

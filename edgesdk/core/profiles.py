@@ -258,6 +258,10 @@ def load_profile(name_or_path: str | Path) -> TargetProfile:
             text = path.read_text(encoding="utf-8")
         except OSError as e:
             raise ConfigError(f"Cannot read target profile {path}: {e.strerror}") from e
+        except UnicodeDecodeError as e:
+            raise ConfigError(
+                f"Cannot read target profile {path}: not UTF-8 text (byte {e.start})"
+            ) from e
         return _parse(text, str(path))
     entry = _builtin_dir() / f"{text_name}.toml"
     if not entry.is_file():

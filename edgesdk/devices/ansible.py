@@ -155,8 +155,15 @@ def read_inventory(path: str | Path) -> list[Device]:
         text = p.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"Cannot read inventory {p}: {e.strerror}") from e
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"Cannot read inventory {p}: not UTF-8 text (byte {e.start})") from e
     is_yaml = p.suffix.lower() in (".yml", ".yaml") or text.lstrip().startswith(("---", "all:"))
-    inv = _parse_yaml(text, str(p)) if is_yaml else _parse_ini(text, str(p))
+    try:
+        inv = _parse_yaml(text, str(p)) if is_yaml else _parse_ini(text, str(p))
+    except (ValueError, TypeError, AttributeError) as e:  # a well-formed file of another shape
+        raise ConfigError(
+            f"Malformed inventory {p}: {e} (expected Ansible's INI or YAML inventory layout)"
+        ) from e
     devices = inv.devices(str(p))
     if not devices:
         raise ConfigError(f"No hosts in inventory {p}")

@@ -228,9 +228,14 @@ def evaluate(
     notify = progress or (lambda label, done, total: None)
     model_kind(float_model)
     models = []
+    from edgesdk.tflite.preflight import preflight
+
+    runtimes = ("litert",) + (("litert-reference",) if tflm or device is not None else ())
+    runtimes += ("tflite-micro",) if tflm else ()
     for path in tflites:
         content = read_tflite(path)
         inspect_bytes(content, str(path))
+        preflight(content, str(path), runtimes)  # native runtimes crash in a child, not here
         models.append((Path(path), content))
     meta, arrays, labels, reference = _float_reference(
         float_model, data, normalization or Normalization(), normalize_arrays, limit, notify

@@ -35,6 +35,7 @@ from edgesdk.tflite.micro import (
 )
 from edgesdk.tflite.model_info import ModelInfo, TensorInfo, inspect_bytes, read_tflite
 from edgesdk.tflite.parity import first_divergence, lsb_warnings, parity_failures, parity_message
+from edgesdk.tflite.preflight import preflight
 
 log = logging.getLogger(__name__)
 
@@ -309,6 +310,7 @@ def export_c(
     if refused:
         reasons = "; ".join(f"{o.op}: {o.reason}" for o in refused)
         raise ExportError(f"Model cannot run on {profile.name}: {reasons}")
+    preflight(data, str(model))  # a model that crashes a native runtime fails in a child
     interpreter, _ = load_interpreter(data)
     arena = measure_arena(interpreter)
     h = profile.header

@@ -155,7 +155,10 @@ def read_bundle(folder: Path) -> Bundle:
             "(export the bundle again with test vectors, e.g. 4)"
         )
     camel = "".join(p[:1].upper() + p[1:] for p in name.split("_"))
-    model_h, vectors_h = headers[0].read_text(), vectors.read_text()
+    try:
+        model_h, vectors_h = headers[0].read_text(), vectors.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise FirmwareError(f"Cannot read the bundle's headers in {folder}: {e}") from e
     bundle = Bundle(
         folder=folder,
         name=name,

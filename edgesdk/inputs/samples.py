@@ -6,6 +6,7 @@ import importlib
 import importlib.util
 import logging
 import sys
+import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,7 +87,7 @@ def _from_npz(
     try:
         with np.load(path, allow_pickle=False) as f:
             content = {k: f[k] for k in f.files}
-    except (OSError, ValueError, EOFError) as e:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, NotImplementedError) as e:
         raise DatasetError(f"Cannot read {path} as .npz: {e}") from e
     labels = next((content[k] for k in LABEL_KEYS if k in content), None)
     names = [i.name for i in inputs]
