@@ -70,7 +70,12 @@ def load_images(
             with Image.open(path) as img:
                 img = img.convert(mode).resize((width, height), Image.Resampling.BILINEAR)
                 arr = np.asarray(img, dtype=np.float32)
-        except (UnidentifiedImageError, OSError) as e:
+        except (
+            UnidentifiedImageError,
+            OSError,
+            ValueError,
+            SyntaxError,
+        ) as e:  # PIL on damaged files
             raise DatasetError(f"Cannot read image {path}: {e}") from e
         if channels == 1:
             arr = arr[..., None]

@@ -6,7 +6,9 @@ import importlib
 import importlib.util
 import logging
 import sys
+import tokenize
 import zipfile
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,19 @@ from edgesdk.errors import DatasetError
 from edgesdk.inputs.images import IMAGE_SUFFIXES, image_files, load_images, normalize
 
 log = logging.getLogger(__name__)
+
+# what numpy raises for a damaged .npy/.npz (its header parser tokenizes and evaluates text)
+_NUMPY_FILE_ERRORS = (
+    OSError,
+    ValueError,
+    EOFError,
+    SyntaxError,
+    tokenize.TokenError,
+    zipfile.BadZipFile,
+    zlib.error,
+    NotImplementedError,
+    RuntimeError,  # zipfile: an entry flagged as encrypted
+)
 
 ARRAY_SUFFIXES = (".npy", ".npz")
 MIN_SAMPLES_WARNING = 50
@@ -87,7 +102,7 @@ def _from_npz(
     try:
         with np.load(path, allow_pickle=False) as f:
             content = {k: f[k] for k in f.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, NotImplementedError) as e:
+    except _NUMPY_FILE_ERRORS as e:
         raise DatasetError(f"Cannot read {path} as .npz: {e}") from e
     labels = next((content[k] for k in LABEL_KEYS if k in content), None)
     names = [i.name for i in inputs]
@@ -114,7 +129,7 @@ def _from_npy(path: Path, inputs: list[TensorSpec]) -> dict[str, np.ndarray]:
         )
     try:
         arr = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as e:
+    except _NUMPY_FILE_ERRORS as e:
         raise DatasetError(f"Cannot read {path} as .npy: {e}") from e
     return {inputs[0].name: arr}
 
