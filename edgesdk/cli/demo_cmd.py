@@ -35,7 +35,11 @@ def demo(
         f"float {100 * result.float_accuracy:.2f}%  →  int8 {100 * result.int8_accuracy:.2f}% "
         f"({100 * (result.int8_accuracy - result.float_accuracy):+.2f} pt)"
     )
-    console.print(
-        f"Artifacts in {result.out_dir}: "
-        + ", ".join(p.rsplit("/", 1)[-1] for p in result.artifacts)
-    )
+    from pathlib import Path
+
+    base = Path(result.out_dir).resolve()
+    names = [
+        str(Path(p).resolve().relative_to(base)) if Path(p).resolve().is_relative_to(base) else p
+        for p in result.artifacts
+    ]
+    console.print(f"Artifacts in {result.out_dir}: " + ", ".join(names))
