@@ -8,6 +8,7 @@ import typer
 
 from edgesdk.cli.common import console, err_console, handle_errors, print_json
 from edgesdk.core.options import PruneSchedule
+from edgesdk.errors import EdgeSdkError
 
 
 # Over 80 lines: one typer parameter per CLI option; the body is a few lines.
@@ -42,6 +43,22 @@ def compress(
     validation_data: Annotated[
         str | None,
         typer.Option(help="Labelled validation data (default: 10% of --data held out)."),
+    ] = None,
+    max_accuracy_drop: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=100.0,
+            help="With --prune: an accuracy budget in points; per-layer sparsities are chosen "
+            "by sensitivity and the int8 model is verified (lower targets are tried if needed).",
+        ),
+    ] = None,
+    eval_data: Annotated[
+        str | None,
+        typer.Option(
+            help="Labelled held-out data for the budget (the validation data; not with "
+            "--validation-data)."
+        ),
     ] = None,
     skip_layer: Annotated[
         list[str] | None,
@@ -84,7 +101,11 @@ def compress(
         skip_layers=tuple(skip_layer or ()),
         seed=seed,
         normalization=Normalization(scale=scale, offset=offset),
+        max_accuracy_drop=None if max_accuracy_drop is None else max_accuracy_drop / 100,
     )
+    if eval_data is not None and validation_data is not None:
+        raise typer.BadParameter("give --eval-data or --validation-data, not both")
+    validation_data = validation_data or eval_data
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -109,17 +130,24 @@ def compress(
                 loss=f"loss {loss:.4f}" if loss is not None else "",
             )
 
-        result = api.compress(
-            model,
-            data,
-            output,
-            options,
-            validation=validation_data,
-            target=target,
-            int8=int8,
-            force=force,
-            progress=progress,
-        )
+        try:
+            result = api.compress(
+                model,
+                data,
+                output,
+                options,
+                validation=validation_data,
+                target=target,
+                int8=int8,
+                force=force,
+                progress=progress,
+            )
+        except EdgeSdkError as e:
+            if e.details.get("prune_search") and not json_out:
+                from edgesdk.cli.render_runs import render_prune_search
+
+                render_prune_search(e.details["prune_search"], err_console)
+            raise
     if save:
         result.save(save)
     if json_out:

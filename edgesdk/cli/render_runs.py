@@ -186,8 +186,55 @@ def render_compression(result: Any, console: Console) -> None:
             _pct(result.accuracy.get(key)),
         )
     print_table(console, sizes)
+    search = result.extra.get("prune_search")
+    if search:
+        render_prune_search(search, console)
     for note in result.notes:
         console.print(f"[dim]note: {escape(note)}[/dim]")
+
+
+def render_prune_search(search: dict[str, Any], console: Console) -> None:
+    """Per-layer sensitivity (accuracy with that layer alone pruned), the sparsity chosen for
+    each layer, and every target tried against the budget."""
+    chosen = next((a for a in search["attempts"] if a["fits"]), None)
+    levels = list(search["sensitivity"][0]["curve"]) if search["sensitivity"] else []
+    table = Table(
+        title=f"Pruning sensitivity (accuracy with one layer pruned, no fine-tuning; float "
+        f"{_pct(search['baseline_accuracy'])})",
+        title_justify="left",
+    )
+    for col in ("layer", "parameters", *(f"{float(v):.0%}" for v in levels), "chosen"):
+        table.add_column(col, justify="left" if col == "layer" else "right")
+    for row in search["sensitivity"]:
+        sparsity = chosen["layers"].get(row["layer"]) if chosen else None
+        table.add_row(
+            escape(row["layer"]),
+            f"{row['parameters']:,}",
+            *(_pct(row["curve"][v]) for v in levels),
+            "-" if sparsity is None else f"{sparsity:.0%}",
+        )
+    print_table(console, table)
+    tried = Table(
+        title=f"Targets tried (budget {100 * search['budget']:g} pts below the float model, int8)",
+        title_justify="left",
+    )
+    for col in ("target", "planned", "int8 accuracy", "drop (pts)", "within"):
+        tried.add_column(col, justify="right")
+    for a in search["attempts"]:
+        tried.add_row(
+            f"{a['target']:.0%}",
+            f"{a['planned_sparsity']:.1%}",
+            _pct(a["int8_accuracy"]),
+            f"{100 * a['drop']:+.2f}",
+            "[green]yes[/]" if a["fits"] else "[red]no[/]",
+        )
+    print_table(console, tried)
+    if chosen and chosen["target"] < search["target"]:
+        console.print(
+            f"[yellow]note:[/] the budget was not met at {search['target']:.0%}; the highest "
+            f"target that met it, {chosen['target']:.0%}, was written"
+        )
+    console.print(f"search time: {search.get('seconds', 0):.1f} s")
 
 
 def render_emulation(result: Any, console: Console) -> None:

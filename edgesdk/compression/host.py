@@ -153,6 +153,7 @@ def compress(
                 model_path, produced, str(data), target, options, Path(tmp), payload, emit,
                 sizes, accuracy, notes,
             )  # fmt: skip
+        _check_budget(options, accuracy, payload.get("prune_search"))
         _publish(produced, out)
     layers = tuple(LayerStat.from_dict(r) for r in payload["layers"])
     result = CompressionResult(
@@ -178,6 +179,7 @@ def compress(
             "bridge_max_difference": payload["bridge_max_difference"],
             "target": target,
             "model_loader": payload["model_loader"],
+            "prune_search": payload.get("prune_search"),
         },
     )
     _manifest(result, model_path, data, validation, options, target)
@@ -244,3 +246,26 @@ def _measure_int8(
     for key, result in (("float_int8_tflite", base), ("compressed_int8_tflite", small)):
         accuracy[key] = _tflite_accuracy(Path(result.output).read_bytes(), validation_file, names)
     notes.extend(f"int8 of the compressed model: {w}" for w in small.warnings)
+
+
+def _check_budget(
+    options: CompressOptions, accuracy: dict[str, float | None], search: dict[str, Any] | None
+) -> None:
+    """With an accuracy budget, the int8 model measured here (the target's int8 configuration)
+    must be within it too; otherwise nothing is written."""
+    from edgesdk.errors import BudgetNotMetError
+
+    after = accuracy.get("compressed_int8_tflite")
+    before = accuracy.get("float_model")
+    if options.max_accuracy_drop is None or after is None or before is None:
+        return
+    if before - after > options.max_accuracy_drop + 1e-12:
+        raise BudgetNotMetError(
+            f"The pruned model's int8 accuracy {100 * after:.2f}% is "
+            f"{100 * (before - after):.2f} pts below the float model's {100 * before:.2f}% "
+            f"(budget {100 * options.max_accuracy_drop:g} pts); nothing was written",
+            what="accuracy budget",
+            value=before - after,
+            allowed=options.max_accuracy_drop,
+            details={"prune_search": search},
+        )

@@ -196,9 +196,16 @@ def prune_steps(samples: int, opts: CompressOptions) -> PruneSteps:
 
 
 def prune(
-    model: Any, x: list[np.ndarray], y: np.ndarray, opts: CompressOptions, progress: ProgressLog
+    model: Any,
+    x: list[np.ndarray],
+    y: np.ndarray,
+    opts: CompressOptions,
+    progress: ProgressLog,
+    layer_sparsity: dict[str, float] | None = None,
 ) -> tuple[Any, list[str], PruneSteps]:
-    """Magnitude pruning to ``opts.prune`` sparsity; returns the stripped model and pruned layers."""
+    """Magnitude pruning to ``opts.prune`` sparsity (or each layer to its own sparsity in
+    ``layer_sparsity``; a layer at 0 stays dense); returns the stripped model and pruned
+    layers."""
     import tensorflow_model_optimization as tfmot
     from tensorflow_model_optimization.python.core.sparsity.keras.prune_registry import (
         PruneRegistry,
@@ -209,21 +216,27 @@ def prune(
     loss = classification_loss(outputs_probabilities(model, x))
     steps = prune_steps(len(y), opts)
     assert opts.prune is not None
-    if opts.schedule is PruneSchedule.CONSTANT:
-        schedule = sparsity.ConstantSparsity(opts.prune, begin_step=0, frequency=steps.frequency)
-    else:
-        schedule = sparsity.PolynomialDecay(
+
+    def schedule(target: float) -> Any:
+        if opts.schedule is PruneSchedule.CONSTANT:
+            return sparsity.ConstantSparsity(target, begin_step=0, frequency=steps.frequency)
+        return sparsity.PolynomialDecay(
             initial_sparsity=0.0,
-            final_sparsity=opts.prune,
+            final_sparsity=target,
             begin_step=0,
             end_step=steps.end_step,
             frequency=steps.frequency,
         )
+
+    targets = layer_sparsity or {}
+    dense = tuple(name for name, target in targets.items() if target <= 0)
     wrapped, pruned = _wrap_layers(
         model,
         PruneRegistry._LAYERS_WEIGHTS_MAP,
-        opts.skip_layers,
-        lambda layer: sparsity.prune_low_magnitude(layer, pruning_schedule=schedule),
+        opts.skip_layers + dense,
+        lambda layer: sparsity.prune_low_magnitude(
+            layer, pruning_schedule=schedule(targets.get(layer.name, opts.prune))
+        ),
         "prune",
     )
     _fine_tune(

@@ -170,7 +170,17 @@ def run_compress(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
     pruned: list[str] = []
     clustered: list[str] = []
     steps = None
-    if opts.prune is not None:
+    prune_search = None
+    if opts.prune is not None and opts.max_accuracy_drop is not None:
+        from edgesdk.compression import prune_budget
+
+        registry = PruneRegistry._LAYERS_WEIGHTS_MAP
+        model, pruned, steps, prune_search = prune_budget.search(
+            model, (x_train, y_train, x_val, y_val), opts, progress, acc_before, registry
+        )
+        chosen = next(a for a in prune_search["attempts"] if a["fits"])
+        prune_budget.verify_layers(_stats_table(model, pruned, registry), chosen["layers"])
+    elif opts.prune is not None:
         model, pruned, steps = tech.prune(model, x_train, y_train, opts, progress)
         _verify_sparsity(_stats_table(model, pruned, PruneRegistry._LAYERS_WEIGHTS_MAP), opts.prune)
     if opts.cluster is not None:
@@ -193,7 +203,7 @@ def run_compress(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
         if layer.name not in opts.skip_layers and weights_map.get(_tf_class(layer))
     ]
     stats = _stats_table(model, compressible, weights_map)
-    if opts.prune is not None:
+    if opts.prune is not None and prune_search is None:
         _verify_sparsity([s for s in stats if s.layer in pruned], opts.prune)
     acc_after = accuracy(model, x_val, y_val)
 
@@ -224,6 +234,7 @@ def run_compress(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
         "original_nonzero_parameters": _nonzero(original),
         "input_names": [s.name for s in specs],
         "model_loader": loaded.loader,
+        "prune_search": prune_search,
         "notes": notes,
     }
 

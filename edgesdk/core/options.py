@@ -210,6 +210,8 @@ class CompressOptions:
         skip_layers: layers left as they are by pruning, clustering and QAT.
         seed: seed of the shuffles and initialisations.
         normalization: how images are scaled.
+        max_accuracy_drop: with ``prune``, an accuracy budget (a fraction: 0.01 is one point):
+            per-layer sparsities are chosen by sensitivity and the int8 result is verified.
     """
 
     prune: float | None = None
@@ -225,9 +227,21 @@ class CompressOptions:
     skip_layers: tuple[str, ...] = ()
     seed: int = 0
     normalization: Normalization = field(default_factory=Normalization)
+    max_accuracy_drop: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "schedule", parse_enum(PruneSchedule, self.schedule, "schedule"))
+        if self.max_accuracy_drop is not None:
+            if self.prune is None:
+                raise ConfigError(
+                    "An accuracy budget (max_accuracy_drop) chooses per-layer pruning: it needs "
+                    "prune (--prune S)"
+                )
+            if not 0.0 <= self.max_accuracy_drop <= 1.0:
+                raise ConfigError(
+                    f"Invalid max_accuracy_drop={self.max_accuracy_drop} (must be a fraction in "
+                    "[0, 1]: 0.01 is one point)"
+                )
         object.__setattr__(self, "skip_layers", tuple(self.skip_layers))
         if self.prune is not None and not 0.0 <= self.prune < 1.0:
             raise ConfigError(f"Invalid prune={self.prune} (must be a sparsity in [0, 1))")

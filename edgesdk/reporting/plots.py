@@ -196,3 +196,26 @@ def _plot_emulation(rows: list[dict[str, Any]]) -> bytes:
     right.legend(fontsize=7)
     fig.tight_layout()
     return _png(fig)
+
+
+def _plot_sensitivity(search: dict[str, Any], title: str) -> bytes:
+    """Accuracy with each layer alone pruned (no fine-tuning), and the sparsity chosen for it."""
+    import matplotlib.pyplot as plt
+
+    chosen = next((a for a in search["attempts"] if a["fits"]), None)
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for row in search["sensitivity"]:
+        levels = [float(k) for k in row["curve"]]
+        values = [100 * v for v in row["curve"].values()]
+        (line,) = ax.plot(
+            levels, values, marker="o", label=f"{row['layer']} ({row['parameters']:,})"
+        )
+        if chosen and chosen["layers"].get(row["layer"]):
+            ax.axvline(chosen["layers"][row["layer"]], color=line.get_color(), ls=":", lw=1)
+    ax.axhline(100 * search["baseline_accuracy"], color="k", lw=0.8, label="float model")
+    ax.set_xlabel("sparsity of that layer alone (dotted: chosen)")
+    ax.set_ylabel("top-1 accuracy (%)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    ax.grid(True, alpha=0.3)
+    return _png(fig)

@@ -13,6 +13,7 @@ from edgesdk.reporting.plots import (
     _plot_emulation,
     _plot_latency,
     _plot_layer_error,
+    _plot_sensitivity,
 )
 
 
@@ -121,6 +122,29 @@ def _compression(found: Collected, plots: dict[str, bytes], out: list[Section]) 
                 [[x["layer"], f"{x['parameters']:,}", f"{x['zeros']:,}", f"{x['sparsity']:.1f}%",
                   f"{x['unique']:,}"] for x in r["layers"]],
             ))  # fmt: skip
+        search = (r.get("extra") or {}).get("prune_search")
+        if search:
+            chosen = next((a for a in search["attempts"] if a["fits"]), None)
+            s.paragraphs.append(
+                f"Pruning within a budget of {100 * search['budget']:g} pts: targets tried "
+                + ", ".join(
+                    f"{a['target']:.0%} (int8 {100 * a['int8_accuracy']:.2f}%, "
+                    f"{'within' if a['fits'] else 'over'})"
+                    for a in search["attempts"]
+                )
+                + f"; search took {search.get('seconds', 0):.1f} s."
+            )
+            s.tables.append((
+                ["layer", "parameters", *(f"{float(k):.0%}" for k in search["sensitivity"][0]["curve"]), "chosen"],
+                [[row["layer"], f"{row['parameters']:,}", *(_pct(v) for v in row["curve"].values()),
+                  f"{chosen['layers'].get(row['layer'], 0):.0%}" if chosen else "-"]
+                 for row in search["sensitivity"]],
+            ))  # fmt: skip
+            plot = f"sensitivity_{len(plots)}.png"
+            plots[plot] = _plot_sensitivity(
+                search, f"Pruning sensitivity: {Path(r['output']).name}"
+            )
+            s.plots.append((plot, "Accuracy with each layer alone pruned, and the chosen sparsity"))
         out.append(s)
 
 
