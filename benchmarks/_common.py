@@ -76,3 +76,26 @@ def add_device(
         check=True,
         capture_output=True,
     )
+
+
+def fashion_cnn(x_train: Any, y_train: Any) -> Any:
+    """The Fashion-MNIST CNN the compression benchmarks start from, trained 8 epochs."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="conv1"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="conv2"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Flatten(),
+            keras.layers.Dropout(0.25),
+            keras.layers.Dense(128, activation="relu", name="hidden"),
+            keras.layers.Dense(10, activation="softmax", name="classes"),
+        ]
+    )
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x_train, y_train, epochs=8, batch_size=128, verbose=0)
+    return model

@@ -19,32 +19,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import fashion_cnn
 
 import edgesdk
 from edgesdk.errors import BudgetNotMetError
 from edgesdk.inputs.datasets import load_fashion_mnist
-
-
-def train(x_train: np.ndarray, y_train: np.ndarray) -> object:
-    import keras
-
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [
-            keras.Input((28, 28, 1)),
-            keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="conv1"),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="conv2"),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Flatten(),
-            keras.layers.Dropout(0.25),
-            keras.layers.Dense(128, activation="relu", name="hidden"),
-            keras.layers.Dense(10, activation="softmax", name="classes"),
-        ]
-    )
-    model.compile("adam", "sparse_categorical_crossentropy")
-    model.fit(x_train, y_train, epochs=8, batch_size=128, verbose=0)
-    return model
 
 
 def line(name: str, r: object, epochs: int, seconds: float) -> None:
@@ -66,7 +45,7 @@ def main() -> None:
     x_train, y_train, x_test, y_test = load_fashion_mnist()
     x_train = (x_train / 255.0).astype(np.float32)
     x_test = (x_test / 255.0).astype(np.float32)
-    model = train(x_train, y_train)
+    model = fashion_cnn(x_train, y_train)
     common = dict(prune=args.sparsity, epochs=args.epochs, batch_size=128, learning_rate=1e-3)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from _common import fashion_cnn
 
 import edgesdk
 from edgesdk.inputs.datasets import load_fashion_mnist
@@ -26,27 +27,10 @@ def main() -> None:
     parser.add_argument("--sparsity", type=float, default=0.9)
     parser.add_argument("--epochs", type=int, default=6, help="fine-tuning epochs while pruning")
     args = parser.parse_args()
-    import keras
-
     x_train, y_train, x_test, y_test = load_fashion_mnist()
     x_train = (x_train / 255.0).astype(np.float32)
     x_test = (x_test / 255.0).astype(np.float32)
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [
-            keras.Input((28, 28, 1)),
-            keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="conv1"),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="conv2"),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Flatten(),
-            keras.layers.Dropout(0.25),
-            keras.layers.Dense(128, activation="relu", name="hidden"),
-            keras.layers.Dense(10, activation="softmax", name="classes"),
-        ]
-    )
-    model.compile("adam", "sparse_categorical_crossentropy")
-    model.fit(x_train, y_train, epochs=8, batch_size=128, verbose=0)
+    model = fashion_cnn(x_train, y_train)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         model.save(folder / "cnn.keras")

@@ -205,3 +205,13 @@ with h5py.File({str(path)!r}, "r+") as f:
 """
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def split_npz(tmp_path_factory, digits):
+    """Labelled digits as train.npz and val.npz (the held-out split)."""
+    x_train, x_test, y_train, y_test = digits
+    folder = tmp_path_factory.mktemp("compress_data")
+    np.savez(folder / "train.npz", x=x_train, y=y_train)
+    np.savez(folder / "val.npz", x=x_test, y=y_test)
+    return folder / "train.npz", folder / "val.npz"

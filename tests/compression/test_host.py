@@ -42,15 +42,6 @@ def cnn(tmp_path_factory, digits):
     return _save(model, tmp_path_factory.mktemp("compress") / "cnn.keras")
 
 
-@pytest.fixture(scope="module")
-def split_npz(tmp_path_factory, digits):
-    x_train, x_test, y_train, y_test = digits
-    folder = tmp_path_factory.mktemp("compress_data")
-    np.savez(folder / "train.npz", x=x_train, y=y_train)
-    np.savez(folder / "val.npz", x=x_test, y=y_test)
-    return folder / "train.npz", folder / "val.npz"
-
-
 def _kernels(path):
     import keras
 

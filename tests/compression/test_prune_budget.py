@@ -37,22 +37,13 @@ def test_a_budget_needs_pruning():
         edgesdk.compress("m.keras", "d.npz", "o.keras", cluster=8, max_accuracy_drop=0.01)
 
 
-@pytest.fixture(scope="module")
-def split(tmp_path_factory, digits):
-    x_train, x_test, y_train, y_test = digits
-    folder = tmp_path_factory.mktemp("budget18")
-    np.savez(folder / "train.npz", x=x_train, y=y_train)
-    np.savez(folder / "test.npz", x=x_test, y=y_test)
-    return folder / "train.npz", folder / "test.npz"
-
-
 def test_the_fragile_first_conv_gets_less_sparsity_and_the_budget_holds(
-    trained_cnn, split, tmp_path
+    trained_cnn, split_npz, tmp_path
 ):
     out = tmp_path / "p.keras"
     r = CliRunner().invoke(
         app,
-        ["compress", str(trained_cnn), "-d", str(split[0]), "--eval-data", str(split[1])]
+        ["compress", str(trained_cnn), "-d", str(split_npz[0]), "--eval-data", str(split_npz[1])]
         + ["-o", str(out), "--prune", "0.6", "--max-accuracy-drop", "3", "--epochs", "4"]
         + ["--learning-rate", "1e-3", "--json"],
     )
@@ -75,11 +66,13 @@ def test_the_fragile_first_conv_gets_less_sparsity_and_the_budget_holds(
     assert any("sensitivity_" in p for p in report.plots)
 
 
-def test_an_unreachable_budget_writes_nothing_and_reports_the_best(trained_cnn, split, tmp_path):
+def test_an_unreachable_budget_writes_nothing_and_reports_the_best(
+    trained_cnn, split_npz, tmp_path
+):
     out = tmp_path / "p.keras"
     with pytest.raises(BudgetNotMetError, match="nothing was written") as info:
         edgesdk.compress(
-            trained_cnn, split[0], out, validation=split[1], prune=0.95,
+            trained_cnn, split_npz[0], out, validation=split_npz[1], prune=0.95,
             max_accuracy_drop=0.0, epochs=1, learning_rate=1e-6,
         )  # fmt: skip
     search = info.value.details["prune_search"]
