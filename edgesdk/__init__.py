@@ -18,6 +18,7 @@ _API = (
     "deploy",
     "rollback",
     "benchmark",
+    "benchmark_sweep",
     "device_check",
     "device_trust",
     "deploy_group",

@@ -232,6 +232,32 @@ def benchmark(
         return run_remote(session, Path(model), opts)
 
 
+def benchmark_sweep(
+    model: str | Path,
+    sweep: list[str],
+    device: str | Any | None = None,
+    runs: int = 100,
+    warmup: int = 10,
+    passphrase_prompt: Any = None,
+) -> Any:
+    """Every combination of ``sweep`` axes (``threads=1,2,4``, ``xnnpack=on,off``,
+    ``model=b.tflite,...``) on this machine or a device, runs interleaved so drift and thermal
+    throttling hit every cell alike; p50/p90/p99 and the speed-up against the first cell.
+
+    Raises:
+        ConfigError: a malformed axis. BenchmarkError, DeviceError: the runner failed.
+    """
+    from edgesdk.devices import sweep as sw
+
+    spec = sw.parse_sweep(str(model), list(sweep))
+    for m in spec.models:
+        check_tflite_file(m)
+    if device is None:
+        return sw.run_local(spec, runs, warmup)
+    with _session(device, passphrase_prompt) as session:
+        return sw.run_remote(session, spec, runs, warmup)
+
+
 def _group(group: str) -> list[Any]:
     from edgesdk.devices.inventory import Inventory
 

@@ -42,6 +42,14 @@ def benchmark(
     target: Annotated[
         str | None, typer.Option("--target", "-t", help="With --emulate: the target profile.")
     ] = None,
+    sweep: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--sweep",
+            help="Run every combination: threads=1,2,4 / xnnpack=on,off / model=b.tflite,... "
+            "(repeatable; runs interleaved).",
+        ),
+    ] = None,
     save: Annotated[str | None, typer.Option(help="Also write the result as JSON here.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -50,6 +58,22 @@ def benchmark(
     from edgesdk.cli.render_runs import render_benchmark
     from edgesdk.devices.benchmark import BenchmarkOptions
 
+    if sweep:
+        if group is not None or emulate:
+            raise typer.BadParameter("--sweep works on this machine or one --device")
+        from edgesdk.cli.render_runs import render_sweep
+
+        with console.status(f"Sweeping {model} ..."):
+            result = api.benchmark_sweep(
+                model, sweep, device, runs, warmup, passphrase_prompt=prompt_passphrase
+            )
+        if save:
+            result.save(save)
+        if json_out:
+            print_json(result.to_dict())
+        else:
+            render_sweep(result, console)
+        return
     if emulate:
         if target is None or device is not None or group is not None:
             raise typer.BadParameter("--emulate needs --target and no --device/--group")

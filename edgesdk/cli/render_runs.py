@@ -311,3 +311,30 @@ def render_devices(devices: list[Any], console: Console) -> None:
             d.name, d.host, str(d.port or "-"), d.user or "-", d.python, d.workdir, d.target or "-"
         )
     print_table(console, table)
+
+
+def render_sweep(result: Any, console: Console) -> None:
+    """One row per cell: p50/p90/p99, speed-up against the first cell, memory growth."""
+    table = Table(
+        title=f"Sweep on {result.device} ({result.runtime} {result.runtime_version}, "
+        f"{result.arch}; {result.runs} interleaved runs per cell)",
+        title_justify="left",
+    )
+    for col in ("model", "threads", "XNNPACK", "p50 ms", "p90 ms", "p99 ms", "speed-up", "RSS +KB"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for c in result.cells:
+        table.add_row(
+            escape(Path(c["model"]).name),
+            str(c["threads"]),
+            "on" if c["xnnpack"] else "off",
+            f"{c['p50_ms']:.3f}",
+            f"{c['p90_ms']:.3f}",
+            f"{c['p99_ms']:.3f}",
+            "-" if c["speedup"] is None else f"{c['speedup']:.2f}x",
+            f"{c['rss_growth_kb']:,}",
+        )
+    print_table(console, table)
+    console.print(
+        f"speed-up: the first row's p50 over each row's; RSS +KB: how much the runner's peak "
+        f"RSS grew when that cell's interpreter was made (peak {result.peak_rss_kb:,} KB)"
+    )

@@ -140,11 +140,87 @@ def evaluate(np, interpreter, details, args, name, version):
     return 0
 
 
+def summary(np, times):
+    ms = sorted(t * 1000.0 for t in times)
+    return {
+        "n": len(ms),
+        "min_ms": ms[0] if ms else None,
+        "p50_ms": percentile(ms, 50),
+        "p90_ms": percentile(ms, 90),
+        "p99_ms": percentile(ms, 99),
+        "latencies_ms": [round(t * 1000.0, 6) for t in times],
+    }
+
+
+def sweep(np, spec_path, Interpreter, name, version):
+    """Every cell (model x threads x XNNPACK on/off) in one process, runs interleaved: round r
+    starts at cell r, so drift and throttling hit every cell alike."""
+    with open(spec_path) as f:
+        spec = json.load(f)
+    module = sys.modules[Interpreter.__module__]
+    resolver = getattr(module, "OpResolverType", None)
+    cells, inputs_by_model = [], {}
+    for cell in spec["cells"]:
+        kwargs = {"model_path": cell["model"], "num_threads": cell["threads"]}
+        if not cell["xnnpack"]:
+            if resolver is None:
+                print(json.dumps({"error": "%s cannot turn XNNPACK off" % name}))
+                return 3
+            kwargs["experimental_op_resolver_type"] = resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        t0 = time.perf_counter()
+        interpreter = Interpreter(**kwargs)
+        interpreter.allocate_tensors()
+        details = interpreter.get_input_details()
+        if cell["model"] not in inputs_by_model:  # the same inputs for every cell of a model
+            inputs_by_model[cell["model"]] = make_inputs(
+                np, details, spec.get("input"), spec["seed"]
+            )
+        for d, x in zip(details, inputs_by_model[cell["model"]]):
+            interpreter.set_tensor(d["index"], x)
+        interpreter.invoke()
+        load_ms = (time.perf_counter() - t0) * 1000.0
+        for _ in range(spec["warmup"]):
+            interpreter.invoke()
+        rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        cells.append((cell, interpreter, load_ms, rss1 - rss0))
+    times = [[] for _ in cells]
+    clock = time.perf_counter
+    count = len(cells)
+    for r in range(spec["runs"]):
+        for k in range(count):
+            i = (r + k) % count
+            invoke = cells[i][1].invoke
+            start = clock()
+            invoke()
+            times[i].append(clock() - start)
+    rows = []
+    for (cell, _, load_ms, rss_delta), t in zip(cells, times):
+        row = dict(cell)
+        row.update(summary(np, t))
+        row.update({"load_ms": load_ms, "rss_growth_kb": rss_delta})
+        rows.append(row)
+    print(
+        json.dumps(
+            {
+                "runtime": name,
+                "runtime_version": version,
+                "arch": platform.machine(),
+                "python": platform.python_version(),
+                "cells": rows,
+                "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                "env": environment(),
+            }
+        )
+    )
+    return 0
+
+
 # Over 80 lines: this script runs on the device with only numpy and a runtime, so it stays
 # one self-contained main.
 def main(argv=None):
     p = argparse.ArgumentParser()
-    p.add_argument("--model", required=True)
+    p.add_argument("--model")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--runs", type=int, default=100)
     p.add_argument("--warmup", type=int, default=10)
@@ -152,7 +228,10 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--eval-inputs", help="evaluation mode: .npz with input_0.. (model dtypes)")
     p.add_argument("--eval-outputs", help="evaluation mode: where to write output_0.. as .npz")
+    p.add_argument("--sweep", help="sweep mode: a JSON file of cells (model, threads, xnnpack)")
     args = p.parse_args(argv)
+    if not args.sweep and not args.model:
+        p.error("--model is required (or --sweep)")
     before = environment()
     name, version, Interpreter = find_runtime()
     if Interpreter is None:
@@ -160,6 +239,8 @@ def main(argv=None):
         return 3
     import numpy as np
 
+    if args.sweep:
+        return sweep(np, args.sweep, Interpreter, name, version)
     threads = args.threads or os.cpu_count() or 1
     t0 = time.perf_counter()
     interpreter = Interpreter(model_path=args.model, num_threads=threads)

@@ -11,7 +11,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-KINDS = ("quantize", "export-c", "compress", "evaluate", "benchmark", "fleet", "emulate")
+KINDS = ("quantize", "export-c", "compress", "evaluate", "benchmark", "fleet", "emulate", "sweep")
 
 
 @dataclass

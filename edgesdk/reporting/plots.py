@@ -219,3 +219,25 @@ def _plot_sensitivity(search: dict[str, Any], title: str) -> bytes:
     ax.legend(fontsize=7)
     ax.grid(True, alpha=0.3)
     return _png(fig)
+
+
+def _plot_sweep(result: dict[str, Any]) -> bytes:
+    """p50 per sweep cell (bars) with p90 and p99 marked."""
+    import matplotlib.pyplot as plt
+
+    cells = result["cells"]
+    labels = [
+        f"{Path(c['model']).name}\n{c['threads']} thr, XNNPACK {'on' if c['xnnpack'] else 'off'}"
+        for c in cells
+    ]
+    fig, ax = plt.subplots(figsize=(7.5, 0.5 * len(cells) + 1.8))
+    ys = range(len(cells))
+    ax.barh(ys, [c["p50_ms"] for c in cells], color="#2e86c1", label="p50")
+    ax.scatter([c["p90_ms"] for c in cells], ys, marker="|", color="k", s=120, label="p90")
+    ax.scatter([c["p99_ms"] for c in cells], ys, marker="x", color="#c0392b", label="p99")
+    ax.set_yticks(ys, labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"latency (ms) on {result['device']}, interleaved runs")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _png(fig)

@@ -14,6 +14,7 @@ from edgesdk.reporting.plots import (
     _plot_latency,
     _plot_layer_error,
     _plot_sensitivity,
+    _plot_sweep,
 )
 
 
@@ -245,6 +246,22 @@ def _emulations(found: Collected, plots: dict[str, bytes], out: list[Section]) -
     out.append(s)
 
 
+def _sweeps(found: Collected, plots: dict[str, bytes], out: list[Section]) -> None:
+    """Benchmark sweeps: one table and one plot each."""
+    for rel, r in found.items["sweep"]:
+        s = Section(f"Sweep on {r['device']} ({r['runtime']} {r['runtime_version']}, {r['arch']})")
+        s.tables.append((
+            ["model", "threads", "XNNPACK", "p50 ms", "p90 ms", "p99 ms", "speed-up"],
+            [[Path(c["model"]).name, str(c["threads"]), "on" if c["xnnpack"] else "off",
+              f"{c['p50_ms']:.3f}", f"{c['p90_ms']:.3f}", f"{c['p99_ms']:.3f}",
+              "—" if c["speedup"] is None else f"{c['speedup']:.2f}x"] for c in r["cells"]],
+        ))  # fmt: skip
+        plot = f"sweep_{len(plots)}.png"
+        plots[plot] = _plot_sweep(r)
+        s.plots.append((plot, f"Latency per cell ({rel})"))
+        out.append(s)
+
+
 _BUILDERS = (
     _quantization,
     _compression,
@@ -253,6 +270,7 @@ _BUILDERS = (
     _latency,
     _exports,
     _emulations,
+    _sweeps,
     _manifests,
 )
 

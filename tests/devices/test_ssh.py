@@ -241,6 +241,15 @@ def test_benchmark_on_a_pi_like_device_with_tflite_runtime_only(
     assert r.exit_code == 0, r.output
     s = json.loads(r.stdout)
     assert s["runtime"] == "tflite_runtime" and s["numpy"].startswith("1.") and s["n"] == 20
+    r = runner.invoke(
+        app,
+        ["benchmark", str(models["b"]), "--device", "pi-lite", "--sweep", "xnnpack=on,off"]
+        + ["--runs", "10", "--json"],
+    )
+    assert r.exit_code == 0, r.output
+    sweep = json.loads(r.stdout)
+    assert sweep["runtime"] == "tflite_runtime"
+    assert [c["xnnpack"] for c in sweep["cells"]] == [True, False]
 
 
 def test_benchmark_locally_with_real_inputs(tmp_path, models):
