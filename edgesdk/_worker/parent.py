@@ -91,6 +91,8 @@ _LABELS = {
 }
 
 
+# Over 80 lines: the whole life of one child (job file, environment, start, progress,
+# signals, result or crash) in one place, so no path can skip the cleanup.
 def run_task(
     task: str,
     args: dict[str, Any],

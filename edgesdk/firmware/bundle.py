@@ -19,7 +19,9 @@ from edgesdk.core.manifest import write_manifest
 from edgesdk.core.profiles import TargetProfile
 from edgesdk.core.results import JsonResult
 from edgesdk.errors import ExportError, OutputError
-from edgesdk.firmware.csource import camel, sanitize_identifier, write_byte_array
+from edgesdk.firmware.csource import C_TYPES, camel, sanitize_identifier, write_byte_array
+from edgesdk.firmware.user_project import write_for_profile
+from edgesdk.firmware.vectors import samples_for, test_vectors_header, untied
 from edgesdk.tflite.micro import (
     ArenaMeasurement,
     OpSupport,
@@ -30,22 +32,12 @@ from edgesdk.tflite.micro import (
     load_interpreter,
     measure_arena,
     op_support,
-    random_inputs,
-    run_micro,
 )
 from edgesdk.tflite.model_info import ModelInfo, TensorInfo, inspect_bytes, read_tflite
 from edgesdk.tflite.parity import first_divergence, lsb_warnings, parity_failures, parity_message
 from edgesdk.tflite.preflight import preflight
 
 log = logging.getLogger(__name__)
-
-C_TYPES = {
-    "int8": "int8_t",
-    "uint8": "uint8_t",
-    "int16": "int16_t",
-    "int32": "int32_t",
-    "float32": "float",
-}
 
 
 @dataclass(frozen=True)
@@ -236,45 +228,6 @@ def _resolver_header(name: str, banner: str, ops: list[OpSupport]) -> str:
     )
 
 
-def _c_array(ctype: str, ident: str, rows: list[np.ndarray]) -> str:
-    flat = [
-        ", ".join(str(int(v) if ctype != "float" else float(v)) for v in r.reshape(-1))
-        for r in rows
-    ]
-    inner = ",\n".join(f"  {{{row}}}" for row in flat)
-    return f"static const {ctype} {ident}[{len(rows)}][{rows[0].size}] = {{\n{inner}\n}};\n"
-
-
-def _test_vectors_header(
-    name: str, banner: str, interpreter: Any, info: ModelInfo, samples: list[list[np.ndarray]]
-) -> str:
-    upper, cname = name.upper(), camel(name)
-    inputs, outputs = info.io_tensors()
-    count = len(samples)
-    results = [run_micro(interpreter, s, len(outputs)) for s in samples]
-    parts = [
-        banner,
-        f"#ifndef EDGESDK_{upper}_TEST_VECTORS_H_\n#define EDGESDK_{upper}_TEST_VECTORS_H_\n\n",
-        f'#include "{name}_model.h"\n\n',
-        "/* Expected outputs are TFLite Micro's on the host for these inputs. */\n",
-        f"enum {{ k{cname}TestVectorCount = {count} }};\n\n",
-    ]
-    for i, t in enumerate(inputs):
-        parts.append(
-            _c_array(
-                C_TYPES.get(t.dtype, "uint8_t"), f"k{cname}TestInput{i}", [s[i] for s in samples]
-            )
-        )
-    for j, t in enumerate(outputs):
-        parts.append(
-            _c_array(
-                C_TYPES.get(t.dtype, "uint8_t"), f"k{cname}TestOutput{j}", [r[j] for r in results]
-            )
-        )
-    parts.append(f"\n#endif  /* EDGESDK_{upper}_TEST_VECTORS_H_ */\n")
-    return "".join(parts)
-
-
 # Over 80 lines: the checks that must pass before anything is written, in order, then one
 # atomic write of the whole folder.
 def export_c(
@@ -320,7 +273,7 @@ def export_c(
     flash = Budget(len(data) + h.runtime_flash_estimate_bytes, profile.memory.flash_budget_bytes)
     ram = Budget(declared + io_bytes, profile.memory.ram_budget_bytes)
     warnings = _check_budgets(profile, flash, ram, force)
-    samples, samples_from = _samples(interpreter, info, data_spec, max(verify_samples, 1), seed)
+    samples, samples_from = samples_for(interpreter, info, data_spec, max(verify_samples, 1), seed)
     parity: list[OutputParity] = []
     divergence = None
     if verify:
@@ -350,10 +303,10 @@ def export_c(
     try:
         files = _write_sources(
             tmp, ident, str(model), data, sha, profile, info, declared, arena.total, ops,
-            interpreter, _untied(interpreter, info, samples, test_vectors, warnings),
+            interpreter, untied(interpreter, info, samples, test_vectors, warnings),
         )  # fmt: skip
         if firmware:
-            _write_firmware_project(tmp, profile)
+            write_for_profile(tmp, profile)
             files.append("firmware/")
         result = ExportResult(
             model=str(model),
@@ -396,87 +349,6 @@ def export_c(
     for w in warnings:
         log.warning("%s", w)
     return result
-
-
-def _write_firmware_project(folder: Path, profile: TargetProfile) -> None:
-    """``folder/firmware/``: a project the user builds with their own TFLite Micro checkout."""
-    from edgesdk.firmware.cores import MemoryRegion, compiler_for
-    from edgesdk.firmware.project import MemoryMap, read_bundle, write_user_project
-
-    mcu = profile.mcu
-    if mcu is None:
-        raise ExportError(
-            f"Target {profile.name} has no [mcu] section (core, fpu, memory origins): no "
-            "firmware project can be written for it",
-            what="target",
-            value=profile.name,
-        )
-    compiler = compiler_for(mcu.core, mcu.fpu)
-    memory = MemoryMap(
-        flash=MemoryRegion(mcu.flash_origin, profile.memory.flash_bytes or 0),
-        ram=MemoryRegion(mcu.ram_origin, profile.memory.ram_bytes),
-        stack_size=4096,
-        heap_size=2048,
-        note=f"{profile.name}: flash and RAM as its profile gives them",
-    )
-    write_user_project(read_bundle(folder), compiler, memory, folder / "firmware", profile.name)
-
-
-def _samples(
-    interpreter: Any, info: ModelInfo, spec: str | None, count: int, seed: int
-) -> tuple[list[list[np.ndarray]], str]:
-    """Raw model inputs for parity checks and test vectors: the user's data (quantized with
-    the input's scale and zero point) when given, else random values of the input type."""
-    inputs, _ = info.io_tensors()
-    if spec is None:
-        return random_inputs(interpreter, len(inputs), count, seed), "random"
-    from edgesdk.core.options import Normalization, TensorSpec
-    from edgesdk.inputs.samples import load_samples
-    from edgesdk.tflite.runner import quantize_array
-
-    specs = [TensorSpec(t.name, (None, *t.shape[1:]), "float32") for t in inputs]
-    loaded = load_samples(spec, specs, Normalization(), False, limit=count)
-    samples = []
-    for n in range(min(count, loaded.count)):
-        sample = []
-        for t, s in zip(inputs, specs, strict=True):
-            x = loaded.arrays[s.name][n : n + 1]
-            if t.quantized and np.dtype(t.dtype).kind in "iu":
-                x = quantize_array(x, t.scale[0], t.zero_point[0], np.dtype(t.dtype))
-            sample.append(x.astype(np.dtype(t.dtype)))
-        samples.append(sample)
-    return samples, spec
-
-
-def _untied(
-    interpreter: Any,
-    info: ModelInfo,
-    samples: list[list[np.ndarray]],
-    count: int,
-    warnings: list[str],
-) -> list[list[np.ndarray]]:
-    """``count`` samples whose expected top-1 class is not a tie (a tie cannot tell a right
-    answer from a wrong one); ties only when there are not enough others (with a warning)."""
-    if not count:
-        return []
-    _, outputs = info.io_tensors()
-    clear, tied = [], []
-    for sample in samples:
-        first = run_micro(interpreter, sample, len(outputs))[0].reshape(-1)
-        top = np.sort(first)[-2:] if first.size > 1 else first
-        (tied if first.size > 1 and top[0] == top[-1] else clear).append(sample)
-    chosen = (clear + tied)[:count]
-    if len(chosen) < count:
-        raise ExportError(
-            f"Only {len(chosen)} samples for {count} test vectors (give more data or fewer "
-            "vectors)",
-            what="test_vectors",
-            value=count,
-        )
-    ties = sum(1 for s in chosen if any(s is t for t in tied))
-    if ties:
-        warnings.append(f"{ties} test vector(s) have a tie for the top class (not enough others)")
-    return chosen
 
 
 def _check_budgets(profile: TargetProfile, flash: Budget, ram: Budget, force: bool) -> list[str]:
@@ -528,7 +400,7 @@ def _write_sources(
     if vectors:
         files.append(f"{ident}_test_vectors.h")
         (tmp / files[3]).write_text(
-            _test_vectors_header(ident, banner(files[3]), interpreter, info, vectors)
+            test_vectors_header(ident, banner(files[3]), interpreter, info, vectors)
         )
     return files
 

@@ -10,6 +10,13 @@ import numpy as np
 from edgesdk.errors import ExportError
 
 BYTES_PER_LINE = 12
+C_TYPES = {
+    "int8": "int8_t",
+    "uint8": "uint8_t",
+    "int16": "int16_t",
+    "int32": "int32_t",
+    "float32": "float",
+}
 _CHUNK_LINES = 1 << 16  # 786,432 bytes of model per write: memory stays bounded
 _TABLE = np.array([f"0x{i:02x}, ".encode() for i in range(256)], dtype="S6")
 _C_KEYWORDS = frozenset(

@@ -96,6 +96,8 @@ def _budget(profile: TargetProfile, flash: int, ram: int) -> dict[str, Any]:
     }
 
 
+# Over 80 lines: one pipeline in order (profile, toolchain, library, project, build, run,
+# sizes) and the result it assembles; every step is a call into its own module.
 def emulate(
     bundle_dir: str | Path,
     target: str | Path | TargetProfile | None = None,

@@ -175,6 +175,8 @@ def parse_output(text: str) -> tuple[dict[str, int], list[VectorResult], list[st
     return numbers, vectors, errors
 
 
+# Over 80 lines: each way a firmware run can end (timeout, fault, set-up error, no
+# summary, wrong marks) is told apart here, in the order qemu reports them.
 def run_firmware(
     elf: Path,
     core: Core,

@@ -1,0 +1,235 @@
+"""The device verbs of the public API (re-exported by ``edgesdk.api``): inventory, trust,
+deploy, benchmark, sweeps and fleets; each delegates to ``edgesdk.devices``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from edgesdk.core.profiles import load_profile
+from edgesdk.tflite.model_info import check_tflite_file
+
+
+def _session(device: str | Any, passphrase_prompt: Any = None) -> Any:
+    from edgesdk.devices.inventory import Inventory
+    from edgesdk.devices.ssh import Session
+
+    return Session(Inventory().resolve(device), passphrase_prompt=passphrase_prompt)
+
+
+def device_check(device: str | Any, passphrase_prompt: Any = None) -> dict[str, Any]:
+    """Connect (host key verified) and report OS, arch, Python, numpy, runtime, free disk."""
+    from edgesdk.devices.check import check
+
+    with _session(device, passphrase_prompt) as session:
+        return check(session)
+
+
+def device_trust(device: str | Any, fingerprint: str) -> str:
+    """Record the device's host key if it presents exactly ``fingerprint`` (``SHA256:...``)."""
+    from edgesdk.devices.hostkeys import trust
+    from edgesdk.devices.inventory import Inventory
+
+    return trust(Inventory().resolve(device), fingerprint)
+
+
+def deploy(
+    model: str | Path, device: str | Any, progress: Any = None, passphrase_prompt: Any = None
+) -> Any:
+    """Upload a .tflite to a device, verify its sha256 there, and switch to it atomically.
+
+    Raises:
+        InspectionError: not a .tflite model. DeviceError: connection, trust or upload failed
+            (the previously deployed model stays in place).
+    """
+    from edgesdk.devices.deploy import deploy as _deploy
+
+    check_tflite_file(model)
+    with _session(device, passphrase_prompt) as session:
+        return _deploy(session, Path(model), progress)
+
+
+def rollback(device: str | Any, passphrase_prompt: Any = None) -> Any:
+    """Switch the device back to its previous deployed model."""
+    from edgesdk.devices.deploy import rollback as _rollback
+
+    with _session(device, passphrase_prompt) as session:
+        return _rollback(session)
+
+
+def benchmark(
+    model: str | Path,
+    device: str | Any | None = None,
+    options: Any = None,
+    passphrase_prompt: Any = None,
+) -> Any:
+    """Benchmark a .tflite on this machine (no device) or on a device over SSH."""
+    from edgesdk.devices.benchmark import BenchmarkOptions, run_local, run_remote
+
+    opts = options or BenchmarkOptions()
+    check_tflite_file(model)
+    if device is None:
+        return run_local(Path(model), opts)
+    with _session(device, passphrase_prompt) as session:
+        return run_remote(session, Path(model), opts)
+
+
+def benchmark_sweep(
+    model: str | Path,
+    sweep: list[str],
+    device: str | Any | None = None,
+    runs: int = 100,
+    warmup: int = 10,
+    passphrase_prompt: Any = None,
+) -> Any:
+    """Every combination of ``sweep`` axes (``threads=1,2,4``, ``xnnpack=on,off``,
+    ``model=b.tflite,...``) on this machine or a device, runs interleaved so drift and thermal
+    throttling hit every cell alike; p50/p90/p99 and the speed-up against the first cell.
+
+    Raises:
+        ConfigError: a malformed axis. BenchmarkError, DeviceError: the runner failed.
+    """
+    from edgesdk.devices import sweep as sw
+
+    spec = sw.parse_sweep(str(model), list(sweep))
+    for m in spec.models:
+        check_tflite_file(m)
+    if device is None:
+        return sw.run_local(spec, runs, warmup)
+    with _session(device, passphrase_prompt) as session:
+        return sw.run_remote(session, spec, runs, warmup)
+
+
+def _group(group: str) -> list[Any]:
+    from edgesdk.devices.inventory import Inventory
+
+    return Inventory().group(group)
+
+
+def device_add(device: Any) -> Any:
+    """Add (or replace) a Device in the inventory; its target profile must load. Nothing is
+    contacted."""
+    from edgesdk.devices.inventory import Inventory
+
+    if device.target is not None:
+        load_profile(device.target)
+    return Inventory().add(device)
+
+
+def list_devices(group: str | None = None) -> list[Any]:
+    """The inventory's devices (those of ``group`` when given), sorted by name."""
+    from edgesdk.devices.inventory import Inventory
+
+    return Inventory().group(group) if group is not None else Inventory().list()
+
+
+def device_remove(name: str) -> None:
+    """Remove a device from the inventory (nothing on the device changes)."""
+    from edgesdk.devices.inventory import Inventory
+
+    Inventory().remove(name)
+
+
+def deploy_group(
+    model: str | Path,
+    group: str,
+    options: Any = None,
+    canary: int = 0,
+    rollback_on_failure: bool = False,
+    on_update: Any = None,
+    passphrase_prompt: Any = None,
+) -> Any:
+    """Deploy to every device of a group (canaries first), bounded concurrency, retries.
+
+    Returns:
+        A FleetResult; its ``exit_code`` says whether all, some or none succeeded.
+    """
+    from edgesdk.devices.fleet import FleetOptions
+    from edgesdk.devices.fleet import deploy_group as _deploy_group
+
+    check_tflite_file(model)
+    return _deploy_group(
+        Path(model),
+        _group(group),
+        options or FleetOptions(),
+        canary,
+        rollback_on_failure,
+        on_update,
+        passphrase_prompt,
+    )
+
+
+def benchmark_group(
+    model: str | Path,
+    group: str,
+    options: Any = None,
+    bench: Any = None,
+    outlier_factor: float = 1.5,
+    on_update: Any = None,
+    passphrase_prompt: Any = None,
+) -> Any:
+    """Benchmark on every device of a group; per-device p50/p99, spread, outliers, throttling."""
+    from edgesdk.devices.benchmark import BenchmarkOptions
+    from edgesdk.devices.fleet import FleetOptions
+    from edgesdk.devices.fleet import benchmark_group as _benchmark_group
+
+    check_tflite_file(model)
+    return _benchmark_group(
+        Path(model),
+        _group(group),
+        options or FleetOptions(),
+        bench or BenchmarkOptions(),
+        outlier_factor,
+        on_update,
+        passphrase_prompt,
+    )
+
+
+def fleet_status(
+    group: str, options: Any = None, on_update: Any = None, passphrase_prompt: Any = None
+) -> Any:
+    """Which model each device of a group runs; unreachable devices; disagreement."""
+    from edgesdk.devices.fleet import FleetOptions, status_group
+
+    return status_group(_group(group), options or FleetOptions(), on_update, passphrase_prompt)
+
+
+def import_inventory(path: str | Path) -> tuple[list[str], list[str]]:
+    """Add the hosts of an Ansible inventory (INI or YAML) as devices; returns (added, updated)."""
+    from edgesdk.devices.ansible import read_inventory
+    from edgesdk.devices.inventory import Inventory
+
+    return Inventory().add_many(read_inventory(path))
+
+
+def presented_fingerprint(device: str | Any) -> str:
+    """The SHA256 fingerprint of the host key a device presents (nothing is trusted)."""
+    from edgesdk.devices.hostkeys import fingerprint, presented_key
+    from edgesdk.devices.inventory import Inventory
+
+    return fingerprint(presented_key(Inventory().resolve(device))[1])
+
+
+def trust_group(
+    group: str,
+    fingerprints: str | Path | dict[str, str] | None = None,
+    confirm: Any = None,
+) -> list[Any]:
+    """Record the host keys of a group's devices, only where each matches what you verified.
+
+    Args:
+        group: the device group.
+        fingerprints: a file of ``DEVICE SHA256:...`` lines (or that mapping); without it
+            ``confirm(device, fingerprint)`` decides per device.
+        confirm: called per device when no fingerprints are given; without it nothing is
+            trusted.
+
+    Returns:
+        A TrustOutcome per device (trusted or not, and why not).
+    """
+    from edgesdk.devices.trust import read_fingerprints, trust_devices
+
+    expected = (
+        read_fingerprints(fingerprints) if isinstance(fingerprints, (str, Path)) else fingerprints
+    )
+    return trust_devices(_group(group), expected, confirm, presented_fingerprint, device_trust)
