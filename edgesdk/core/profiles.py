@@ -61,6 +61,7 @@ class HeaderOptions:
     qualifiers: str = ""
     arena_margin_percent: int = 10
     runtime_flash_estimate_bytes: int = 0
+    runtime_ram_estimate_bytes: int = 0  # RAM besides the arena: runtime statics and stack
     lsb_tolerance: int = 1  # above it, TFLite Micro vs reference kernels is a warning
     max_top1_change_percent: float = 1.0  # above it, an error
 

@@ -271,7 +271,9 @@ def export_c(
     inputs, outputs = info.io_tensors()
     io_bytes = sum(_tensor_bytes(t) for t in (*inputs, *outputs))
     flash = Budget(len(data) + h.runtime_flash_estimate_bytes, profile.memory.flash_budget_bytes)
-    ram = Budget(declared + io_bytes, profile.memory.ram_budget_bytes)
+    ram = Budget(
+        declared + io_bytes + h.runtime_ram_estimate_bytes, profile.memory.ram_budget_bytes
+    )
     warnings = _check_budgets(profile, flash, ram, force)
     samples, samples_from = samples_for(interpreter, info, data_spec, max(verify_samples, 1), seed)
     parity: list[OutputParity] = []
@@ -356,7 +358,7 @@ def _check_budgets(profile: TargetProfile, flash: Budget, ram: Budget, force: bo
     warnings = []
     for what, b in (
         ("flash (model + runtime estimate)", flash),
-        ("RAM (arena + I/O buffers)", ram),
+        ("RAM (arena + I/O buffers + runtime estimate)", ram),
     ):
         if b.over:
             message = (

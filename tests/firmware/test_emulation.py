@@ -176,7 +176,7 @@ def test_a_model_over_the_targets_ram_is_reported_with_linked_numbers(digits_int
         .replace("ram_reserved_bytes = 65536", "ram_reserved_bytes = 0")
     )
     bundle = tmp_path / "bundle"
-    edgesdk.export_c(digits_int8, bundle, target=str(tiny), test_vectors=2)
+    edgesdk.export_c(digits_int8, bundle, target=str(tiny), test_vectors=2, force=True)
     with pytest.raises(
         FirmwareError, match=r"does not fit: RAM overflowed by \d+ bytes \(has 12288\)"
     ):
