@@ -107,8 +107,7 @@ def main(out: Path) -> None:
         >= qat_acc["float_int8_tflite"],
         "student <= 1/4 of the teacher's parameters": 4 * distilled.parameters
         <= distilled.teacher_parameters,
-        "student within 2 pts of the teacher": student["teacher"]
-        - student["compressed_model"]
+        "student within 2 pts of the teacher": student["teacher"] - student["compressed_model"]
         <= 2.0,
     }
     width = max(map(len, figures)) + 2
