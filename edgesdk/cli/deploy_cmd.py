@@ -6,9 +6,15 @@ from typing import Annotated
 
 import typer
 
-from edgesdk.cli.common import console, err_console, handle_errors, print_json, prompt_passphrase
+from edgesdk.cli.common import (
+    console,
+    err_console,
+    handle_errors,
+    human_rate,
+    print_json,
+    prompt_passphrase,
+)
 from edgesdk.cli.live import run_fleet
-from edgesdk.cli.rendering import human_rate
 
 
 # Over 80 lines: one typer parameter per CLI option; the body is a few lines.

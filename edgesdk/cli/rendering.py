@@ -8,33 +8,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from edgesdk.cli.common import print_table
+from edgesdk.cli.common import human_bytes, human_rate, print_table  # noqa: F401 - re-exported
 from edgesdk.core.profiles import TargetProfile
 from edgesdk.quantization.result import QuantizationResult
 from edgesdk.tflite.model_info import ModelInfo
-
-
-def human_bytes(n: int | None) -> str:
-    if n is None:
-        return "-"
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"  # pragma: no cover
-
-
-def human_rate(size: int, seconds: float) -> str:
-    """A transfer as people read it: MB/s or KB/s with the time; tiny ones by time alone."""
-    if seconds <= 0:
-        return f"{size:,} B"
-    rate = size / seconds
-    if size < 64 * 1024:  # too small for a meaningful rate: say how long it took
-        return f"{size:,} B in {seconds * 1000:.0f} ms"
-    if rate >= 1e6:
-        return f"{rate / 1e6:.1f} MB/s"
-    return f"{rate / 1e3:.1f} KB/s"
 
 
 def _key_value_table(title: str) -> Table:

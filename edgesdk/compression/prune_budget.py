@@ -28,15 +28,17 @@ def int8_accuracy(model: Any, x_cal: list[np.ndarray], x: list[np.ndarray], y: n
     """Top-1 accuracy of ``model`` converted to full-integer int8 (float I/O) with LiteRT."""
     import tensorflow as tf
 
+    from edgesdk.core.options import IoType, QuantizeOptions, QuantMode
+    from edgesdk.inputs.samples import Samples
+    from edgesdk.quantization.convert import configure_converter, convert
     from edgesdk.tflite.runner import top1_accuracy
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    count = min(CALIBRATION, len(x_cal[0]))
-    converter.representative_dataset = lambda: ([a[i : i + 1] for a in x_cal] for i in range(count))
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    tflite = converter.convert()
     names = [t.name.split(":")[0] for t in model.inputs]
+    count = min(CALIBRATION, len(x_cal[0]))
+    calibration = Samples({n: a[:count] for n, a in zip(names, x_cal, strict=True)}, None, "train")
+    opts = QuantizeOptions(mode=QuantMode.INT8, io=IoType.FLOAT32, per_channel=True, strict=True)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    tflite = convert(configure_converter(converter, opts, calibration), "int8 check")
     return top1_accuracy(tflite, dict(zip(names, x, strict=True)), y)
 
 
