@@ -1,170 +1,159 @@
-"""Reading Ansible inventories (INI or YAML) into edgesdk devices with their groups."""
+"""Reading Ansible inventories with ansible-core's own inventory manager into edgesdk devices."""
 
 from __future__ import annotations
 
-import shlex
-from collections import defaultdict
+import contextlib
+import io
+import logging
+import os
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from edgesdk.devices.inventory import Device
-from edgesdk.errors import ConfigError
+from edgesdk.errors import ConfigError, EdgeSdkError
 
-_VARS = {
-    "ansible_host": "host",
-    "ansible_port": "port",
-    "ansible_user": "user",
-    "ansible_ssh_private_key_file": "key",
-    "ansible_python_interpreter": "python",
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = "pip install 'edgesdk[ansible]'"
+
+# edgesdk's device field, then the inventory variables that set it, first found wins
+# (ansible_ssh_* are the older names the ssh connection still reads)
+_FIELDS = {
+    "host": ("ansible_host", "ansible_ssh_host"),
+    "port": ("ansible_port", "ansible_ssh_port"),
+    "user": ("ansible_user", "ansible_ssh_user"),
+    "key": ("ansible_ssh_private_key_file", "ansible_private_key_file"),
+    "python": ("ansible_python_interpreter",),
+    "workdir": ("edgesdk_workdir",),
+    "target": ("edgesdk_target",),
 }
+_IMPLICIT_GROUPS = ("all", "ungrouped")
+_FAILURE = re.compile(r"Failed to parse inventory with '([^']+)' plugin: (.+)")
 
 
-class _Inventory:
-    def __init__(self) -> None:
-        self.host_vars: dict[str, dict[str, Any]] = defaultdict(dict)
-        self.group_hosts: dict[str, list[str]] = defaultdict(list)
-        self.group_vars: dict[str, dict[str, Any]] = defaultdict(dict)
-        self.children: dict[str, list[str]] = defaultdict(list)
-
-    def add_host(self, group: str, name: str, variables: dict[str, Any]) -> None:
-        self.host_vars[name].update(variables)
-        if name not in self.group_hosts[group]:
-            self.group_hosts[group].append(name)
-
-    def groups_of(self, host: str) -> list[str]:
-        """Every group that holds ``host``, directly or through child groups."""
-        direct = {g for g, hosts in self.group_hosts.items() if host in hosts}
-        found = set(direct)
-        changed = True
-        while changed:
-            changed = False
-            for parent, kids in self.children.items():
-                if parent not in found and found.intersection(kids):
-                    found.add(parent)
-                    changed = True
-        return sorted(g for g in found if g not in ("all", "ungrouped"))
-
-    def depth(self, group: str) -> int:
-        """How many groups hold ``group`` (parents' vars apply first, children's win)."""
-        parents = [p for p, kids in self.children.items() if group in kids]
-        return 1 + max((self.depth(p) for p in parents), default=0)
-
-    def devices(self, source: str) -> list[Device]:
-        result = []
-        for name, host_vars in self.host_vars.items():
-            merged: dict[str, Any] = {}
-            for group in ["all", *sorted(self.groups_of(name), key=self.depth)]:
-                merged.update(self.group_vars.get(group, {}))
-            merged.update(host_vars)
-            fields: dict[str, Any] = {"host": name}
-            for var, field in _VARS.items():
-                if var in merged:
-                    fields[field] = merged[var]
-            if "port" in fields:
-                try:
-                    fields["port"] = int(fields["port"])
-                except (TypeError, ValueError):
-                    raise ConfigError(
-                        f"{source}: ansible_port={fields['port']!r} for {name} is not a number"
-                    ) from None
-            if "key" in fields:
-                fields["key"] = str(Path(str(fields["key"])).expanduser())
-            for key in ("host", "user", "python"):
-                if key in fields:
-                    fields[key] = str(fields[key])
-            result.append(Device(name=name, groups=tuple(self.groups_of(name)), **fields))
-        return sorted(result, key=lambda d: d.name)
-
-
-def _parse_ini(text: str, source: str) -> _Inventory:
-    inv = _Inventory()
-    section, kind = "ungrouped", "hosts"
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line[0] in "#;":
-            continue
-        if line.startswith("["):
-            if not line.endswith("]"):
-                raise ConfigError(f"{source}:{number}: expected [group], got {line!r}")
-            name = line[1:-1].strip()
-            section, _, kind = name.partition(":")
-            kind = kind or "hosts"
-            if kind not in ("hosts", "vars", "children"):
-                raise ConfigError(
-                    f"{source}:{number}: unknown section kind {kind!r} (vars or children)"
-                )
-            continue
-        try:
-            parts = shlex.split(line, comments=True)
-        except ValueError as e:
-            raise ConfigError(f"{source}:{number}: {e}") from e
-        if kind == "children":
-            inv.children[section].append(parts[0])
-        elif kind == "vars":
-            key, sep, value = line.partition("=")
-            if not sep:
-                raise ConfigError(f"{source}:{number}: expected key=value in [{section}:vars]")
-            inv.group_vars[section][key.strip()] = value.strip()
-        else:
-            variables = {}
-            for token in parts[1:]:
-                key, sep, value = token.partition("=")
-                if not sep:
-                    raise ConfigError(f"{source}:{number}: expected key=value, got {token!r}")
-                variables[key] = value
-            inv.add_host(section, parts[0], variables)
-    return inv
-
-
-def _walk_yaml(inv: _Inventory, group: str, node: Any, source: str) -> None:
-    if node is None:
-        return
-    if not isinstance(node, dict):
-        raise ConfigError(f"{source}: group {group!r} must be a mapping")
-    for name, host_vars in (node.get("hosts") or {}).items():
-        inv.add_host(group, str(name), dict(host_vars or {}))
-    inv.group_vars[group].update(node.get("vars") or {})
-    for child, child_node in (node.get("children") or {}).items():
-        inv.children[group].append(str(child))
-        _walk_yaml(inv, str(child), child_node, source)
-
-
-def _parse_yaml(text: str, source: str) -> _Inventory:
-    import yaml
-
+def _ansible() -> Any:
+    """ansible-core's inventory classes, or a one-line error saying how to get them."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise ConfigError(f"Invalid YAML in {source}: {e}") from e
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping of groups (for example 'all:')")
-    inv = _Inventory()
-    for group, node in data.items():
-        _walk_yaml(inv, str(group), node, source)
-    return inv
+        from ansible.errors import AnsibleError
+        from ansible.inventory.manager import InventoryManager
+        from ansible.parsing.dataloader import DataLoader
+        from ansible.template import Templar
+        from ansible.utils.collection_loader import AnsibleCollectionConfig
+        from ansible.vars.manager import VariableManager
+    except ImportError as e:
+        raise ConfigError(
+            f"Reading Ansible inventories needs ansible-core ({e.name or e}): {INSTALL_HINT}",
+            what="ansible-core",
+        ) from None
+    if AnsibleCollectionConfig.collection_finder is None:
+        # what ansible's own commands do first: plugins by FQCN (ansible.builtin.generator,
+        # amazon.aws.aws_ec2, ...) and installed collections become loadable
+        from ansible.plugins.loader import init_plugin_loader
+
+        init_plugin_loader()
+    return AnsibleError, InventoryManager, DataLoader, Templar, VariableManager
+
+
+@contextlib.contextmanager
+def _quietly() -> Iterator[list[str]]:
+    """Nothing ansible-core shows inside the block reaches the terminal; its warnings come back
+    as text, each one every time (printed warnings are shown once per process)."""
+    found: list[str] = []
+    printed = io.StringIO()
+    try:  # ansible-core 2.19's way to take the warnings of a task
+        from ansible._internal._display_utils import DeferredWarningContext, format_message
+    except ImportError:  # other versions: what they print is read instead
+        DeferredWarningContext = None
+    context = DeferredWarningContext(variables={}) if DeferredWarningContext else None
+    with contextlib.redirect_stderr(printed), contextlib.redirect_stdout(printed):
+        with context or contextlib.nullcontext():
+            try:
+                yield found
+            finally:
+                if context is not None:
+                    found.extend(format_message(w, False) for w in context.get_warnings())
+                found.append(printed.getvalue())
+
+
+def _why(captured: str) -> str:
+    """The plugins' reasons from what ansible-core printed while it failed to parse a source."""
+    reasons = [
+        f"{m[1]} plugin: {m[2].strip().removeprefix('Failed to parse inventory: ')}"
+        for m in _FAILURE.finditer(captured)
+    ]
+    if not reasons:
+        return "no inventory plugin accepted it (INI, YAML, a script, a folder or a plugin config)"
+    return "; ".join(dict.fromkeys(reasons))
+
+
+def _field(name: str, host: str, value: Any, source: str) -> Any:
+    if name == "port":
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"{source}: ansible_port={value!r} for {host} is not a number (1-65535)"
+            ) from None
+    if not isinstance(value, (str, int, float)):
+        raise ConfigError(f"{source}: {name} of {host} is {value!r} (expected a string)")
+    text = str(value)
+    return str(Path(text).expanduser()) if name == "key" else text
+
+
+def _device(host: Any, variables: dict[str, Any], templar: Any, source: str) -> Device:
+    fields: dict[str, Any] = {"host": host.name}
+    for name, keys in _FIELDS.items():
+        key = next((k for k in keys if variables.get(k) is not None), None)
+        if key is None:
+            continue
+        value = templar.template(variables[key])
+        if name == "python" and str(value).startswith("auto"):
+            continue  # interpreter discovery: edgesdk uses its default python3
+        fields[name] = _field(name, host.name, value, source)
+    groups = sorted(g.name for g in host.get_groups() if g.name not in _IMPLICIT_GROUPS)
+    return Device(name=host.name, groups=tuple(groups), **fields)
 
 
 def read_inventory(path: str | Path) -> list[Device]:
-    """Devices (with groups) from an Ansible inventory file, INI or YAML.
+    """Devices (with groups) from any inventory source ansible-core reads.
+
+    INI or YAML files with host ranges (``pi-[01:16]``) and nested children, folders with
+    ``group_vars/`` and ``host_vars/``, executable inventory scripts and inventory plugin
+    configs; variables are merged and templated the way Ansible does.
 
     Raises:
-        ConfigError: unreadable file, syntax errors, or a file with no hosts.
+        ConfigError: ansible-core is not installed, the source is missing or unreadable,
+            a value is invalid, or the source has no hosts.
     """
-    p = Path(path)
+    ansible_error, manager_cls, loader_cls, templar_cls, variables_cls = _ansible()
+    source = os.path.abspath(os.path.expanduser(str(path)))
+    if not os.path.exists(source):
+        raise ConfigError(f"Cannot read inventory {path}: no such file or folder")
     try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"Cannot read inventory {p}: {e.strerror}") from e
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"Cannot read inventory {p}: not UTF-8 text (byte {e.start})") from e
-    is_yaml = p.suffix.lower() in (".yml", ".yaml") or text.lstrip().startswith(("---", "all:"))
-    try:
-        inv = _parse_yaml(text, str(p)) if is_yaml else _parse_ini(text, str(p))
-    except (ValueError, TypeError, AttributeError) as e:  # a well-formed file of another shape
-        raise ConfigError(
-            f"Malformed inventory {p}: {e} (expected Ansible's INI or YAML inventory layout)"
-        ) from e
-    devices = inv.devices(str(p))
+        with _quietly() as warnings:
+            loader = loader_cls()
+            inventory = manager_cls(loader=loader, sources=[source], parse=False)
+            parsed = inventory.parse_source(source)
+        if not parsed:
+            raise ConfigError(f"Cannot read inventory {path}: {_why(chr(10).join(warnings))}")
+        with _quietly() as more:
+            inventory.reconcile_inventory()
+            variables = variables_cls(loader=loader, inventory=inventory)
+            devices = []
+            for host in inventory.get_hosts():
+                host_vars = variables.get_vars(host=host)
+                templar = templar_cls(loader=loader, variables=host_vars)
+                devices.append(_device(host, host_vars, templar, str(path)))
+    except EdgeSdkError:
+        raise
+    except (ansible_error, ValueError, TypeError, KeyError, AttributeError, OSError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ConfigError(f"Malformed inventory {path}: {first}") from e
+    for text in (*warnings, *more):
+        if text.strip():
+            log.warning("ansible-core on %s: %s", path, text.strip())
     if not devices:
-        raise ConfigError(f"No hosts in inventory {p}")
-    return devices
+        raise ConfigError(f"No hosts in inventory {path}")
+    return sorted(devices, key=lambda d: d.name)
