@@ -29,6 +29,7 @@ _API = (
     "device_remove",
     "trust_group",
     "import_inventory",
+    "ansible_project",
     "evaluate",
     "compress",
     "report",

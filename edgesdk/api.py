@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # results pull in numpy; commands that do not need it stay li
     from edgesdk.quantization.result import QuantizationResult
 
 from edgesdk.device_api import (  # noqa: F401 - the device verbs, re-exported
+    ansible_project,
     benchmark,
     benchmark_group,
     benchmark_sweep,

@@ -195,11 +195,21 @@ def fleet_status(
 
 
 def import_inventory(path: str | Path) -> tuple[list[str], list[str]]:
-    """Add the hosts of an Ansible inventory (INI or YAML) as devices; returns (added, updated)."""
+    """Add the hosts of an Ansible inventory (any source ansible-core reads: INI, YAML, a folder
+    with group_vars/host_vars, a script, a plugin config) as devices; returns (added, updated).
+    Needs ansible-core (``pip install 'edgesdk[ansible]'``)."""
     from edgesdk.devices.ansible import read_inventory
     from edgesdk.devices.inventory import Inventory
 
     return Inventory().add_many(read_inventory(path))
+
+
+def ansible_project(group: str, out_dir: str | Path) -> Any:
+    """Write an Ansible inventory (host keys checked), playbooks and the edgesdk role for a
+    group into ``out_dir``; returns an AnsibleProject (files written, commands to run)."""
+    from edgesdk.devices.ansible_project import write_project
+
+    return write_project(group, _group(group), out_dir)
 
 
 def presented_fingerprint(device: str | Any) -> str:

@@ -1,12 +1,13 @@
-"""`edgesdk fleet status --group G`."""
+"""`edgesdk fleet status --group G` and `edgesdk fleet ansible --group G -o DIR`."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from edgesdk.cli.common import handle_errors, prompt_passphrase
+from edgesdk.cli.common import console, handle_errors, print_json, prompt_passphrase
 
 app = typer.Typer(help="Groups of devices: what runs where.", no_args_is_help=True)
 
@@ -30,3 +31,34 @@ def status(
         group,
         json_out,
     )
+
+
+@app.command("ansible")
+@handle_errors
+def ansible(
+    group: Annotated[str, typer.Option("--group", "-g", help="Device group.")],
+    out_dir: Annotated[str, typer.Option("--out", "-o", help="Folder to write the project to.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Write an Ansible inventory (hosts.yml), playbooks and the edgesdk role for a group.
+
+    The playbooks keep edgesdk's device layout, so `fleet status`, `deploy` and `rollback` work
+    on the devices afterwards. Host keys are checked against edgesdk's known_hosts.
+    """
+    from edgesdk import api
+
+    project = api.ansible_project(group, out_dir)
+    if json_out:
+        print_json(project.to_dict())
+        return
+    playbooks = [f for f in project.files if "/" not in f and f != "hosts.yml"]
+    console.print(
+        f"wrote {escape(str(project.folder))}: hosts.yml ({len(project.devices)} devices of "
+        f"{escape(group)}), {', '.join(playbooks)}, roles/edgesdk",
+        soft_wrap=True,
+    )
+    console.print(
+        escape("needs ansible-core on this machine (pip install 'edgesdk[ansible]'); then:")
+    )
+    for command in project.commands.values():
+        console.print(f"  {escape(command)}", soft_wrap=True, highlight=False)
