@@ -33,6 +33,8 @@ def source_modules() -> set[str]:
     """Every module of the package in the source tree, as dotted names."""
     names = set()
     for path in (ROOT / "edgesdk").rglob("*.py"):
+        if not (path.parent / "__init__.py").is_file():
+            continue  # package data (the Ansible role's module), not an importable module
         parts = path.relative_to(ROOT).with_suffix("").parts
         names.add(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
     return names
@@ -93,6 +95,11 @@ def test_wheel_holds_every_module_and_the_profiles(installed, tmp_path):
     assert "edgesdk/core/profile_data/arduino-nano-33-ble.toml" in names
     templates = {"Makefile", "main.cc", "startup.c", "linker.ld.in", "tflm_lib.mk", "icount.c"}
     assert {f"edgesdk/firmware/templates/{t}" for t in templates} <= names
+    from edgesdk.devices.ansible_project import kit_files
+
+    kit = {f"edgesdk/devices/ansible_kit/{p}" for p in kit_files()}
+    assert "edgesdk/devices/ansible_kit/roles/edgesdk/library/edgesdk_model.py" in kit
+    assert kit <= names, sorted(kit - names)
 
 
 def test_installed_wheel_runs_the_cli(installed, tmp_path):
@@ -102,6 +109,16 @@ def test_installed_wheel_runs_the_cli(installed, tmp_path):
     assert {"arduino-nano-33-ble", "raspberry-pi-4", "esp32-s3"} <= names
     r = _run(installed, str(installed / "bin/edgesdk"), "device", "list", cwd=tmp_path)
     assert r.returncode == 0, r.stderr + r.stdout
+    config = tmp_path / ".config" / "edgesdk"  # HOME is tmp_path
+    config.mkdir(parents=True)
+    device = {"name": "pi", "host": "127.0.0.2", "python": "python3", "groups": ["lab"]}
+    (config / "devices.json").write_text(json.dumps({"devices": [device]}))
+    argv = ("fleet", "ansible", "--group", "lab", "-o", str(tmp_path / "pb"), "--json")
+    r = _run(installed, str(installed / "bin/edgesdk"), *argv, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr + r.stdout
+    files = json.loads(r.stdout)["files"]
+    assert {"hosts.yml", "deploy.yml", "roles/edgesdk/library/edgesdk_model.py"} <= set(files)
+    assert all((tmp_path / "pb" / f).is_file() for f in files)
 
 
 def test_installed_wheel_imports_every_module_and_keeps_the_verbs(installed, tmp_path):

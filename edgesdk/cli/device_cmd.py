@@ -145,10 +145,15 @@ def trust(
 @app.command("import")
 @handle_errors
 def import_inventory(
-    path: Annotated[str, typer.Argument(help="An Ansible inventory file (INI or YAML).")],
+    path: Annotated[
+        str,
+        typer.Argument(
+            help="An Ansible inventory: INI/YAML file, folder, script or plugin config."
+        ),
+    ],
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Add the hosts (with their groups) of an Ansible inventory."""
+    """Add the hosts (with their groups) of an Ansible inventory (needs ansible-core)."""
     from edgesdk import api
 
     added, updated = api.import_inventory(path)

@@ -164,6 +164,9 @@ def present(module, store, sha, name, upload, deployed_at):
         if upload and os.path.exists(upload):
             os.remove(upload)  # a rerun raced us; the model is current already
         return {"changed": False, "action": "unchanged", "current": previous, "previous": None}
+    if upload and module.check_mode and not os.path.exists(upload):
+        # --check: the copy task did not really upload; report what a real run would do
+        return {"changed": True, "action": "uploaded", "current": None, "previous": previous}
     if upload:
         if not upload.startswith(store.models + os.sep) or not os.path.isfile(upload):
             module.fail_json(
