@@ -98,6 +98,15 @@ def test_check_mode_and_clean_failures(tmp_path):
     assert (
         dry["changed"] and dry["action"] == "uploaded" and not (workdir / "current.tflite").exists()
     )
+    missing = str(workdir / "models" / ".upload-never-sent")  # --check: the copy did nothing
+    sha = hashlib.sha256(b"model").hexdigest()
+    args = {"state": "present", "sha256": sha, "name": "m.tflite", "upload": missing}
+    dry = run(tmp_path, workdir=str(workdir), _ansible_check_mode=True, **args)
+    assert (
+        dry["changed"] and dry["action"] == "uploaded" and not (workdir / "current.tflite").exists()
+    )
+    real = run(tmp_path, workdir=str(workdir), **args)  # without --check it is an error
+    assert real["failed"] and real["msg"].startswith("No uploaded file at")
     one = run(tmp_path, workdir=str(workdir), state="rollback")
     assert one["failed"] and one["msg"] == "Nothing to roll back to (0 version(s) deployed)"
     bad = run(tmp_path, workdir=str(workdir), state="query", sha256="abc")
