@@ -57,6 +57,12 @@ def ansible(
         f"{escape(group)}), {', '.join(playbooks)}, roles/edgesdk",
         soft_wrap=True,
     )
+    if project.untrusted:
+        console.print(
+            f"[yellow]no known host key[/yellow] for {escape(', '.join(project.untrusted))}: "
+            f"Ansible will refuse them; first run edgesdk device trust --group {escape(group)}",
+            soft_wrap=True,
+        )
     console.print(
         escape("needs ansible-core on this machine (pip install 'edgesdk[ansible]'); then:")
     )

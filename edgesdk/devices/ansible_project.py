@@ -10,7 +10,7 @@ from typing import Any
 from edgesdk.core.fileio import write_atomic
 from edgesdk.core.results import JsonResult
 from edgesdk.devices.benchmark import RUNNER
-from edgesdk.devices.hostkeys import own_known_hosts, ssh_dir
+from edgesdk.devices.hostkeys import is_known, own_known_hosts, ssh_dir
 from edgesdk.devices.inventory import Device
 from edgesdk.errors import OutputError
 
@@ -93,6 +93,7 @@ class AnsibleProject(JsonResult):
     folder: Path
     devices: tuple[str, ...]
     files: tuple[str, ...]
+    untrusted: tuple[str, ...] = ()  # no known host key yet: Ansible will refuse them
 
     @property
     def inventory(self) -> Path:
@@ -118,6 +119,7 @@ class AnsibleProject(JsonResult):
             "inventory": str(self.inventory),
             "devices": list(self.devices),
             "files": list(self.files),
+            "untrusted": list(self.untrusted),
             "commands": self.commands,
         }
 
@@ -144,4 +146,5 @@ def write_project(group: str, devices: list[Device], out_dir: str | Path) -> Ans
         folder,
         tuple(d.name for d in devices),
         tuple(str(p.relative_to(folder)) for p in written),
+        tuple(d.name for d in devices if not is_known(d)),
     )

@@ -95,6 +95,11 @@ def _host_keys() -> Any:
     return keys
 
 
+def is_known(device: Device) -> bool:
+    """Whether a known_hosts file (``~/.ssh``'s or edgesdk's) lists a key for the device."""
+    return _host_keys().lookup(resolve(device).host_key_name) is not None
+
+
 def check_host_key(endpoint: Endpoint, key: Any) -> None:
     """Accept ``key`` only if a known_hosts file lists it for this host (changed → refused)."""
     known = _host_keys().lookup(endpoint.host_key_name)

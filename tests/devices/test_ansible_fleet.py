@@ -25,6 +25,7 @@ pytest.importorskip("ansible.inventory.manager")
 runner = CliRunner()
 FLEET_SIZE = 8
 PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
+KEY = "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n"
 RECAP = re.compile(
     r"^(\S+)\s*: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)",
     re.M,
@@ -97,6 +98,7 @@ def project(lab, tmp_path) -> dict:
         app, ["fleet", "ansible", "--group", "lab", "-o", str(tmp_path / "pb"), "--json"]
     )
     assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["untrusted"] == [], r.stdout
     return json.loads(r.stdout)
 
 
@@ -151,6 +153,9 @@ def test_project_inventory_reads_back_as_the_same_devices(ssh_home, tmp_path):
     ]
     Inventory().add_many(devices)
     project = edgesdk.ansible_project("lab", tmp_path / "pb")
+    assert project.untrusted == ("cam-1", "pi-a")  # the CLI says: edgesdk device trust first
+    (Path.home() / ".ssh" / "known_hosts").write_text("[127.0.0.21]:2222 ssh-ed25519 " + KEY)
+    assert edgesdk.ansible_project("lab", tmp_path / "pb").untrusted == ("cam-1",)
     assert {"hosts.yml", "deploy.yml", "rollback.yml", "benchmark.yml"} <= set(project.files)
     assert "roles/edgesdk/library/edgesdk_model.py" in project.files
     runner_copy = tmp_path / "pb" / "roles" / "edgesdk" / "files" / "runner.py"
