@@ -247,7 +247,7 @@ def test_down_and_untrusted_devices_do_not_stop_the_others(project, lab, models,
 
 
 @pytest.mark.ansible
-def test_benchmark_playbook_brings_the_json_back(project, lab, models):
+def test_benchmark_playbook_brings_the_json_back(project, lab, models, tmp_path):
     devices, _ = lab
     edgesdk.deploy_group(models["a"], "lab")
     some = ("-l", "lab[0:3]")  # four devices (LiteRT and tflite-runtime) keep the CPU cost down
@@ -260,6 +260,10 @@ def test_benchmark_playbook_brings_the_json_back(project, lab, models):
         assert data["p99_ms"] >= data["p50_ms"] > 0 and data["outputs_finite"] is True
         expected = "tflite_runtime" if device_python(i) != sys.executable else "ai_edge_litert"
         assert data["runtime"] == expected, (d.name, data["runtime"])
+    r = runner.invoke(app, ["report", str(results), "-o", str(tmp_path / "report")])
+    assert r.exit_code == 0, r.output  # the JSON that came back is what `report` draws
+    table = (tmp_path / "report" / "report.md").read_text()
+    assert all(f"| {d.name} | a.tflite |" in table for d in devices[:4]), table
     # a model that is not deployed goes to the bench folder; current.tflite stays
     rc, out, _ = playbook(project, "benchmark.yml", "-e", f"model={models['b']}", "-l", "pi-01")
     assert rc == 0, out
