@@ -3,6 +3,7 @@ arguments in a JSON file): verified switch, kept versions, rollback, check mode,
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -114,3 +115,11 @@ def test_check_mode_and_clean_failures(tmp_path):
     (workdir / "deployments.json").write_text('{"deployments": [{"sha256": "x"}]}')
     corrupt = run(tmp_path, workdir=str(workdir), state="rollback")
     assert corrupt["failed"] and corrupt["msg"].startswith("Corrupt deployments.json")
+
+
+def test_module_is_python_38_syntax():
+    """It runs on the device's Python: nothing newer than 3.8 (the oldest ansible-core 2.19
+    targets)."""
+    ast.parse(MODULE.read_text(), feature_version=(3, 8))
+    with pytest.raises(SyntaxError):  # the check can fail: a 3.10 match statement
+        ast.parse("match x:\n    case 1:\n        pass\n", feature_version=(3, 8))

@@ -1,12 +1,11 @@
 #!/usr/bin/python
 # ruff: noqa: UP031, E402  (Ansible module layout; runs on device Pythons from 3.8)
-"""Ansible module: edgesdk's device layout (verified switch, kept versions, rollback) on a device.
+"""Ansible module: edgesdk's device layout (verified switch, kept versions, rollback) on a device."""
 
-Runs on the device's Python (3.8 or newer, standard library only). The layout is exactly the
-one ``edgesdk deploy`` writes (``edgesdk/devices/deploy.py``), so both tools can be mixed:
-``WORKDIR/models/<sha256[:16]>.tflite``, ``WORKDIR/current.tflite`` a relative symlink to
-``models/<file>``, and ``WORKDIR/deployments.json`` with the last versions, oldest first.
-"""
+# Runs on the device's Python (3.8 or newer, standard library only). The layout is exactly the
+# one `edgesdk deploy` writes (edgesdk/devices/deploy.py), so both tools can be mixed:
+# WORKDIR/models/<sha256[:16]>.tflite, WORKDIR/current.tflite a relative symlink to
+# models/<file>, and WORKDIR/deployments.json with the last versions, oldest first.
 
 DOCUMENTATION = r"""
 module: edgesdk_model
@@ -168,7 +167,12 @@ def present(module, store, sha, name, upload, deployed_at):
         # --check: the copy task did not really upload; report what a real run would do
         return {"changed": True, "action": "uploaded", "current": None, "previous": previous}
     if upload:
-        if not upload.startswith(store.models + os.sep) or not os.path.isfile(upload):
+        where = os.path.normpath(upload)
+        if (
+            os.path.dirname(where) != store.models
+            or not os.path.basename(where).startswith(".upload-")
+            or not os.path.isfile(where)
+        ):
             module.fail_json(
                 msg="No uploaded file at %s (expected it in %s)" % (upload, store.models)
             )
