@@ -15,7 +15,6 @@ from edgesdk.devices.inventory import Device
 from edgesdk.errors import OutputError
 
 KIT = Path(__file__).resolve().parent / "ansible_kit"
-PLAYBOOKS = ("deploy.yml", "rollback.yml", "benchmark.yml")
 ROLE = Path("roles") / "edgesdk"
 
 
