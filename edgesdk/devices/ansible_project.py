@@ -68,6 +68,8 @@ def inventory_yaml(group: str, devices: list[Device], known_hosts: list[Path]) -
                 group: {
                     "hosts": {d.name: host_vars(d) for d in devices},
                     "vars": {
+                        # beats host_key_checking=False in an ansible.cfg or the environment
+                        "ansible_host_key_checking": True,
                         "ansible_ssh_common_args": host_key_args(known_hosts),
                         # modules through the open ssh session, no temporary files: several
                         # times faster; safe here (the role needs no become/sudo)
