@@ -6,7 +6,7 @@
 #   pi-emu.sh build    # debootstrap + pip into a fresh rootfs, then write the cache (~8-10 min)
 #   pi-emu.sh prepare  # host set-up + the rootfs from the cache (or a build when there is none)
 #   pi-emu.sh up       # host set-up, rootfs from cache (or build), mounts, sshd on a free port;
-#                      # prints PI_ADDR= PI_PORT= PI_KEY= PI_KNOWN_HOSTS= PI_USER= on stdout
+#                      # prints PI_ADDR= PI_PORT= PI_USER= PI_KEY= PI_KNOWN_HOSTS= PI_FINGERPRINT=
 #   pi-emu.sh down     # stop our sshd and its sessions (by PID), unmount deepest-first
 #   pi-emu.sh status   # running/stopped, endpoint, mounts; exit 0 only when running
 #   pi-emu.sh ssh CMD  # run CMD on the emulated Pi (strict host-key checking)
@@ -72,13 +72,14 @@ host_setup() {
     || die "qemu-aarch64 binfmt lacks the F flag (qemu would have to be copied into the rootfs)"
 }
 
-fake_cpuinfo() {  # a Pi 4's /proc/cpuinfo: qemu 7.2 shows the host's x86 one and LiteRT 2.3 crashes
+fake_cpuinfo() {  # a Pi 4's /proc/cpuinfo: qemu 7.2 shows the host's x86 one and LiteRT 2.3 crashes;
+  # the Model line (what benchmarks report as the CPU) says that it is emulated
   local n i; n=$(nproc)
   { for ((i = 0; i < n; i++)); do
       printf 'processor\t: %d\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid\n' "$i"
       printf 'CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: 0xd08\nCPU revision\t: 3\n\n'
     done
-    printf 'Hardware\t: BCM2835\nRevision\t: c03111\nSerial\t\t: 10000000deadbeef\nModel\t\t: Raspberry Pi 4 Model B Rev 1.1\n'
+    printf 'Hardware\t: BCM2835\nRevision\t: c03111\nSerial\t\t: 10000000deadbeef\nModel\t\t: qemu-aarch64 emulating a Raspberry Pi 4 (%s)\n' "$PI_CPU"
   } > "$PI_DIR/cpuinfo.pi4"
 }
 
@@ -246,8 +247,9 @@ up() {
     # own UTS namespace, so `hostname` says raspberrypi without renaming the host
     QEMU_CPU=$PI_CPU unshare --uts sh -c \
       "hostname raspberrypi && exec chroot '$R' /usr/sbin/sshd -f /etc/ssh/sshd_pi_config -E /var/log/sshd-pi.log"
-    printf 'PI_ADDR=%s\nPI_PORT=%s\nPI_USER=root\nPI_KEY=%s\nPI_KNOWN_HOSTS=%s\nPI_SSH_CONFIG=%s\n' \
-      "$PI_ADDR" "$PI_PORT" "$KEYS/id_ed25519" "$KEYS/known_hosts" "$PI_DIR/ssh_config" > "$ENDPOINT"
+    printf 'PI_ADDR=%s\nPI_PORT=%s\nPI_USER=root\nPI_KEY=%s\nPI_KNOWN_HOSTS=%s\nPI_SSH_CONFIG=%s\nPI_FINGERPRINT=%s\n' \
+      "$PI_ADDR" "$PI_PORT" "$KEYS/id_ed25519" "$KEYS/known_hosts" "$PI_DIR/ssh_config" \
+      "$(ssh-keygen -lf "$KEYS/ssh_host_ed25519.pub" | cut -d' ' -f2)" > "$ENDPOINT"
   fi
   for i in $(seq 1 120); do
     if pi_ssh true 2>/dev/null; then

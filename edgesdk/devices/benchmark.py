@@ -93,8 +93,8 @@ def emulation_note(emulated: str | None) -> str | None:
     if not emulated:
         return None
     return (
-        f"emulated device ({emulated}): these latencies are the emulator's, "
-        "not a real device's (qemu-user runs TFLite 300-400x slower than the hardware)"
+        f"emulated device ({emulated}): these latencies are the emulator's, not a real "
+        "device's, and neither they nor their ratios predict the hardware"
     )
 
 

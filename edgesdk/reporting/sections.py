@@ -198,7 +198,7 @@ def _latency(found: Collected, plots: dict[str, bytes], out: list[Section]) -> N
         if emulated:
             s.paragraphs.append(
                 f"EMULATED devices ({', '.join(emulated)}): their latencies are the emulator's, "
-                "not a real device's (qemu-user runs TFLite 300-400x slower than the hardware)."
+                "not a real device's."
             )
         s.tables.append((["device", "model", "runtime", "p50 ms", "p90 ms", "p99 ms", "n"], rows))
         s.plots.append(("latency.png", "Latency distribution per device"))

@@ -28,6 +28,7 @@ class EmulatedPi:
     user: str
     key: Path
     known_hosts_line: str
+    fingerprint: str  # SHA256:... of its host key
 
 
 def pi_emu(*args: str, timeout: float = 3600) -> subprocess.CompletedProcess:
@@ -62,7 +63,7 @@ def emulated_pi():
     known_hosts = Path(values["PI_KNOWN_HOSTS"]).read_text()
     pi = EmulatedPi(
         values["PI_ADDR"], int(values["PI_PORT"]), values["PI_USER"], Path(values["PI_KEY"]),
-        known_hosts if known_hosts.endswith("\n") else known_hosts + "\n",
+        known_hosts if known_hosts.endswith("\n") else known_hosts + "\n", values["PI_FINGERPRINT"],
     )  # fmt: skip
     assert pi.host.startswith("127."), pi.host
     yield pi

@@ -35,12 +35,19 @@ def test_device_check_sees_aarch64_both_runtimes_and_the_emulator(pi_device):
     assert "tflite-runtime 2.14.0" in r.stdout and "ai-edge-litert 2.3.0" in r.stdout
 
 
-def test_an_unknown_host_key_is_refused(pi_device):
+def test_an_unknown_host_key_is_refused_until_its_fingerprint_is_trusted(pi_device, emulated_pi):
     from edgesdk.devices.inventory import config_home
 
     (config_home() / "known_hosts").write_text("")
     r = runner.invoke(app, ["device", "check", "rpi"])
-    assert r.exit_code == 1 and "Unknown host key" in r.stderr
+    assert r.exit_code == 1 and f"Unknown host key for [{emulated_pi.host}]:" in r.stderr
+    assert emulated_pi.fingerprint in r.stderr
+    wrong = "SHA256:" + "A" * 43
+    r = runner.invoke(app, ["device", "trust", "rpi", "--fingerprint", wrong])
+    assert r.exit_code == 1 and runner.invoke(app, ["device", "check", "rpi"]).exit_code == 1
+    r = runner.invoke(app, ["device", "trust", "rpi", "--fingerprint", emulated_pi.fingerprint])
+    assert r.exit_code == 0, r.output
+    assert runner.invoke(app, ["device", "check", "rpi"]).exit_code == 0
 
 
 def test_deploy_rollback_and_fleet_status(pi_device, models):
@@ -80,6 +87,7 @@ def test_benchmark_with_each_runtime_is_labelled_emulated(
     assert s["n"] == 5 and 0 < s["min_ms"] <= s["p50_ms"] <= s["p99_ms"] and s["outputs_finite"]
     assert s["emulated"] == "qemu-aarch64 user mode"
     assert any("emulator's, not a real device's" in w for w in s["warnings"])
+    assert s["env_before"]["cpu"] == "qemu-aarch64 emulating a Raspberry Pi 4 (cortex-a72)"
 
 
 def test_a_runtime_the_pi_lacks_is_one_line(pi_device, int8_cnn):
