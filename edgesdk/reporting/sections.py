@@ -182,8 +182,10 @@ def _latency(found: Collected, plots: dict[str, bytes], out: list[Section]) -> N
         plots["latency.png"] = _plot_latency(series)
         s = Section("Latency")
         rows = []
+        fleets = [r for _rel, r in found.items["fleet"] if r.get("action") == "benchmark"]
         emulated = sorted(
             {r["emulated"] for _rel, r in found.items["benchmark"] if r.get("emulated")}
+            | {d["emulated"] for r in fleets for d in r.get("devices", []) if d.get("emulated")}
         )
         for _rel, r in found.items["benchmark"]:
             device = f"{r['device']} (EMULATED)" if r.get("emulated") else r["device"]
@@ -192,7 +194,8 @@ def _latency(found: Collected, plots: dict[str, bytes], out: list[Section]) -> N
         for _rel, r in found.items["fleet"]:
             for d in r.get("devices", []) if r.get("action") == "benchmark" else []:
                 if d.get("ok"):
-                    rows.append([d["device"], "(group)", d.get("runtime") or "—",
+                    device = f"{d['device']} (EMULATED)" if d.get("emulated") else d["device"]
+                    rows.append([device, "(group)", d.get("runtime") or "—",
                                  f"{d['p50_ms']:.3f}", f"{d.get('p90_ms') or 0:.3f}",
                                  f"{d['p99_ms']:.3f}", str(d.get("n"))])  # fmt: skip
         if emulated:

@@ -138,3 +138,20 @@ def test_sweep_on_the_pi_is_labelled_and_reported(pi_device, int8_cnn, tmp_path)
     report = edgesdk.report(tmp_path)
     text = open(report.markdown).read()
     assert "EMULATED by qemu-aarch64 user mode" in text and "emulator's" in text
+
+
+def test_group_benchmark_and_report_label_the_emulated_pi(pi_device, int8_cnn, tmp_path):
+    base = ["benchmark", str(int8_cnn), "--runs", "5", "--warmup", "1"]
+    assert (
+        runner.invoke(app, [*base, "--device", "rpi", "--save", str(tmp_path / "b.json")]).exit_code
+        == 0
+    )
+    r = runner.invoke(app, [*base, "--group", "pis", "--json", "--save", str(tmp_path / "g.json")])
+    assert r.exit_code == 0, r.output
+    group = json.loads(r.stdout)
+    assert (
+        group["emulated"] == ["rpi"] and group["devices"][0]["emulated"] == "qemu-aarch64 user mode"
+    )
+    text = open(edgesdk.report(tmp_path).markdown).read()
+    assert text.count("rpi (EMULATED)") == 2  # the single benchmark and the group's row
+    assert "EMULATED devices (qemu-aarch64 user mode)" in text
