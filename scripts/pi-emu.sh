@@ -26,7 +26,8 @@ PI_CPU=${PI_CPU:-cortex-a72}
 SUITE=bookworm
 PKGS=python3,python3-venv,python3-pip,openssh-server,openssh-sftp-server,ca-certificates,libstdc++6
 PIP_PKGS=(tflite-runtime==2.14.0 ai-edge-litert==2.3.0 'numpy<2')
-# The cache key follows the recipe: changing a package list invalidates the cache by itself.
+# The cache key follows the recipe: changing a package list invalidates the cache by itself;
+# bump the v-number when the build steps change.
 RECIPE=$(printf '%s|%s|%s|v2' "$SUITE" "$PKGS" "${PIP_PKGS[*]}" | sha256sum | cut -c1-12)
 R=$PI_DIR/rootfs
 KEYS=$PI_DIR/keys
@@ -66,7 +67,7 @@ host_setup() {
   fi
   # Without systemd binfmt_misc is not mounted, so the package's postinst could not register.
   mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
-  [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || update-binfmts --enable qemu-aarch64
+  grep -qs '^enabled' /proc/sys/fs/binfmt_misc/qemu-aarch64 || update-binfmts --enable qemu-aarch64
   grep -q '^enabled' /proc/sys/fs/binfmt_misc/qemu-aarch64 || die "qemu-aarch64 binfmt not enabled"
   grep -q '^flags: .*F' /proc/sys/fs/binfmt_misc/qemu-aarch64 \
     || die "qemu-aarch64 binfmt lacks the F flag (qemu would have to be copied into the rootfs)"
@@ -237,6 +238,7 @@ up() {
   host_files_into_chroot
   mounts_up
   if p=$(sshd_pid); then
+    [ -f "$ENDPOINT" ] || die "sshd (pid $p) runs without $ENDPOINT: run '$0 down' first"
     # shellcheck source=/dev/null
     . "$ENDPOINT"
     log "sshd already running (pid $p) on $PI_ADDR:$PI_PORT"
