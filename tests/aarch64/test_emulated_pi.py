@@ -113,10 +113,10 @@ def test_evaluate_on_the_pi_gives_host_litert_predictions(
     assert (
         pi["device_runtime"] == "ai_edge_litert 2.3.0, aarch64, EMULATED by qemu-aarch64 user mode"
     )
-    # XNNPACK's ARM kernels vs its x86 kernels: within one output step, same classes; both
+    # XNNPACK's NEON kernels vs its x86 kernels: within one output step, same classes; both
     # differ alike from LiteRT's reference kernels (XNNPACK rounds differently)
     assert pi["max_lsb_vs_litert"] <= 1
-    assert pi["max_lsb_vs_reference"] == host["max_lsb_vs_reference"]
+    assert abs(pi["max_lsb_vs_reference"] - host["max_lsb_vs_reference"]) <= 1
     assert pi["top1_changes_vs_litert"] == 0
     assert pi["top1"] == host["top1"] and pi["confusion"] == host["confusion"]
 
