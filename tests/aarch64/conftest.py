@@ -49,7 +49,7 @@ def _fail(what: str, proc: subprocess.CompletedProcess) -> None:
 
 @pytest.fixture(scope="session")
 def emulated_pi():
-    """Bring the emulated Pi up (cache restore: seconds; first build: ~8 min) and down again.
+    """Bring the emulated Pi up (from the cache: about 8 s; the first build: 4-6 min) and down again.
 
     Fails (never skips) when it cannot come up: deselect with ``-m 'not aarch64'`` instead.
     """

@@ -155,3 +155,16 @@ def test_group_benchmark_and_report_label_the_emulated_pi(pi_device, int8_cnn, t
     text = open(edgesdk.report(tmp_path).markdown).read()
     assert text.count("rpi (EMULATED)") == 2  # the single benchmark and the group's row
     assert "EMULATED devices (qemu-aarch64 user mode)" in text
+
+
+def test_the_script_is_idempotent_and_reports_its_state(emulated_pi):
+    from aarch64.conftest import pi_emu
+
+    again = pi_emu("up", timeout=120)
+    assert again.returncode == 0 and f"PI_PORT={emulated_pi.port}\n" in again.stdout
+    assert "already running" in again.stderr
+    status = pi_emu("status", timeout=60)
+    assert status.returncode == 0 and status.stdout.startswith("running: sshd pid ")
+    assert pi_emu("ssh", "uname", "-m", timeout=60).stdout.strip() == "aarch64"
+    bad = pi_emu("launch", timeout=60)
+    assert bad.returncode == 1 and "usage:" in bad.stderr
