@@ -3,7 +3,7 @@
 # qemu-user-static + binfmt_misc in a chroot, with tflite-runtime 2.14 and ai-edge-litert 2.3
 # (real aarch64 wheels) and its own sshd on loopback. Its timings are the emulator's, never a Pi's.
 #
-#   pi-emu.sh build    # debootstrap + pip into a fresh rootfs, then write the cache (~8-10 min)
+#   pi-emu.sh build    # debootstrap + pip into a fresh rootfs, then write the cache (4-6 min)
 #   pi-emu.sh prepare  # host set-up + the rootfs from the cache (or a build when there is none)
 #   pi-emu.sh up       # host set-up, rootfs from cache (or build), mounts, sshd on a free port;
 #                      # prints PI_ADDR= PI_PORT= PI_USER= PI_KEY= PI_KNOWN_HOSTS= PI_FINGERPRINT=
@@ -161,7 +161,7 @@ ensure_rootfs() {
     mkdir -p "$R"
     zstd -q -d -c "$CACHE" | tar --numeric-owner -xpf - -C "$R"
   else
-    log "no cache for recipe $RECIPE: building (about 8-10 minutes, once)"
+    log "no cache for recipe $RECIPE: building (4-6 minutes on 2 cores, once)"
     build
   fi
 }

@@ -37,7 +37,7 @@ if [ ! -x .venv-device/bin/python ] || ! .venv-device/bin/python -c "import tfli
 fi
 
 # The emulated Raspberry Pi (tests marked aarch64): qemu-user-static, binfmt-support, debootstrap,
-# then a Debian arm64 rootfs with tflite-runtime 2.14 and ai-edge-litert 2.3, built once (~8-10 min
+# then a Debian arm64 rootfs with tflite-runtime 2.14 and ai-edge-litert 2.3, built once (4-6 min
 # on 2 cores) and cached under ${XDG_CACHE_HOME:-~/.cache}/edgesdk/pi-aarch64 (then seconds).
 pi_need=()
 for p in qemu-user-static binfmt-support debootstrap; do
