@@ -81,10 +81,12 @@ def benchmark_sweep(
     runs: int = 100,
     warmup: int = 10,
     passphrase_prompt: Any = None,
+    runtime: str = "auto",
 ) -> Any:
     """Every combination of ``sweep`` axes (``threads=1,2,4``, ``xnnpack=on,off``,
     ``model=b.tflite,...``) on this machine or a device, runs interleaved so drift and thermal
     throttling hit every cell alike; p50/p90/p99 and the speed-up against the first cell.
+    ``runtime``: auto (the first found), litert, tflite-runtime or tensorflow.
 
     Raises:
         ConfigError: a malformed axis. BenchmarkError, DeviceError: the runner failed.
@@ -95,9 +97,9 @@ def benchmark_sweep(
     for m in spec.models:
         check_tflite_file(m)
     if device is None:
-        return sw.run_local(spec, runs, warmup)
+        return sw.run_local(spec, runs, warmup, runtime=runtime)
     with _session(device, passphrase_prompt) as session:
-        return sw.run_remote(session, spec, runs, warmup)
+        return sw.run_remote(session, spec, runs, warmup, runtime=runtime)
 
 
 def _group(group: str) -> list[Any]:

@@ -36,3 +36,18 @@ if [ ! -x .venv-device/bin/python ] || ! .venv-device/bin/python -c "import tfli
   python3 -m venv .venv-device
   .venv-device/bin/pip install -q "tflite-runtime==2.14.0" "numpy<2"
 fi
+
+# The emulated Raspberry Pi (tests marked aarch64): qemu-user-static, binfmt-support, debootstrap,
+# then a Debian arm64 rootfs with tflite-runtime 2.14 and ai-edge-litert 2.3, built once (4-6 min
+# on 2 cores) and cached under ${XDG_CACHE_HOME:-~/.cache}/edgesdk/pi-aarch64 (then seconds).
+pi_need=()
+for p in qemu-user-static binfmt-support debootstrap; do
+  dpkg -s "$p" >/dev/null 2>&1 || pi_need+=("$p")
+done
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+if [ ${#pi_need[@]} -gt 0 ]; then
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pi_need[@]}" >/dev/null \
+    || { $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pi_need[@]}" >/dev/null; }
+fi
+$sudo env HOME="$HOME" ${XDG_CACHE_HOME:+XDG_CACHE_HOME="$XDG_CACHE_HOME"} bash scripts/pi-emu.sh prepare

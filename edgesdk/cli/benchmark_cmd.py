@@ -26,6 +26,13 @@ def benchmark(
         typer.Option(help="With --group: slower than the group median by this factor = outlier."),
     ] = 1.5,
     threads: Annotated[int, typer.Option(min=0, help="Threads (0: one per core).")] = 0,
+    runtime: Annotated[
+        str,
+        typer.Option(
+            help="TFLite runtime: auto (first found of litert, tflite-runtime, tensorflow), "
+            "litert, tflite-runtime or tensorflow."
+        ),
+    ] = "auto",
     runs: Annotated[int, typer.Option(min=1, help="Timed runs.")] = 100,
     warmup: Annotated[int, typer.Option(min=0, help="Warm-up runs.")] = 10,
     input_file: Annotated[
@@ -65,7 +72,13 @@ def benchmark(
 
         with console.status(f"Sweeping {model} ..."):
             result = api.benchmark_sweep(
-                model, sweep, device, runs, warmup, passphrase_prompt=prompt_passphrase
+                model,
+                sweep,
+                device,
+                runs,
+                warmup,
+                passphrase_prompt=prompt_passphrase,
+                runtime=runtime,
             )
         if save:
             result.save(save)
@@ -83,7 +96,9 @@ def benchmark(
             finish(api.emulate_model(model, target), save, json_out)
         return
 
-    options = BenchmarkOptions(threads=threads, runs=runs, warmup=warmup, input_file=input_file)
+    options = BenchmarkOptions(
+        threads=threads, runs=runs, warmup=warmup, input_file=input_file, runtime=runtime
+    )
     if group is not None:
         if device is not None:
             raise typer.BadParameter("give --device or --group, not both")

@@ -95,6 +95,13 @@ def check(
         f"numpy {info['numpy'] or '[red]missing[/red]'}, runtime {runtime}, "
         f"free disk {human_bytes(info['disk_free_bytes'])} at {info['disk_path']}"
     )
+    installed = ", ".join(f"{k} {v}" for k, v in (info.get("runtimes") or {}).items())
+    console.print(f"installed runtimes: {installed or 'none'}")
+    if info.get("emulated"):
+        console.print(
+            f"[yellow]EMULATED: {info['emulated']} (the userland runs under an emulator: "
+            "its timings are the emulator's, not a device's)[/yellow]"
+        )
     if not info["ready"]:
         raise typer.Exit(1)
 

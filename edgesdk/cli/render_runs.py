@@ -32,6 +32,8 @@ def render_benchmark(result: Any, console: Console) -> None:
     )
     table.add_row("peak RSS", human_bytes(s["peak_rss_kb"] * 1024))
     table.add_row("inputs", s["input_source"])
+    if s.get("emulated"):
+        table.add_row("EMULATED", f"{s['emulated']}: the emulator's timings, not a device's")
     for when in ("before", "after"):
         env = s[f"env_{when}"]
         table.add_row(
@@ -113,6 +115,15 @@ def render_evaluation(result: Any, console: Console) -> None:
     console.print(
         "[dim]LSB vs ref: largest difference from LiteRT's reference kernels, in output steps[/dim]"
     )
+    for run in result.runs:
+        if run.device_runtime or run.max_lsb_vs_litert is not None:
+            changes = run.top1_changes_vs_litert
+            console.print(
+                f"{escape(run.runtime)}: {escape(run.device_runtime or 'runtime not reported')}; "
+                f"against LiteRT on this machine: largest difference "
+                f"{'-' if run.max_lsb_vs_litert is None else run.max_lsb_vs_litert} LSB, "
+                f"top-1 changed on {'-' if changes is None else changes} of {run.samples} samples"
+            )
     if not result.labelled:
         console.print("[dim]no labels in the data: accuracy not measured, fidelity only[/dim]")
 
@@ -315,9 +326,10 @@ def render_devices(devices: list[Any], console: Console) -> None:
 
 def render_sweep(result: Any, console: Console) -> None:
     """One row per cell: p50/p90/p99, speed-up against the first cell, memory growth."""
+    emulated = f", EMULATED by {result.emulated}" if result.emulated else ""
     table = Table(
         title=f"Sweep on {result.device} ({result.runtime} {result.runtime_version}, "
-        f"{result.arch}; {result.runs} interleaved runs per cell)",
+        f"{result.arch}{emulated}; {result.runs} interleaved runs per cell)",
         title_justify="left",
     )
     for col in ("model", "threads", "XNNPACK", "p50 ms", "p90 ms", "p99 ms", "speed-up", "RSS +KB"):
@@ -338,3 +350,7 @@ def render_sweep(result: Any, console: Console) -> None:
         f"speed-up: the first row's p50 over each row's; RSS +KB: how much the runner's peak "
         f"RSS grew when that cell's interpreter was made (peak {result.peak_rss_kb:,} KB)"
     )
+    if result.emulated:
+        from edgesdk.devices.benchmark import emulation_note
+
+        console.print(f"[yellow]warning: {escape(emulation_note(result.emulated) or '')}[/yellow]")

@@ -14,19 +14,29 @@ from edgesdk.core.results import JsonResult
 from edgesdk.errors import BenchmarkError, EdgeSdkError
 
 RUNNER = Path(__file__).resolve().parent / "runner.py"
+RUNTIME_CHOICES = ("auto", "litert", "tflite-runtime", "tensorflow")
 
 
 @dataclass(frozen=True)
 class BenchmarkOptions:
-    """How to benchmark (threads=0: one per core)."""
+    """How to benchmark (threads=0: one per core; runtime auto: the first one found of
+    ai-edge-litert, tflite-runtime, TensorFlow)."""
 
     threads: int = 0
     runs: int = 100
     warmup: int = 10
     input_file: str | None = None
     timeout: float = 600.0
+    runtime: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.runtime not in RUNTIME_CHOICES:
+            raise BenchmarkError(
+                f"Invalid runtime={self.runtime!r} (must be one of: {', '.join(RUNTIME_CHOICES)})",
+                what="runtime",
+                value=self.runtime,
+                allowed=list(RUNTIME_CHOICES),
+            )
         if self.runs < 1 or self.warmup < 0 or self.threads < 0:
             raise BenchmarkError(
                 f"Invalid runs={self.runs}, warmup={self.warmup}, threads={self.threads} "
@@ -44,6 +54,8 @@ class BenchmarkOptions:
             "--warmup",
             str(self.warmup),
         ]
+        if self.runtime != "auto":
+            args += ["--runtime", self.runtime]
         return [*args, "--input", input_path] if input_path else args
 
 
@@ -76,8 +88,19 @@ def _parse(output: str, where: str) -> dict[str, Any]:
     return data
 
 
+def emulation_note(emulated: str | None) -> str | None:
+    """The label every latency measured under an emulator carries."""
+    if not emulated:
+        return None
+    return (
+        f"emulated device ({emulated}): these latencies are the emulator's, not a real "
+        "device's, and neither they nor their ratios predict the hardware"
+    )
+
+
 def _warnings(stats: dict[str, Any]) -> tuple[str, ...]:
-    warnings = []
+    note = emulation_note(stats.get("emulated"))
+    warnings = [note] if note else []
     before, after = stats.get("env_before", {}), stats.get("env_after", {})
     if after.get("throttled") not in (None, "0x0"):
         warnings.append(

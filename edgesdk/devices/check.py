@@ -1,15 +1,19 @@
-"""`device check`: what the device runs (OS, arch, Python, numpy, TFLite runtime, free disk)."""
+"""`device check`: what the device runs (OS, arch, Python, numpy, TFLite runtimes, free disk,
+whether it is emulated)."""
 
 from __future__ import annotations
 
+import inspect
 import json
 from typing import Any
 
+from edgesdk.devices import runner
 from edgesdk.devices.ssh import Session
 from edgesdk.errors import DeviceError
 
 PROBE = r"""
 import json, os, platform, sys
+from importlib import metadata
 info = {"os": platform.platform(), "arch": platform.machine(), "python": platform.python_version(),
         "python_path": sys.executable}
 try:
@@ -25,6 +29,13 @@ for name in ("ai_edge_litert", "tflite_runtime", "tensorflow"):
         break
     except ImportError:
         pass
+info["runtimes"] = {}
+for dist in ("ai-edge-litert", "tflite-runtime", "tensorflow"):
+    try:
+        info["runtimes"][dist] = metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        pass
+info["emulated"] = emulation()
 path = sys.argv[1]
 while path and not os.path.isdir(path):
     path = os.path.dirname(path)
@@ -33,6 +44,8 @@ info["disk_free_bytes"] = st.f_bavail * st.f_frsize
 info["disk_path"] = os.path.abspath(path or ".")
 print(json.dumps(info))
 """
+# the runner's own detection, so `device check` and benchmarks agree on what is emulated
+PROBE = inspect.getsource(runner.emulation) + PROBE
 
 
 def check(session: Session) -> dict[str, Any]:

@@ -265,7 +265,16 @@ def benchmark_group(
         return {
             **{
                 k: result.stats.get(k)
-                for k in ("runtime", "p50_ms", "p90_ms", "p99_ms", "min_ms", "mean_ms", "n")
+                for k in (
+                    "runtime",
+                    "p50_ms",
+                    "p90_ms",
+                    "p99_ms",
+                    "min_ms",
+                    "mean_ms",
+                    "n",
+                    "emulated",
+                )
             },
             "latencies_ms": result.stats.get("latencies_ms", []),
             "warnings": list(result.warnings),
@@ -285,6 +294,8 @@ def benchmark_group(
                 "throttled": sorted(
                     o.device for o in ok if any("throttl" in w for w in o.detail["warnings"])
                 ),
+                # their latencies are the emulator's: never compare them with a device's
+                "emulated": sorted(o.device for o in ok if o.detail.get("emulated")),
             }
         )
     return FleetResult("benchmark", tuple(outcomes), None, summary)

@@ -16,30 +16,71 @@ import subprocess
 import sys
 import time
 
+# (module, the name users give it), in the order the first-found choice tries them
+RUNTIMES = (
+    ("ai_edge_litert", "litert"),
+    ("tflite_runtime", "tflite-runtime"),
+    ("tensorflow", "tensorflow"),
+)
 
-def find_runtime():
-    """First available of ai_edge_litert, tflite_runtime, tensorflow.lite."""
-    try:
-        import ai_edge_litert
-        from ai_edge_litert import interpreter as mod
 
-        return "ai_edge_litert", getattr(ai_edge_litert, "__version__", "?"), mod.Interpreter
-    except ImportError:
-        pass
-    try:
-        import tflite_runtime
-        from tflite_runtime import interpreter as mod
-
-        return "tflite_runtime", getattr(tflite_runtime, "__version__", "?"), mod.Interpreter
-    except ImportError:
-        pass
-    try:
+def load_runtime(module):
+    """(version, Interpreter class) of one runtime module; ImportError if it is missing."""
+    if module == "tensorflow":
         import tensorflow as tf
 
-        return "tensorflow", tf.__version__, tf.lite.Interpreter
-    except ImportError:
-        pass
+        return tf.__version__, tf.lite.Interpreter
+    package = __import__(module)
+    interpreter = __import__(module + ".interpreter", fromlist=["Interpreter"])
+    return getattr(package, "__version__", "?"), interpreter.Interpreter
+
+
+def find_runtime(wanted="auto"):
+    """The first available of ai_edge_litert, tflite_runtime, tensorflow.lite, or only the
+    runtime named by ``wanted`` (litert, tflite-runtime, tensorflow)."""
+    for module, label in RUNTIMES:
+        if wanted not in ("auto", label):
+            continue
+        try:
+            version, interpreter = load_runtime(module)
+        except ImportError:
+            continue
+        return module, version, interpreter
     return None, None, None
+
+
+def installed(module):
+    try:
+        import importlib.util
+
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def emulation():
+    """How this process is emulated (e.g. "qemu-aarch64 user mode"), or None.
+
+    qemu-user hides its own /proc/self/exe, not its ancestors': in a userland run through
+    binfmt_misc every process (the shell, sshd) has the qemu binary as its executable. On real
+    hardware the ancestors are sshd, a shell, init.
+    """
+    pid = os.getppid()
+    for _ in range(32):
+        if pid <= 1:
+            return None
+        try:
+            name = os.path.basename(os.readlink("/proc/%d/exe" % pid))
+            with open("/proc/%d/stat" % pid) as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return None
+        if name.startswith("qemu-"):
+            return "%s user mode" % name.replace("-static", "")
+        if "-binfmt" in name:  # Debian's /usr/libexec/qemu-binfmt/aarch64-binfmt-P
+            return "qemu-%s user mode" % name.split("-binfmt")[0]
+        pid = parent
+    return None
 
 
 def read(path):
@@ -136,7 +177,17 @@ def evaluate(np, interpreter, details, args, name, version):
     np.savez(
         args.eval_outputs, **{"output_%d" % k: np.concatenate(v) for k, v in enumerate(outputs)}
     )
-    print(json.dumps({"eval_samples": count, "runtime": name, "runtime_version": version}))
+    print(
+        json.dumps(
+            {
+                "eval_samples": count,
+                "runtime": name,
+                "runtime_version": version,
+                "arch": platform.machine(),
+                "emulated": emulation(),
+            }
+        )
+    )
     return 0
 
 
@@ -210,6 +261,7 @@ def sweep(np, spec_path, Interpreter, name, version):
                 "cells": rows,
                 "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                 "env": environment(),
+                "emulated": emulation(),
             }
         )
     )
@@ -229,12 +281,29 @@ def main(argv=None):
     p.add_argument("--eval-inputs", help="evaluation mode: .npz with input_0.. (model dtypes)")
     p.add_argument("--eval-outputs", help="evaluation mode: where to write output_0.. as .npz")
     p.add_argument("--sweep", help="sweep mode: a JSON file of cells (model, threads, xnnpack)")
+    p.add_argument(
+        "--runtime",
+        default="auto",
+        choices=["auto"] + [label for _, label in RUNTIMES],
+        help="the runtime to use (auto: the first found)",
+    )
     args = p.parse_args(argv)
     if not args.sweep and not args.model:
         p.error("--model is required (or --sweep)")
     before = environment()
-    name, version, Interpreter = find_runtime()
+    name, version, Interpreter = find_runtime(args.runtime)
     if Interpreter is None:
+        if args.runtime != "auto":
+            found = [label for module, label in RUNTIMES if installed(module)]
+            print(
+                json.dumps(
+                    {
+                        "error": "%s is not installed on this device (installed: %s)"
+                        % (args.runtime, ", ".join(found) or "none")
+                    }
+                )
+            )
+            return 3
         print(json.dumps({"error": "no TFLite runtime: install ai-edge-litert or tflite-runtime"}))
         return 3
     import numpy as np
@@ -302,6 +371,7 @@ def main(argv=None):
         "input_source": args.input or "random",
         "env_before": before,
         "env_after": after,
+        "emulated": emulation(),
     }
     print(json.dumps(result))
     return 0

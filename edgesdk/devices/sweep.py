@@ -88,6 +88,7 @@ class SweepResult(JsonResult):
     cells: tuple[dict[str, Any], ...]
     peak_rss_kb: int
     env: dict[str, Any]
+    emulated: str | None = None  # e.g. "qemu-aarch64 user mode": the latencies are the emulator's
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -100,6 +101,7 @@ class SweepResult(JsonResult):
             "cells": list(self.cells),
             "peak_rss_kb": self.peak_rss_kb,
             "env": self.env,
+            "emulated": self.emulated,
         }
 
 
@@ -118,7 +120,7 @@ def _result(device: str, output: str, runs: int, names: dict[str, str]) -> Sweep
         cells.append(cell)
     return SweepResult(
         device, data["runtime"], str(data["runtime_version"]), data["arch"], runs,
-        tuple(cells), int(data["peak_rss_kb"]), data.get("env") or {},
+        tuple(cells), int(data["peak_rss_kb"]), data.get("env") or {}, data.get("emulated"),
     )  # fmt: skip
 
 
@@ -126,8 +128,26 @@ def _spec_json(cells: list[dict[str, Any]], runs: int, warmup: int, seed: int) -
     return json.dumps({"cells": cells, "runs": runs, "warmup": warmup, "seed": seed, "input": None})
 
 
+def _runtime_args(runtime: str) -> list[str]:
+    from edgesdk.devices.benchmark import RUNTIME_CHOICES
+
+    if runtime not in RUNTIME_CHOICES:
+        raise ConfigError(
+            f"Invalid runtime={runtime!r} (must be one of: {', '.join(RUNTIME_CHOICES)})",
+            what="runtime",
+            value=runtime,
+            allowed=list(RUNTIME_CHOICES),
+        )
+    return [] if runtime == "auto" else ["--runtime", runtime]
+
+
 def run_local(
-    spec: SweepSpec, runs: int, warmup: int, seed: int = 0, timeout: float = 3600
+    spec: SweepSpec,
+    runs: int,
+    warmup: int,
+    seed: int = 0,
+    timeout: float = 3600,
+    runtime: str = "auto",
 ) -> SweepResult:
     """The sweep on this machine, with the runner the devices use."""
     from edgesdk.devices.benchmark import RUNNER
@@ -139,7 +159,7 @@ def run_local(
         path.write_text(_spec_json(cells, runs, warmup, seed))
         try:
             proc = subprocess.run(
-                [sys.executable, str(RUNNER), "--sweep", str(path)],
+                [sys.executable, str(RUNNER), "--sweep", str(path), *_runtime_args(runtime)],
                 capture_output=True, text=True, timeout=timeout, check=False,
             )  # fmt: skip
         except subprocess.TimeoutExpired as e:
@@ -150,9 +170,13 @@ def run_local(
     return _result("local", proc.stdout, runs, names)
 
 
-def run_remote(session: Any, spec: SweepSpec, runs: int, warmup: int, seed: int = 0) -> SweepResult:
+def run_remote(
+    session: Any, spec: SweepSpec, runs: int, warmup: int, seed: int = 0, runtime: str = "auto"
+) -> SweepResult:
     """The sweep on a device: runner, models and the sweep file uploaded to its bench folder."""
     from edgesdk.devices.benchmark import stage_runner
+
+    runtime_args = _runtime_args(runtime)
 
     _, bench, runner = stage_runner(session)
     names, remote = {}, {}
@@ -168,7 +192,9 @@ def run_remote(session: Any, spec: SweepSpec, runs: int, warmup: int, seed: int 
         session.sftp.put(str(local), spec_path)
     try:
         result = session.run(
-            [session.device.python, runner, "--sweep", spec_path], timeout=3600, check=False
+            [session.device.python, runner, "--sweep", spec_path, *runtime_args],
+            timeout=3600,
+            check=False,
         )
     except EdgeSdkError as e:
         raise BenchmarkError(str(e)) from e

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import posixpath
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,10 @@ class RuntimeEval:
     confusion: list[list[int]] | None
     fidelity: tuple[OutputFidelity, ...] = ()
     max_lsb_vs_reference: int | None = None
+    # devices only: what ran there, and how its raw outputs differ from LiteRT on this machine
+    device_runtime: str | None = None
+    max_lsb_vs_litert: int | None = None
+    top1_changes_vs_litert: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -47,6 +52,9 @@ class RuntimeEval:
             "confusion": self.confusion,
             "fidelity": [f.to_dict() for f in self.fidelity],
             "max_lsb_vs_reference": self.max_lsb_vs_reference,
+            "device_runtime": self.device_runtime,
+            "max_lsb_vs_litert": self.max_lsb_vs_litert,
+            "top1_changes_vs_litert": self.top1_changes_vs_litert,
         }
 
 
@@ -131,8 +139,12 @@ def _run_device(
     progress: Progress,
     label: str,
     outputs: int,
-) -> list[np.ndarray]:
-    """Stream samples to the device in batches; the runner sends raw outputs back."""
+) -> tuple[list[np.ndarray], str | None]:
+    """Stream samples to the device in batches; the runner sends raw outputs back.
+
+    Returns:
+        the raw outputs, and what ran them ("ai_edge_litert 2.3.0, aarch64, EMULATED by ...").
+    """
     from edgesdk.devices.benchmark import stage_runner
 
     _, bench, runner = stage_runner(session)
@@ -140,6 +152,7 @@ def _run_device(
     session.sftp.put(str(model_path), remote_model)
     count = len(raw[0])
     outs: list[list[np.ndarray]] = [[] for _ in range(outputs)]
+    ran_on = None
     with tempfile.TemporaryDirectory() as tmp:
         local_in, local_out = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
         remote_in, remote_out = (
@@ -173,12 +186,26 @@ def _run_device(
                     or ["no output"]
                 )[-1]
                 raise DeviceError(f"Evaluation on {session.device.name} failed: {detail}")
+            ran_on = _ran_on(result.text()) or ran_on
             session.sftp.get(remote_out, str(local_out))
             with np.load(local_out) as f:
                 for k in range(outputs):
                     outs[k].append(f[f"output_{k}"])
             progress(label, min(start + DEVICE_BATCH, count), count)
-    return [np.concatenate(o) for o in outs]
+    return [np.concatenate(o) for o in outs], ran_on
+
+
+def _ran_on(output: str) -> str | None:
+    """The runner's own account of its runtime, architecture and emulation."""
+    lines = [ln for ln in output.strip().splitlines() if ln.startswith("{")]
+    try:
+        info = json.loads(lines[-1]) if lines else {}
+    except ValueError:
+        return None
+    if not info.get("runtime"):
+        return None
+    text = f"{info['runtime']} {info.get('runtime_version', '?')}, {info.get('arch', '?')}"
+    return text + (f", EMULATED by {info['emulated']}" if info.get("emulated") else "")
 
 
 def _float_outputs(
@@ -314,13 +341,28 @@ def _model_runs(
         runs.append(_runtime_eval(path, "TFLite Micro", plan, tflm_raw, reference, labels, ref_raw))
     if session is not None:
         name = session.device.name
-        device_raw = _run_device(
+        device_raw, ran_on = _run_device(
             session, path, raw, notify, f"{path.name} {name}", len(plan.out_details)
         )
-        runs.append(
-            _runtime_eval(path, f"device {name}", plan, device_raw, reference, labels, ref_raw)
-        )
+        run = _runtime_eval(path, f"device {name}", plan, device_raw, reference, labels, ref_raw)
+        runs.append(replace(run, device_runtime=ran_on, **_vs_litert(device_raw, litert_raw)))
     return runs
+
+
+def _vs_litert(raw: list[np.ndarray], litert_raw: list[np.ndarray]) -> dict[str, Any]:
+    """Largest raw difference (in output steps, integer outputs) and how many samples change
+    their top-1 class, against LiteRT on this machine with its default kernels."""
+    max_lsb = None
+    if all(a.dtype.kind in "iu" for a in raw):
+        max_lsb = max(
+            int(np.max(np.abs(a.astype(np.int64) - b.astype(np.int64)))) if a.size else 0
+            for a, b in zip(raw, litert_raw, strict=True)
+        )
+    first, ref = raw[0], litert_raw[0]
+    changes = None
+    if first.ndim == 2 and first.shape[1] > 1:
+        changes = int(np.sum(np.argmax(first, axis=1) != np.argmax(ref, axis=1)))
+    return {"max_lsb_vs_litert": max_lsb, "top1_changes_vs_litert": changes}
 
 
 def _runtime_eval(

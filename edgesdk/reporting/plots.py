@@ -123,7 +123,8 @@ def _latency_series(found: Collected) -> list[tuple[str, list[float]]]:
             v for v in (r.get("min_ms"), r.get("p50_ms"), r.get("p90_ms"), r.get("p99_ms")) if v
         ]
         if values:
-            series.append((f"{r['device']}\n{Path(r['model']).name}", values))
+            device = f"{r['device']} (EMULATED)" if r.get("emulated") else r["device"]
+            series.append((f"{device}\n{Path(r['model']).name}", values))
     for _rel, r in found.items["fleet"]:
         if r.get("action") != "benchmark":
             continue
@@ -132,7 +133,9 @@ def _latency_series(found: Collected) -> list[tuple[str, list[float]]]:
                 v for v in (d.get("min_ms"), d.get("p50_ms"), d.get("p99_ms")) if v
             ]
             if d.get("ok") and values:
-                series.append((d["device"], values))
+                series.append(
+                    (f"{d['device']} (EMULATED)" if d.get("emulated") else d["device"], values)
+                )
     return series
 
 

@@ -182,15 +182,27 @@ def _latency(found: Collected, plots: dict[str, bytes], out: list[Section]) -> N
         plots["latency.png"] = _plot_latency(series)
         s = Section("Latency")
         rows = []
+        fleets = [r for _rel, r in found.items["fleet"] if r.get("action") == "benchmark"]
+        emulated = sorted(
+            {r["emulated"] for _rel, r in found.items["benchmark"] if r.get("emulated")}
+            | {d["emulated"] for r in fleets for d in r.get("devices", []) if d.get("emulated")}
+        )
         for _rel, r in found.items["benchmark"]:
-            rows.append([r["device"], Path(r["model"]).name, r.get("runtime", "—"),
+            device = f"{r['device']} (EMULATED)" if r.get("emulated") else r["device"]
+            rows.append([device, Path(r["model"]).name, r.get("runtime", "—"),
                          f"{r['p50_ms']:.3f}", f"{r['p90_ms']:.3f}", f"{r['p99_ms']:.3f}", str(r["n"])])  # fmt: skip
         for _rel, r in found.items["fleet"]:
             for d in r.get("devices", []) if r.get("action") == "benchmark" else []:
                 if d.get("ok"):
-                    rows.append([d["device"], "(group)", d.get("runtime") or "—",
+                    device = f"{d['device']} (EMULATED)" if d.get("emulated") else d["device"]
+                    rows.append([device, "(group)", d.get("runtime") or "—",
                                  f"{d['p50_ms']:.3f}", f"{d.get('p90_ms') or 0:.3f}",
                                  f"{d['p99_ms']:.3f}", str(d.get("n"))])  # fmt: skip
+        if emulated:
+            s.paragraphs.append(
+                f"EMULATED devices ({', '.join(emulated)}): their latencies are the emulator's, "
+                "not a real device's."
+            )
         s.tables.append((["device", "model", "runtime", "p50 ms", "p90 ms", "p99 ms", "n"], rows))
         s.plots.append(("latency.png", "Latency distribution per device"))
         out.append(s)
@@ -249,7 +261,15 @@ def _emulations(found: Collected, plots: dict[str, bytes], out: list[Section]) -
 def _sweeps(found: Collected, plots: dict[str, bytes], out: list[Section]) -> None:
     """Benchmark sweeps: one table and one plot each."""
     for rel, r in found.items["sweep"]:
-        s = Section(f"Sweep on {r['device']} ({r['runtime']} {r['runtime_version']}, {r['arch']})")
+        emulated = f", EMULATED by {r['emulated']}" if r.get("emulated") else ""
+        s = Section(
+            f"Sweep on {r['device']} ({r['runtime']} {r['runtime_version']}, {r['arch']}{emulated})"
+        )
+        if r.get("emulated"):
+            s.paragraphs.append(
+                "The latencies are the emulator's, not a real device's; the ratios between cells "
+                "are the emulator's too."
+            )
         s.tables.append((
             ["model", "threads", "XNNPACK", "p50 ms", "p90 ms", "p99 ms", "speed-up"],
             [[Path(c["model"]).name, str(c["threads"]), "on" if c["xnnpack"] else "off",
