@@ -30,8 +30,18 @@ fi
 
 python3 -m venv .venv
 .venv/bin/pip install -q -e ".[test]"
+# mobile clients, in their own call: mediapipe pins absl-py~=2.3, tfmot 0.8.1 declares ~=1.2
+# (no single resolution; pip warns and tfmot runs with absl-py 2.x)
+.venv/bin/pip install -q "mediapipe==1.2.3" "coremltools==9.0"
 
 if [ ! -x .venv-device/bin/python ] || ! .venv-device/bin/python -c "import tflite_runtime" 2>/dev/null; then
   python3 -m venv .venv-device
   .venv-device/bin/pip install -q "tflite-runtime==2.14.0" "numpy<2"
+fi
+
+# .venv-tasklib: the TFLite Task Library (tflite-support 0.4.4) beside the project: its
+# protobuf<4 pin conflicts with TensorFlow 2.21, so packaged models are loaded there in a subprocess
+if [ ! -x .venv-tasklib/bin/python ] || ! .venv-tasklib/bin/python -c "import tflite_support" 2>/dev/null; then
+  python3 -m venv .venv-tasklib
+  .venv-tasklib/bin/pip install -q "tflite-support==0.4.4"
 fi
