@@ -126,8 +126,11 @@ def _check_op(op: Any, name: str, sg: Any, tree: Any, rules: GpuRules) -> str:
         if len(shape) > rules.max_rank:
             return f"tensor {t.name.decode() if isinstance(t.name, bytes) else t.name} has rank {len(shape)} > {rules.max_rank}"
         dtype = dtypes.get(t.type, str(t.type)).lower()
-        if i not in const and dtype not in rules.runtime_dtypes and name not in ("RESHAPE",):
+        if i not in const and dtype not in rules.runtime_dtypes:
             return f"{dtype} tensors are not computed on the GPU"
+    runtime = [i for i in op.inputs if i >= 0 and i not in const]
+    if "runtime_inputs" in rule and len(runtime) > rule["runtime_inputs"]:
+        return f"{len(runtime)} non-constant inputs (the delegate takes {rule['runtime_inputs']})"
     for pos in rule.get("const_inputs", []):
         if pos >= len(op.inputs) or op.inputs[pos] not in const:
             return f"input {pos} must be constant"

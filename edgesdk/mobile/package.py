@@ -237,6 +237,11 @@ def package(
             f"GPU delegate: {len(gpu.cpu_ops)} ops fall back to the CPU, "
             f"{len(gpu.partitions)} GPU partitions"
         )
+        if any(op.op == "SHAPE" for op in gpu.cpu_ops):
+            notes.append(
+                "GPU delegate: SHAPE/STRIDED_SLICE/PACK come from a free batch size (e.g. Keras "
+                "Flatten); build the model with keras.Input(..., batch_size=1) to keep it whole"
+            )
     snippet_files = _snippets(out, final, meta, profile) if options.snippets else {}
     written = write_atomic(out, packaged)
     for path, text in snippet_files.items():
