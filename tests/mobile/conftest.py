@@ -3,20 +3,15 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-SIZE = 24
-LABELS = [f"digit_{i}" for i in range(10)]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/mobile/mobile_data.py
 
-
-def to_pixels(x: np.ndarray) -> np.ndarray:
-    """(N, 8, 8, 1) floats in [0, 1] -> (N, 24, 24, 3) uint8 RGB pixels (nearest upscale)."""
-    pixels = np.round(x[..., 0] * 255.0).astype(np.uint8)
-    pixels = np.kron(pixels, np.ones((SIZE // 8, SIZE // 8), dtype=np.uint8))
-    return np.repeat(pixels[..., None], 3, axis=-1)
+from mobile_data import LABELS, SIZE, to_pixels  # noqa: E402
 
 
 @pytest.fixture(scope="session")

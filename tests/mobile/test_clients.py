@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
-from clients import TASKLIB_PYTHON, litert_top1, mediapipe_top1, tasklib_top1
-from conftest import LABELS
+from mobile_data import LABELS
 
 import edgesdk
+from edgesdk.mobile.clients import litert_top1, mediapipe_top1, tasklib_top1
+
+TASKLIB_PYTHON = Path(__file__).resolve().parents[2] / ".venv-tasklib" / "bin" / "python"
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +61,9 @@ def test_mediapipe_loads_and_agrees_with_litert(variant, packaged, rgb_digits):
 
 @pytest.mark.skipif(not TASKLIB_PYTHON.exists(), reason="no .venv-tasklib (scripts/setup-tests.sh)")
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_task_library_loads_the_same_files(variant, packaged, rgb_digits, mobile_dir):
+def test_task_library_loads_the_same_files(variant, packaged, rgb_digits):
     _, x_test, _, y_test = rgb_digits
-    tl_idx, tl_names = tasklib_top1(packaged[variant], x_test, mobile_dir)
+    tl_idx, tl_names, _ = tasklib_top1(packaged[variant], x_test, TASKLIB_PYTHON)
     rt_idx, rt_scores = litert_top1(packaged[variant], x_test)
     differ = np.asarray(tl_idx) != np.asarray(rt_idx)
     assert not (differ & ~_ties(rt_scores)).any()

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import LABELS
+from mobile_data import LABELS
 from typer.testing import CliRunner
 
 import edgesdk

@@ -1,6 +1,7 @@
-"""The real client libraries, run on packaged models: MediaPipe Tasks (this venv), the TFLite
-Task Library (its own venv, .venv-tasklib: its protobuf<4 pin conflicts with TensorFlow's),
-and the raw LiteRT interpreter with the preprocessing the metadata prescribes."""
+"""Packaged models run through the real client libraries: MediaPipe Tasks (in this process),
+the TFLite Task Library (in another Python, e.g. a venv of its own: tflite-support 0.4.4 pins
+protobuf<4, which TensorFlow 2.21 does not allow), and the raw LiteRT interpreter fed as the
+metadata prescribes (raw pixels for uint8 input, (pixel - mean) / std for float32)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,18 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[2]
-TASKLIB_PYTHON = REPO / ".venv-tasklib" / "bin" / "python"
+from edgesdk.errors import PackagingError
 
 
-def mediapipe_top1(model: Path, pixels: np.ndarray) -> tuple[list[int], list[str], list[float]]:
-    """MediaPipe Tasks' ImageClassifier on each image (already at the model's input size)."""
+def mediapipe_top1(
+    model: str | Path, pixels: np.ndarray
+) -> tuple[list[int], list[str], list[float]]:
+    """MediaPipe Tasks' ImageClassifier on each image (uint8 RGB, already at the model's input
+    size: MediaPipe resizes other sizes itself, which changes the pixels).
+
+    Returns:
+        Top-1 class index, label name and score per image.
+    """
     import mediapipe as mp
     from mediapipe.tasks.python import BaseOptions, vision
 
@@ -51,31 +58,48 @@ print(json.dumps(out))
 """
 
 
-def tasklib_top1(model: Path, pixels: np.ndarray, work: Path) -> tuple[list[int], list[str]]:
-    """The TFLite Task Library's ImageClassifier, in its own venv (a subprocess)."""
-    images = work / f"{model.stem}_images.npy"
-    np.save(images, pixels)
-    run = subprocess.run(
-        [str(TASKLIB_PYTHON), "-c", TASKLIB_SCRIPT, str(model), str(images)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def tasklib_top1(
+    model: str | Path, pixels: np.ndarray, python: str | Path
+) -> tuple[list[int], list[str], list[float]]:
+    """The TFLite Task Library's ImageClassifier, run by ``python`` (a Python with
+    tflite-support) in a subprocess.
+
+    Raises:
+        PackagingError: the Task Library refused the model or failed.
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="edgesdk-tasklib-") as tmp:
+        images = Path(tmp) / "images.npy"
+        np.save(images, pixels)
+        run = subprocess.run(
+            [str(python), "-c", TASKLIB_SCRIPT, str(model), str(images)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     if run.returncode != 0:
-        raise RuntimeError(f"Task Library failed: {run.stderr.strip().splitlines()[-1:]}")
+        last = (run.stderr.strip().splitlines() or ["no output"])[-1]
+        raise PackagingError(f"The Task Library failed on {model}: {last}", what="model")
     rows = json.loads(run.stdout.strip().splitlines()[-1])
-    return [r[0] for r in rows], [r[1] for r in rows]
+    return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
 
 
-def litert_top1(model: Path, pixels: np.ndarray) -> tuple[list[int], np.ndarray]:
+def litert_top1(model: str | Path, pixels: np.ndarray) -> tuple[list[int], np.ndarray]:
     """The raw LiteRT interpreter, input prepared as the model's metadata prescribes: raw
-    pixels for a uint8 input, (pixel - mean) / std for a float32 input."""
+    pixels for a uint8 input, (pixel - mean) / std for a float32 input.
+
+    Returns:
+        Top-1 index per image and the (dequantized) scores.
+    """
     from ai_edge_litert.interpreter import Interpreter
 
     from edgesdk.mobile.metadata import read_metadata
 
-    data = model.read_bytes()
-    meta = read_metadata(data)
+    data = Path(model).read_bytes()
+    meta = read_metadata(data, str(model))
+    if meta is None:
+        raise PackagingError(f"{model} has no metadata (package it first)", what="model")
     interpreter = Interpreter(model_content=data)
     interpreter.allocate_tensors()
     inp = interpreter.get_input_details()[0]
