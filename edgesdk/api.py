@@ -339,7 +339,8 @@ def package(
         mean, std: input normalization ``(pixel - mean) / std``; required for float32 input.
         requantize_io: give an int8-I/O model uint8 I/O (clients refuse int8 input), or set a
             uint8 input's scale to match ``mean``/``std``.
-        **metadata: name, description, version, author, license.
+        **metadata: name, description, version, author, license; ``snippets=False`` skips
+            the Kotlin/Swift files.
 
     Returns:
         The PackageResult.

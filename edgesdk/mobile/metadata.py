@@ -4,6 +4,7 @@ with packed associated files, and read back."""
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any
@@ -207,7 +208,7 @@ def packed_files(model: bytes) -> dict[str, bytes]:
     try:
         with zipfile.ZipFile(io.BytesIO(model)) as packed:
             return {n: packed.read(n) for n in packed.namelist()}
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError):
         return {}
 
 
@@ -217,6 +218,13 @@ def read_metadata(model: bytes, source: str = "<bytes>") -> MobileMetadata | Non
     Raises:
         InspectionError: the metadata buffer is not a TFLite metadata flatbuffer.
     """
+    try:
+        return _read_metadata(model, source)
+    except (IndexError, ValueError, TypeError, UnicodeDecodeError, struct.error) as e:
+        raise InspectionError(f"Corrupt metadata in {source}: {e}") from e
+
+
+def _read_metadata(model: bytes, source: str) -> MobileMetadata | None:
     raw = metadata_buffer(model)
     if raw is None:
         return None

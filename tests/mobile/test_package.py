@@ -176,3 +176,28 @@ def test_cli_package_and_inspect(float32_tflite, labels_file, tmp_path):
                             "--labels", str(labels_file)])  # fmt: skip
     assert r.exit_code == 1 and "needs its normalization" in r.stderr
     assert r.stderr.strip().count("\n") == 0 and not (tmp_path / "bad.tflite").exists()
+
+
+def test_damaged_metadata_is_a_clean_error(float32_tflite, labels_file, tmp_path):
+    import random
+
+    from edgesdk.errors import InspectionError
+    from edgesdk.mobile.metadata import metadata_buffer
+
+    out = tmp_path / "m.tflite"
+    edgesdk.package(float32_tflite, out, labels_file, mean=0, std=255, snippets=False)
+    data = out.read_bytes()
+    raw = metadata_buffer(data)
+    start = data.find(raw)
+    rng = random.Random(0)
+    refused = 0
+    for _ in range(100):
+        damaged = bytearray(data)
+        for _ in range(4):
+            damaged[start + rng.randrange(len(raw))] = rng.randrange(256)
+        try:
+            read_metadata(bytes(damaged), "damaged")
+        except InspectionError as e:  # anything else fails the test
+            refused += 1
+            assert "\n" not in str(e)
+    assert refused > 50
