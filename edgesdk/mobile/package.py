@@ -218,7 +218,7 @@ def package(
         version=options.version,
         author=options.author,
         license=options.license,
-        color_space="RGB" if shape.channels == 3 else "GRAYSCALE",
+        color_space="RGB",
         score_type=shape.score_type,
     )
     labels_text = ("\n".join(labels) + "\n").encode("utf-8")

@@ -1,6 +1,7 @@
 """The input rules mobile image-classifier clients impose (verified with MediaPipe 1.2.3 and
-tflite-support 0.4.4): one [1, H, W, 1|3] image input, uint8 or float32 with normalization
-metadata, never int8; one [1, classes] score output; one label per class."""
+tflite-support 0.4.4): one [1, H, W, 3] RGB image input (MediaPipe refuses grayscale), uint8
+or float32 with normalization metadata, never int8; one [1, classes] score output; one label
+per class."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from edgesdk.errors import PackagingError
 from edgesdk.tflite.model_info import ModelInfo
 
 INT8_REFUSAL = '"Requested one of these types: uint8/float32, got INT8"'
+GRAYSCALE_REFUSAL = '"Only RGB color space is supported for now"'
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,14 @@ def classifier_shape(info: ModelInfo, source: str) -> ClassifierShape:
             f"(expected [1, classes]; {only})",
             what="output shape",
             value=list(out),
+        )
+    if shape[3] != 3:
+        raise PackagingError(
+            f"Input {image.name!r} of {source} has {shape[3]} channel: MediaPipe Tasks takes RGB "
+            f"images only ({GRAYSCALE_REFUSAL}); build the model with a 3-channel input",
+            what="input channels",
+            value=int(shape[3]),
+            allowed=3,
         )
     producer = info.main.producer(scores.index)
     while producer is not None and producer.name in ("QUANTIZE", "DEQUANTIZE", "RESHAPE"):

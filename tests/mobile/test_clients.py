@@ -93,3 +93,34 @@ def test_mediapipe_refuses_int8_input_so_package_does(int8_io_tflite, labels_fil
     with pytest.raises(Exception, match="uint8/float32, got INT8") as caught:
         mediapipe_top1(forced, np.zeros((1, 24, 24, 3), np.uint8))
     assert "got INT8" in INT8_REFUSAL and "got INT8" in str(caught.value)
+
+
+def test_mediapipe_refuses_grayscale_so_package_does(labels_file, tmp_path):
+    """A 1-channel model: MediaPipe refuses GRAYSCALE metadata; package refuses the model."""
+    import keras
+    import tensorflow as tf
+
+    from edgesdk.errors import PackagingError
+    from edgesdk.mobile.metadata import (
+        ClassifierMetadata,
+        attach_metadata,
+        build_classifier_metadata,
+    )
+    from edgesdk.mobile.rules import GRAYSCALE_REFUSAL
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10, "softmax")]
+    )
+    gray = tmp_path / "gray.tflite"
+    gray.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    with pytest.raises(PackagingError, match="1 channel: MediaPipe Tasks takes RGB"):
+        edgesdk.package(gray, tmp_path / "x.tflite", labels_file, mean=0, std=255)
+    meta = ClassifierMetadata("g", tuple(LABELS), (0.0,), (255.0,), color_space="GRAYSCALE")
+    forced = tmp_path / "forced_gray.tflite"
+    forced.write_bytes(
+        attach_metadata(gray.read_bytes(), build_classifier_metadata(meta), {"labels.txt": b"x"})
+    )
+    with pytest.raises(Exception, match="Only RGB color space") as caught:
+        mediapipe_top1(forced, np.zeros((1, 8, 8, 3), np.uint8))
+    assert GRAYSCALE_REFUSAL.strip('"') in str(caught.value)

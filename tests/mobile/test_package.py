@@ -201,3 +201,15 @@ def test_damaged_metadata_is_a_clean_error(float32_tflite, labels_file, tmp_path
             refused += 1
             assert "\n" not in str(e)
     assert refused > 50
+
+
+def test_cli_quantize_with_labels(rgb_cnn, calibration_npz, labels_file, tmp_path):
+    out = tmp_path / "q.tflite"
+    r = CliRunner().invoke(app, ["quantize", str(rgb_cnn), "-t", "ios-arm64", "-d",
+                                 str(calibration_npz), "--labels", str(labels_file),
+                                 "-o", str(out), "--json"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    package = json.loads(r.stdout)["extra"]["package"]
+    assert package["target"] == "ios-arm64" and package["input"]["dtype"] == "uint8"
+    assert read_metadata(out.read_bytes()).labels == tuple(LABELS)
+    assert (tmp_path / "q_MediaPipe.swift").is_file()
