@@ -84,7 +84,7 @@ def quantize(
     if labels is not None:
         from edgesdk.mobile.package import check_quantize_labels
 
-        check_quantize_labels(profile, labels)
+        check_quantize_labels(profile, labels, options)
     result = _quantize(model, data, output, profile, options, max_accuracy_drop, eval_data, emit_c)
     if labels is not None:
         from edgesdk.mobile.package import package_quantized

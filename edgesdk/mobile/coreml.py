@@ -202,7 +202,7 @@ def export_coreml(
     try:
         mlmodel = _convert(keras_model, shape[1], shape[2], shape[3], profile, label_list,
                            mean_v, std_v)  # fmt: skip
-    except (ValueError, NotImplementedError, TypeError, RuntimeError, AttributeError) as e:
+    except Exception as e:  # noqa: BLE001 - coremltools raises many types; wrapped once here
         raise ExportError(f"Core ML conversion of {what} failed: {type(e).__name__}: {e}") from e
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))

@@ -106,18 +106,22 @@ def _names(enum_cls: Any) -> dict[int, str]:
     return {v: k for k, v in vars(enum_cls).items() if not k.startswith("_") and isinstance(v, int)}
 
 
-def _check_op(op: Any, name: str, sg: Any, tree: Any, rules: GpuRules) -> str:
+def _constants(sg: Any, tree: Any) -> set[int]:
+    """Indices of the tensors that hold data (weights, shapes, axes)."""
+    return {
+        i
+        for i, t in enumerate(sg.tensors)
+        if t.buffer < len(tree.buffers) and tree.buffers[t.buffer].data is not None
+    }
+
+
+def _check_op(op: Any, name: str, sg: Any, const: set[int], rules: GpuRules) -> str:
     """Why ``op`` cannot run on the GPU ('' when it can)."""
     s = _schema()
     rule = rules.ops.get(name)
     if rule is None:
         return f"{name} is not in the GPU delegate's op list"
     dtypes = _names(s.TensorType)
-    const = {
-        i
-        for i, t in enumerate(sg.tensors)
-        if t.buffer < len(tree.buffers) and tree.buffers[t.buffer].data is not None
-    }
     for i in [*op.inputs, *op.outputs]:
         if i < 0:
             continue
@@ -180,6 +184,7 @@ def check_gpu(model: bytes, rules: GpuRules | None = None) -> GpuReport:
     tree = s.ModelT.InitFromObj(s.Model.GetRootAs(model, 0))
     sg = tree.subgraphs[0]
     op_names = _names(s.BuiltinOperator)
+    const = _constants(sg, tree)
     placed: list[tuple[Any, bool]] = []
     report: list[GpuOp] = []
     for k, op in enumerate(sg.operators or []):
@@ -187,15 +192,10 @@ def check_gpu(model: bytes, rules: GpuRules | None = None) -> GpuReport:
         name = op_names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "CUSTOM")
         if name == "CUSTOM":
             name = (code.customCode or b"CUSTOM").decode("utf-8", "replace")
-        reason = _check_op(op, name, sg, tree, rules)
+        reason = _check_op(op, name, sg, const, rules)
         placed.append((op, not reason))
         report.append(GpuOp(k, name, not reason, reason))
-    ready = {int(i) for i in sg.inputs}
-    ready |= {
-        i
-        for i, t in enumerate(sg.tensors)
-        if t.buffer < len(tree.buffers) and tree.buffers[t.buffer].data is not None
-    }
+    ready = {int(i) for i in sg.inputs} | const
     parts = _partitions(placed, ready)
     return GpuReport(
         ops=tuple(report),

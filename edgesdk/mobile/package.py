@@ -328,25 +328,35 @@ def _manifest(
     )
 
 
-def check_quantize_labels(profile: TargetProfile, labels: str | Path) -> None:
-    """Before quantizing with ``--labels``: a mobile target and a readable labels file.
+def _mean_std(norm: Any) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(mean, std) of a Normalization: ``x * scale + offset`` is ``(x - mean) / std``."""
+    if norm.mean is not None:
+        return tuple(norm.mean), tuple(norm.std)
+    return (-norm.offset / norm.scale + 0.0,), (1.0 / norm.scale,)
+
+
+def check_quantize_labels(profile: TargetProfile, labels: str | Path, options: Any) -> None:
+    """Before quantizing with ``--labels``: a mobile target, a readable labels file, and for
+    integer I/O a normalization a uint8 input can express (one mean, one std).
 
     Raises:
         ConfigError: not a mobile .tflite target.
-        PackagingError: the labels file is missing.
+        PackagingError: the labels file is missing, or the normalization is per channel.
     """
+    from edgesdk.quantization.convert import resolve_options
+
     mobile_profile(profile)
     if not Path(labels).is_file():
         raise PackagingError(f"No such labels file: {labels}", what="labels")
+    opts = resolve_options(options, profile)
+    if opts.io is not None and opts.io.value != "float32":
+        _uint8_params(*_mean_std(opts.normalization))
 
 
 def package_quantized(result: Any, labels: str | Path, profile: TargetProfile, norm: Any) -> Any:
     """Package the .tflite a quantize run wrote, in place, with the normalization it was
     calibrated with; the QuantizationResult gets ``extra["package"]``."""
-    if norm.mean is not None:
-        mean, std = tuple(norm.mean), tuple(norm.std)
-    else:  # x * scale + offset == (x - mean) / std
-        mean, std = (-norm.offset / norm.scale,), (1.0 / norm.scale,)
+    mean, std = _mean_std(norm)
     options = PackageOptions(labels=str(labels), mean=mean, std=std, requantize_io=True)
     packaged = package(result.output, result.output, profile, options)
     return dataclasses.replace(result, extra={**result.extra, "package": packaged.to_dict()})

@@ -213,3 +213,15 @@ def test_cli_quantize_with_labels(rgb_cnn, calibration_npz, labels_file, tmp_pat
     assert package["target"] == "ios-arm64" and package["input"]["dtype"] == "uint8"
     assert read_metadata(out.read_bytes()).labels == tuple(LABELS)
     assert (tmp_path / "q_MediaPipe.swift").is_file()
+
+
+def test_quantize_labels_refuses_per_channel_uint8_before_converting(
+    rgb_cnn, labels_file, tmp_path
+):
+    from edgesdk.core.options import Normalization, QuantizeOptions
+
+    options = QuantizeOptions(normalization=Normalization(mean=(123, 117, 104), std=(58, 57, 57)))
+    with pytest.raises(PackagingError, match="A uint8 input cannot express"):
+        edgesdk.quantize(rgb_cnn, tmp_path / "no_data_needed.npz", tmp_path / "q.tflite",
+                         "android-arm64", options, labels=labels_file)  # fmt: skip
+    assert not any(tmp_path.iterdir())
