@@ -91,6 +91,8 @@ def main() -> None:
             raw / "int8_io.tflite", app / "digits_int8_requantized.tflite", labels, "ios-arm64",
             mean=0, std=255, requantize_io=True).output,
     }  # fmt: skip
+    keras_model = keras.saving.load_model(model)
+    float_pred = np.argmax(keras_model.predict(x_test.astype(np.float32) / 255.0, verbose=0), 1)
     rows = []
     for name, path in variants.items():
         rt, _ = litert_top1(path, x_test)
@@ -103,6 +105,7 @@ def main() -> None:
     print(f"{len(x_test)} held-out images; versions:", json.dumps(
         {p: metadata.version(p) for p in ("mediapipe", "ai-edge-litert", "tensorflow", "coremltools")}))  # fmt: skip
     print(f"{'client':22} {'variant':38} {'bytes':>7} {'top-1 acc':>9} {'agree w/ LiteRT':>15}")
+    print(f"{'Keras (float model)':22} {'-':38} {'-':>7} {np.mean(float_pred == y_test):9.4f}")
     for client, name, path, pred, rt in rows:
         acc = float(np.mean(np.asarray(pred) == y_test))
         agree = float(np.mean(np.asarray(pred) == np.asarray(rt)))
