@@ -85,9 +85,15 @@ def tasklib_top1(
     return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
 
 
-def litert_top1(model: str | Path, pixels: np.ndarray) -> tuple[list[int], np.ndarray]:
-    """The raw LiteRT interpreter, input prepared as the model's metadata prescribes: raw
-    pixels for a uint8 input, (pixel - mean) / std for a float32 input.
+def litert_top1(
+    model: str | Path,
+    pixels: np.ndarray,
+    mean: tuple[float, ...] | None = None,
+    std: tuple[float, ...] | None = None,
+) -> tuple[list[int], np.ndarray]:
+    """The raw LiteRT interpreter: raw pixels for a uint8 input, (pixel - mean) / std for a
+    float32 input, with ``mean``/``std`` when given (the training's, to check the metadata
+    against) or else the metadata's.
 
     Returns:
         Top-1 index per image and the (dequantized) scores.
@@ -109,9 +115,9 @@ def litert_top1(model: str | Path, pixels: np.ndarray) -> tuple[list[int], np.nd
         if inp["dtype"] == np.uint8:
             x = image[None].astype(np.uint8)
         else:
-            mean = np.asarray(meta.mean, np.float32)
-            std = np.asarray(meta.std, np.float32)
-            x = ((image.astype(np.float32) - mean) / std)[None].astype(np.float32)
+            m = np.asarray(meta.mean if mean is None else mean, np.float32)
+            s = np.asarray(meta.std if std is None else std, np.float32)
+            x = ((image.astype(np.float32) - m) / s)[None].astype(np.float32)
         interpreter.set_tensor(inp["index"], x)
         interpreter.invoke()
         raw = interpreter.get_tensor(out["index"])[0]

@@ -33,6 +33,7 @@ def packaged(
     return out
 
 
+TRAINING_MEAN, TRAINING_STD = (0.0,), (255.0,)  # the model was trained on pixel / 255
 VARIANTS = ["float32", "float16", "int8-uint8-io", "int8-requantized-io"]
 
 
@@ -47,7 +48,7 @@ def test_mediapipe_loads_and_agrees_with_litert(variant, packaged, rgb_digits):
     _, x_test, _, y_test = rgb_digits
     path = packaged[variant]
     mp_idx, mp_names, mp_scores = mediapipe_top1(path, x_test)
-    rt_idx, rt_scores = litert_top1(path, x_test)
+    rt_idx, rt_scores = litert_top1(path, x_test, TRAINING_MEAN, TRAINING_STD)
     mp_idx, rt_idx = np.asarray(mp_idx), np.asarray(rt_idx)
     differ = mp_idx != rt_idx
     # a disagreement is allowed only where LiteRT's two best scores tie
@@ -56,7 +57,21 @@ def test_mediapipe_loads_and_agrees_with_litert(variant, packaged, rgb_digits):
     accuracy = float(np.mean(mp_idx == y_test))
     assert accuracy > 0.85, f"{variant}: MediaPipe top-1 accuracy {accuracy:.3f}"
     best = rt_scores[np.arange(len(rt_idx)), mp_idx]
-    np.testing.assert_allclose(mp_scores, best, atol=1e-2)  # same scores, not only same ranks
+    # same scores, not only same ranks (seen: <= 5.4e-7 float, exactly equal for uint8 output)
+    np.testing.assert_allclose(mp_scores, best, rtol=0, atol=1e-5)
+
+
+def test_wrong_normalization_metadata_is_caught(float32_tflite, labels_file, rgb_digits, tmp_path):
+    """The check above can fail: metadata saying std=1 (the model was trained on pixel/255)
+    keeps most top-1 answers (0.972 vs 0.975 seen) but MediaPipe's scores leave LiteRT's on
+    the true input (by 0.028 seen, against <= 5.4e-7 when right)."""
+    _, x_test, _, _ = rgb_digits
+    wrong = tmp_path / "wrong.tflite"
+    edgesdk.package(float32_tflite, wrong, labels_file, mean=0, std=1, snippets=False)
+    mp_idx, _, mp_scores = mediapipe_top1(wrong, x_test[:50])
+    _, rt_scores = litert_top1(wrong, x_test[:50], TRAINING_MEAN, TRAINING_STD)
+    best = rt_scores[np.arange(50), mp_idx]
+    assert np.max(np.abs(np.asarray(mp_scores) - best)) > 1e-3
 
 
 @pytest.mark.skipif(not TASKLIB_PYTHON.exists(), reason="no .venv-tasklib (scripts/setup-tests.sh)")
