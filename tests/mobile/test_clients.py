@@ -78,12 +78,14 @@ def test_wrong_normalization_metadata_is_caught(float32_tflite, labels_file, rgb
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_task_library_loads_the_same_files(variant, packaged, rgb_digits):
     _, x_test, _, y_test = rgb_digits
-    tl_idx, tl_names, _ = tasklib_top1(packaged[variant], x_test, TASKLIB_PYTHON)
-    rt_idx, rt_scores = litert_top1(packaged[variant], x_test)
+    tl_idx, tl_names, tl_scores = tasklib_top1(packaged[variant], x_test, TASKLIB_PYTHON)
+    rt_idx, rt_scores = litert_top1(packaged[variant], x_test, TRAINING_MEAN, TRAINING_STD)
     differ = np.asarray(tl_idx) != np.asarray(rt_idx)
     assert not (differ & ~_ties(rt_scores)).any()
     assert [LABELS[i] for i in tl_idx] == tl_names
     assert float(np.mean(np.asarray(tl_idx) == y_test)) > 0.85
+    best = rt_scores[np.arange(len(rt_idx)), tl_idx]
+    np.testing.assert_allclose(tl_scores, best, rtol=0, atol=1e-5)
 
 
 def test_mediapipe_refuses_int8_input_so_package_does(int8_io_tflite, labels_file, tmp_path):
