@@ -102,7 +102,7 @@ def _convert(keras_model: Any, height: int, width: int, channels: int, profile: 
     kwargs: dict[str, Any] = {}
     if labels:
         kwargs["classifier_config"] = ct.ClassifierConfig(labels)
-    return ct.convert(
+    mlmodel = ct.convert(
         [concrete],
         source="tensorflow",
         inputs=[image],
@@ -111,6 +111,11 @@ def _convert(keras_model: Any, height: int, width: int, channels: int, profile: 
         minimum_deployment_target=getattr(ct.target, mobile.coreml_deployment_target or "iOS15"),
         **kwargs,
     )
+    if labels:  # a classifier: classLabel and classLabel_probs, named by coremltools
+        return mlmodel
+    spec = mlmodel.get_spec()  # the traced output is called "Identity": name it
+    ct.utils.rename_feature(spec, spec.description.output[0].name, "scores")
+    return ct.models.MLModel(spec, weights_dir=mlmodel.weights_dir, skip_model_load=True)
 
 
 def inspect_spec(path: str | Path) -> dict[str, Any]:

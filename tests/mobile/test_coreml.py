@@ -39,7 +39,7 @@ def test_cli_export_and_refusals(rgb_cnn, saved_model_dir, tmp_path):
     r = CliRunner().invoke(app, ["export-coreml", str(rgb_cnn), "-o", str(out), "--json"])
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
-    assert data["outputs"] and data["input"]["width"] == 24 and out.is_dir()
+    assert data["outputs"] == ["scores"] and data["input"]["width"] == 24 and out.is_dir()
     r = CliRunner().invoke(app, ["export-coreml", str(rgb_cnn), "-o", str(out)])
     assert r.exit_code == 1 and "already has files" in r.stderr  # nothing replaced
     with pytest.raises(ModelError, match="not a model.export\\(\\) SavedModel"):
