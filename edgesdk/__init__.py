@@ -33,6 +33,8 @@ _API = (
     "evaluate",
     "compress",
     "report",
+    "package",
+    "export_coreml",
 )
 _TYPES = {
     "QuantizeOptions": "edgesdk.core.options",
@@ -44,6 +46,7 @@ _TYPES = {
     "TargetProfile": "edgesdk.core.profiles",
     "QuantizationResult": "edgesdk.quantization.result",
     "EdgeSdkError": "edgesdk.errors",
+    "PackageOptions": "edgesdk.mobile.package",
 }
 
 __all__ = [*_API, *_TYPES, "__version__"]

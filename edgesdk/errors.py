@@ -114,6 +114,10 @@ class ExportError(EdgeSdkError):
     """C export failed or a model cannot run on the target."""
 
 
+class PackagingError(EdgeSdkError):
+    """A model cannot be packaged for a mobile client (input type, labels, normalization)."""
+
+
 class DeviceError(EdgeSdkError):
     """A device cannot be reached, trusted or used.
 
@@ -158,6 +162,7 @@ ERROR_TYPES: dict[str, type[EdgeSdkError]] = {
         OutputError,
         ExportError,
         FirmwareError,
+        PackagingError,
         DeviceError,
         BenchmarkError,
     )

@@ -31,6 +31,9 @@ fi
 
 python3 -m venv .venv
 .venv/bin/pip install -q -e ".[test]"
+# mobile clients, in their own call: mediapipe pins absl-py~=2.3, tfmot 0.8.1 declares ~=1.2
+# (no single resolution; pip warns and tfmot runs with absl-py 2.x)
+.venv/bin/pip install -q "mediapipe==1.2.3" "coremltools==9.0"
 
 if [ ! -x .venv-device/bin/python ] || ! .venv-device/bin/python -c "import tflite_runtime" 2>/dev/null; then
   python3 -m venv .venv-device
@@ -51,3 +54,9 @@ if [ ${#pi_need[@]} -gt 0 ]; then
     || { $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pi_need[@]}" >/dev/null; }
 fi
 $sudo env HOME="$HOME" ${XDG_CACHE_HOME:+XDG_CACHE_HOME="$XDG_CACHE_HOME"} bash scripts/pi-emu.sh prepare
+# .venv-tasklib: the TFLite Task Library (tflite-support 0.4.4) beside the project: its
+# protobuf<4 pin conflicts with TensorFlow 2.21, so packaged models are loaded there in a subprocess
+if [ ! -x .venv-tasklib/bin/python ] || ! .venv-tasklib/bin/python -c "import tflite_support" 2>/dev/null; then
+  python3 -m venv .venv-tasklib
+  .venv-tasklib/bin/pip install -q "tflite-support==0.4.4"
+fi

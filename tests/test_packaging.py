@@ -93,6 +93,7 @@ def test_wheel_holds_every_module_and_the_profiles(installed, tmp_path):
     )
     assert not missing, f"the wheel lacks {missing}"
     assert "edgesdk/core/profile_data/arduino-nano-33-ble.toml" in names
+    assert "edgesdk/mobile/gpu_ops.toml" in names
     templates = {"Makefile", "main.cc", "startup.c", "linker.ld.in", "tflm_lib.mk", "icount.c"}
     assert {f"edgesdk/firmware/templates/{t}" for t in templates} <= names
     from edgesdk.devices.ansible_project import kit_files

@@ -13,6 +13,7 @@ from edgesdk import __version__
 from edgesdk.cli import (
     benchmark_cmd,
     compress_cmd,
+    coreml_cmd,
     demo_cmd,
     deploy_cmd,
     device_cmd,
@@ -21,6 +22,7 @@ from edgesdk.cli import (
     export_cmd,
     fleet_cmd,
     inspect_cmd,
+    package_cmd,
     quantize_cmd,
     report_cmd,
     targets_cmd,
@@ -66,6 +68,8 @@ app.command("benchmark")(benchmark_cmd.benchmark)
 app.add_typer(targets_cmd.app, name="targets")
 app.add_typer(device_cmd.app, name="device")
 app.add_typer(fleet_cmd.app, name="fleet")
+app.command("package")(package_cmd.package)
+app.command("export-coreml")(coreml_cmd.export_coreml)
 
 
 class Interrupted(BaseException):  # noqa: N818 - a signal, not an error

@@ -88,6 +88,13 @@ def quantize(
         str | None,
         typer.Option(help="Labelled data (.npz x/y or class folders) for --max-accuracy-drop."),
     ] = None,
+    labels: Annotated[
+        str | None,
+        typer.Option(
+            help="Mobile targets: package the result with these labels (metadata for MediaPipe "
+            "/ Task Library, normalization from --mean/--std or --scale/--offset)."
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Quantize a float model for a target; check every op; measure fidelity on held-out data."""
@@ -125,6 +132,7 @@ def quantize(
                 max_accuracy_drop=None if max_accuracy_drop is None else max_accuracy_drop / 100,
                 eval_data=eval_data,
                 emit_c=emit_c,
+                labels=labels,
             )
         except EdgeSdkError as e:
             if "search" in e.details and not json_out:
@@ -144,3 +152,7 @@ def quantize(
         render_search(result.extra["search"], console)
     if result.export is not None:
         render_export(result.export, console)
+    if "package" in result.extra:
+        from edgesdk.cli.render_mobile import render_package_dict
+
+        render_package_dict(result.extra["package"], console)

@@ -24,6 +24,8 @@ PACKAGES = (
     "keras",
     "tf-keras",
     "numpy",
+    "mediapipe",
+    "coremltools",
 )
 
 

@@ -44,6 +44,7 @@ class TargetKind(str, Enum):
     LINUX = "linux"
     MCU = "mcu"
     ACCELERATOR = "accelerator"
+    MOBILE = "mobile"
 
 
 ALLOWED_IO: dict[QuantMode, tuple[IoType, ...]] = {

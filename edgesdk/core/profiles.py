@@ -94,6 +94,20 @@ class McuInfo:
 
 
 @dataclass(frozen=True)
+class MobileInfo:
+    """What a phone target runs: the platform, the delegate or Core ML, and where an app keeps
+    the model (Android ``assets/``, iOS ``Resources/``)."""
+
+    platform: str  # android, ios
+    delegate: str  # xnnpack (CPU), gpu, coreml
+    model_format: str = "tflite"  # tflite, mlpackage
+    assets_dir: str = ""  # where the app keeps the model file
+    client: str = "mediapipe"  # the library the app snippets use
+    coreml_deployment_target: str = ""  # iOS15, ... (ios-coreml only)
+    coreml_precision: str = ""  # float16, float32 (ios-coreml only)
+
+
+@dataclass(frozen=True)
 class TargetProfile:
     """A device the model is made for."""
 
@@ -111,6 +125,7 @@ class TargetProfile:
     header: HeaderOptions = field(default_factory=HeaderOptions)
     benchmark: BenchmarkDefaults = field(default_factory=BenchmarkDefaults)
     mcu: McuInfo | None = None
+    mobile: MobileInfo | None = None
     source: str = ""
 
     def to_dict(self, with_source: bool = True) -> dict[str, Any]:
@@ -224,8 +239,36 @@ def _check(p: TargetProfile) -> None:
         raise ConfigError(
             f"Invalid header.language={p.header.language!r} in {p.name} (must be one of: c, cc)"
         )
+    if (p.kind is TargetKind.MOBILE) != (p.mobile is not None):
+        raise ConfigError(
+            f'Invalid profile {p.name}: kind = "mobile" and a [mobile] table go together'
+        )
+    if p.mobile is not None:
+        _check_mobile(p.name, p.mobile)
     if p.memory.ram_reserved_bytes > p.memory.ram_bytes:
         raise ConfigError(f"Invalid memory.ram_reserved_bytes in {p.name} (larger than ram_bytes)")
+
+
+MOBILE_CHOICES = {
+    "platform": ("android", "ios"),
+    "delegate": ("xnnpack", "gpu", "coreml"),
+    "model_format": ("tflite", "mlpackage"),
+    "client": ("mediapipe", "tasklib", "coreml"),
+}
+
+
+def _check_mobile(name: str, m: MobileInfo) -> None:
+    for key, allowed in MOBILE_CHOICES.items():
+        value = getattr(m, key)
+        if value not in allowed:
+            raise ConfigError(
+                f"Invalid mobile.{key}={value!r} in {name} (must be one of: {', '.join(allowed)})"
+            )
+    if m.coreml_precision not in ("", "float16", "float32"):
+        raise ConfigError(
+            f"Invalid mobile.coreml_precision={m.coreml_precision!r} in {name} "
+            "(must be one of: float16, float32)"
+        )
 
 
 def _builtin_dir() -> Any:

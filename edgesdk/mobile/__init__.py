@@ -1,0 +1,1 @@
+"""Mobile packaging: TFLite metadata, app-ready models, GPU-delegate check, Core ML export."""
