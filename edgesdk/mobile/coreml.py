@@ -15,6 +15,7 @@ from typing import Any
 from edgesdk.core.profiles import TargetProfile
 from edgesdk.core.results import JsonResult
 from edgesdk.errors import ConfigError, ExportError, ModelError
+from edgesdk.mobile.deps import require
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +84,9 @@ def _one(values: float | tuple[float, ...], what: str) -> float:
 
 def _convert(keras_model: Any, height: int, width: int, channels: int, profile: TargetProfile,
              labels: list[str] | None, mean: float, std: float) -> Any:  # fmt: skip
-    import coremltools as ct
     import tensorflow as tf
+
+    ct = require("coremltools", "Core ML export")
 
     mobile = profile.mobile
     spec = tf.TensorSpec((1, height, width, channels), tf.float32, name="image")
@@ -120,7 +122,7 @@ def _convert(keras_model: Any, height: int, width: int, channels: int, profile: 
 
 def inspect_spec(path: str | Path) -> dict[str, Any]:
     """Read an ``.mlpackage``'s spec without running it: input, outputs, ops, weight types."""
-    import coremltools as ct
+    ct = require("coremltools", "Reading a Core ML package")
     from coremltools.proto import MIL_pb2
 
     spec = ct.models.MLModel(str(path), skip_model_load=True).get_spec()

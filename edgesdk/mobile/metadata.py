@@ -18,9 +18,11 @@ ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed: the same inputs give the same bytes
 
 
 def _mfb() -> Any:
-    from mediapipe.tasks.metadata import metadata_schema_py_generated
+    from edgesdk.mobile.deps import require
 
-    return metadata_schema_py_generated
+    return require(
+        "mediapipe.tasks.metadata.metadata_schema_py_generated", "TFLite metadata (mobile)"
+    )
 
 
 def _sfb() -> Any:
