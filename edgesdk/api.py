@@ -98,6 +98,7 @@ def export_c(
     force: bool = False,
     firmware: bool = False,
     data: str | Path | None = None,
+    engine: str = "tflm",
 ) -> Any:
     """Write a firmware bundle (C array, I/O constants, arena size, op resolver) for a .tflite.
 
@@ -114,9 +115,12 @@ def export_c(
             arm-none-eabi-gcc and your TFLite Micro checkout; implies 4 test vectors.
         data: samples (as for quantize: .npy/.npz, image folder, module:function) for the test
             vectors and the TFLite Micro parity check, instead of random inputs.
+        engine: ``"tflm"`` (the model for TFLite Micro) or ``"standalone"``: the model compiled
+            to plain C99 kernels, no interpreter, verified bit for bit against LiteRT's
+            reference kernels with the host gcc.
 
     Returns:
-        The ExportResult.
+        The ExportResult (StandaloneExportResult for the standalone engine).
 
     Raises:
         InspectionError, ExportError, OutputError.
@@ -133,6 +137,7 @@ def export_c(
         force=force,
         firmware=firmware,
         data_spec=str(data) if data is not None else None,
+        engine=engine,
     )
 
 

@@ -303,3 +303,30 @@ def render_search(search: dict[str, Any], console: Console) -> None:
         )
     for note in search.get("notes", []):
         console.print(f"[dim]note: {escape(note)}[/dim]")
+
+
+def render_standalone_export(result: Any, console: Console) -> None:
+    """Files, memory plan, constants and host verification of a standalone-engine export."""
+    head = _key_value_table(f"edgesdk export-c --engine standalone → {result.out_dir}")
+    head.add_row("target", result.target)
+    head.add_row("files", ", ".join(result.files))
+    head.add_row("model", f"{human_bytes(result.model_bytes)} (sha256 {result.sha256[:16]})")
+    head.add_row(
+        "activations",
+        f"{human_bytes(result.arena_bytes)} at peak (memory plan; "
+        f"{human_bytes(result.unshared_bytes)} unshared) + {human_bytes(result.io_bytes)} I/O",
+    )
+    head.add_row("constants", f"{human_bytes(result.constant_bytes)} (const section)")
+    head.add_row("ops", ", ".join(f"{op} x{n}" for op, n in result.ops))
+    head.add_row("MACs", f"{result.macs:,} per inference")
+    verified = (
+        f"bit-exact with LiteRT's reference kernels on {result.verified_samples} random inputs "
+        f"({result.verified_with})"
+        if result.verified_samples
+        else "not verified"
+    )
+    head.add_row("verified", verified)
+    head.add_row("generated in", f"{result.generation_seconds:.3f} s")
+    print_table(console, head)
+    for w in result.warnings:
+        console.print(f"[yellow]warning:[/yellow] {escape(w)}")
