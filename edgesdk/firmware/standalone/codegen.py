@@ -82,8 +82,15 @@ def _call(g: Graph, plan: MemoryPlan, layer: Layer, sym: str) -> list[str]:
     x, out = op.inputs[0], op.outputs[0]
     k = op.kind
     if k == "CONV_2D":
-        return [f"es_conv2d(&{sym}, {_ptr(g, plan, x)}, {_ptr(g, plan, out)});"]
+        col = next((f"(es_arena + {o})" for i, o in plan.scratch if i == op.index), "0")
+        return [f"es_conv2d(&{sym}, {_ptr(g, plan, x)}, {_ptr(g, plan, out)}, {col});"]
     if k == "DEPTHWISE_CONV_2D":
+        acc = next((o for i, o in plan.scratch if i == op.index), None)
+        if acc is not None:  # depth multiplier 1: per-channel accumulators in the arena
+            return [
+                f"es_depthwise_conv2d_m1(&{sym}, {_ptr(g, plan, x)}, {_ptr(g, plan, out)}, "
+                f"(int32_t *)(void *)(es_arena + {acc}));"
+            ]
         return [f"es_depthwise_conv2d(&{sym}, {_ptr(g, plan, x)}, {_ptr(g, plan, out)});"]
     if k == "FULLY_CONNECTED":
         return [f"es_fully_connected(&{sym}, {_ptr(g, plan, x)}, {_ptr(g, plan, out)});"]
@@ -146,12 +153,17 @@ def generate(
 ) -> Sources:  # fmt: skip
     """The header and the source text of the model."""
     upper = name.upper()
-    attr = f' __attribute__((section("{section}")))' if section else ""
+    attr = " EDGESDK_CONST_SECTION"
+    section_attr = f'__attribute__((section("{section}")))' if section else ""
     kernels = tuple(k for k in KERNEL_ORDER if k == "common" or any(L.kernel == k for L in layers))
     src = BytesIO()
     w = src.write
     w(banner.encode())
     w(f'#include <stdint.h>\n\n#include "{name}_model.h"\n\n{PRAGMAS}\n'.encode())
+    w(
+        b"/* where the constants go (the target profile's section); override with -D */\n"
+        + f"#ifndef EDGESDK_CONST_SECTION\n#define EDGESDK_CONST_SECTION {section_attr}\n#endif\n\n".encode()
+    )
     w(b"/* ---- kernels (edgesdk standalone engine, bit-exact with TFLite's reference) ---- */\n")
     for k in kernels:
         w(kernel_text(k).encode() + b"\n")

@@ -71,7 +71,6 @@ def compile_model(model: bytes, name: str, section: str = "", banner: str = "") 
     """
     start = time.perf_counter()
     g = read_graph(model)
-    plan = plan_memory(g)
     layers = []
     for op in g.ops:
         lut = None
@@ -80,5 +79,6 @@ def compile_model(model: bytes, name: str, section: str = "", banner: str = "") 
         ):
             lut = elementwise_table(model, g, op)
         layers.append(build_layer(g, op, lut))
+    plan = plan_memory(g, {L.op.index: L.scratch for L in layers if L.scratch})
     sources = generate(name, g, plan, layers, section, banner, _io_text(name, g))
     return Compiled(g, plan, tuple(layers), sources, time.perf_counter() - start)

@@ -20,6 +20,7 @@ class Layer:
     fields: tuple[tuple[str, str], ...]  # designated initialiser fields, in order
     arrays: tuple[tuple[str, str, np.ndarray], ...]  # (suffix, C type, data) constant arrays
     macs: int = 0
+    scratch: int = 0  # bytes of working memory while the layer runs (planned in the arena)
 
 
 def _pad(in_size: int, out_size: int, stride: int, dilation: int, k: int, same: bool) -> int:
@@ -60,16 +61,22 @@ def _conv(g: Graph, op: Op, depthwise: bool) -> Layer:
         stride_h=o.stride_h, stride_w=o.stride_w, dil_h=o.dilation_h, dil_w=o.dilation_w,
         pad_t=_pad(ih, oh, o.stride_h, o.dilation_h, kh, o.padding == "SAME"),
         pad_l=_pad(iw, ow, o.stride_w, o.dilation_w, kw, o.padding == "SAME"),
-        in_offset=in_off, out_offset=out.zp, act_min=lo, act_max=hi,
     )  # fmt: skip
+    if depthwise:
+        fields["in_offset"] = in_off
+    else:
+        fields["in_zp"] = x.zp
+    fields.update(out_offset=out.zp, act_min=lo, act_max=hi)
+    bias_arrays = (("bias", "int32_t", b.astype(np.int32)),) if depthwise else ()
     arrays = (
         ("weights", "int8_t", w.data),
-        ("bias", "int32_t", b.astype(np.int32)),
+        *bias_arrays,
         ("bias_eff", "int32_t", (b + in_off * per_oc).astype(np.int32)),
         ("mult", "int32_t", np.array(mult, dtype=np.int32)),
         ("shift", "int32_t", np.array(shift, dtype=np.int32)),
     )
     taps = kh * kw * (1 if depthwise else ic)
+    direct = kh == 1 and kw == 1 and fields["pad_t"] == 0 and fields["pad_l"] == 0
     return Layer(
         op,
         "depthwise_conv2d" if depthwise else "conv2d",
@@ -77,6 +84,7 @@ def _conv(g: Graph, op: Op, depthwise: bool) -> Layer:
         _f(**fields),
         arrays,
         macs=oh * ow * oc * taps,
+        scratch=(4 * oc if oc == ic else 0) if depthwise else (0 if direct else kh * kw * ic),
     )
 
 

@@ -30,6 +30,7 @@ class MemoryPlan:
     unshared_bytes: int  # every arena tensor in its own buffer, for comparison
     aliased: tuple[int, ...]  # RESHAPE ops that cost no copy
     in_place: tuple[int, ...]  # ops that write over their input
+    scratch: tuple[tuple[int, int], ...] = ()  # (op index, arena offset) of working memory
 
     def of(self, tensor: int) -> Placement:
         for p in self.placements:
@@ -42,8 +43,9 @@ def _align(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
-def plan_memory(g: Graph) -> MemoryPlan:
-    """Plan the activations of ``g`` (ops run in model order)."""
+def plan_memory(g: Graph, scratch: dict[int, int] | None = None) -> MemoryPlan:
+    """Plan the activations of ``g`` (ops run in model order) and the working memory of ops
+    (``scratch``: op index -> bytes, alive only while that op runs)."""
     root: dict[int, int] = {}
 
     def find(t: int) -> int:
@@ -99,6 +101,10 @@ def plan_memory(g: Graph) -> MemoryPlan:
         r = find(t)
         sizes[r] = max(sizes.get(r, 0), g.tensors[t].nbytes)
     arena_roots = [r for r in sizes if r not in external and r in first]
+    for op_index, nbytes in (scratch or {}).items():
+        key = -1 - op_index  # scratch buffers: negative keys, never a tensor index
+        sizes[key], first[key], last[key] = nbytes, op_index, op_index
+        arena_roots.append(key)
     order = sorted(arena_roots, key=lambda r: (-_align(sizes[r]), first[r]))
     placed: list[tuple[int, int, int, int]] = []  # offset, size, first, last
     offsets: dict[int, int] = {}
@@ -127,6 +133,7 @@ def plan_memory(g: Graph) -> MemoryPlan:
             placements.append(Placement(t, "arena", offsets[r], g.tensors[t].nbytes))
     peak = max((o + s for o, s, _, _ in placed), default=0)
     return MemoryPlan(
+        scratch=tuple((-1 - r, offsets[r]) for r in arena_roots if r < 0),
         placements=tuple(placements),
         arena_bytes=peak,
         unshared_bytes=sum(_align(sizes[r]) for r in arena_roots),

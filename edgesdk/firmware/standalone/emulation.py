@@ -1,0 +1,168 @@
+"""``emulate --engine standalone``: the standalone C on an emulated Cortex-M core: bit-exactness
+against LiteRT's reference kernels, linked flash and RAM, instructions per inference (measured
+by qemu's icount plugin; latencies derived from them are estimates) and per-layer counts."""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgesdk.core.profiles import TargetProfile, load_profile
+from edgesdk.core.results import JsonResult
+from edgesdk.errors import FirmwareError
+from edgesdk.firmware.standalone.firmware import CONSTANTS_SECTION, build, read_bundle
+
+
+@dataclass(frozen=True)
+class StandaloneEmulation(JsonResult):
+    """What the standalone firmware did on the emulated core and what it costs."""
+
+    bundle: str
+    target: str
+    core: str
+    machine: str
+    bit_exact: bool  # every output byte of every vector equals LiteRT BUILTIN_REF's
+    vectors: tuple[dict[str, Any], ...]
+    instructions: tuple[int, ...]  # per inference, per vector (measured, qemu plugin)
+    layer_instructions: tuple[tuple[int, str, int], ...]  # (op index, op, instructions), vector 0
+    flash: dict[str, int]  # total, constants (weights, biases, tables, layer params), code_and_rest
+    ram: dict[str, int]  # static (.data + .bss), arena (plan), io, stack_used, heap_used
+    clock_mhz: int | None
+    cpi: float
+    seconds: dict[str, float]
+
+    @property
+    def estimated_latency_ms(self) -> float | None:
+        """instructions x CPI / clock: an ESTIMATE (qemu models no timing)."""
+        if not self.instructions or not self.clock_mhz:
+            return None
+        return max(self.instructions) * self.cpi / (self.clock_mhz * 1e3)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["vectors"] = list(self.vectors)
+        data["instructions"] = list(self.instructions)
+        data["layer_instructions"] = [
+            {"op_index": i, "op": op, "instructions": n} for i, op, n in self.layer_instructions
+        ]
+        data["kind"] = "emulate"
+        data["engine"] = "standalone"
+        data["estimated_latency_ms"] = self.estimated_latency_ms
+        data["latency_is_estimate"] = True
+        return data
+
+
+def _layer_counts(marks: list[int], ops: list[tuple[int, str]]) -> tuple[tuple[int, str, int], ...]:
+    """Marks of vector 0 with per-layer hooks: [start, hook(op0) ... hook(end), end]."""
+    inner = marks[2 : 2 + len(ops) + 3]  # invoke start, a hook per op, the end hook, invoke end
+    hooks = inner[1:-1]
+    overhead = marks[1] - marks[0]
+    return tuple(
+        (idx, kind, hooks[k + 1] - hooks[k] - overhead) for k, (idx, kind) in enumerate(ops)
+    )
+
+
+# Over 80 lines: one pipeline in order (profile, toolchain, build, run, sizes, per-layer run).
+def emulate_standalone(
+    bundle_dir: str | Path,
+    target: str | Path | TargetProfile | None = None,
+    timeout: float = 120.0,
+    work_dir: str | Path | None = None,
+    per_layer: bool = True,
+) -> StandaloneEmulation:
+    """Build the standalone bundle's firmware for the target's core, run it under qemu.
+
+    Raises:
+        FirmwareError: no [mcu] section or emulator, a missing tool, a build error, a hang or
+            a fault.
+    """
+    from edgesdk.firmware import project as proj
+    from edgesdk.firmware.cores import core_for
+    from edgesdk.firmware.emulator import _read_marks, qemu_command, run_firmware, symbol_address
+    from edgesdk.firmware.size import section_sizes
+    from edgesdk.firmware.standalone.graph import read_graph
+    from edgesdk.firmware.toolchain import find_toolchain, icount_plugin
+    from edgesdk.tflite.model_info import read_tflite
+
+    b = read_bundle(Path(bundle_dir))
+    if isinstance(target, TargetProfile):
+        profile = target
+    elif target is not None:
+        profile = load_profile(target)
+    elif b.target:
+        profile = load_profile(b.target)
+    else:
+        raise FirmwareError(f"{b.folder} names no target; give the target profile", what="target")
+    mcu = profile.mcu
+    if mcu is None:
+        raise FirmwareError(
+            f"Target {profile.name} has no [mcu] section: it cannot be emulated", what="target"
+        )
+    core = core_for(mcu.core, mcu.fpu, mcu.qemu_machine, mcu.qemu_cpu)
+    toolchain = find_toolchain()
+    small = min(core.ram.size, profile.memory.ram_bytes) <= proj.SMALL_RAM
+    memory = proj.memory_map(
+        core,
+        profile.memory.flash_bytes,
+        profile.memory.ram_bytes,
+        proj.SMALL_STACK_SIZE if small else proj.DEFAULT_STACK_SIZE,
+        proj.SMALL_HEAP_SIZE if small else proj.DEFAULT_HEAP_SIZE,
+    )
+    plugin = icount_plugin(toolchain)
+    with tempfile.TemporaryDirectory(prefix="edgesdk-standalone-fw-") as tmp:
+        folder = Path(work_dir) if work_dir else Path(tmp)
+        built = build(b, core, toolchain, folder / "firmware", memory)
+        run = run_firmware(built.elf, core, toolchain, plugin, timeout)
+        sections = section_sizes(built.elf, toolchain)
+        layers: tuple[tuple[int, str, int], ...] = ()
+        if per_layer:
+            import json
+            import subprocess
+
+            meta = json.loads((b.folder / "export.json").read_text())
+            ops = [(op.index, op.kind) for op in read_graph(read_tflite(meta["model"])).ops]
+            probe = build(b, core, toolchain, folder / "probe", memory, layer_marks=True)
+            marks_file = folder / "probe" / "marks.txt"
+            mark = symbol_address(probe.elf, "edgesdk_icount_mark", toolchain)
+            cmd = qemu_command(core, probe.elf, toolchain)
+            cmd += ["-plugin", f"{plugin},out={marks_file},mark=0x{mark:x}"]
+            subprocess.run(cmd, capture_output=True, timeout=timeout)
+            _, marks = _read_marks(marks_file)
+            layers = _layer_counts(marks, ops)
+    flash_sections = (
+        "isr_vector",
+        "text",
+        "model",
+        "rodata",
+        "ARM.exidx",
+        "init_array",
+        "fini_array",
+        "data",
+    )
+    total = sum(sections.get(f".{s}", 0) for s in flash_sections)
+    constants = sections.get(CONSTANTS_SECTION, 0)
+    io = sum(4 * n if t == "float" else n for t, n in (*b.inputs, *b.outputs))
+    return StandaloneEmulation(
+        bundle=str(b.folder),
+        target=profile.name,
+        core=core.name,
+        machine=core.qemu_machine,
+        bit_exact=run.passed,
+        vectors=tuple(dataclasses.asdict(v) for v in run.vectors),
+        instructions=run.instructions_per_invoke,
+        layer_instructions=layers,
+        flash={"total": total, "constants": constants, "code_and_rest": total - constants},
+        ram={
+            "static": sections.get(".data", 0) + sections.get(".bss", 0),
+            "arena": b.arena_bytes,
+            "io": io,
+            "stack_used": run.stack_used,
+            "heap_used": run.heap_used,
+        },
+        clock_mhz=profile.clock_mhz,
+        cpi=core.cpi,
+        seconds={"firmware_build": round(built.seconds, 3), "run": round(run.seconds, 3)},
+    )
