@@ -168,7 +168,10 @@ def emulate(
         FirmwareError: see :func:`edgesdk.firmware.emulation.emulate`.
     """
     from edgesdk.firmware.emulation import emulate as _emulate
+    from edgesdk.firmware.standalone.emulation import emulate_standalone, is_standalone
 
+    if is_standalone(bundle_dir):  # export-c --engine standalone: no TFLite Micro
+        return emulate_standalone(bundle_dir, target, timeout, work_dir)
     return _emulate(bundle_dir, target, tflm_src, timeout, work_dir)
 
 
@@ -178,16 +181,21 @@ def emulate_model(
     test_vectors: int = 4,
     tflm_src: str | Path | None = None,
     timeout: float = 120.0,
+    engine: str = "tflm",
 ) -> Any:
     """:func:`export_c` into a temporary bundle, then :func:`emulate` it (a .tflite in, the
-    EmulationResult out; nothing is kept)."""
+    EmulationResult out; nothing is kept). ``engine="standalone"``: the standalone C engine."""
     import tempfile
 
     from edgesdk.firmware.emulation import emulate as _emulate
 
     profile = _profile(target)
     with tempfile.TemporaryDirectory(prefix="edgesdk-emulate-") as tmp:
-        export_c(model, Path(tmp) / "bundle", profile, test_vectors=test_vectors)
+        export_c(model, Path(tmp) / "bundle", profile, test_vectors=test_vectors, engine=engine)
+        if engine == "standalone":
+            from edgesdk.firmware.standalone.emulation import emulate_standalone
+
+            return emulate_standalone(Path(tmp) / "bundle", profile, timeout)
         return _emulate(Path(tmp) / "bundle", profile, tflm_src, timeout)
 
 

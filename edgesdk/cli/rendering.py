@@ -330,3 +330,40 @@ def render_standalone_export(result: Any, console: Console) -> None:
     print_table(console, head)
     for w in result.warnings:
         console.print(f"[yellow]warning:[/yellow] {escape(w)}")
+
+
+def render_standalone_emulation(result: Any, console: Console) -> None:
+    """Bit-exactness, flash/RAM and instructions (total and per layer) of standalone firmware."""
+    head = _key_value_table(
+        f"edgesdk emulate (standalone engine) → {result.core} on {result.machine}"
+    )
+    head.add_row("target", result.target)
+    head.add_row(
+        "bit-exact",
+        f"{'yes' if result.bit_exact else 'NO'} (vs LiteRT's reference kernels, "
+        f"{len(result.vectors)} vectors)",
+    )
+    if result.instructions:
+        head.add_row("instructions", f"{max(result.instructions):,} per inference (measured)")
+    if result.estimated_latency_ms is not None:
+        head.add_row(
+            "latency",
+            f"~{result.estimated_latency_ms:.2f} ms at {result.clock_mhz} MHz (ESTIMATE: "
+            f"instructions x CPI {result.cpi})",
+        )
+    f, r = result.flash, result.ram
+    head.add_row("flash", f"{f['total']:,} B ({f['constants']:,} B model constants)")
+    head.add_row(
+        "RAM",
+        f"{r['static']:,} B static (activations {r['arena']:,} B, I/O {r['io']:,} B) + stack "
+        f"{r['stack_used']:,} B used + heap {r['heap_used']:,} B used (test driver's stdio)",
+    )
+    print_table(console, head)
+    if result.layer_instructions:
+        layers = Table(title="Instructions per layer (vector 0)", title_justify="left")
+        for col in ("op", "kind", "instructions", "share"):
+            layers.add_column(col)
+        total = sum(n for _, _, n in result.layer_instructions) or 1
+        for idx, kind, n in result.layer_instructions:
+            layers.add_row(str(idx), kind, f"{n:,}", f"{100 * n / total:.1f}%")
+        print_table(console, layers)

@@ -30,9 +30,17 @@ class StandaloneEmulation(JsonResult):
     layer_instructions: tuple[tuple[int, str, int], ...]  # (op index, op, instructions), vector 0
     flash: dict[str, int]  # total, constants (weights, biases, tables, layer params), code_and_rest
     ram: dict[str, int]  # static (.data + .bss), arena (plan), io, stack_used, heap_used
+    budget: dict[str, Any]  # the profile's flash/RAM budgets and whether the firmware fits
     clock_mhz: int | None
     cpi: float
     seconds: dict[str, float]
+
+    @property
+    def fits(self) -> bool:
+        return bool(self.budget.get("fits"))
+
+    def first_mismatch(self) -> dict[str, Any] | None:
+        return next((v for v in self.vectors if not v["passed"]), None)
 
     @property
     def estimated_latency_ms(self) -> float | None:
@@ -53,6 +61,18 @@ class StandaloneEmulation(JsonResult):
         data["estimated_latency_ms"] = self.estimated_latency_ms
         data["latency_is_estimate"] = True
         return data
+
+
+def is_standalone(bundle_dir: str | Path) -> bool:
+    """Whether ``bundle_dir`` was written by the standalone engine (its export.json says so)."""
+    import json
+
+    try:
+        return (
+            json.loads((Path(bundle_dir) / "export.json").read_text()).get("engine") == "standalone"
+        )
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _layer_counts(marks: list[int], ops: list[tuple[int, str]]) -> tuple[tuple[int, str, int], ...]:
@@ -145,6 +165,16 @@ def emulate_standalone(
     total = sum(sections.get(f".{s}", 0) for s in flash_sections)
     constants = sections.get(CONSTANTS_SECTION, 0)
     io = sum(4 * n if t == "float" else n for t, n in (*b.inputs, *b.outputs))
+    ram_used = sections.get(".data", 0) + sections.get(".bss", 0) + run.stack_used + run.heap_used
+    m = profile.memory
+    budget = {
+        "flash_budget": m.flash_budget_bytes,
+        "ram_budget": m.ram_budget_bytes,
+        "flash_used": total,
+        "ram_used": ram_used,
+        "fits": (m.flash_budget_bytes is None or total <= m.flash_budget_bytes)
+        and (m.ram_budget_bytes is None or ram_used <= m.ram_budget_bytes),
+    }
     return StandaloneEmulation(
         bundle=str(b.folder),
         target=profile.name,
@@ -162,6 +192,7 @@ def emulate_standalone(
             "stack_used": run.stack_used,
             "heap_used": run.heap_used,
         },
+        budget=budget,
         clock_mhz=profile.clock_mhz,
         cpi=core.cpi,
         seconds={"firmware_build": round(built.seconds, 3), "run": round(run.seconds, 3)},
