@@ -180,6 +180,7 @@ def op_cases() -> dict[str, tuple[Callable[[], Any], tuple[int, ...], dict[str, 
         ),
         "float_io": (lambda: single_layer(lambda: L.Dense(6), (10,)), (10,), {"float_io": True}),
         "add_mul_concat": (_add_mul_concat, (6, 5, 4), {}),
+        "in_place_chain": (_in_place_chain, (9, 7, 3), {}),
     }
 
 
@@ -195,6 +196,20 @@ def _add_mul_concat() -> Any:
     r = L.ReLU()(L.Add()([s, x]))
     out = L.Concatenate()([r, m, L.Reshape((6, 5, 4))(L.Reshape((120,))(s))])
     return keras.Model(x, out)
+
+
+def _in_place_chain() -> Any:
+    """Ops the planner runs over their own input: a 5x5 depthwise (a ring of 3 saved rows),
+    a widening and a narrowing pointwise convolution."""
+    keras = _k()
+    L = keras.layers
+    keras.utils.set_random_seed(2)
+    x = keras.Input((9, 7, 3))
+    y = L.Conv2D(8, 3, padding="same", activation="relu")(x)
+    y = L.DepthwiseConv2D(5, padding="same")(y)
+    y = L.Conv2D(20, 1, activation="relu6")(y)
+    y = L.Conv2D(6, 1)(y)
+    return keras.Model(x, L.Conv2D(4, 3, strides=2)(y))
 
 
 def digits_cnn() -> Any:

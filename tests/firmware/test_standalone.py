@@ -95,6 +95,9 @@ def test_the_plan_reuses_memory_and_works_in_place(tmp_path):
     compiled = compile_model(whole_model("resnet_like"), "m")
     plan = compiled.plan
     assert plan.in_place  # an ADD writes over its input
+    chain = compile_model(op_model("in_place_chain"), "m")
+    kinds = {op.index: op.kind for op in chain.graph.ops}
+    assert [kinds[i] for i in chain.plan.in_place] == ["DEPTHWISE_CONV_2D", "CONV_2D", "CONV_2D"]
     reshapes = compile_model(op_model("add_mul_concat"), "m").plan.aliased
     assert reshapes  # a RESHAPE costs no copy and no memory
     arena = [p for p in plan.placements if p.where == "arena"]

@@ -81,15 +81,25 @@ def _call(g: Graph, plan: MemoryPlan, layer: Layer, sym: str) -> list[str]:
     t = g.tensors
     x, out = op.inputs[0], op.outputs[0]
     k = op.kind
+    scratch = next((o for i, o in plan.scratch if i == op.index), None)
     if k == "CONV_2D":
-        col = next((f"(es_arena + {o})" for i, o in plan.scratch if i == op.index), "0")
-        return [f"es_conv2d(&{sym}, {_ptr(g, plan, x)}, {_ptr(g, plan, out)}, {col});"]
+        col = "0" if scratch is None else f"(es_arena + {scratch})"
+        note = ["/* in place: the input sits inside the output, read a pixel at a time */"]
+        call = f"es_conv2d(&{sym}, {_ptr(g, plan, x)}, {_ptr(g, plan, out)}, {col});"
+        return [*note, call] if op.index in plan.in_place else [call]
     if k == "DEPTHWISE_CONV_2D":
-        acc = next((o for i, o in plan.scratch if i == op.index), None)
-        if acc is not None:  # depth multiplier 1: per-channel accumulators in the arena
+        if scratch is not None:  # depth multiplier 1: per-channel accumulators in the arena
+            acc = f"(int32_t *)(void *)(es_arena + {scratch})"
+            if op.index in plan.in_place:
+                ring = f"(es_arena + {scratch + 4 * t[out].shape[-1]})"
+                return [
+                    "/* in place, row by row: the rows still needed are kept in a ring */",
+                    f"es_depthwise_conv2d_m1(&{sym}, {_ptr(g, plan, x)}, {_ptr(g, plan, out)}, "
+                    f"{acc}, {ring});",
+                ]
             return [
                 f"es_depthwise_conv2d_m1(&{sym}, {_ptr(g, plan, x)}, {_ptr(g, plan, out)}, "
-                f"(int32_t *)(void *)(es_arena + {acc}));"
+                f"{acc}, 0);"
             ]
         return [f"es_depthwise_conv2d(&{sym}, {_ptr(g, plan, x)}, {_ptr(g, plan, out)});"]
     if k == "FULLY_CONNECTED":

@@ -10,7 +10,7 @@ import numpy as np
 from edgesdk.firmware.standalone.codegen import Sources, generate
 from edgesdk.firmware.standalone.graph import Graph, read_graph
 from edgesdk.firmware.standalone.layers import Layer, build_layer
-from edgesdk.firmware.standalone.planner import MemoryPlan, plan_memory
+from edgesdk.firmware.standalone.planner import MemoryPlan, Overlay, plan_memory
 from edgesdk.firmware.standalone.reference import elementwise_table
 
 
@@ -79,6 +79,16 @@ def compile_model(model: bytes, name: str, section: str = "", banner: str = "") 
         ):
             lut = elementwise_table(model, g, op)
         layers.append(build_layer(g, op, lut))
-    plan = plan_memory(g, {L.op.index: L.scratch for L in layers if L.scratch})
+    overlays = tuple(
+        Overlay(L.op.index, L.op.inputs[0], L.overlay_shift)
+        for L in layers
+        if L.overlay_shift is not None
+    )
+    plan = plan_memory(
+        g,
+        {L.op.index: L.scratch for L in layers if L.scratch},
+        overlays,
+        {L.op.index: L.overlay_scratch for L in layers if L.overlay_shift is not None},
+    )
     sources = generate(name, g, plan, layers, section, banner, _io_text(name, g))
     return Compiled(g, plan, tuple(layers), sources, time.perf_counter() - start)

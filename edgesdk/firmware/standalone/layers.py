@@ -21,6 +21,8 @@ class Layer:
     arrays: tuple[tuple[str, str, np.ndarray], ...]  # (suffix, C type, data) constant arrays
     macs: int = 0
     scratch: int = 0  # bytes of working memory while the layer runs (planned in the arena)
+    overlay_shift: int | None = None  # the op may write over its input placed this far in
+    overlay_scratch: int = 0  # working memory when it does
 
 
 def _pad(in_size: int, out_size: int, stride: int, dilation: int, k: int, same: bool) -> int:
@@ -77,6 +79,22 @@ def _conv(g: Graph, op: Op, depthwise: bool) -> Layer:
     )
     taps = kh * kw * (1 if depthwise else ic)
     direct = kh == 1 and kw == 1 and fields["pad_t"] == 0 and fields["pad_l"] == 0
+    shift, overlay_scratch = None, 0
+    if not depthwise and direct and o.stride_h == 1 and o.stride_w == 1:
+        # pixel p of the output depends on pixel p of the input only: with the input shifted
+        # by out - in bytes, each input pixel is read (into col) before it is overwritten
+        shift, overlay_scratch = max(0, out.nbytes - x.nbytes), ic
+    stride1 = o.stride_h == o.stride_w == o.dilation_h == o.dilation_w == 1
+    if (
+        depthwise
+        and oc == ic
+        and stride1
+        and out.shape == x.shape
+        and fields["pad_t"] == (kh - 1) // 2
+    ):
+        # row by row: the rows still needed above the current one are kept in a ring
+        shift = 0
+        overlay_scratch = 4 * oc + (fields["pad_t"] + 1) * iw * ic
     return Layer(
         op,
         "depthwise_conv2d" if depthwise else "conv2d",
@@ -85,6 +103,8 @@ def _conv(g: Graph, op: Op, depthwise: bool) -> Layer:
         arrays,
         macs=oh * ow * oc * taps,
         scratch=(4 * oc if oc == ic else 0) if depthwise else (0 if direct else kh * kw * ic),
+        overlay_shift=shift,
+        overlay_scratch=overlay_scratch,
     )
 
 

@@ -33,13 +33,22 @@ ES_LEAF void es_dw_taps(const int8_t *x, const int8_t *w, int32_t n, int32_t off
   }
 }
 
+/* `ring` (in place: `in` and `out` are one buffer, stride 1): pad_t + 1 saved input rows; each
+ * input row is saved before the output row of the same index overwrites it. */
 ES_FN void es_depthwise_conv2d_m1(const es_dwconv_params *p, const int8_t *in, int8_t *out,
-                                  int32_t *acc) {
-  const int ch = p->out_c, kw = p->k_w, kh = p->k_h;
+                                  int32_t *acc, int8_t *ring) {
+  const int ch = p->out_c, kw = p->k_w, kh = p->k_h, nring = p->pad_t + 1;
+  const int32_t row_bytes = (int32_t)p->in_w * ch;
   int oy, ox, ky, kx, c;
   for (oy = 0; oy < p->out_h; ++oy) {
     const int y0 = oy * p->stride_h - p->pad_t;
     const int ys = es_first_tap(y0, p->dil_h), ye = es_end_tap(y0, p->dil_h, p->in_h, kh);
+    if (ring) {
+      int8_t *slot = ring + (oy % nring) * row_bytes;
+      const int8_t *src = in + oy * row_bytes;
+      int32_t i;
+      for (i = 0; i < row_bytes; ++i) slot[i] = src[i];
+    }
     for (ox = 0; ox < p->out_w; ++ox) {
       const int x0 = ox * p->stride_w - p->pad_l;
       const int xs = es_first_tap(x0, p->dil_w), xe = es_end_tap(x0, p->dil_w, p->in_w, kw);
@@ -50,8 +59,9 @@ ES_FN void es_depthwise_conv2d_m1(const es_dwconv_params *p, const int8_t *in, i
         const int y = y0 + ky * p->dil_h;
         for (kx = xs; kx < xe; ++kx) {
           const int x = x0 + kx * p->dil_w;
-          es_dw_taps(in + ((int32_t)y * p->in_w + x) * ch, p->weights + (ky * kw + kx) * ch, ch,
-                     full ? 0 : p->in_offset, acc);
+          const int8_t *row = ring && y <= oy ? ring + (y % nring) * row_bytes : in + y * row_bytes;
+          es_dw_taps(row + x * ch, p->weights + (ky * kw + kx) * ch, ch, full ? 0 : p->in_offset,
+                     acc);
         }
       }
       for (c = 0; c < ch; ++c)
