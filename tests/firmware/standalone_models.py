@@ -292,6 +292,35 @@ WHOLE_MODELS: dict[str, tuple[Callable[[], Any], tuple[int, ...]]] = {
 }
 
 
+def two_in_two_out() -> bytes:
+    """Two inputs and two outputs (the C signature takes both, in the graph's order)."""
+    import tensorflow as tf
+
+    keras = _k()
+    L = keras.layers
+    keras.utils.set_random_seed(7)
+    a, b = keras.Input((6,), name="a"), keras.Input((4, 4, 2), name="b")
+    x = L.Dense(8, activation="relu")(a)
+    y = L.Reshape((32,))(L.Conv2D(2, 3, padding="same")(b))
+    out1 = L.Dense(3, activation="softmax", name="probs")(L.Concatenate()([x, y]))
+    out2 = L.Dense(5, name="aux")(x)
+    model = keras.Model([a, b], [out1, out2])
+    rng = np.random.default_rng(0)
+
+    def rep():
+        for _ in range(32):
+            yield {"a": rng.normal(size=(1, 6)).astype(np.float32),
+                   "b": rng.normal(size=(1, 4, 4, 2)).astype(np.float32)}  # fmt: skip
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    return conv.convert()
+
+
 def with_dilation(model: bytes, dilation: tuple[int, int]) -> bytes:
     """``model`` with its first op's dilation factors set (a SAME, stride-1 convolution keeps its
     output shape, so the graph stays valid)."""
@@ -319,5 +348,7 @@ def op_model(name: str) -> bytes:
 
 
 def whole_model(name: str) -> bytes:
+    if name == "two_in_two_out":
+        return cached("model:two_in_two_out", two_in_two_out)
     build, shape = WHOLE_MODELS[name]
     return cached(f"model:{name}", lambda: convert(build(), shape))

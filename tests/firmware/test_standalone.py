@@ -64,12 +64,18 @@ def test_each_op_is_bit_exact_with_the_reference_kernels(case, tmp_path):
     assert total > 0 and bad == 0, f"{case}: {bad} of {total} output values differ"
 
 
-@pytest.mark.parametrize("name", sorted(WHOLE_MODELS))
+@pytest.mark.parametrize("name", [*sorted(WHOLE_MODELS), "two_in_two_out"])
 def test_whole_models_are_bit_exact_with_the_reference_kernels(name, tmp_path):
     model = whole_model(name)
     compiled = write(tmp_path, model)
     bad, total = mismatches(model, tmp_path)
     assert total > 0 and bad == 0, f"{name}: {bad} of {total} output values differ"
+    if name == "two_in_two_out":
+        assert len(compiled.graph.inputs) == 2 and len(compiled.graph.outputs) == 2
+        assert (
+            "int m_invoke(const int8_t *input0, const int8_t *input1, int8_t *output0, "
+            "int8_t *output1)" in compiled.sources.header
+        )
     # the plan shares memory: the peak is below the sum of the tensors
     assert (
         0 < compiled.plan.arena_bytes < compiled.plan.unshared_bytes or len(compiled.graph.ops) < 3
