@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from standalone_models import whole_model
+from standalone_models import WHOLE_MODELS, op_cases, op_model, whole_model
 from typer.testing import CliRunner
 
 import edgesdk
@@ -87,3 +87,24 @@ def test_cli_emulates_a_standalone_bundle(tmp_path):
     assert result.exit_code == 0, result.output
     assert "standalone engine" in result.output and "ESTIMATE" in result.output
     assert "DEPTHWISE_CONV_2D" in result.output  # the per-layer table
+
+
+CASES = [f"op:{n}" for n in sorted(op_cases())] + [
+    f"model:{n}" for n in [*WHOLE_MODELS, "two_in_two_out"]
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("core", ["m4f", "m0"])
+def test_every_op_and_model_is_bit_exact_on_m0_and_m4f(tmp_path, case, core, cortex_m0):
+    from edgesdk.firmware.standalone.emulation import emulate_standalone
+
+    kind, name = case.split(":")
+    path = tmp_path / f"{name}.tflite"
+    path.write_bytes(op_model(name) if kind == "op" else whole_model(name))
+    profile = "arduino-nano-33-ble" if core == "m4f" else cortex_m0
+    out = tmp_path / "bundle"
+    edgesdk.export_c(path, out, target=profile, engine="standalone", test_vectors=3, verify=False)
+    result = emulate_standalone(out, profile, per_layer=False)
+    assert result.bit_exact, result.first_mismatch()
+    assert [v["passed"] for v in result.vectors] == [True] * 3
