@@ -175,6 +175,26 @@ def test_unsupported_op_is_refused_in_one_line_and_nothing_is_written(tmp_path):
     assert result.exit_code == 1 and "TANH" in result.output and not out.exists()
 
 
+@pytest.mark.parametrize(
+    "layer, words",
+    [
+        (lambda k: k.layers.Rescaling(0.5, offset=1.0), ("MUL", "constant operand")),
+        (lambda k: k.layers.Activation("tanh"), ("TANH", "not in the engine's op set")),
+    ],
+    ids=["constant-operand", "tanh"],
+)
+def test_options_outside_the_set_are_refused_in_one_line(tmp_path, layer, words):
+    import keras
+    from standalone_models import convert
+
+    model = single_layer(lambda: layer(keras), (4, 4, 3))
+    data = convert(model, (4, 4, 3))
+    with pytest.raises(ExportError) as e:
+        compile_model(data, "m")
+    message = str(e.value)
+    assert all(w in message for w in words) and "--engine tflm" in message and "\n" not in message
+
+
 def test_export_c_cli_writes_verified_sources_and_records_the_engine(tmp_path):
     path = tmp_path / "ds_cnn.tflite"
     path.write_bytes(whole_model("ds_cnn"))

@@ -235,6 +235,8 @@ def _check(g: Graph, op: Op) -> None:
         out.size // ins[1].shape[0]
     ):
         raise _refuse(op.kind, op.index, "an input that is not a multiple of the weights' depth")
+    if op.kind in ("ADD", "MUL", "CONCATENATION") and any(x.data is not None for x in ins):
+        raise _refuse(op.kind, op.index, "a constant operand")
     if op.kind in ("ADD", "MUL") and ins[0].shape != ins[1].shape:
         raise _refuse(
             op.kind, op.index, f"broadcasting {list(ins[0].shape)} with {list(ins[1].shape)}"
