@@ -59,12 +59,11 @@ def io_signature(name: str, g: Graph) -> str:
     return f"int {name}_invoke({', '.join(args)})"
 
 
-def _ptr(g: Graph, plan: MemoryPlan, t: int, const: bool = False) -> str:
+def _ptr(g: Graph, plan: MemoryPlan, t: int) -> str:
     p = plan.of(t)
     ctype = _CTYPE[g.tensors[t].dtype]
     if p.where == "input":
-        expr = f"input{p.offset}"
-        return expr if ctype == "int8_t" or g.tensors[t].dtype == "float32" else expr
+        return f"input{p.offset}"
     if p.where == "output":
         return f"output{p.offset}"
     if ctype == "float":

@@ -103,9 +103,7 @@ def emulate_standalone(
     from edgesdk.firmware.cores import core_for
     from edgesdk.firmware.emulator import _read_marks, qemu_command, run_firmware, symbol_address
     from edgesdk.firmware.size import section_sizes
-    from edgesdk.firmware.standalone.graph import read_graph
     from edgesdk.firmware.toolchain import find_toolchain, icount_plugin
-    from edgesdk.tflite.model_info import read_tflite
 
     b = read_bundle(Path(bundle_dir))
     if isinstance(target, TargetProfile):
@@ -143,7 +141,7 @@ def emulate_standalone(
             import subprocess
 
             meta = json.loads((b.folder / "export.json").read_text())
-            ops = [(op.index, op.kind) for op in read_graph(read_tflite(meta["model"])).ops]
+            ops = [(int(L["op_index"]), str(L["op"])) for L in meta.get("layers", [])]
             probe = build(b, core, toolchain, folder / "probe", memory, layer_marks=True)
             marks_file = folder / "probe" / "marks.txt"
             mark = symbol_address(probe.elf, "edgesdk_icount_mark", toolchain)

@@ -45,6 +45,7 @@ class StandaloneExportResult(JsonResult):
     constant_bytes: int  # weights, biases, multipliers and tables (the const section)
     ram_budget: int | None
     ops: tuple[tuple[str, int], ...]  # op -> count, compiled
+    layers: tuple[tuple[int, str], ...]  # (op index, op) in the order invoke() runs them
     kernels: tuple[str, ...]
     macs: int
     verified_samples: int  # random inputs compared bit for bit with LiteRT BUILTIN_REF
@@ -76,6 +77,7 @@ class StandaloneExportResult(JsonResult):
             },
             "constant_bytes": self.constant_bytes,
             "ops": [{"op": op, "count": n} for op, n in self.ops],
+            "layers": [{"op_index": i, "op": op} for i, op in self.layers],
             "kernels": list(self.kernels),
             "macs": self.macs,
             "verified": self.verified_samples > 0,
@@ -266,6 +268,7 @@ def export_standalone(
             constant_bytes=compiled.sources.weight_bytes,
             ram_budget=budget,
             ops=tuple(counts.items()),
+            layers=tuple((op.index, op.kind) for op in g.ops),
             kernels=compiled.sources.kernels,
             macs=compiled.macs,
             verified_samples=verified,
