@@ -87,6 +87,15 @@ def test_cli_emulates_a_standalone_bundle(tmp_path):
     assert result.exit_code == 0, result.output
     assert "standalone engine" in result.output and "ESTIMATE" in result.output
     assert "DEPTHWISE_CONV_2D" in result.output  # the per-layer table
+    saved = tmp_path / "emulate.json"
+    assert runner.invoke(app, ["emulate", str(bundle), "--save", str(saved)]).exit_code == 0
+    report = runner.invoke(app, ["report", str(tmp_path), "-o", str(tmp_path / "report")])
+    assert report.exit_code == 0, report.output
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert (
+        "Standalone C engine (no interpreter)" in text
+        and "| bundle | arduino-nano-33-ble |" in text
+    )
 
 
 CASES = [f"op:{n}" for n in sorted(op_cases())] + [

@@ -29,7 +29,9 @@ class StandaloneEmulation(JsonResult):
     instructions: tuple[int, ...]  # per inference, per vector (measured, qemu plugin)
     layer_instructions: tuple[tuple[int, str, int], ...]  # (op index, op, instructions), vector 0
     flash: dict[str, int]  # total, constants (weights, biases, tables, layer params), code_and_rest
-    ram: dict[str, int]  # static (.data + .bss), arena (plan), io, stack_used, heap_used
+    ram: dict[
+        str, int
+    ]  # total (reserved), static (.data + .bss), arena (plan), io, stack/heap used
     budget: dict[str, Any]  # the profile's flash/RAM budgets and whether the firmware fits
     clock_mhz: int | None
     cpi: float
@@ -184,6 +186,12 @@ def emulate_standalone(
         layer_instructions=layers,
         flash={"total": total, "constants": constants, "code_and_rest": total - constants},
         ram={
+            # reserved like the TFLite Micro result's total: statics + heap and stack regions
+            "total": sections.get(".data", 0)
+            + sections.get(".bss", 0)
+            + run.heap_size
+            + run.stack_size,
+            "arena_used": b.arena_bytes,  # the plan's activation buffer
             "static": sections.get(".data", 0) + sections.get(".bss", 0),
             "arena": b.arena_bytes,
             "io": io,
