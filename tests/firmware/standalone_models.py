@@ -173,6 +173,12 @@ def op_cases() -> dict[str, tuple[Callable[[], Any], tuple[int, ...], dict[str, 
         ),
         "softmax": (lambda: single_layer(lambda: L.Softmax(), (13,)), (13,), {}),
         "sigmoid": (lambda: single_layer(lambda: L.Activation("sigmoid"), (4, 5)), (4, 5), {}),
+        # hand-built: the converter folds int8 requantization away
+        "requantize": (
+            lambda: single_layer(lambda: L.Activation("sigmoid"), (4, 5)),
+            (4, 5),
+            {"requantize": True},
+        ),
         "zero_padding": (
             lambda: single_layer(lambda: L.ZeroPadding2D(((1, 2), (2, 0))), (4, 5, 3)),
             (4, 5, 3),
@@ -335,13 +341,32 @@ def with_dilation(model: bytes, dilation: tuple[int, int]) -> bytes:
     return bytes(b.Output())
 
 
+def as_requantize(model: bytes) -> bytes:
+    """``model`` (one LOGISTIC op) turned into an int8 -> int8 QUANTIZE (a requantization:
+    input and output keep their different scales and zero points)."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    m = schema.ModelT.InitFromObj(schema.Model.GetRootAs(model, 0))
+    code = m.operatorCodes[m.subgraphs[0].operators[0].opcodeIndex]
+    code.builtinCode = schema.BuiltinOperator.QUANTIZE
+    code.deprecatedBuiltinCode = min(schema.BuiltinOperator.QUANTIZE, 127)
+    code.version = 2
+    b = flatbuffers.Builder(len(model) + 1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
 def op_model(name: str) -> bytes:
     build, shape, opts = op_cases()[name]
     opts = dict(opts)
     dilation = opts.pop("dilation", None)
+    requantize = opts.pop("requantize", False)
 
     def make() -> bytes:
         data = convert(build(), shape, **opts)
+        if requantize:
+            return as_requantize(data)
         return with_dilation(data, dilation) if dilation else data
 
     return cached(f"op:{name}", make)
