@@ -166,6 +166,11 @@ def op_cases() -> dict[str, tuple[Callable[[], Any], tuple[int, ...], dict[str, 
             (5, 6, 7),
             {},
         ),
+        "mean_same_quant": (
+            lambda: single_layer(lambda: L.GlobalAveragePooling2D(), (5, 3, 6)),
+            (5, 3, 6),
+            {"same_quant": True},
+        ),
         "mean_keepdims": (
             lambda: single_layer(lambda: L.GlobalAveragePooling2D(keepdims=True), (4, 4, 6)),
             (4, 4, 6),
@@ -357,16 +362,35 @@ def as_requantize(model: bytes) -> bytes:
     return bytes(b.Output())
 
 
+def with_output_quant_of_input(model: bytes) -> bytes:
+    """``model`` (one op) with its output quantized like its input (MEAN then takes
+    LiteRT's integer-average path)."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    m = schema.ModelT.InitFromObj(schema.Model.GetRootAs(model, 0))
+    sg = m.subgraphs[0]
+    op = sg.operators[0]
+    src, dst = sg.tensors[op.inputs[0]].quantization, sg.tensors[op.outputs[0]].quantization
+    dst.scale, dst.zeroPoint = src.scale, src.zeroPoint
+    b = flatbuffers.Builder(len(model) + 1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
 def op_model(name: str) -> bytes:
     build, shape, opts = op_cases()[name]
     opts = dict(opts)
     dilation = opts.pop("dilation", None)
     requantize = opts.pop("requantize", False)
+    same_quant = opts.pop("same_quant", False)
 
     def make() -> bytes:
         data = convert(build(), shape, **opts)
         if requantize:
             return as_requantize(data)
+        if same_quant:
+            return with_output_quant_of_input(data)
         return with_dilation(data, dilation) if dilation else data
 
     return cached(f"op:{name}", make)

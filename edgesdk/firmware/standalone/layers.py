@@ -235,7 +235,6 @@ def _mean(g: Graph, op: Op) -> Layer:
     t = g.tensors
     x, out = t[op.inputs[0]], t[op.outputs[0]]
     _, ih, iw, c = x.shape
-    same = x.scale == out.scale and x.zero_point == out.zero_point and not op.options.keep_dims
     m, s = quant.quantize_multiplier(float(x.scale[0]) / float(out.scale[0]))
     m, s = quant.mean_multiplier(m, s, ih * iw)
     return Layer(
@@ -246,7 +245,6 @@ def _mean(g: Graph, op: Op) -> Layer:
             in_h=ih,
             in_w=iw,
             ch=c,
-            requantize=int(not same),
             in_zp=x.zp,
             out_zp=out.zp,
             mult=m,
