@@ -226,3 +226,20 @@ def test_export_c_cli_writes_verified_sources_and_records_the_engine(tmp_path):
         assert not (tmp_path / "y").exists()
     quick = edgesdk.export_c(path, tmp_path / "z", engine="standalone", verify=False)
     assert quick.verified_samples == 0 and quick.to_dict()["verified"] is False
+
+
+def test_the_kernels_are_package_data():
+    """The C kernels ship in the wheel: pyproject's package-data covers every file (the built
+    wheel itself is checked by tests/test_packaging.py's module list for the .py files)."""
+    import fnmatch
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]
+    patterns = data["edgesdk.firmware.standalone"]
+    kernels = sorted((root / "edgesdk/firmware/standalone/kernels").glob("*.c"))
+    assert len(kernels) >= 13
+    for k in kernels:
+        assert any(fnmatch.fnmatch(f"kernels/{k.name}", p) for p in patterns), k.name
