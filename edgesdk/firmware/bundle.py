@@ -264,10 +264,13 @@ def export_c(
             value=engine,
             allowed=list(ENGINES),
         )
-    if engine == "standalone":
-        return _standalone(
-            model, profile, out_dir, name, test_vectors, verify, force, seed, firmware, data_spec
-        )
+    if engine == "standalone":  # the model as plain C: edgesdk.firmware.standalone
+        from edgesdk.firmware.standalone.export import export_standalone
+
+        return export_standalone(
+            model, profile, out_dir, name, test_vectors, verify, force=force, seed=seed,
+            firmware=firmware, data_spec=data_spec,
+        )  # fmt: skip
     if firmware and not test_vectors:
         test_vectors = 4  # the firmware checks its outputs against them
     data = read_tflite(model)
@@ -368,33 +371,6 @@ def export_c(
     for w in warnings:
         log.warning("%s", w)
     return result
-
-
-def _standalone(
-    model: str | Path,
-    profile: TargetProfile,
-    out_dir: str | Path,
-    name: str | None,
-    test_vectors: int,
-    verify: bool,
-    force: bool,
-    seed: int,
-    firmware: bool,
-    data_spec: str | None,
-) -> Any:
-    from edgesdk.firmware.standalone.export import export_standalone
-
-    for flag, what in ((firmware, "a TFLite Micro firmware project"), (data_spec, "user data")):
-        if flag:
-            raise ExportError(
-                f"The standalone engine does not take {what} (it verifies on random inputs "
-                "against LiteRT's reference kernels)",
-                what="engine",
-                value="standalone",
-            )
-    return export_standalone(
-        model, profile, out_dir, name, test_vectors, verify, force=force, seed=seed
-    )
 
 
 def _check_budgets(profile: TargetProfile, flash: Budget, ram: Budget, force: bool) -> list[str]:

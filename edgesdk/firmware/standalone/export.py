@@ -191,6 +191,8 @@ def export_standalone(
     verify_samples: int = 20,
     force: bool = False,
     seed: int = 0,
+    firmware: bool = False,
+    data_spec: str | None = None,
 ) -> StandaloneExportResult:
     """Write ``<name>_model.h/.c`` (plain C99, no interpreter) for ``model`` into ``out_dir``.
 
@@ -201,6 +203,15 @@ def export_standalone(
         OutputError: the folder exists with files (unless ``force``) or cannot be written.
     """
     from edgesdk.firmware.standalone.reference import reference_outputs
+
+    for given, what in ((firmware, "a TFLite Micro firmware project"), (data_spec, "user data")):
+        if given:
+            raise ExportError(
+                f"The standalone engine does not take {what} (it verifies on random inputs "
+                "against LiteRT's reference kernels)",
+                what="engine",
+                value=ENGINE,
+            )
     from edgesdk.tflite.model_info import inspect_bytes, read_tflite
 
     data = read_tflite(model)
