@@ -104,6 +104,7 @@ def export_c(
     force: bool = False,
     firmware: bool = False,
     data: str | Path | None = None,
+    engine: str = "tflm",
 ) -> Any:
     """Write a firmware bundle (C array, I/O constants, arena size, op resolver) for a .tflite.
 
@@ -120,9 +121,12 @@ def export_c(
             arm-none-eabi-gcc and your TFLite Micro checkout; implies 4 test vectors.
         data: samples (as for quantize: .npy/.npz, image folder, module:function) for the test
             vectors and the TFLite Micro parity check, instead of random inputs.
+        engine: ``"tflm"`` (the model for TFLite Micro) or ``"standalone"``: the model compiled
+            to plain C99 kernels, no interpreter, verified bit for bit against LiteRT's
+            reference kernels with the host gcc.
 
     Returns:
-        The ExportResult.
+        The ExportResult (StandaloneExportResult for the standalone engine).
 
     Raises:
         InspectionError, ExportError, OutputError.
@@ -139,6 +143,7 @@ def export_c(
         force=force,
         firmware=firmware,
         data_spec=str(data) if data is not None else None,
+        engine=engine,
     )
 
 
@@ -169,7 +174,10 @@ def emulate(
         FirmwareError: see :func:`edgesdk.firmware.emulation.emulate`.
     """
     from edgesdk.firmware.emulation import emulate as _emulate
+    from edgesdk.firmware.standalone.emulation import emulate_standalone, is_standalone
 
+    if is_standalone(bundle_dir):  # export-c --engine standalone: no TFLite Micro
+        return emulate_standalone(bundle_dir, target, timeout, work_dir)
     return _emulate(bundle_dir, target, tflm_src, timeout, work_dir)
 
 
@@ -179,16 +187,21 @@ def emulate_model(
     test_vectors: int = 4,
     tflm_src: str | Path | None = None,
     timeout: float = 120.0,
+    engine: str = "tflm",
 ) -> Any:
     """:func:`export_c` into a temporary bundle, then :func:`emulate` it (a .tflite in, the
-    EmulationResult out; nothing is kept)."""
+    EmulationResult out; nothing is kept). ``engine="standalone"``: the standalone C engine."""
     import tempfile
 
     from edgesdk.firmware.emulation import emulate as _emulate
 
     profile = _profile(target)
     with tempfile.TemporaryDirectory(prefix="edgesdk-emulate-") as tmp:
-        export_c(model, Path(tmp) / "bundle", profile, test_vectors=test_vectors)
+        export_c(model, Path(tmp) / "bundle", profile, test_vectors=test_vectors, engine=engine)
+        if engine == "standalone":
+            from edgesdk.firmware.standalone.emulation import emulate_standalone
+
+            return emulate_standalone(Path(tmp) / "bundle", profile, timeout)
         return _emulate(Path(tmp) / "bundle", profile, tflm_src, timeout)
 
 

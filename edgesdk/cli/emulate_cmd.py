@@ -31,8 +31,9 @@ def emulate(
     save: Annotated[str | None, typer.Option(help="Also write the result as JSON here.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Build TFLite Micro firmware for the target's core, run it under qemu, and report
-    bit-exactness, linked flash/RAM and instructions per inference."""
+    """Build TFLite Micro firmware for the target's core (or, for a bundle from export-c
+    --engine standalone, the standalone C), run it under qemu, and report bit-exactness,
+    linked flash/RAM and instructions per inference."""
     from edgesdk import api
 
     with console.status(f"Building and emulating {bundle} ..."):
@@ -46,6 +47,10 @@ def finish(result: Any, save: str | None, json_out: bool) -> None:
         result.save(save)
     if json_out:
         print_json(result.to_dict())
+    elif result.to_dict().get("engine") == "standalone":
+        from edgesdk.cli.rendering import render_standalone_emulation
+
+        render_standalone_emulation(result, console)
     else:
         from edgesdk.cli.render_runs import render_emulation
 

@@ -43,6 +43,14 @@ def export_c(
         ),
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="tflm: the model for TFLite Micro; standalone: the model as plain C, no "
+            "interpreter (verified against LiteRT's reference kernels).",
+        ),
+    ] = "tflm",
 ) -> None:
     """Emit C/C++ sources for TFLite Micro firmware: model array, arena size, op resolver."""
     from edgesdk import api
@@ -57,9 +65,15 @@ def export_c(
         force=force,
         firmware=firmware,
         data=data,
+        engine=engine,
     )
     if json_out:
         print_json(result.to_dict())
+        return
+    if engine == "standalone":
+        from edgesdk.cli.rendering import render_standalone_export
+
+        render_standalone_export(result, console)
         return
     from edgesdk.cli.rendering import render_export
 

@@ -303,3 +303,67 @@ def render_search(search: dict[str, Any], console: Console) -> None:
         )
     for note in search.get("notes", []):
         console.print(f"[dim]note: {escape(note)}[/dim]")
+
+
+def render_standalone_export(result: Any, console: Console) -> None:
+    """Files, memory plan, constants and host verification of a standalone-engine export."""
+    head = _key_value_table(f"edgesdk export-c --engine standalone → {result.out_dir}")
+    head.add_row("target", result.target)
+    head.add_row("files", ", ".join(result.files))
+    head.add_row("model", f"{human_bytes(result.model_bytes)} (sha256 {result.sha256[:16]})")
+    head.add_row(
+        "activations",
+        f"{human_bytes(result.arena_bytes)} at peak (memory plan; "
+        f"{human_bytes(result.unshared_bytes)} unshared) + {human_bytes(result.io_bytes)} I/O",
+    )
+    head.add_row("constants", f"{human_bytes(result.constant_bytes)} (const section)")
+    head.add_row("ops", ", ".join(f"{op} x{n}" for op, n in result.ops))
+    head.add_row("MACs", f"{result.macs:,} per inference")
+    verified = (
+        f"bit-exact with LiteRT's reference kernels on {result.verified_samples} random inputs "
+        f"({result.verified_with})"
+        if result.verified_samples
+        else "not verified"
+    )
+    head.add_row("verified", verified)
+    head.add_row("generated in", f"{result.generation_seconds:.3f} s")
+    print_table(console, head)
+    for w in result.warnings:
+        console.print(f"[yellow]warning:[/yellow] {escape(w)}")
+
+
+def render_standalone_emulation(result: Any, console: Console) -> None:
+    """Bit-exactness, flash/RAM and instructions (total and per layer) of standalone firmware."""
+    head = _key_value_table(
+        f"edgesdk emulate (standalone engine) → {result.core} on {result.machine}"
+    )
+    head.add_row("target", result.target)
+    head.add_row(
+        "bit-exact",
+        f"{'yes' if result.bit_exact else 'NO'} (vs LiteRT's reference kernels, "
+        f"{len(result.vectors)} vectors)",
+    )
+    if result.instructions:
+        head.add_row("instructions", f"{max(result.instructions):,} per inference (measured)")
+    if result.estimated_latency_ms is not None:
+        head.add_row(
+            "latency",
+            f"~{result.estimated_latency_ms:.2f} ms at {result.clock_mhz} MHz (ESTIMATE: "
+            f"instructions x CPI {result.cpi})",
+        )
+    f, r = result.flash, result.ram
+    head.add_row("flash", f"{f['total']:,} B ({f['constants']:,} B model constants)")
+    head.add_row(
+        "RAM",
+        f"{r['static']:,} B static (activations {r['arena']:,} B, I/O {r['io']:,} B) + stack "
+        f"{r['stack_used']:,} B used + heap {r['heap_used']:,} B used (test driver's stdio)",
+    )
+    print_table(console, head)
+    if result.layer_instructions:
+        layers = Table(title="Instructions per layer (vector 0)", title_justify="left")
+        for col in ("op", "kind", "instructions", "share"):
+            layers.add_column(col)
+        total = sum(n for _, _, n in result.layer_instructions) or 1
+        for idx, kind, n in result.layer_instructions:
+            layers.add_row(str(idx), kind, f"{n:,}", f"{100 * n / total:.1f}%")
+        print_table(console, layers)

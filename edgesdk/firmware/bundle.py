@@ -38,6 +38,7 @@ from edgesdk.tflite.parity import first_divergence, lsb_warnings, parity_failure
 from edgesdk.tflite.preflight import preflight
 
 log = logging.getLogger(__name__)
+ENGINES = ("tflm", "standalone")  # tflm: the model array for TFLite Micro; standalone: plain C
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class ExportResult(JsonResult):
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "engine": "tflm",
             "model": self.model,
             "target": self.target,
             "name": self.name,
@@ -242,7 +244,8 @@ def export_c(
     seed: int = 0,
     firmware: bool = False,
     data_spec: str | None = None,
-) -> ExportResult:
+    engine: str = "tflm",
+) -> Any:
     """Write the firmware bundle for ``model`` and ``profile`` into ``out_dir`` (atomically).
 
     Raises:
@@ -250,7 +253,24 @@ def export_c(
         ExportError: bad name, ops the target cannot run, TFLite Micro / LiteRT disagreement,
             budgets exceeded (unless ``force``).
         OutputError: the folder exists with files (unless ``force``) or cannot be written.
+
+    ``engine="standalone"`` writes the model as plain C instead (no interpreter; see
+    :mod:`edgesdk.firmware.standalone.export`) and returns its StandaloneExportResult.
     """
+    if engine not in ENGINES:
+        raise ExportError(
+            f"Invalid engine={engine!r} (must be one of: {', '.join(ENGINES)})",
+            what="engine",
+            value=engine,
+            allowed=list(ENGINES),
+        )
+    if engine == "standalone":  # the model as plain C: edgesdk.firmware.standalone
+        from edgesdk.firmware.standalone.export import export_standalone
+
+        return export_standalone(
+            model, profile, out_dir, name, test_vectors, verify, force=force, seed=seed,
+            firmware=firmware, data_spec=data_spec,
+        )  # fmt: skip
     if firmware and not test_vectors:
         test_vectors = 4  # the firmware checks its outputs against them
     data = read_tflite(model)

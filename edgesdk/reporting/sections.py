@@ -212,6 +212,14 @@ def _exports(found: Collected, plots: dict[str, bytes], out: list[Section]) -> N
     """One section per C bundle."""
     for _rel, r in found.items["export-c"]:
         s = Section(f"C export: {r['name']} for {r['target']}")
+        if r.get("engine") == "standalone":
+            s.paragraphs.append(
+                f"Standalone C engine (no interpreter): {r['model_bytes']:,} bytes of model, "
+                f"{r['constant_bytes']:,} bytes of constants, activations "
+                f"{r['ram']['arena_peak']:,} bytes at peak; files: {', '.join(r['files'])}."
+            )
+            out.append(s)
+            continue
         s.paragraphs.append(
             f"{r['model_bytes']:,} bytes of model, tensor arena declared "
             f"{r['arena_declared']:,} bytes; files: {', '.join(r['files'])}."

@@ -1,0 +1,205 @@
+"""``emulate --engine standalone``: the standalone C on an emulated Cortex-M core: bit-exactness
+against LiteRT's reference kernels, linked flash and RAM, instructions per inference (measured
+by qemu's icount plugin; latencies derived from them are estimates) and per-layer counts."""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgesdk.core.profiles import TargetProfile, load_profile
+from edgesdk.core.results import JsonResult
+from edgesdk.errors import FirmwareError
+from edgesdk.firmware.standalone.firmware import CONSTANTS_SECTION, build, read_bundle
+
+
+@dataclass(frozen=True)
+class StandaloneEmulation(JsonResult):
+    """What the standalone firmware did on the emulated core and what it costs."""
+
+    bundle: str
+    target: str
+    core: str
+    machine: str
+    bit_exact: bool  # every output byte of every vector equals LiteRT BUILTIN_REF's
+    vectors: tuple[dict[str, Any], ...]
+    instructions: tuple[int, ...]  # per inference, per vector (measured, qemu plugin)
+    layer_instructions: tuple[tuple[int, str, int], ...]  # (op index, op, instructions), vector 0
+    flash: dict[str, int]  # total, constants (weights, biases, tables, layer params), code_and_rest
+    ram: dict[
+        str, int
+    ]  # total (reserved), static (.data + .bss), arena (plan), io, stack/heap used
+    budget: dict[str, Any]  # the profile's flash/RAM budgets and whether the firmware fits
+    clock_mhz: int | None
+    cpi: float
+    seconds: dict[str, float]
+
+    @property
+    def fits(self) -> bool:
+        return bool(self.budget.get("fits"))
+
+    def first_mismatch(self) -> dict[str, Any] | None:
+        return next((v for v in self.vectors if not v["passed"]), None)
+
+    @property
+    def estimated_latency_ms(self) -> float | None:
+        """instructions x CPI / clock: an ESTIMATE (qemu models no timing)."""
+        if not self.instructions or not self.clock_mhz:
+            return None
+        return max(self.instructions) * self.cpi / (self.clock_mhz * 1e3)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["vectors"] = list(self.vectors)
+        data["instructions"] = list(self.instructions)
+        data["layer_instructions"] = [
+            {"op_index": i, "op": op, "instructions": n} for i, op, n in self.layer_instructions
+        ]
+        data["kind"] = "emulate"
+        data["engine"] = "standalone"
+        data["estimated_latency_ms"] = self.estimated_latency_ms
+        data["latency_is_estimate"] = True
+        return data
+
+
+def is_standalone(bundle_dir: str | Path) -> bool:
+    """Whether ``bundle_dir`` was written by the standalone engine (its export.json says so)."""
+    import json
+
+    try:
+        return (
+            json.loads((Path(bundle_dir) / "export.json").read_text()).get("engine") == "standalone"
+        )
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _layer_counts(marks: list[int], ops: list[tuple[int, str]]) -> tuple[tuple[int, str, int], ...]:
+    """Marks of vector 0 with per-layer hooks: [start, hook(op0) ... hook(end), end]."""
+    inner = marks[2 : 2 + len(ops) + 3]  # invoke start, a hook per op, the end hook, invoke end
+    hooks = inner[1:-1]
+    overhead = marks[1] - marks[0]
+    return tuple(
+        (idx, kind, hooks[k + 1] - hooks[k] - overhead) for k, (idx, kind) in enumerate(ops)
+    )
+
+
+# Over 80 lines: one pipeline in order (profile, toolchain, build, run, sizes, per-layer run).
+def emulate_standalone(
+    bundle_dir: str | Path,
+    target: str | Path | TargetProfile | None = None,
+    timeout: float = 120.0,
+    work_dir: str | Path | None = None,
+    per_layer: bool = True,
+) -> StandaloneEmulation:
+    """Build the standalone bundle's firmware for the target's core, run it under qemu.
+
+    Raises:
+        FirmwareError: no [mcu] section or emulator, a missing tool, a build error, a hang or
+            a fault.
+    """
+    from edgesdk.firmware import project as proj
+    from edgesdk.firmware.cores import core_for
+    from edgesdk.firmware.emulator import _read_marks, qemu_command, run_firmware, symbol_address
+    from edgesdk.firmware.size import section_sizes
+    from edgesdk.firmware.toolchain import find_toolchain, icount_plugin
+
+    b = read_bundle(Path(bundle_dir))
+    if isinstance(target, TargetProfile):
+        profile = target
+    elif target is not None:
+        profile = load_profile(target)
+    elif b.target:
+        profile = load_profile(b.target)
+    else:
+        raise FirmwareError(f"{b.folder} names no target; give the target profile", what="target")
+    mcu = profile.mcu
+    if mcu is None:
+        raise FirmwareError(
+            f"Target {profile.name} has no [mcu] section: it cannot be emulated", what="target"
+        )
+    core = core_for(mcu.core, mcu.fpu, mcu.qemu_machine, mcu.qemu_cpu)
+    toolchain = find_toolchain()
+    small = min(core.ram.size, profile.memory.ram_bytes) <= proj.SMALL_RAM
+    memory = proj.memory_map(
+        core,
+        profile.memory.flash_bytes,
+        profile.memory.ram_bytes,
+        proj.SMALL_STACK_SIZE if small else proj.DEFAULT_STACK_SIZE,
+        proj.SMALL_HEAP_SIZE if small else proj.DEFAULT_HEAP_SIZE,
+    )
+    plugin = icount_plugin(toolchain)
+    with tempfile.TemporaryDirectory(prefix="edgesdk-standalone-fw-") as tmp:
+        folder = Path(work_dir) if work_dir else Path(tmp)
+        built = build(b, core, toolchain, folder / "firmware", memory)
+        run = run_firmware(built.elf, core, toolchain, plugin, timeout)
+        sections = section_sizes(built.elf, toolchain)
+        layers: tuple[tuple[int, str, int], ...] = ()
+        if per_layer:
+            import json
+            import subprocess
+
+            meta = json.loads((b.folder / "export.json").read_text())
+            ops = [(int(L["op_index"]), str(L["op"])) for L in meta.get("layers", [])]
+            probe = build(b, core, toolchain, folder / "probe", memory, layer_marks=True)
+            marks_file = folder / "probe" / "marks.txt"
+            mark = symbol_address(probe.elf, "edgesdk_icount_mark", toolchain)
+            cmd = qemu_command(core, probe.elf, toolchain)
+            cmd += ["-plugin", f"{plugin},out={marks_file},mark=0x{mark:x}"]
+            subprocess.run(cmd, capture_output=True, timeout=timeout)
+            _, marks = _read_marks(marks_file)
+            layers = _layer_counts(marks, ops)
+    flash_sections = (
+        "isr_vector",
+        "text",
+        "model",
+        "rodata",
+        "ARM.exidx",
+        "init_array",
+        "fini_array",
+        "data",
+    )
+    total = sum(sections.get(f".{s}", 0) for s in flash_sections)
+    constants = sections.get(CONSTANTS_SECTION, 0)
+    io = sum(4 * n if t == "float" else n for t, n in (*b.inputs, *b.outputs))
+    ram_used = sections.get(".data", 0) + sections.get(".bss", 0) + run.stack_used + run.heap_used
+    m = profile.memory
+    budget = {
+        "flash_budget": m.flash_budget_bytes,
+        "ram_budget": m.ram_budget_bytes,
+        "flash_used": total,
+        "ram_used": ram_used,
+        "fits": (m.flash_budget_bytes is None or total <= m.flash_budget_bytes)
+        and (m.ram_budget_bytes is None or ram_used <= m.ram_budget_bytes),
+    }
+    return StandaloneEmulation(
+        bundle=str(b.folder),
+        target=profile.name,
+        core=core.name,
+        machine=core.qemu_machine,
+        bit_exact=run.passed,
+        vectors=tuple(dataclasses.asdict(v) for v in run.vectors),
+        instructions=run.instructions_per_invoke,
+        layer_instructions=layers,
+        flash={"total": total, "constants": constants, "code_and_rest": total - constants},
+        ram={
+            # reserved like the TFLite Micro result's total: statics + heap and stack regions
+            "total": sections.get(".data", 0)
+            + sections.get(".bss", 0)
+            + run.heap_size
+            + run.stack_size,
+            "arena_used": b.arena_bytes,  # the plan's activation buffer
+            "static": sections.get(".data", 0) + sections.get(".bss", 0),
+            "arena": b.arena_bytes,
+            "io": io,
+            "stack_used": run.stack_used,
+            "heap_used": run.heap_used,
+        },
+        budget=budget,
+        clock_mhz=profile.clock_mhz,
+        cpi=core.cpi,
+        seconds={"firmware_build": round(built.seconds, 3), "run": round(run.seconds, 3)},
+    )

@@ -1,0 +1,94 @@
+"""The standalone engine's entry point: .tflite bytes -> graph -> memory plan -> C sources."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgesdk.firmware.standalone.codegen import Sources, generate
+from edgesdk.firmware.standalone.graph import Graph, read_graph
+from edgesdk.firmware.standalone.layers import Layer, build_layer
+from edgesdk.firmware.standalone.planner import MemoryPlan, Overlay, plan_memory
+from edgesdk.firmware.standalone.reference import elementwise_table
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A model compiled to C: the graph, its memory plan, its layers and the sources."""
+
+    graph: Graph
+    plan: MemoryPlan
+    layers: tuple[Layer, ...]
+    sources: Sources
+    seconds: float  # generation time
+
+    @property
+    def macs(self) -> int:
+        return sum(L.macs for L in self.layers)
+
+
+def _io_text(name: str, g: Graph) -> str:
+    upper = name.upper()
+    lines = []
+    for kind, tensors in (("INPUT", g.inputs), ("OUTPUT", g.outputs)):
+        for i, ti in enumerate(tensors):
+            t = g.tensors[ti]
+            tag = f"{upper}_{kind}{i}"
+            ctype = "float" if t.dtype == "float32" else "int8_t"
+            lines += [
+                f"/* {kind.lower()} {i} '{t.name}': {t.dtype} {list(t.shape)} */",
+                f"#define {tag}_DIMS {len(t.shape)}",
+                f"#define {tag}_SHAPE {{{', '.join(str(d) for d in t.shape)}}}",
+                f"#define {tag}_ELEMENTS {t.size}",
+            ]
+            if t.scale and t.dtype == "int8":
+                s = f"{tag}_SCALE"
+                lines += [
+                    f"#define {s} {np.float32(t.scale[0])!r}f".replace("np.float32(", "").replace(
+                        ")f", "f"
+                    ),
+                    f"#define {tag}_ZERO_POINT ({t.zp})",
+                    f"static inline {ctype} {name}_quantize_{kind.lower()}{i}(float x) {{",
+                    f"  float v = x / {s} + (float){tag}_ZERO_POINT;",
+                    "  v = v < -128.0f ? -128.0f : (v > 127.0f ? 127.0f : v);",
+                    f"  return ({ctype})(v >= 0.0f ? v + 0.5f : v - 0.5f);",
+                    "}",
+                    f"static inline float {name}_dequantize_{kind.lower()}{i}({ctype} q) {{",
+                    f"  return ((float)q - (float){tag}_ZERO_POINT) * {s};",
+                    "}",
+                ]
+            lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def compile_model(model: bytes, name: str, section: str = "", banner: str = "") -> Compiled:
+    """Compile ``model`` to C sources (nothing is written).
+
+    Raises:
+        ExportError: an op or option outside the engine's set (one line, naming it).
+    """
+    start = time.perf_counter()
+    g = read_graph(model)
+    layers = []
+    for op in g.ops:
+        lut = None
+        if op.kind == "LOGISTIC" or (
+            op.kind == "QUANTIZE" and g.tensors[op.inputs[0]].dtype == "int8"
+        ):
+            lut = elementwise_table(model, g, op)
+        layers.append(build_layer(g, op, lut))
+    overlays = tuple(
+        Overlay(L.op.index, L.op.inputs[0], L.overlay_shift)
+        for L in layers
+        if L.overlay_shift is not None
+    )
+    plan = plan_memory(
+        g,
+        {L.op.index: L.scratch for L in layers if L.scratch},
+        overlays,
+        {L.op.index: L.overlay_scratch for L in layers if L.overlay_shift is not None},
+    )
+    sources = generate(name, g, plan, layers, section, banner, _io_text(name, g))
+    return Compiled(g, plan, tuple(layers), sources, time.perf_counter() - start)

@@ -1,0 +1,317 @@
+"""``export-c --engine standalone``: write the model as plain C (no interpreter), verified bit
+for bit against LiteRT's reference kernels by compiling it with the host's C compiler."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgesdk import __version__
+from edgesdk.core.fileio import check_out_dir, publish_dir
+from edgesdk.core.manifest import write_manifest
+from edgesdk.core.profiles import TargetProfile
+from edgesdk.core.results import JsonResult
+from edgesdk.errors import ExportError, OutputError
+from edgesdk.firmware.csource import camel, sanitize_identifier
+from edgesdk.firmware.standalone.engine import Compiled, compile_model
+from edgesdk.firmware.standalone.graph import Graph
+
+log = logging.getLogger(__name__)
+ENGINE = "standalone"
+
+
+@dataclass(frozen=True)
+class StandaloneExportResult(JsonResult):
+    """What ``export-c --engine standalone`` wrote and verified."""
+
+    model: str
+    target: str
+    name: str
+    out_dir: str
+    files: tuple[str, ...]
+    model_bytes: int
+    sha256: str
+    arena_bytes: int  # peak of the static activation buffer (the memory plan)
+    unshared_bytes: int  # the same tensors without sharing, for comparison
+    io_bytes: int  # the caller's input and output buffers
+    constant_bytes: int  # weights, biases, multipliers and tables (the const section)
+    ram_budget: int | None
+    ops: tuple[tuple[str, int], ...]  # op -> count, compiled
+    layers: tuple[tuple[int, str], ...]  # (op index, op) in the order invoke() runs them
+    kernels: tuple[str, ...]
+    macs: int
+    verified_samples: int  # random inputs compared bit for bit with LiteRT BUILTIN_REF
+    verified_with: str  # the host compiler, or "" when not verified
+    test_vectors: int
+    generation_seconds: float
+    forced: bool = False
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def engine(self) -> str:
+        return ENGINE
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "engine": ENGINE,
+            "model": self.model,
+            "target": self.target,
+            "name": self.name,
+            "out_dir": self.out_dir,
+            "files": list(self.files),
+            "model_bytes": self.model_bytes,
+            "sha256": self.sha256,
+            "ram": {
+                "arena_peak": self.arena_bytes,
+                "arena_unshared": self.unshared_bytes,
+                "io_buffers": self.io_bytes,
+                "budget": self.ram_budget,
+            },
+            "constant_bytes": self.constant_bytes,
+            "ops": [{"op": op, "count": n} for op, n in self.ops],
+            "layers": [{"op_index": i, "op": op} for i, op in self.layers],
+            "kernels": list(self.kernels),
+            "macs": self.macs,
+            "verified": self.verified_samples > 0,
+            "verified_samples": self.verified_samples,
+            "verified_with": self.verified_with,
+            "reference": "LiteRT BUILTIN_REF",
+            "test_vectors": self.test_vectors,
+            "generation_seconds": round(self.generation_seconds, 4),
+            "forced": self.forced,
+            "warnings": list(self.warnings),
+        }
+
+
+def random_vectors(g: Graph, count: int, seed: int) -> list[list[np.ndarray]]:
+    """Raw inputs: uniform int8 over the full range (float inputs: standard normal)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(count):
+        row = []
+        for t in g.inputs:
+            ten = g.tensors[t]
+            if ten.dtype == "int8":
+                row.append(rng.integers(-128, 128, size=ten.shape).astype(np.int8))
+            else:
+                row.append(rng.normal(size=ten.shape).astype(np.float32))
+        out.append(row)
+    return out
+
+
+def _c_rows(ctype: str, ident: str, rows: list[np.ndarray]) -> str:
+    def cell(v: Any) -> str:
+        return f"{float(v).hex()}f" if ctype == "float" else str(int(v))
+
+    lines = []
+    for r in rows:
+        flat = [cell(v) for v in r.reshape(-1)]
+        chunks = [", ".join(flat[i : i + 16]) for i in range(0, len(flat), 16)]
+        lines.append("  {\n    " + ",\n    ".join(chunks) + "\n  }")
+    return (
+        f"static const {ctype} {ident}[{len(rows)}][{rows[0].size}] = {{\n"
+        + ",\n".join(lines)
+        + "\n};\n"
+    )
+
+
+def vectors_header(
+    name: str,
+    banner: str,
+    g: Graph,
+    vectors: list[list[np.ndarray]],
+    outputs: list[list[np.ndarray]],
+) -> str:
+    """``<name>_test_vectors.h``: inputs and LiteRT reference-kernel outputs."""
+    upper, cname = name.upper(), camel(name)
+    ctype = lambda t: "float" if g.tensors[t].dtype == "float32" else "int8_t"  # noqa: E731
+    parts = [
+        banner,
+        f"#ifndef EDGESDK_{upper}_TEST_VECTORS_H_\n#define EDGESDK_{upper}_TEST_VECTORS_H_\n\n",
+        f'#include "{name}_model.h"\n\n',
+        "/* Expected outputs are LiteRT's reference kernels' (BUILTIN_REF) for these inputs. */\n",
+        f"enum {{ k{cname}TestVectorCount = {len(vectors)} }};\n\n",
+    ]
+    for i, t in enumerate(g.inputs):
+        parts.append(_c_rows(ctype(t), f"k{cname}TestInput{i}", [v[i] for v in vectors]))
+    for o, t in enumerate(g.outputs):
+        parts.append(_c_rows(ctype(t), f"k{cname}TestOutput{o}", [r[o] for r in outputs]))
+    parts.append(f"\n#endif  /* EDGESDK_{upper}_TEST_VECTORS_H_ */\n")
+    return "".join(parts)
+
+
+def verify_on_host(
+    model: bytes, compiled: Compiled, name: str, samples: int, seed: int, folder: Path,
+    sanitize: bool = False,
+) -> int:  # fmt: skip
+    """Compile the generated C with the host gcc, run ``samples`` random inputs and compare
+    every output byte with LiteRT's reference kernels; returns how many samples ran.
+
+    Raises:
+        ExportError: the C does not compile cleanly, or an output differs (named).
+    """
+    from edgesdk.firmware.standalone.hostrun import build_host, run_host
+    from edgesdk.firmware.standalone.reference import reference_outputs
+
+    g = compiled.graph
+    exe = build_host(folder, name, g, sanitize=sanitize)
+    vectors = random_vectors(g, samples, seed)
+    got = run_host(exe, g, vectors)
+    for k, (v, row) in enumerate(zip(vectors, got, strict=True)):
+        ref = reference_outputs(model, g, v)
+        for o, (a, b) in enumerate(zip(row, ref, strict=True)):
+            a, b = a.reshape(-1), b.reshape(-1)
+            diff = np.nonzero(a != b)[0]
+            if len(diff):
+                i = int(diff[0])
+                raise ExportError(
+                    f"The generated C differs from LiteRT's reference kernels: sample {k} "
+                    f"output {o} index {i} (got {a[i]}, expected {b[i]}; {len(diff)} values "
+                    "differ)"
+                )
+    return len(vectors)
+
+
+# Over 80 lines: checks before anything is written, then one atomic write of the folder.
+def export_standalone(
+    model: str | Path,
+    profile: TargetProfile,
+    out_dir: str | Path,
+    name: str | None = None,
+    test_vectors: int = 0,
+    verify: bool = True,
+    verify_samples: int = 20,
+    force: bool = False,
+    seed: int = 0,
+    firmware: bool = False,
+    data_spec: str | None = None,
+) -> StandaloneExportResult:
+    """Write ``<name>_model.h/.c`` (plain C99, no interpreter) for ``model`` into ``out_dir``.
+
+    Raises:
+        InspectionError: not a (complete) .tflite file.
+        ExportError: an op or option the engine lacks (use the TFLite Micro engine), the C
+            differs from LiteRT's reference kernels, RAM over budget (unless ``force``).
+        OutputError: the folder exists with files (unless ``force``) or cannot be written.
+    """
+    from edgesdk.firmware.standalone.reference import reference_outputs
+
+    for given, what in ((firmware, "a TFLite Micro firmware project"), (data_spec, "user data")):
+        if given:
+            raise ExportError(
+                f"The standalone engine does not take {what} (it verifies on random inputs "
+                "against LiteRT's reference kernels)",
+                what="engine",
+                value=ENGINE,
+            )
+    from edgesdk.tflite.model_info import inspect_bytes, read_tflite
+
+    data = read_tflite(model)
+    inspect_bytes(data, str(model))  # schema validation: a damaged file fails here, cleanly
+    ident = sanitize_identifier(name if name is not None else Path(model).stem)
+    out = Path(out_dir).expanduser().absolute()
+    check_out_dir(out, force)
+    sha = hashlib.sha256(data).hexdigest()
+    banner = (
+        f"/* Generated by edgesdk {__version__} (standalone engine) for target {profile.name}. "
+        f"Do not edit.\n * Model: {model} ({len(data)} bytes, sha256 {sha})\n */\n"
+    )
+    compiled = compile_model(data, ident, profile.header.section, banner)
+    g = compiled.graph
+    io_bytes = sum(g.tensors[t].nbytes for t in (*g.inputs, *g.outputs))
+    ram_used = compiled.plan.arena_bytes + io_bytes
+    budget = profile.memory.ram_budget_bytes
+    warnings: list[str] = []
+    if budget is not None and ram_used > budget:
+        message = (
+            f"Over the RAM budget of {profile.name}: {ram_used} bytes of activations and I/O "
+            f"needed, {budget} available"
+        )
+        if not force:
+            raise ExportError(message + "; use --force to write anyway")
+        warnings.append(message + "; written anyway (--force)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    try:
+        files = [f"{ident}_model.h", f"{ident}_model.c"]
+        (tmp / files[0]).write_text(compiled.sources.header)
+        (tmp / files[1]).write_bytes(compiled.sources.source)
+        verified, compiler = 0, ""
+        if verify:
+            if shutil.which("gcc") is None:
+                warnings.append("not verified: no host C compiler (gcc) to run the generated C")
+            else:
+                scratch = Path(tempfile.mkdtemp(prefix="edgesdk-verify-"))
+                try:
+                    for f in files:
+                        shutil.copy(tmp / f, scratch / f)
+                    verified = verify_on_host(data, compiled, ident, verify_samples, seed, scratch)
+                    compiler = "gcc"
+                finally:
+                    shutil.rmtree(scratch, ignore_errors=True)
+        if test_vectors:
+            vectors = random_vectors(g, test_vectors, seed + 1)
+            expected = [reference_outputs(data, g, v) for v in vectors]
+            files.append(f"{ident}_test_vectors.h")
+            (tmp / files[-1]).write_text(vectors_header(ident, banner, g, vectors, expected))
+        counts: dict[str, int] = {}
+        for op in g.ops:
+            counts[op.kind] = counts.get(op.kind, 0) + 1
+        result = StandaloneExportResult(
+            model=str(model),
+            target=profile.name,
+            name=ident,
+            out_dir=str(out),
+            files=(*files, "export.json", "manifest.json"),
+            model_bytes=len(data),
+            sha256=sha,
+            arena_bytes=compiled.plan.arena_bytes,
+            unshared_bytes=compiled.plan.unshared_bytes,
+            io_bytes=io_bytes,
+            constant_bytes=compiled.sources.weight_bytes,
+            ram_budget=budget,
+            ops=tuple(counts.items()),
+            layers=tuple((op.index, op.kind) for op in g.ops),
+            kernels=compiled.sources.kernels,
+            macs=compiled.macs,
+            verified_samples=verified,
+            verified_with=compiler,
+            test_vectors=test_vectors,
+            generation_seconds=compiled.seconds,
+            forced=force,
+            warnings=tuple(warnings),
+        )
+        (tmp / "export.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        write_manifest(
+            out,
+            "export-c",
+            {"model": model},
+            result.to_dict(),
+            options={
+                "name": ident,
+                "engine": ENGINE,
+                "verify": verify,
+                "test_vectors": test_vectors,
+                "force": force,
+            },
+            target=profile.to_dict(),
+            where=tmp / "manifest.json",
+        )
+        publish_dir(tmp, out)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OutputError(f"Cannot write the C sources to {out}: {e.strerror or e}") from e
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    for w in warnings:
+        log.warning("%s", w)
+    return result

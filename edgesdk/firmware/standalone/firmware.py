@@ -1,0 +1,172 @@
+"""Firmware for a standalone-engine bundle: a C test driver, start-up and linker script, built
+with arm-none-eabi-gcc (no TFLite Micro) and run under qemu-system-arm like the TFLM firmware."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgesdk.errors import FirmwareError
+from edgesdk.firmware.csource import camel
+
+# The same -Os and CPU flags as the TFLite Micro firmware's C sources and library (release).
+C_FLAGS = ("-std=c99", "-Os", "-g", "-Wall", "-Wextra", "-Werror", "-ffunction-sections",
+           "-fdata-sections")  # fmt: skip
+LD_FLAGS = ("-nostartfiles", "--specs=nano.specs", "--specs=rdimon.specs", "-Wl,--gc-sections")
+CONSTANTS_SECTION = ".model"  # the linker script's own section: size -A shows it apart
+
+
+@dataclass(frozen=True)
+class StandaloneBundle:
+    """A folder written by ``export-c --engine standalone`` with test vectors."""
+
+    folder: Path
+    name: str
+    inputs: tuple[tuple[str, int], ...]  # (C type, elements) per input
+    outputs: tuple[tuple[str, int], ...]
+    vectors: int
+    arena_bytes: int
+    target: str | None
+
+    @property
+    def model_symbol(self) -> str:  # the linker script keeps .rodata.<symbol> with the model
+        return f"{self.name}_constants"
+
+
+def read_bundle(folder: Path) -> StandaloneBundle:
+    """Read a standalone bundle's names and sizes.
+
+    Raises:
+        FirmwareError: not a standalone bundle, or no test vectors.
+    """
+    folder = Path(folder).expanduser().resolve()
+    try:
+        meta = json.loads((folder / "export.json").read_text())
+    except (OSError, ValueError) as e:
+        raise FirmwareError(f"{folder} has no readable export.json: {e}") from e
+    if meta.get("engine") != "standalone":
+        raise FirmwareError(
+            f"{folder} is not a standalone-engine bundle (engine {meta.get('engine')!r})"
+        )
+    name = meta["name"]
+    vectors_h = folder / f"{name}_test_vectors.h"
+    if not vectors_h.is_file():
+        raise FirmwareError(f"{folder} has no {vectors_h.name}: export it again with test vectors")
+    header = (folder / f"{name}_model.h").read_text()
+    upper = name.upper()
+
+    def io(kind: str) -> tuple[tuple[str, int], ...]:
+        count = int(re.search(rf"#define {upper}_{kind}_COUNT (\d+)", header).group(1))
+        out = []
+        for i in range(count):
+            n = int(re.search(rf"#define {upper}_{kind}{i}_ELEMENTS (\d+)", header).group(1))
+            is_float = re.search(rf"/\* {kind.lower()} {i} '.*?': float32", header) is not None
+            out.append(("float" if is_float else "int8_t", n))
+        return tuple(out)
+
+    text = vectors_h.read_text()
+    count = int(re.search(rf"k{camel(name)}TestVectorCount = (\d+)", text).group(1))
+    return StandaloneBundle(
+        folder, name, io("INPUT"), io("OUTPUT"), count, int(meta["ram"]["arena_peak"]),
+        meta.get("target"),
+    )  # fmt: skip
+
+
+def driver(b: StandaloneBundle) -> str:
+    """main.c: runs every test vector, compares every output byte, prints the same protocol as
+    the TFLite Micro driver (see ../templates/main.cc) so the same parser reads it."""
+    c = camel(b.name)
+    decl = [f"static {t} g_in{i}[{n}];" for i, (t, n) in enumerate(b.inputs)]
+    decl += [f"static {t} g_out{o}[{n}];" for o, (t, n) in enumerate(b.outputs)]
+    load = "\n".join(
+        f"    memcpy(g_in{i}, k{c}TestInput{i}[v], sizeof g_in{i});" for i in range(len(b.inputs))
+    )
+    args = ", ".join(
+        [f"g_in{i}" for i in range(len(b.inputs))] + [f"g_out{o}" for o in range(len(b.outputs))]
+    )
+    checks = []
+    for o, (_ctype, n) in enumerate(b.outputs):
+        checks.append(
+            f"    for (e = 0; e < {n}; ++e) {{\n"
+            f"      if (memcmp(&g_out{o}[e], &k{c}TestOutput{o}[v][e], sizeof g_out{o}[0]) == 0) continue;\n"
+            f"      if (mismatches++ == 0) {{ bad_output = {o}; bad_index = e; "
+            f"got = (long)g_out{o}[e]; expected = (long)k{c}TestOutput{o}[v][e]; }}\n    }}"
+        )
+    return (
+        "/* edgesdk standalone-engine test driver (generated): same output protocol as main.cc. */\n"
+        "#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n#include <stddef.h>\n\n"
+        f'#include "{b.name}_model.h"\n#include "{b.name}_test_vectors.h"\n\n'
+        "extern uint32_t edgesdk_stack_used(void);\nextern void *_sbrk(ptrdiff_t increment);\n"
+        "extern char end, __HeapLimit, __StackLimit, __StackTop;\n"
+        '__attribute__((noinline, used)) void edgesdk_icount_mark(void) { __asm volatile("" ::: "memory"); }\n\n'
+        + "\n".join(decl)
+        + "\n\nint main(void) {\n  int v, failed = 0;\n"
+        f'  printf("edgesdk-fw 1 model={b.name} vectors=%d arena_size=%u\\n", (int)k{c}TestVectorCount, '
+        f"(unsigned){b.name.upper()}_ARENA_BYTES);\n"
+        "  edgesdk_icount_mark();\n  edgesdk_icount_mark();\n"
+        f'  printf("arena_used=%u\\n", (unsigned){b.name.upper()}_ARENA_BYTES);\n'
+        f"  for (v = 0; v < k{c}TestVectorCount; ++v) {{\n"
+        "    unsigned mismatches = 0, e, bad_index = 0;\n    int bad_output = -1;\n"
+        "    long got = 0, expected = 0;\n"
+        f"{load}\n    edgesdk_icount_mark();\n    {b.name}_invoke({args});\n    edgesdk_icount_mark();\n"
+        + "\n".join(checks)
+        + "\n    if (bad_output >= 0) {\n      ++failed;\n"
+        '      printf("vector %d FAIL output=%d index=%u got=%ld expected=%ld mismatches=%u\\n", v, '
+        "bad_output, bad_index, got, expected, mismatches);\n"
+        '    } else {\n      printf("vector %d PASS\\n", v);\n    }\n  }\n'
+        "  {\n    unsigned heap_used = (unsigned)((char *)_sbrk(0) - &end);\n"
+        '    printf("heap_used=%u heap_size=%u stack_used=%u stack_size=%u\\n", heap_used, '
+        "(unsigned)(&__HeapLimit - &end), (unsigned)edgesdk_stack_used(), "
+        "(unsigned)(&__StackTop - &__StackLimit));\n  }\n"
+        f'  printf("summary vectors=%d passed=%d failed=%d\\n", (int)k{c}TestVectorCount, '
+        f"(int)k{c}TestVectorCount - failed, failed);\n"
+        "  return failed ? 1 : 0;\n}\n"
+    )
+
+
+@dataclass(frozen=True)
+class Built:
+    elf: Path
+    map_file: Path
+    seconds: float
+
+
+def build(
+    b: StandaloneBundle, core: Any, toolchain: Any, folder: Path, memory: Any,
+    layer_marks: bool = False,
+) -> Built:  # fmt: skip
+    """Write main.c, start-up and linker script into ``folder`` and link firmware.elf.
+
+    ``layer_marks``: call the icount marker before every layer too (per-layer counts).
+
+    Raises:
+        FirmwareError: compile or link errors (an overflow names the region).
+    """
+    from edgesdk.firmware.project import _linker_script
+    from edgesdk.firmware.toolchain import TEMPLATES
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "main.c").write_text(driver(b))
+    (folder / "startup.c").write_text((TEMPLATES / "startup.c").read_text())
+    (folder / "linker.ld").write_text(_linker_script(b, memory))  # type: ignore[arg-type]
+    elf, map_file = folder / "firmware.elf", folder / "firmware.map"
+    defines = [f'-DEDGESDK_CONST_SECTION=__attribute__((section("{CONSTANTS_SECTION}")))']
+    if layer_marks:
+        defines.append("-DEDGESDK_LAYER_HOOK(op)=edgesdk_icount_mark()")
+    hook = ["-include", str(folder / "hook.h")] if layer_marks else []
+    if layer_marks:
+        (folder / "hook.h").write_text("void edgesdk_icount_mark(void);\n")
+    sources = [folder / "main.c", folder / "startup.c", b.folder / f"{b.name}_model.c"]
+    cmd = [str(toolchain.gcc), *core.cpu_flags, *C_FLAGS, *defines, *hook, f"-I{b.folder}",
+           *map(str, sources), "-T", str(folder / "linker.ld"), *LD_FLAGS,
+           f"-Wl,-Map={map_file}", "-o", str(elf)]  # fmt: skip
+    start = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0:
+        raise FirmwareError(f"Standalone firmware build failed:\n{proc.stderr[-3000:]}")
+    return Built(elf, map_file, time.monotonic() - start)

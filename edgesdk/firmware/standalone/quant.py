@@ -1,0 +1,111 @@
+"""TFLite's quantization arithmetic in Python, bit for bit: multipliers, activation ranges, LUTs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+INT8_MIN, INT8_MAX = -128, 127
+
+
+def tflite_round(x: float) -> int:
+    """``std::round``: halves away from zero."""
+    return int(math.floor(x + 0.5)) if x >= 0 else -int(math.floor(-x + 0.5))
+
+
+def quantize_multiplier(real: float) -> tuple[int, int]:
+    """TFLite ``QuantizeMultiplier`` (double): ``real`` -> (int32 multiplier, shift)."""
+    if real == 0.0:
+        return 0, 0
+    q, shift = math.frexp(real)
+    fixed = tflite_round(q * (1 << 31))
+    if fixed == (1 << 31):
+        fixed //= 2
+        shift += 1
+    if shift < -31:
+        return 0, 0
+    if shift > 30:  # TFLite clamps the same way
+        return (1 << 31) - 1, 30
+    return fixed, shift
+
+
+def conv_multipliers(
+    input_scale: float, filter_scales: tuple[float, ...], output_scale: float, channels: int
+) -> tuple[list[int], list[int]]:
+    """Per-output-channel (multiplier, shift) as ``PopulateConvolutionQuantizationParams``:
+    float32 scales widened to double, ``in * filter / out``."""
+    mults, shifts = [], []
+    for c in range(channels):
+        f = filter_scales[c] if len(filter_scales) > 1 else filter_scales[0]
+        m, s = quantize_multiplier(float(input_scale) * float(f) / float(output_scale))
+        mults.append(m)
+        shifts.append(s)
+    return mults, shifts
+
+
+def quantize_float(value: float, scale: float, zero_point: int) -> int:
+    """``zero_point + round(f / scale)`` with the division in float32, as TFLite does."""
+    return zero_point + tflite_round(float(np.float32(value) / np.float32(scale)))
+
+
+def activation_range(activation: str, scale: float, zero_point: int) -> tuple[int, int]:
+    """``CalculateActivationRangeQuantized`` for int8 outputs."""
+    lo, hi = INT8_MIN, INT8_MAX
+    if activation == "RELU":
+        lo = max(lo, quantize_float(0.0, scale, zero_point))
+    elif activation == "RELU6":
+        lo = max(lo, quantize_float(0.0, scale, zero_point))
+        hi = min(hi, quantize_float(6.0, scale, zero_point))
+    elif activation == "RELU_N1_TO_1":
+        lo = max(lo, quantize_float(-1.0, scale, zero_point))
+        hi = min(hi, quantize_float(1.0, scale, zero_point))
+    return lo, hi
+
+
+def _srdhm(a: int, b: int) -> int:
+    """gemmlowp SaturatingRoundingDoublingHighMul on int32 values."""
+    if a == b == -(1 << 31):
+        return (1 << 31) - 1
+    ab = a * b
+    nudge = (1 << 30) if ab >= 0 else 1 - (1 << 30)
+    t = ab + nudge
+    return t // (1 << 31) if t >= 0 else -((-t) // (1 << 31))
+
+
+def _rdbpot(x: int, exponent: int) -> int:
+    """gemmlowp RoundingDivideByPOT on an int32 value."""
+    mask = (1 << exponent) - 1
+    remainder = x & mask
+    threshold = (mask >> 1) + (1 if x < 0 else 0)
+    return (x >> exponent) + (1 if remainder > threshold else 0)
+
+
+def multiply_by_quantized_multiplier(x: int, multiplier: int, shift: int) -> int:
+    """TFLite's double-rounding ``MultiplyByQuantizedMultiplier`` (a Python model of the C)."""
+    left = shift if shift > 0 else 0
+    right = 0 if shift > 0 else -shift
+    v = (x * (1 << left) + (1 << 31)) % (1 << 32) - (1 << 31)  # int32 wrap like C
+    return _rdbpot(_srdhm(v, multiplier), right)
+
+
+def softmax_table(input_scale: float, beta: float) -> np.ndarray:
+    """LiteRT's int8 softmax table (``PopulateSoftmaxLookupTable``): float32
+    ``table[255 - v] = expf(-input_scale * beta * v)``, with glibc's expf as LiteRT uses it."""
+    import ctypes
+    import ctypes.util
+
+    libm = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
+    libm.expf.restype = ctypes.c_float
+    libm.expf.argtypes = [ctypes.c_float]
+    scale = np.float32(-np.float32(input_scale) * np.float32(beta))
+    table = np.zeros(256, dtype=np.float32)
+    for v in range(256):
+        table[255 - v] = np.float32(libm.expf(float(np.float32(scale * np.float32(v)))))
+    return table
+
+
+def mean_multiplier(multiplier: int, shift: int, count: int) -> tuple[int, int]:
+    """Fold ``1 / count`` into a multiplier as the integer MEAN reference kernel does."""
+    s = min(count.bit_length() - 1, 32, 31 + shift)
+    return int((multiplier << s) // count), shift - s
