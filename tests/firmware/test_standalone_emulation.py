@@ -99,7 +99,7 @@ def test_cli_emulates_a_standalone_bundle(tmp_path):
 
 
 CASES = [f"op:{n}" for n in sorted(op_cases())] + [
-    f"model:{n}" for n in [*WHOLE_MODELS, "two_in_two_out"]
+    f"model:{n}" for n in [*WHOLE_MODELS, "two_in_two_out", "two_branches"]
 ]
 
 
