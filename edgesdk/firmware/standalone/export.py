@@ -226,23 +226,26 @@ def export_standalone(
         InspectionError: not a (complete) .tflite file.
         ExportError: an op or option the engine lacks (use the TFLite Micro engine), the C
             differs from LiteRT's reference kernels, RAM over budget (unless ``force``), too
-            few samples in ``data_spec`` for the test vectors.
+            few samples in ``data_spec`` for the test vectors, ``firmware`` for a profile
+            without an [mcu] section.
         DatasetError: ``data_spec`` cannot be read or does not fit the model's inputs.
         OutputError: the folder exists with files (unless ``force``) or cannot be written.
 
     ``data_spec``: representative data (as for the TFLite Micro path): verification and test
     vectors use these samples, quantized with the input's scale and zero point, instead of
     random inputs.
+    ``firmware``: also write ``firmware/``, a self-checking project for the profile's core
+    (Makefile, test driver on the in-place entry, start-up, linker script); implies 4 test
+    vectors.
     """
     from edgesdk.firmware.standalone.reference import reference_outputs
+    from edgesdk.tflite.model_info import inspect_bytes, read_tflite
 
     if firmware:
-        raise ExportError(
-            "The standalone engine does not take a TFLite Micro firmware project",
-            what="engine",
-            value=ENGINE,
-        )
-    from edgesdk.tflite.model_info import inspect_bytes, read_tflite
+        from edgesdk.firmware.standalone.project import check_firmware_target
+
+        check_firmware_target(profile)  # before anything is read or written
+        test_vectors = test_vectors or 4  # the firmware checks its outputs against them
 
     data = read_tflite(model)
     inspect_bytes(data, str(model))  # schema validation: a damaged file fails here, cleanly
@@ -311,6 +314,22 @@ def export_standalone(
             expected = [reference_outputs(data, g, v) for v in vectors]
             files.append(f"{ident}_test_vectors.h")
             (tmp / files[-1]).write_text(vectors_header(ident, banner, g, vectors, expected))
+        if firmware:
+            from edgesdk.firmware.standalone.firmware import StandaloneBundle
+            from edgesdk.firmware.standalone.project import write_project
+
+            def io(tensors: tuple[int, ...]) -> tuple[tuple[str, int], ...]:
+                return tuple(
+                    ("float" if g.tensors[t].dtype == "float32" else "int8_t", g.tensors[t].size)
+                    for t in tensors
+                )
+
+            bundle = StandaloneBundle(
+                out, ident, io(g.inputs), io(g.outputs), test_vectors,
+                compiled.plan.arena_bytes, profile.name,
+            )  # fmt: skip
+            write_project(bundle, profile, tmp / "firmware")
+            files.append("firmware/")
         counts: dict[str, int] = {}
         for op in g.ops:
             counts[op.kind] = counts.get(op.kind, 0) + 1
@@ -357,6 +376,7 @@ def export_standalone(
                 "test_vectors": test_vectors,
                 "force": force,
                 "data": data_spec,
+                "firmware": firmware,
             },
             target=profile.to_dict(),
             where=tmp / "manifest.json",
