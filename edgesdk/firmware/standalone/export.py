@@ -52,7 +52,7 @@ class StandaloneExportResult(JsonResult):
     verified_with: str  # the host compiler, or "" when not verified
     test_vectors: int
     generation_seconds: float
-    model_order_bytes: int = 0  # the plan's peak with the ops in the model's order
+    model_order_bytes: int = 0  # the peak before both choices: model's op order, all scratch
     orders_tried: int = 1  # operator orders planned to find the lowest peak
     run_order: tuple[int, ...] = ()  # op indices in the order the C runs them
     samples_from: str = "random"  # where verification inputs and test vectors come from

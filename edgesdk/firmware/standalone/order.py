@@ -18,7 +18,7 @@ class OrderSearch:
     """The chosen plan, and what the search compared it with."""
 
     plan: MemoryPlan
-    model_order_bytes: int  # the peak with the ops in the model's order
+    model_order_bytes: int  # the peak with the ops in the model's order (every kernel scratch)
     orders_tried: int
     exhaustive: bool  # every topological order was planned
 
