@@ -88,7 +88,7 @@ def plan_memory(
 
     aliased, in_place = [], []
     for op in ops:
-        if op.kind == "RESHAPE" and op.outputs[0] not in g.inputs:
+        if op.kind == "RESHAPE":
             parent[op.outputs[0]] = find(op.inputs[0])
             aliased.append(op.index)
     first: dict[int, int] = {}
