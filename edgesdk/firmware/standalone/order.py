@@ -70,7 +70,8 @@ def greedy_orders(g: Graph, nbytes: Callable[[int], int]) -> list[tuple[int, ...
 
             def gain(i: int, remaining: dict[int, int] = remaining) -> int:
                 op = by_index[i]
-                freed = sum(nbytes(t) for t in set(op.inputs) if remaining.get(t) == 1)
+                last_use = [t for t in set(op.inputs) if remaining.get(t) == 1]
+                freed = sum(nbytes(t) for t in last_use if t not in g.outputs)
                 return freed - sum(nbytes(t) for t in op.outputs)
 
             if depth_first and done:  # prefer an op that reads what the last op wrote
