@@ -118,9 +118,11 @@ def export_c(
         force: replace a non-empty folder and write even when over budget.
         firmware: also write ``out_dir/firmware/``, a self-checking firmware project (Makefile,
             start-up, linker script for the profile's memory map, a test driver) to build with
-            arm-none-eabi-gcc and your TFLite Micro checkout; implies 4 test vectors.
+            arm-none-eabi-gcc and your TFLite Micro checkout (the standalone engine needs no
+            TFLite Micro); implies 4 test vectors.
         data: samples (as for quantize: .npy/.npz, image folder, module:function) for the test
-            vectors and the TFLite Micro parity check, instead of random inputs.
+            vectors and the TFLite Micro parity check (the standalone engine's verification),
+            instead of random inputs.
         engine: ``"tflm"`` (the model for TFLite Micro) or ``"standalone"``: the model compiled
             to plain C99 kernels, no interpreter, verified bit for bit against LiteRT's
             reference kernels with the host gcc.

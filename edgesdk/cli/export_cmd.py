@@ -31,7 +31,10 @@ def export_c(
     data: Annotated[
         str | None,
         typer.Option(
-            "--data", "-d", help="Samples for test vectors and the parity check (default: random)."
+            "--data",
+            "-d",
+            help="Samples for test vectors and the parity check / the standalone engine's "
+            "verification (default: random).",
         ),
     ] = None,
     firmware: Annotated[
@@ -39,7 +42,8 @@ def export_c(
         typer.Option(
             "--firmware",
             help="Also write firmware/: a self-checking project for arm-none-eabi-gcc and your "
-            "TFLite Micro checkout (implies --test-vectors 4).",
+            "TFLite Micro checkout (standalone engine: no TFLite Micro needed) (implies "
+            "--test-vectors 4).",
         ),
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,

@@ -312,15 +312,19 @@ def render_standalone_export(result: Any, console: Console) -> None:
     head.add_row("files", ", ".join(result.files))
     head.add_row("model", f"{human_bytes(result.model_bytes)} (sha256 {result.sha256[:16]})")
     head.add_row(
-        "activations",
-        f"{human_bytes(result.arena_bytes)} at peak (memory plan; "
-        f"{human_bytes(result.unshared_bytes)} unshared) + {human_bytes(result.io_bytes)} I/O",
+        "RAM",
+        f"{human_bytes(result.arena_bytes)} at peak incl. inputs and outputs (memory plan; "
+        f"{human_bytes(result.unshared_bytes)} unshared; {human_bytes(result.model_order_bytes)}"
+        f" in the model's op order with every kernel's scratch; {result.orders_tried} op "
+        "orders tried); "
+        f"+ {human_bytes(result.io_bytes)} of caller buffers with the copying entry",
     )
     head.add_row("constants", f"{human_bytes(result.constant_bytes)} (const section)")
     head.add_row("ops", ", ".join(f"{op} x{n}" for op, n in result.ops))
     head.add_row("MACs", f"{result.macs:,} per inference")
     verified = (
-        f"bit-exact with LiteRT's reference kernels on {result.verified_samples} random inputs "
+        f"bit-exact with LiteRT's reference kernels on {result.verified_samples} inputs "
+        f"({result.samples_from}), both entries "
         f"({result.verified_with})"
         if result.verified_samples
         else "not verified"
@@ -355,7 +359,8 @@ def render_standalone_emulation(result: Any, console: Console) -> None:
     head.add_row("flash", f"{f['total']:,} B ({f['constants']:,} B model constants)")
     head.add_row(
         "RAM",
-        f"{r['static']:,} B static (activations {r['arena']:,} B, I/O {r['io']:,} B) + stack "
+        f"{r['static']:,} B static (the model's buffer {r['arena']:,} B, inputs and outputs "
+        f"included) + stack "
         f"{r['stack_used']:,} B used + heap {r['heap_used']:,} B used (test driver's stdio)",
     )
     print_table(console, head)

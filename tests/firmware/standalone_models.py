@@ -332,6 +332,36 @@ def two_in_two_out() -> bytes:
     return conv.convert()
 
 
+def two_branches() -> Any:
+    """Two wide branches from one input (see :func:`interleaved`)."""
+    keras = _k()
+    L = keras.layers
+    keras.utils.set_random_seed(8)
+    inputs = keras.Input((16,))
+    a = L.Dense(192, activation="relu")(inputs)
+    b = L.Dense(160, activation="relu")(inputs)
+    a = L.Dense(4)(a)
+    b = L.Dense(4)(b)
+    return keras.Model(inputs, L.Dense(3, activation="softmax")(L.Concatenate()([a, b])))
+
+
+def interleaved(model: bytes) -> bytes:
+    """``model`` with the ops that read the model's input moved first (still a topological
+    order, which LiteRT and TFLite Micro run as stored): on :func:`two_branches` both wide
+    tensors are then alive at once; running one branch to its narrow end before starting the
+    other lowers the peak (what the operator-order search must find)."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    m = schema.ModelT.InitFromObj(schema.Model.GetRootAs(model, 0))
+    sg = m.subgraphs[0]
+    first = [o for o in sg.operators if int(o.inputs[0]) in [int(x) for x in sg.inputs]]
+    sg.operators = first + [o for o in sg.operators if not any(o is f for f in first)]
+    b = flatbuffers.Builder(len(model) + 1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
 def with_dilation(model: bytes, dilation: tuple[int, int]) -> bytes:
     """``model`` with its first op's dilation factors set (a SAME, stride-1 convolution keeps its
     output shape, so the graph stays valid)."""
@@ -399,5 +429,9 @@ def op_model(name: str) -> bytes:
 def whole_model(name: str) -> bytes:
     if name == "two_in_two_out":
         return cached("model:two_in_two_out", two_in_two_out)
+    if name == "two_branches":
+        return cached(
+            "model:two_branches:interleaved", lambda: interleaved(convert(two_branches(), (16,)))
+        )
     build, shape = WHOLE_MODELS[name]
     return cached(f"model:{name}", lambda: convert(build(), shape))

@@ -28,16 +28,19 @@ runner = CliRunner()
 VECTORS = 16
 
 
-def write(folder: Path, model: bytes, name: str = "m") -> object:
-    compiled = compile_model(model, name)
+def write(folder: Path, model: bytes, name: str = "m", keep_scratch: bool = False) -> object:
+    compiled = compile_model(model, name, keep_scratch=keep_scratch)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{name}_model.h").write_text(compiled.sources.header)
     (folder / f"{name}_model.c").write_bytes(compiled.sources.source)
     return compiled
 
 
-def mismatches(model: bytes, folder: Path, name: str = "m", seed: int = 0) -> tuple[int, int]:
-    """(differing output values, compared values) over VECTORS random inputs."""
+def mismatches(
+    model: bytes, folder: Path, name: str = "m", seed: int = 0, in_place: bool = False
+) -> tuple[int, int]:
+    """(differing output values, compared values) over VECTORS random inputs, through the
+    copying ``<name>_invoke`` or (``in_place``) ``<name>_invoke_in_place``."""
     compiled = compile_model(model, name) if not (folder / f"{name}_model.c").exists() else None
     if compiled is None:
         from edgesdk.firmware.standalone.graph import read_graph
@@ -47,7 +50,7 @@ def mismatches(model: bytes, folder: Path, name: str = "m", seed: int = 0) -> tu
         graph = compiled.graph
     exe = build_host(folder, name, graph, sanitize=True)
     vectors = random_vectors(graph, VECTORS, seed)
-    got = run_host(exe, graph, vectors)
+    got = run_host(exe, graph, vectors, in_place=in_place)
     bad = total = 0
     for v, row in zip(vectors, got, strict=True):
         for a, b in zip(row, reference_outputs(model, graph, v), strict=True):
@@ -62,24 +65,41 @@ def test_each_op_is_bit_exact_with_the_reference_kernels(case, tmp_path):
     write(tmp_path, model)
     bad, total = mismatches(model, tmp_path)
     assert total > 0 and bad == 0, f"{case}: {bad} of {total} output values differ"
+    bad, total = mismatches(model, tmp_path, in_place=True)
+    assert total > 0 and bad == 0, f"{case} in place: {bad} of {total} output values differ"
+    # alone, a convolution's scratch always raises the peak: the plan drops it (the kernels'
+    # scratch-free variants run above); with keep_scratch the im2col/accumulator paths run
+    compiled = compile_model(model, "m", keep_scratch=True)
+    if compiled.plan.scratch:
+        write(tmp_path / "scratch", model, keep_scratch=True)
+        bad, total = mismatches(model, tmp_path / "scratch", in_place=True)
+        assert total > 0 and bad == 0, f"{case} with scratch: {bad} of {total} values differ"
 
 
-@pytest.mark.parametrize("name", [*sorted(WHOLE_MODELS), "two_in_two_out"])
+@pytest.mark.parametrize("name", [*sorted(WHOLE_MODELS), "two_in_two_out", "two_branches"])
 def test_whole_models_are_bit_exact_with_the_reference_kernels(name, tmp_path):
     model = whole_model(name)
     compiled = write(tmp_path, model)
     bad, total = mismatches(model, tmp_path)
     assert total > 0 and bad == 0, f"{name}: {bad} of {total} output values differ"
+    bad, total = mismatches(model, tmp_path, in_place=True)
+    assert total > 0 and bad == 0, f"{name} in place: {bad} of {total} output values differ"
     if name == "two_in_two_out":
         assert len(compiled.graph.inputs) == 2 and len(compiled.graph.outputs) == 2
         assert (
             "int m_invoke(const int8_t *input0, const int8_t *input1, int8_t *output0, "
             "int8_t *output1)" in compiled.sources.header
         )
-    # at least as good as TFLite Micro's planner: its arena head holds the activations and
-    # the kernels' scratch (and the I/O tensors, which here are the caller's buffers)
+    # at least as good as TFLite Micro's planner, like with like: its arena head holds the
+    # activations, the kernels' scratch and the I/O tensors; so does the plan (the in-place
+    # entry's pointers are into it)
     from edgesdk.tflite.micro import load_interpreter, measure_arena
 
+    g = compiled.graph
+    for t in (*g.inputs, *g.outputs):
+        p = compiled.plan.of(t)
+        assert p.where == "arena" and 0 <= p.offset <= compiled.plan.arena_bytes - p.size
+    assert compiled.plan.arena_bytes >= max(g.tensors[t].nbytes for t in g.inputs)
     tflm_head = measure_arena(load_interpreter(model)[0]).head
     assert compiled.plan.arena_bytes <= tflm_head, (compiled.plan.arena_bytes, tflm_head)
     # the plan shares memory: the peak is below the sum of the tensors
@@ -218,12 +238,13 @@ def test_export_c_cli_writes_verified_sources_and_records_the_engine(tmp_path):
     assert "kDsCnnTestOutput0[3]" in (out / "ds_cnn_test_vectors.h").read_text()
     bad = runner.invoke(app, ["export-c", str(path), "-o", str(tmp_path / "x"), "--engine", "nope"])
     assert bad.exit_code == 1 and "tflm, standalone" in bad.output
-    for flag in (["--firmware"], ["--data", str(path)]):  # TFLite Micro options: refused
-        bad = runner.invoke(
-            app, ["export-c", str(path), "-o", str(tmp_path / "y"), "--engine", "standalone", *flag]
-        )
-        assert bad.exit_code == 1 and "standalone engine does not take" in bad.output
-        assert not (tmp_path / "y").exists()
+    # --firmware needs a profile with an [mcu] section (the default linux-x86_64 has none)
+    bad = runner.invoke(
+        app, ["export-c", str(path), "-o", str(tmp_path / "y"), "--engine", "standalone",
+              "--firmware"],
+    )  # fmt: skip
+    assert bad.exit_code == 1 and "[mcu]" in bad.output
+    assert not (tmp_path / "y").exists()
     quick = edgesdk.export_c(path, tmp_path / "z", engine="standalone", verify=False)
     assert quick.verified_samples == 0 and quick.to_dict()["verified"] is False
 

@@ -99,7 +99,7 @@ def test_cli_emulates_a_standalone_bundle(tmp_path):
 
 
 CASES = [f"op:{n}" for n in sorted(op_cases())] + [
-    f"model:{n}" for n in [*WHOLE_MODELS, "two_in_two_out"]
+    f"model:{n}" for n in [*WHOLE_MODELS, "two_in_two_out", "two_branches"]
 ]
 
 
@@ -117,3 +117,22 @@ def test_every_op_and_model_is_bit_exact_on_m0_and_m4f(tmp_path, case, core, cor
     result = emulate_standalone(out, profile, per_layer=False)
     assert result.bit_exact, result.first_mismatch()
     assert [v["passed"] for v in result.vectors] == [True] * 3
+
+
+def test_the_firmware_uses_the_in_place_entry_so_its_ram_is_the_plans(tmp_path):
+    """The driver has no I/O buffers of its own: static RAM = the plan + the same few hundred
+    bytes of newlib's for every model (a copying driver would add each model's I/O size)."""
+    from edgesdk.firmware.standalone.emulation import emulate_standalone
+
+    overhead = {}
+    for name in ("digits_cnn", "ds_cnn"):  # 74 and 502 bytes of I/O
+        (tmp_path / name).mkdir()
+        bundle = _bundle(tmp_path / name, name, "arduino-nano-33-ble")
+        work = tmp_path / name / "work"
+        result = emulate_standalone(bundle, per_layer=False, work_dir=work)
+        assert result.bit_exact and result.ram["io"] == 0
+        assert f"{name}_invoke_in_place();" in (work / "firmware" / "main.c").read_text()
+        overhead[name] = result.ram["static"] - (result.ram["arena"] + 3) // 4 * 4  # words
+    # equal up to alignment padding; a copying driver would differ by 502 - 74 = 428 bytes
+    assert abs(overhead["digits_cnn"] - overhead["ds_cnn"]) <= 8, overhead
+    assert 0 < overhead["ds_cnn"] < 1024

@@ -1,5 +1,5 @@
 """Write ``<name>_model.h`` / ``<name>_model.c``: one call per layer, named constants, weights in
-their own const section, activations in one static buffer laid out by the memory plan."""
+their own const section, activations and I/O in one static buffer laid out by the memory plan."""
 
 from __future__ import annotations
 
@@ -59,14 +59,21 @@ def io_signature(name: str, g: Graph) -> str:
     return f"int {name}_invoke({', '.join(args)})"
 
 
+def accessors(name: str, g: Graph) -> list[tuple[str, str, int]]:
+    """(C type, function name, tensor) of the in-place entry's I/O pointers: ``<name>_input0``
+    ... per index, and ``<name>_input`` / ``<name>_output`` too when there is only one."""
+    out = []
+    for kind, tensors in (("input", g.inputs), ("output", g.outputs)):
+        for i, t in enumerate(tensors):
+            out.append((_CTYPE[g.tensors[t].dtype], f"{name}_{kind}{i}", t))
+        if len(tensors) == 1:
+            out.append((_CTYPE[g.tensors[tensors[0]].dtype], f"{name}_{kind}", tensors[0]))
+    return out
+
+
 def _ptr(g: Graph, plan: MemoryPlan, t: int) -> str:
     p = plan.of(t)
-    ctype = _CTYPE[g.tensors[t].dtype]
-    if p.where == "input":
-        return f"input{p.offset}"
-    if p.where == "output":
-        return f"output{p.offset}"
-    if ctype == "float":
+    if _CTYPE[g.tensors[t].dtype] == "float":
         return f"(float *)(void *)(es_arena + {p.offset})"
     return f"(es_arena + {p.offset})"
 
@@ -82,6 +89,11 @@ def _call(g: Graph, plan: MemoryPlan, layer: Layer, sym: str) -> list[str]:
     k = op.kind
     scratch = next((o for i, o in plan.scratch if i == op.index), None)
     if k == "CONV_2D":
+        if scratch is None and layer.scratch and op.index not in plan.in_place:
+            return [
+                "/* without scratch memory: it would raise the peak of the plan */",
+                f"es_conv2d_nocol(&{sym}, {_ptr(g, plan, x)}, {_ptr(g, plan, out)});",
+            ]
         col = "0" if scratch is None else f"(es_arena + {scratch})"
         note = ["/* in place: the input sits inside the output, read a pixel at a time */"]
         call = f"es_conv2d(&{sym}, {_ptr(g, plan, x)}, {_ptr(g, plan, out)}, {col});"
@@ -213,7 +225,10 @@ def generate(
     w(
         b"#ifndef EDGESDK_LAYER_HOOK\n#define EDGESDK_LAYER_HOOK(op) /* per-layer probe, off */\n#endif\n\n"
     )
-    w(f"{io_signature(name, g)} {{\n".encode())
+    for ctype, fn, t in accessors(name, g):
+        w(f"{ctype} *{fn}(void) {{ return {_ptr(g, plan, t)}; }}\n".encode())
+    w(b"\n")
+    w(f"int {name}_invoke_in_place(void) {{\n".encode())
     for L in layers:
         tensors = ", ".join(f"{g.tensors[i].name[:40]}" for i in L.op.outputs)
         w(f"  /* op {L.op.index} {L.op.kind} -> '{_comment(tensors)}' */\n".encode())
@@ -221,20 +236,50 @@ def generate(
         for line in _call(g, plan, L, f"op{L.op.index}"):
             w(f"  {line}\n".encode())
     end = max((L.op.index for L in layers), default=-1) + 1
-    w(f"  EDGESDK_LAYER_HOOK({end});\n  return 0;\n}}\n".encode())
+    w(f"  EDGESDK_LAYER_HOOK({end});\n  return 0;\n}}\n\n".encode())
+    w(_copying_entry(name, g, plan).encode())
     header = _header(name, upper, g, plan, banner, header_io)
     return Sources(header=header, source=src.getvalue(), weight_bytes=weight_bytes, kernels=kernels)
 
 
+def _copying_entry(name: str, g: Graph, plan: MemoryPlan) -> str:
+    """``<name>_invoke(inputs..., outputs...)``: copies into the buffer, runs, copies out."""
+    lines = [
+        "static void es_copy(void *dst, const void *src, int32_t n) {",
+        "  int8_t *d = (int8_t *)dst;",
+        "  const int8_t *s = (const int8_t *)src;",
+        "  while (n-- > 0) *d++ = *s++;",
+        "}",
+        "",
+        f"{io_signature(name, g)} {{",
+        "  int status;",
+    ]
+    for i, t in enumerate(g.inputs):
+        lines.append(f"  es_copy({_ptr(g, plan, t)}, input{i}, {g.tensors[t].nbytes});")
+    lines.append(f"  status = {name}_invoke_in_place();")
+    for i, t in enumerate(g.outputs):
+        lines.append(f"  es_copy(output{i}, {_ptr(g, plan, t)}, {g.tensors[t].nbytes});")
+    return "\n".join([*lines, "  return status;", "}", ""])
+
+
 def _header(name: str, upper: str, g: Graph, plan: MemoryPlan, banner: str, io: str) -> str:
+    access = "".join(f"{c} *{fn}(void);\n" for c, fn, _ in accessors(name, g))
     return (
         f"{banner}#ifndef EDGESDK_{upper}_MODEL_H_\n#define EDGESDK_{upper}_MODEL_H_\n\n"
         '#include <stdint.h>\n\n#ifdef __cplusplus\nextern "C" {\n#endif\n\n'
-        f"/* standalone engine: activations in one static buffer of {plan.arena_bytes} bytes */\n"
+        "/* standalone engine: activations, inputs, outputs and kernel scratch in one static\n"
+        f" * buffer of {plan.arena_bytes} bytes (the model's whole RAM with the in-place entry) */\n"
         f"#define {upper}_ARENA_BYTES {plan.arena_bytes}\n"
         f"#define {upper}_INPUT_COUNT {len(g.inputs)}\n#define {upper}_OUTPUT_COUNT {len(g.outputs)}\n\n"
         f"{io}"
-        f"/* Runs the model: reads the inputs, writes the outputs; returns 0. Not reentrant. */\n"
+        "/* In-place entry (no I/O buffers of the caller's): write the inputs through these\n"
+        f" * pointers into the static buffer, call {name}_invoke_in_place(), read the outputs.\n"
+        " * invoke overwrites the inputs; inputs and outputs may share bytes, so read the\n"
+        " * outputs before writing the next inputs. */\n"
+        f"{access}"
+        f"int {name}_invoke_in_place(void);\n\n"
+        "/* Copying entry: copies the inputs in, runs, copies the outputs out; returns 0.\n"
+        " * Neither entry is reentrant. */\n"
         f"{io_signature(name, g)};\n\n"
         '#ifdef __cplusplus\n}  /* extern "C" */\n#endif\n\n'
         f"#endif  /* EDGESDK_{upper}_MODEL_H_ */\n"

@@ -164,7 +164,6 @@ def emulate_standalone(
     )
     total = sum(sections.get(f".{s}", 0) for s in flash_sections)
     constants = sections.get(CONSTANTS_SECTION, 0)
-    io = sum(4 * n if t == "float" else n for t, n in (*b.inputs, *b.outputs))
     ram_used = sections.get(".data", 0) + sections.get(".bss", 0) + run.stack_used + run.heap_used
     m = profile.memory
     budget = {
@@ -193,8 +192,8 @@ def emulate_standalone(
             + run.stack_size,
             "arena_used": b.arena_bytes,  # the plan's activation buffer
             "static": sections.get(".data", 0) + sections.get(".bss", 0),
-            "arena": b.arena_bytes,
-            "io": io,
+            "arena": b.arena_bytes,  # inputs and outputs included (the in-place entry)
+            "io": 0,  # the driver has no I/O buffers of its own: they live in the arena
             "stack_used": run.stack_used,
             "heap_used": run.heap_used,
         },

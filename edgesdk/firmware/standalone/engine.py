@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,19 +12,22 @@ import numpy as np
 from edgesdk.firmware.standalone.codegen import Sources, generate
 from edgesdk.firmware.standalone.graph import Graph, read_graph
 from edgesdk.firmware.standalone.layers import Layer, build_layer
+from edgesdk.firmware.standalone.order import OrderSearch, best_order
 from edgesdk.firmware.standalone.planner import MemoryPlan, Overlay, plan_memory
 from edgesdk.firmware.standalone.reference import elementwise_table
 
 
 @dataclass(frozen=True)
 class Compiled:
-    """A model compiled to C: the graph, its memory plan, its layers and the sources."""
+    """A model compiled to C: the graph, its memory plan, its layers (in run order) and the
+    sources."""
 
     graph: Graph
     plan: MemoryPlan
     layers: tuple[Layer, ...]
     sources: Sources
     seconds: float  # generation time
+    search: OrderSearch | None = None  # the operator orders compared for the plan
 
     @property
     def macs(self) -> int:
@@ -63,8 +68,32 @@ def _io_text(name: str, g: Graph) -> str:
     return "\n".join(lines) + "\n"
 
 
-def compile_model(model: bytes, name: str, section: str = "", banner: str = "") -> Compiled:
+def _drop_scratch(
+    search: OrderSearch,
+    scratch: dict[int, int],
+    plan: Callable[[dict[int, int], tuple[int, ...]], MemoryPlan],
+) -> OrderSearch:
+    """Kernel scratch is optional (each kernel has a variant without it): if planning none
+    lowers the peak, give it back op by op (largest first) wherever it does not raise it."""
+    order = search.plan.order
+    best = plan({}, order)
+    if best.arena_bytes >= search.plan.arena_bytes:
+        return search
+    kept: dict[int, int] = {}
+    for op_index, nbytes in sorted(scratch.items(), key=lambda kv: -kv[1]):
+        trial = plan({**kept, op_index: nbytes}, order)
+        if trial.arena_bytes <= best.arena_bytes:
+            kept[op_index], best = nbytes, trial
+    return dataclasses.replace(search, plan=best)
+
+
+def compile_model(
+    model: bytes, name: str, section: str = "", banner: str = "", keep_scratch: bool = False
+) -> Compiled:
     """Compile ``model`` to C sources (nothing is written).
+
+    ``keep_scratch``: plan every kernel's scratch (im2col, accumulators) even where it raises
+    the peak (faster kernels, more RAM); by default the plan takes the lowest peak.
 
     Raises:
         ExportError: an op or option outside the engine's set (one line, naming it).
@@ -84,11 +113,15 @@ def compile_model(model: bytes, name: str, section: str = "", banner: str = "") 
         for L in layers
         if L.overlay_shift is not None
     )
-    plan = plan_memory(
-        g,
-        {L.op.index: L.scratch for L in layers if L.scratch},
-        overlays,
-        {L.op.index: L.overlay_scratch for L in layers if L.overlay_shift is not None},
-    )
-    sources = generate(name, g, plan, layers, section, banner, _io_text(name, g))
-    return Compiled(g, plan, tuple(layers), sources, time.perf_counter() - start)
+    scratch = {L.op.index: L.scratch for L in layers if L.scratch}
+    overlay_scratch = {L.op.index: L.overlay_scratch for L in layers if L.overlay_shift is not None}
+    search = best_order(g, lambda order: plan_memory(g, scratch, overlays, overlay_scratch, order))
+    if not keep_scratch:
+        search = _drop_scratch(
+            search, scratch, lambda s, o: plan_memory(g, s, overlays, overlay_scratch, o)
+        )
+    plan = search.plan
+    by_index = {L.op.index: L for L in layers}
+    ordered = [by_index[i] for i in plan.order]
+    sources = generate(name, g, plan, ordered, section, banner, _io_text(name, g))
+    return Compiled(g, plan, tuple(ordered), sources, time.perf_counter() - start, search)

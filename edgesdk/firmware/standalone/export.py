@@ -39,19 +39,23 @@ class StandaloneExportResult(JsonResult):
     files: tuple[str, ...]
     model_bytes: int
     sha256: str
-    arena_bytes: int  # peak of the static activation buffer (the memory plan)
+    arena_bytes: int  # peak of the static buffer (the memory plan: activations, I/O, scratch)
     unshared_bytes: int  # the same tensors without sharing, for comparison
-    io_bytes: int  # the caller's input and output buffers
+    io_bytes: int  # the caller's own I/O buffers, with the copying entry only
     constant_bytes: int  # weights, biases, multipliers and tables (the const section)
     ram_budget: int | None
     ops: tuple[tuple[str, int], ...]  # op -> count, compiled
     layers: tuple[tuple[int, str], ...]  # (op index, op) in the order invoke() runs them
     kernels: tuple[str, ...]
     macs: int
-    verified_samples: int  # random inputs compared bit for bit with LiteRT BUILTIN_REF
+    verified_samples: int  # inputs compared bit for bit with LiteRT BUILTIN_REF (both entries)
     verified_with: str  # the host compiler, or "" when not verified
     test_vectors: int
     generation_seconds: float
+    model_order_bytes: int = 0  # the peak before both choices: model's op order, all scratch
+    orders_tried: int = 1  # operator orders planned to find the lowest peak
+    run_order: tuple[int, ...] = ()  # op indices in the order the C runs them
+    samples_from: str = "random"  # where verification inputs and test vectors come from
     forced: bool = False
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
@@ -70,10 +74,16 @@ class StandaloneExportResult(JsonResult):
             "model_bytes": self.model_bytes,
             "sha256": self.sha256,
             "ram": {
+                # the whole RAM of the model with <name>_invoke_in_place(): inputs and
+                # outputs live in the plan's buffer
                 "arena_peak": self.arena_bytes,
+                "includes_io": True,
                 "arena_unshared": self.unshared_bytes,
-                "io_buffers": self.io_bytes,
+                "io_buffers": self.io_bytes,  # the caller's, with the copying <name>_invoke()
                 "budget": self.ram_budget,
+                "model_order_peak": self.model_order_bytes,
+                "orders_tried": self.orders_tried,
+                "run_order": list(self.run_order),
             },
             "constant_bytes": self.constant_bytes,
             "ops": [{"op": op, "count": n} for op, n in self.ops],
@@ -83,6 +93,7 @@ class StandaloneExportResult(JsonResult):
             "verified": self.verified_samples > 0,
             "verified_samples": self.verified_samples,
             "verified_with": self.verified_with,
+            "samples_from": self.samples_from,
             "reference": "LiteRT BUILTIN_REF",
             "test_vectors": self.test_vectors,
             "generation_seconds": round(self.generation_seconds, 4),
@@ -149,11 +160,12 @@ def vectors_header(
 
 
 def verify_on_host(
-    model: bytes, compiled: Compiled, name: str, samples: int, seed: int, folder: Path,
+    model: bytes, compiled: Compiled, name: str, vectors: list[list[np.ndarray]], folder: Path,
     sanitize: bool = False,
 ) -> int:  # fmt: skip
-    """Compile the generated C with the host gcc, run ``samples`` random inputs and compare
-    every output byte with LiteRT's reference kernels; returns how many samples ran.
+    """Compile the generated C with the host gcc, run ``vectors`` through both entries (the
+    copying ``<name>_invoke`` and ``<name>_invoke_in_place``) and compare every output byte
+    with LiteRT's reference kernels; returns how many samples ran.
 
     Raises:
         ExportError: the C does not compile cleanly, or an output differs (named).
@@ -163,21 +175,35 @@ def verify_on_host(
 
     g = compiled.graph
     exe = build_host(folder, name, g, sanitize=sanitize)
-    vectors = random_vectors(g, samples, seed)
-    got = run_host(exe, g, vectors)
-    for k, (v, row) in enumerate(zip(vectors, got, strict=True)):
-        ref = reference_outputs(model, g, v)
-        for o, (a, b) in enumerate(zip(row, ref, strict=True)):
-            a, b = a.reshape(-1), b.reshape(-1)
-            diff = np.nonzero(a != b)[0]
-            if len(diff):
-                i = int(diff[0])
-                raise ExportError(
-                    f"The generated C differs from LiteRT's reference kernels: sample {k} "
-                    f"output {o} index {i} (got {a[i]}, expected {b[i]}; {len(diff)} values "
-                    "differ)"
-                )
+    refs = [reference_outputs(model, g, v) for v in vectors]
+    for entry, in_place in ((f"{name}_invoke", False), (f"{name}_invoke_in_place", True)):
+        got = run_host(exe, g, vectors, in_place=in_place)
+        for k, (row, ref) in enumerate(zip(got, refs, strict=True)):
+            for o, (a, b) in enumerate(zip(row, ref, strict=True)):
+                a, b = a.reshape(-1), b.reshape(-1)
+                diff = np.nonzero(a != b)[0]
+                if len(diff):
+                    i = int(diff[0])
+                    raise ExportError(
+                        f"The generated C ({entry}) differs from LiteRT's reference kernels: "
+                        f"sample {k} output {o} index {i} (got {a[i]}, expected {b[i]}; "
+                        f"{len(diff)} values differ)"
+                    )
     return len(vectors)
+
+
+def user_samples(data: bytes, model: str | Path, spec: str, count: int) -> list[list[np.ndarray]]:
+    """The user's samples as raw model inputs (quantized with the input's scale and zero
+    point like the TFLite Micro path does).
+
+    Raises:
+        DatasetError: the data cannot be read or does not fit the model's inputs (one line).
+    """
+    from edgesdk.firmware.vectors import samples_for
+    from edgesdk.tflite.model_info import inspect_bytes
+
+    samples, _ = samples_for(None, inspect_bytes(data, str(model)), spec, count, 0)
+    return samples
 
 
 # Over 80 lines: checks before anything is written, then one atomic write of the folder.
@@ -199,26 +225,43 @@ def export_standalone(
     Raises:
         InspectionError: not a (complete) .tflite file.
         ExportError: an op or option the engine lacks (use the TFLite Micro engine), the C
-            differs from LiteRT's reference kernels, RAM over budget (unless ``force``).
+            differs from LiteRT's reference kernels, RAM over budget (unless ``force``), too
+            few samples in ``data_spec`` for the test vectors, ``firmware`` for a profile
+            without an [mcu] section.
+        DatasetError: ``data_spec`` cannot be read or does not fit the model's inputs.
         OutputError: the folder exists with files (unless ``force``) or cannot be written.
+
+    ``data_spec``: representative data (as for the TFLite Micro path): verification and test
+    vectors use these samples, quantized with the input's scale and zero point, instead of
+    random inputs.
+    ``firmware``: also write ``firmware/``, a self-checking project for the profile's core
+    (Makefile, test driver on the in-place entry, start-up, linker script); implies 4 test
+    vectors.
     """
     from edgesdk.firmware.standalone.reference import reference_outputs
-
-    for given, what in ((firmware, "a TFLite Micro firmware project"), (data_spec, "user data")):
-        if given:
-            raise ExportError(
-                f"The standalone engine does not take {what} (it verifies on random inputs "
-                "against LiteRT's reference kernels)",
-                what="engine",
-                value=ENGINE,
-            )
     from edgesdk.tflite.model_info import inspect_bytes, read_tflite
+
+    if firmware:
+        from edgesdk.firmware.standalone.project import check_firmware_target
+
+        check_firmware_target(profile)  # before anything is read or written
+        test_vectors = test_vectors or 4  # the firmware checks its outputs against them
 
     data = read_tflite(model)
     inspect_bytes(data, str(model))  # schema validation: a damaged file fails here, cleanly
     ident = sanitize_identifier(name if name is not None else Path(model).stem)
     out = Path(out_dir).expanduser().absolute()
     check_out_dir(out, force)
+    samples: list[list[np.ndarray]] | None = None
+    if data_spec is not None:  # read and checked before anything is compiled or written
+        samples = user_samples(data, model, data_spec, max(verify_samples, test_vectors, 1))
+        if len(samples) < test_vectors:
+            raise ExportError(
+                f"Only {len(samples)} samples in {data_spec} for {test_vectors} test vectors "
+                "(give more data or fewer vectors)",
+                what="test_vectors",
+                value=test_vectors,
+            )
     sha = hashlib.sha256(data).hexdigest()
     banner = (
         f"/* Generated by edgesdk {__version__} (standalone engine) for target {profile.name}. "
@@ -227,13 +270,13 @@ def export_standalone(
     compiled = compile_model(data, ident, profile.header.section, banner)
     g = compiled.graph
     io_bytes = sum(g.tensors[t].nbytes for t in (*g.inputs, *g.outputs))
-    ram_used = compiled.plan.arena_bytes + io_bytes
+    ram_used = compiled.plan.arena_bytes  # I/O included (the in-place entry)
     budget = profile.memory.ram_budget_bytes
     warnings: list[str] = []
     if budget is not None and ram_used > budget:
         message = (
-            f"Over the RAM budget of {profile.name}: {ram_used} bytes of activations and I/O "
-            f"needed, {budget} available"
+            f"Over the RAM budget of {profile.name}: {ram_used} bytes of activations, I/O and "
+            f"scratch needed, {budget} available"
         )
         if not force:
             raise ExportError(message + "; use --force to write anyway")
@@ -253,15 +296,40 @@ def export_standalone(
                 try:
                     for f in files:
                         shutil.copy(tmp / f, scratch / f)
-                    verified = verify_on_host(data, compiled, ident, verify_samples, seed, scratch)
+                    checks = (
+                        samples[:verify_samples]
+                        if samples is not None
+                        else random_vectors(g, verify_samples, seed)
+                    )
+                    verified = verify_on_host(data, compiled, ident, checks, scratch)
                     compiler = "gcc"
                 finally:
                     shutil.rmtree(scratch, ignore_errors=True)
         if test_vectors:
-            vectors = random_vectors(g, test_vectors, seed + 1)
+            vectors = (
+                samples[:test_vectors]
+                if samples is not None
+                else random_vectors(g, test_vectors, seed + 1)
+            )
             expected = [reference_outputs(data, g, v) for v in vectors]
             files.append(f"{ident}_test_vectors.h")
             (tmp / files[-1]).write_text(vectors_header(ident, banner, g, vectors, expected))
+        if firmware:
+            from edgesdk.firmware.standalone.firmware import StandaloneBundle
+            from edgesdk.firmware.standalone.project import write_project
+
+            def io(tensors: tuple[int, ...]) -> tuple[tuple[str, int], ...]:
+                return tuple(
+                    ("float" if g.tensors[t].dtype == "float32" else "int8_t", g.tensors[t].size)
+                    for t in tensors
+                )
+
+            bundle = StandaloneBundle(
+                out, ident, io(g.inputs), io(g.outputs), test_vectors,
+                compiled.plan.arena_bytes, profile.name,
+            )  # fmt: skip
+            write_project(bundle, profile, tmp / "firmware")
+            files.append("firmware/")
         counts: dict[str, int] = {}
         for op in g.ops:
             counts[op.kind] = counts.get(op.kind, 0) + 1
@@ -279,13 +347,19 @@ def export_standalone(
             constant_bytes=compiled.sources.weight_bytes,
             ram_budget=budget,
             ops=tuple(counts.items()),
-            layers=tuple((op.index, op.kind) for op in g.ops),
+            layers=tuple((L.op.index, L.op.kind) for L in compiled.layers),  # run order
             kernels=compiled.sources.kernels,
             macs=compiled.macs,
             verified_samples=verified,
             verified_with=compiler,
             test_vectors=test_vectors,
             generation_seconds=compiled.seconds,
+            model_order_bytes=compiled.search.model_order_bytes
+            if compiled.search
+            else compiled.plan.arena_bytes,
+            orders_tried=compiled.search.orders_tried if compiled.search else 1,
+            run_order=compiled.plan.order,
+            samples_from=data_spec if data_spec is not None else "random",
             forced=force,
             warnings=tuple(warnings),
         )
@@ -301,6 +375,8 @@ def export_standalone(
                 "verify": verify,
                 "test_vectors": test_vectors,
                 "force": force,
+                "data": data_spec,
+                "firmware": firmware,
             },
             target=profile.to_dict(),
             where=tmp / "manifest.json",

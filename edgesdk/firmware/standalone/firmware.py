@@ -78,24 +78,24 @@ def read_bundle(folder: Path) -> StandaloneBundle:
 
 
 def driver(b: StandaloneBundle) -> str:
-    """main.c: runs every test vector, compares every output byte, prints the same protocol as
-    the TFLite Micro driver (see ../templates/main.cc) so the same parser reads it."""
+    """main.c: runs every test vector through the in-place entry (inputs written into the
+    model's buffer, outputs read from it: no I/O buffers of its own, so the static RAM is the
+    plan's), compares every output byte, prints the same protocol as the TFLite Micro driver
+    (see ../templates/main.cc) so the same parser reads it."""
     c = camel(b.name)
-    decl = [f"static {t} g_in{i}[{n}];" for i, (t, n) in enumerate(b.inputs)]
-    decl += [f"static {t} g_out{o}[{n}];" for o, (t, n) in enumerate(b.outputs)]
+    decl = [f"/* in place: I/O lives in {b.name}'s buffer ({b.arena_bytes} bytes) */"]
     load = "\n".join(
-        f"    memcpy(g_in{i}, k{c}TestInput{i}[v], sizeof g_in{i});" for i in range(len(b.inputs))
-    )
-    args = ", ".join(
-        [f"g_in{i}" for i in range(len(b.inputs))] + [f"g_out{o}" for o in range(len(b.outputs))]
+        f"    memcpy({b.name}_input{i}(), k{c}TestInput{i}[v], sizeof k{c}TestInput{i}[v]);"
+        for i in range(len(b.inputs))
     )
     checks = []
-    for o, (_ctype, n) in enumerate(b.outputs):
+    for o, (ctype, n) in enumerate(b.outputs):
         checks.append(
-            f"    for (e = 0; e < {n}; ++e) {{\n"
-            f"      if (memcmp(&g_out{o}[e], &k{c}TestOutput{o}[v][e], sizeof g_out{o}[0]) == 0) continue;\n"
-            f"      if (mismatches++ == 0) {{ bad_output = {o}; bad_index = e; "
-            f"got = (long)g_out{o}[e]; expected = (long)k{c}TestOutput{o}[v][e]; }}\n    }}"
+            f"    {{\n      const {ctype} *out = {b.name}_output{o}();\n"
+            f"      for (e = 0; e < {n}; ++e) {{\n"
+            f"        if (memcmp(&out[e], &k{c}TestOutput{o}[v][e], sizeof out[0]) == 0) continue;\n"
+            f"        if (mismatches++ == 0) {{ bad_output = {o}; bad_index = e; "
+            f"got = (long)out[e]; expected = (long)k{c}TestOutput{o}[v][e]; }}\n      }}\n    }}"
         )
     return (
         "/* edgesdk standalone-engine test driver (generated): same output protocol as main.cc. */\n"
@@ -113,7 +113,7 @@ def driver(b: StandaloneBundle) -> str:
         f"  for (v = 0; v < k{c}TestVectorCount; ++v) {{\n"
         "    unsigned mismatches = 0, e, bad_index = 0;\n    int bad_output = -1;\n"
         "    long got = 0, expected = 0;\n"
-        f"{load}\n    edgesdk_icount_mark();\n    {b.name}_invoke({args});\n    edgesdk_icount_mark();\n"
+        f"{load}\n    edgesdk_icount_mark();\n    {b.name}_invoke_in_place();\n    edgesdk_icount_mark();\n"
         + "\n".join(checks)
         + "\n    if (bad_output >= 0) {\n      ++failed;\n"
         '      printf("vector %d FAIL output=%d index=%u got=%ld expected=%ld mismatches=%u\\n", v, '

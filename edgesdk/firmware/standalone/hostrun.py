@@ -17,7 +17,9 @@ SANITIZE_FLAGS = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "
 
 def _driver(name: str, g: Graph) -> str:
     """A main() that reads every input (raw bytes) from stdin per vector, invokes the model and
-    writes every output to stdout, until stdin ends."""
+    writes every output to stdout, until stdin ends. With an argument (``in-place``) it reads
+    the inputs straight into the model's buffer and runs ``<name>_invoke_in_place()``;
+    without, it uses buffers of its own and the copying ``<name>_invoke()``."""
     ins = [g.tensors[t] for t in g.inputs]
     outs = [g.tensors[t] for t in g.outputs]
     ct = lambda t: "float" if t.dtype == "float32" else "int8_t"  # noqa: E731
@@ -26,9 +28,19 @@ def _driver(name: str, g: Graph) -> str:
     reads = " && ".join(f"fread(in{i}, sizeof in{i}, 1, stdin) == 1" for i in range(len(ins)))
     writes = "\n".join(f"    fwrite(out{i}, sizeof out{i}, 1, stdout);" for i in range(len(outs)))
     args = ", ".join([f"in{i}" for i in range(len(ins))] + [f"out{i}" for i in range(len(outs))])
+    reads_ip = " && ".join(
+        f"fread({name}_input{i}(), {t.nbytes}, 1, stdin) == 1" for i, t in enumerate(ins)
+    )
+    writes_ip = "\n".join(
+        f"      fwrite({name}_output{i}(), {t.nbytes}, 1, stdout);" for i, t in enumerate(outs)
+    )
     return (
         f'#include <stdio.h>\n#include "{name}_model.h"\n' + "\n".join(decl) + "\n"
-        f"int main(void) {{\n  while ({reads}) {{\n    if ({name}_invoke({args}) != 0) return 2;\n"
+        "int main(int argc, char **argv) {\n  (void)argv;\n"
+        f"  if (argc > 1) {{\n    while ({reads_ip}) {{\n"
+        f"      if ({name}_invoke_in_place() != 0) return 2;\n{writes_ip}\n    }}\n"
+        "    return 0;\n  }\n"
+        f"  while ({reads}) {{\n    if ({name}_invoke({args}) != 0) return 2;\n"
         f"{writes}\n  }}\n  return 0;\n}}\n"
     )
 
@@ -53,14 +65,20 @@ def build_host(folder: Path, name: str, g: Graph, sanitize: bool = True, cc: str
     return exe
 
 
-def run_host(exe: Path, g: Graph, vectors: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
-    """Run the host executable on input vectors; returns the outputs per vector."""
+def run_host(
+    exe: Path, g: Graph, vectors: list[list[np.ndarray]], in_place: bool = False
+) -> list[list[np.ndarray]]:
+    """Run the host executable on input vectors; returns the outputs per vector.
+
+    ``in_place``: through ``<name>_invoke_in_place()`` and the I/O pointers into its buffer.
+    """
     data = b"".join(
         np.ascontiguousarray(x, dtype=g.tensors[t].dtype).tobytes()
         for v in vectors
         for t, x in zip(g.inputs, v, strict=True)
     )
-    proc = subprocess.run([str(exe)], input=data, capture_output=True, timeout=300)
+    args = [str(exe), "in-place"] if in_place else [str(exe)]
+    proc = subprocess.run(args, input=data, capture_output=True, timeout=300)
     if proc.returncode != 0:
         raise ExportError(
             f"The generated C failed on the host (exit {proc.returncode}): "

@@ -20,7 +20,9 @@ class Layer:
     fields: tuple[tuple[str, str], ...]  # designated initialiser fields, in order
     arrays: tuple[tuple[str, str, np.ndarray], ...]  # (suffix, C type, data) constant arrays
     macs: int = 0
-    scratch: int = 0  # bytes of working memory while the layer runs (planned in the arena)
+    # bytes of working memory while the layer runs (planned in the arena); optional: the kernel
+    # has a slower variant without it, used when the planner finds it raises the peak
+    scratch: int = 0
     overlay_shift: int | None = None  # the op may write over its input placed this far in
     overlay_scratch: int = 0  # working memory when it does
 

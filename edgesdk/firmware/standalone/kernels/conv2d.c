@@ -90,3 +90,35 @@ ES_FN void es_conv2d(const es_conv_params *p, const int8_t *in, int8_t *out, int
     }
   }
 }
+
+/* The same convolution without scratch memory (when the planner finds that the `col` buffer
+ * would raise the peak): taps are read from the input directly; a padded tap adds
+ * in_zp * w to cancel its share of bias_eff, as the zero-point-padded gather does. */
+ES_FN void es_conv2d_nocol(const es_conv_params *p, const int8_t *in, int8_t *out) {
+  const int ic = p->in_c, kw = p->k_w, kh = p->k_h;
+  const int32_t taps = (int32_t)kh * kw * ic;
+  int oy, ox, oc, ky, kx, c;
+  for (oy = 0; oy < p->out_h; ++oy) {
+    const int y0 = oy * p->stride_h - p->pad_t;
+    for (ox = 0; ox < p->out_w; ++ox) {
+      const int x0 = ox * p->stride_w - p->pad_l;
+      for (oc = 0; oc < p->out_c; ++oc) {
+        const int8_t *w = p->weights + oc * taps;
+        int32_t acc = p->bias_eff[oc];
+        for (ky = 0; ky < kh; ++ky) {
+          const int y = y0 + ky * p->dil_h;
+          for (kx = 0; kx < kw; ++kx, w += ic) {
+            const int x = x0 + kx * p->dil_w;
+            if (y < 0 || y >= p->in_h || x < 0 || x >= p->in_w) {
+              for (c = 0; c < ic; ++c) acc += p->in_zp * w[c];
+            } else {
+              acc = es_dot(in + ((int32_t)y * p->in_w + x) * ic, w, ic, acc);
+            }
+          }
+        }
+        *out++ = es_clamp(es_requant(acc, p->mult[oc], p->shift[oc]) + p->out_offset,
+                          p->act_min, p->act_max);
+      }
+    }
+  }
+}
