@@ -34,8 +34,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import edgesdk  # noqa: E402
 from firmware_emulation import digits_cnn, ds_cnn  # noqa: E402
+
+import edgesdk  # noqa: E402
 
 TARGET = "arduino-nano-33-ble"
 GOALS = {"ram": 0.5, "flash_wo_model": 0.35, "instructions": 0.2}
