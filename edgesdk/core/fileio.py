@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from edgesdk.errors import OutputError
@@ -115,3 +117,24 @@ def publish_dir(tmp: Path, out: Path) -> None:
     os.replace(tmp, out)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def staged_dir(out: Path, what: str) -> Iterator[Path]:
+    """A temporary folder beside ``out`` that replaces ``out`` when the block ends without an
+    error; on any error (or a signal) it is removed and ``out`` stays as it was.
+
+    Raises:
+        OutputError: the folder cannot be written (``what`` names it in the message).
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    try:
+        yield tmp
+        publish_dir(tmp, out)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OutputError(f"Cannot write {what} to {out}: {e.strerror or e}") from e
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

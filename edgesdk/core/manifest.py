@@ -113,3 +113,22 @@ def array_digest(arrays: dict[str, Any]) -> str:
         digest.update(f"{name}\0{a.dtype.str}\0{a.shape}\n".encode())
         digest.update(a.tobytes())
     return digest.hexdigest()
+
+
+def record_export(
+    folder: Path, out: Path, model: str | Path, result: Any, options: dict[str, Any], target: Any
+) -> None:
+    """``export.json`` (the result) and ``manifest.json`` of a C export, written into the
+    staging ``folder`` of the bundle that will become ``out``."""
+    import json
+
+    (folder / "export.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    write_manifest(
+        out,
+        "export-c",
+        {"model": model},
+        result.to_dict(),
+        options=options,
+        target=target.to_dict(),
+        where=folder / "manifest.json",
+    )

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -14,11 +11,11 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from edgesdk import __version__
-from edgesdk.core.fileio import check_out_dir, publish_dir
-from edgesdk.core.manifest import write_manifest
+from edgesdk.core.fileio import check_out_dir, staged_dir
+from edgesdk.core.manifest import record_export
 from edgesdk.core.profiles import TargetProfile
 from edgesdk.core.results import JsonResult
-from edgesdk.errors import ExportError, OutputError
+from edgesdk.errors import ExportError
 from edgesdk.firmware.csource import C_TYPES, camel, sanitize_identifier, write_byte_array
 from edgesdk.firmware.user_project import write_for_profile
 from edgesdk.firmware.vectors import samples_for, test_vectors_header, untied
@@ -320,9 +317,7 @@ def export_c(
                 f"({divergence['tensor']}), up to {divergence['max_lsb']} LSB"
             )
     sha = hashlib.sha256(data).hexdigest()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    try:
+    with staged_dir(out, "the bundle") as tmp:
         files = _write_sources(
             tmp, ident, str(model), data, sha, profile, info, declared, arena.total, ops,
             interpreter, untied(interpreter, info, samples, test_vectors, warnings),
@@ -351,23 +346,8 @@ def export_c(
             forced=force,
             warnings=tuple(warnings),
         )
-        (tmp / "export.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
-        write_manifest(
-            out,
-            "export-c",
-            {"model": model},
-            result.to_dict(),
-            options={"name": ident, "verify": verify, "test_vectors": test_vectors, "force": force},
-            target=profile.to_dict(),
-            where=tmp / "manifest.json",
-        )
-        publish_dir(tmp, out)
-    except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise OutputError(f"Cannot write the bundle to {out}: {e.strerror or e}") from e
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        options = {"name": ident, "verify": verify, "test_vectors": test_vectors, "force": force}
+        record_export(tmp, out, model, result, options, profile)
     for w in warnings:
         log.warning("%s", w)
     return result

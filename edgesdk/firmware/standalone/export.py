@@ -4,7 +4,6 @@ for bit against LiteRT's reference kernels by compiling it with the host's C com
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import shutil
 import tempfile
@@ -15,11 +14,11 @@ from typing import Any
 import numpy as np
 
 from edgesdk import __version__
-from edgesdk.core.fileio import check_out_dir, publish_dir
-from edgesdk.core.manifest import write_manifest
+from edgesdk.core.fileio import check_out_dir, staged_dir
+from edgesdk.core.manifest import record_export
 from edgesdk.core.profiles import TargetProfile
 from edgesdk.core.results import JsonResult
-from edgesdk.errors import ExportError, OutputError
+from edgesdk.errors import ExportError
 from edgesdk.firmware.csource import camel, sanitize_identifier
 from edgesdk.firmware.standalone.engine import Compiled, compile_model
 from edgesdk.firmware.standalone.graph import Graph
@@ -281,9 +280,7 @@ def export_standalone(
         if not force:
             raise ExportError(message + "; use --force to write anyway")
         warnings.append(message + "; written anyway (--force)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    try:
+    with staged_dir(out, "the C sources") as tmp:
         files = [f"{ident}_model.h", f"{ident}_model.c"]
         (tmp / files[0]).write_text(compiled.sources.header)
         (tmp / files[1]).write_bytes(compiled.sources.source)
@@ -363,31 +360,16 @@ def export_standalone(
             forced=force,
             warnings=tuple(warnings),
         )
-        (tmp / "export.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
-        write_manifest(
-            out,
-            "export-c",
-            {"model": model},
-            result.to_dict(),
-            options={
-                "name": ident,
-                "engine": ENGINE,
-                "verify": verify,
-                "test_vectors": test_vectors,
-                "force": force,
-                "data": data_spec,
-                "firmware": firmware,
-            },
-            target=profile.to_dict(),
-            where=tmp / "manifest.json",
-        )
-        publish_dir(tmp, out)
-    except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise OutputError(f"Cannot write the C sources to {out}: {e.strerror or e}") from e
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        options = {
+            "name": ident,
+            "engine": ENGINE,
+            "verify": verify,
+            "test_vectors": test_vectors,
+            "force": force,
+            "data": data_spec,
+            "firmware": firmware,
+        }
+        record_export(tmp, out, model, result, options, profile)
     for w in warnings:
         log.warning("%s", w)
     return result
