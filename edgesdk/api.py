@@ -110,6 +110,7 @@ def export_c(
     firmware: bool = False,
     data: str | Path | None = None,
     engine: str = "tflm",
+    integer_only: bool = False,
 ) -> Any:
     """Write a firmware bundle (C array, I/O constants, arena size, op resolver) for a .tflite.
 
@@ -131,6 +132,8 @@ def export_c(
         engine: ``"tflm"`` (the model for TFLite Micro) or ``"standalone"``: the model compiled
             to plain C99 kernels, no interpreter, verified bit for bit against LiteRT's
             reference kernels with the host gcc.
+        integer_only: (standalone engine) no float or double in the C: SOFTMAX as TFLite
+            Micro's fixed-point kernel, verified against TFLite Micro; int8 I/O only.
 
     Returns:
         The ExportResult (StandaloneExportResult for the standalone engine).
@@ -151,6 +154,7 @@ def export_c(
         firmware=firmware,
         data_spec=str(data) if data is not None else None,
         engine=engine,
+        integer_only=integer_only,
     )
 
 

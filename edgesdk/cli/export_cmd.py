@@ -55,6 +55,14 @@ def export_c(
             "interpreter (verified against LiteRT's reference kernels).",
         ),
     ] = "tflm",
+    integer_only: Annotated[
+        bool,
+        typer.Option(
+            "--integer-only",
+            help="Standalone engine: no float or double in the C (SOFTMAX as TFLite Micro's "
+            "fixed-point kernel, verified against TFLite Micro); int8 I/O only.",
+        ),
+    ] = False,
 ) -> None:
     """Emit C/C++ sources for TFLite Micro firmware: model array, arena size, op resolver."""
     from edgesdk import api
@@ -70,6 +78,7 @@ def export_c(
         firmware=firmware,
         data=data,
         engine=engine,
+        integer_only=integer_only,
     )
     if json_out:
         print_json(result.to_dict())

@@ -322,14 +322,20 @@ def render_standalone_export(result: Any, console: Console) -> None:
     head.add_row("constants", f"{human_bytes(result.constant_bytes)} (const section)")
     head.add_row("ops", ", ".join(f"{op} x{n}" for op, n in result.ops))
     head.add_row("MACs", f"{result.macs:,} per inference")
+    against = "LiteRT's reference kernels"
+    if any(r != "LiteRT BUILTIN_REF" for _, _, r in result.op_references):
+        tflm = sorted({op for _, op, r in result.op_references if r != "LiteRT BUILTIN_REF"})
+        against = f"TFLite Micro for {', '.join(tflm)}, LiteRT's reference kernels for the rest"
     verified = (
-        f"bit-exact with LiteRT's reference kernels on {result.verified_samples} inputs "
+        f"bit-exact with {against} on {result.verified_samples} inputs "
         f"({result.samples_from}), both entries "
         f"({result.verified_with})"
         if result.verified_samples
         else "not verified"
     )
     head.add_row("verified", verified)
+    if result.integer_only:
+        head.add_row("integer only", "yes: no float or double in the C")
     head.add_row("generated in", f"{result.generation_seconds:.3f} s")
     print_table(console, head)
     for w in result.warnings:

@@ -242,6 +242,7 @@ def export_c(
     firmware: bool = False,
     data_spec: str | None = None,
     engine: str = "tflm",
+    integer_only: bool = False,
 ) -> Any:
     """Write the firmware bundle for ``model`` and ``profile`` into ``out_dir`` (atomically).
 
@@ -261,12 +262,19 @@ def export_c(
             value=engine,
             allowed=list(ENGINES),
         )
+    if integer_only and engine != "standalone":
+        raise ExportError(
+            f"integer_only needs engine='standalone' (TFLite Micro's kernels are its own), "
+            f"got engine={engine!r}",
+            what="integer_only",
+            value=engine,
+        )
     if engine == "standalone":  # the model as plain C: edgesdk.firmware.standalone
         from edgesdk.firmware.standalone.export import export_standalone
 
         return export_standalone(
             model, profile, out_dir, name, test_vectors, verify, force=force, seed=seed,
-            firmware=firmware, data_spec=data_spec,
+            firmware=firmware, data_spec=data_spec, integer_only=integer_only,
         )  # fmt: skip
     if firmware and not test_vectors:
         test_vectors = 4  # the firmware checks its outputs against them

@@ -16,7 +16,7 @@ from edgesdk.firmware.standalone.planner import MemoryPlan
 
 KERNEL_ORDER = (
     "common", "conv2d", "depthwise_conv2d", "fully_connected", "pool2d", "add", "mul", "mean",
-    "softmax", "lut", "concatenation", "pad", "quantize",
+    "softmax", "softmax_fixed", "lut", "concatenation", "pad", "quantize",
 )  # fmt: skip
 _CTYPE = {"int8": "int8_t", "float32": "float"}
 PRAGMAS = (
@@ -125,7 +125,8 @@ def _call(g: Graph, plan: MemoryPlan, layer: Layer, sym: str) -> list[str]:
     if k == "MEAN":
         return [f"es_mean(&{sym}, {_ptr(g, plan, x)}, {_ptr(g, plan, out)});"]
     if k == "SOFTMAX":
-        return [f"es_softmax(&{sym}, {_ptr(g, plan, x)}, {_ptr(g, plan, out)});"]
+        fn = "es_softmax_fixed" if layer.kernel == "softmax_fixed" else "es_softmax"
+        return [f"{fn}(&{sym}, {_ptr(g, plan, x)}, {_ptr(g, plan, out)});"]
     if layer.kernel == "lut":
         return [
             f"es_lut((const int8_t *){sym}_table, {t[out].size}, {_ptr(g, plan, x)}, "
@@ -180,7 +181,9 @@ def generate(
     src = BytesIO()
     w = src.write
     w(banner.encode())
-    w(f'#include <stdint.h>\n\n#include "{name}_model.h"\n\n{PRAGMAS}\n'.encode())
+    # no float step at all (integer-only): no pragma about them either
+    pragmas = PRAGMAS if any(k in ("softmax", "quantize") for k in kernels) else ""
+    w(f'#include <stdint.h>\n\n#include "{name}_model.h"\n\n{pragmas}\n'.encode())
     w(
         b"/* where the constants go (the target profile's section); override with -D */\n"
         + f"#ifndef EDGESDK_CONST_SECTION\n#define EDGESDK_CONST_SECTION {section_attr}\n#endif\n\n".encode()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgesdk.errors import ExportError
 from edgesdk.firmware.standalone.codegen import Sources, generate
 from edgesdk.firmware.standalone.graph import Graph, read_graph
 from edgesdk.firmware.standalone.layers import Layer, build_layer
@@ -34,7 +35,7 @@ class Compiled:
         return sum(L.macs for L in self.layers)
 
 
-def _io_text(name: str, g: Graph) -> str:
+def _io_text(name: str, g: Graph, integer_only: bool = False) -> str:
     upper = name.upper()
     lines = []
     for kind, tensors in (("INPUT", g.inputs), ("OUTPUT", g.outputs)):
@@ -48,7 +49,12 @@ def _io_text(name: str, g: Graph) -> str:
                 f"#define {tag}_SHAPE {{{', '.join(str(d) for d in t.shape)}}}",
                 f"#define {tag}_ELEMENTS {t.size}",
             ]
-            if t.scale and t.dtype == "int8":
+            if t.scale and t.dtype == "int8" and integer_only:  # no float in the sources
+                lines += [
+                    f"/* scale {float(np.float32(t.scale[0]))!r}: real = scale * (q - zero point) */",
+                    f"#define {tag}_ZERO_POINT ({t.zp})",
+                ]
+            elif t.scale and t.dtype == "int8":
                 s = f"{tag}_SCALE"
                 lines += [
                     f"#define {s} {np.float32(t.scale[0])!r}f".replace("np.float32(", "").replace(
@@ -66,6 +72,23 @@ def _io_text(name: str, g: Graph) -> str:
                 ]
             lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def check_integer_io(g: Graph) -> None:
+    """Integer-only code needs int8 inputs and outputs (QUANTIZE / DEQUANTIZE of float I/O are
+    float arithmetic).
+
+    Raises:
+        ExportError: a float input or output (one line, naming it).
+    """
+    for kind, tensors in (("input", g.inputs), ("output", g.outputs)):
+        for t in tensors:
+            if g.tensors[t].dtype != "int8":
+                raise ExportError(
+                    f"Integer-only C needs int8 inputs and outputs, but {kind} "
+                    f"'{g.tensors[t].name}' is {g.tensors[t].dtype} (convert with int8 "
+                    "inference_input_type/inference_output_type, or export without integer_only)"
+                )
 
 
 def _drop_scratch(
@@ -88,18 +111,24 @@ def _drop_scratch(
 
 
 def compile_model(
-    model: bytes, name: str, section: str = "", banner: str = "", keep_scratch: bool = False
-) -> Compiled:
+    model: bytes, name: str, section: str = "", banner: str = "", keep_scratch: bool = False,
+    integer_only: bool = False,
+) -> Compiled:  # fmt: skip
     """Compile ``model`` to C sources (nothing is written).
 
     ``keep_scratch``: plan every kernel's scratch (im2col, accumulators) even where it raises
     the peak (faster kernels, more RAM); by default the plan takes the lowest peak.
+    ``integer_only``: no float or double anywhere in the sources (SOFTMAX as TFLite Micro's
+    fixed-point kernel; int8 I/O only).
 
     Raises:
-        ExportError: an op or option outside the engine's set (one line, naming it).
+        ExportError: an op or option outside the engine's set (one line, naming it), or float
+            I/O / an unsupported softmax with ``integer_only``.
     """
     start = time.perf_counter()
     g = read_graph(model)
+    if integer_only:
+        check_integer_io(g)
     layers = []
     for op in g.ops:
         lut = None
@@ -107,7 +136,7 @@ def compile_model(
             op.kind == "QUANTIZE" and g.tensors[op.inputs[0]].dtype == "int8"
         ):
             lut = elementwise_table(model, g, op)
-        layers.append(build_layer(g, op, lut))
+        layers.append(build_layer(g, op, lut, integer_only))
     overlays = tuple(
         Overlay(L.op.index, L.op.inputs[0], L.overlay_shift)
         for L in layers
@@ -123,5 +152,5 @@ def compile_model(
     plan = search.plan
     by_index = {L.op.index: L for L in layers}
     ordered = [by_index[i] for i in plan.order]
-    sources = generate(name, g, plan, ordered, section, banner, _io_text(name, g))
+    sources = generate(name, g, plan, ordered, section, banner, _io_text(name, g, integer_only))
     return Compiled(g, plan, tuple(ordered), sources, time.perf_counter() - start, search)

@@ -22,6 +22,7 @@ from edgesdk.errors import ExportError
 from edgesdk.firmware.csource import camel, sanitize_identifier
 from edgesdk.firmware.standalone.engine import Compiled, compile_model
 from edgesdk.firmware.standalone.graph import Graph
+from edgesdk.firmware.standalone.mixed_reference import LITERT_REF, MixedReference, op_references
 
 log = logging.getLogger(__name__)
 ENGINE = "standalone"
@@ -57,6 +58,8 @@ class StandaloneExportResult(JsonResult):
     samples_from: str = "random"  # where verification inputs and test vectors come from
     forced: bool = False
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    integer_only: bool = False  # no float or double in the C (SOFTMAX as TFLite Micro's)
+    op_references: tuple[tuple[int, str, str], ...] = ()  # (op index, op, verified against)
 
     @property
     def engine(self) -> str:
@@ -93,7 +96,11 @@ class StandaloneExportResult(JsonResult):
             "verified_samples": self.verified_samples,
             "verified_with": self.verified_with,
             "samples_from": self.samples_from,
-            "reference": "LiteRT BUILTIN_REF",
+            "reference": " + ".join(sorted({r for _, _, r in self.op_references})) or LITERT_REF,
+            "integer_only": self.integer_only,
+            "op_references": [
+                {"op_index": i, "op": op, "reference": r} for i, op, r in self.op_references
+            ],
             "test_vectors": self.test_vectors,
             "generation_seconds": round(self.generation_seconds, 4),
             "forced": self.forced,
@@ -139,15 +146,16 @@ def vectors_header(
     g: Graph,
     vectors: list[list[np.ndarray]],
     outputs: list[list[np.ndarray]],
+    reference: str = "LiteRT's reference kernels (BUILTIN_REF)",
 ) -> str:
-    """``<name>_test_vectors.h``: inputs and LiteRT reference-kernel outputs."""
+    """``<name>_test_vectors.h``: inputs and the reference's outputs."""
     upper, cname = name.upper(), camel(name)
     ctype = lambda t: "float" if g.tensors[t].dtype == "float32" else "int8_t"  # noqa: E731
     parts = [
         banner,
         f"#ifndef EDGESDK_{upper}_TEST_VECTORS_H_\n#define EDGESDK_{upper}_TEST_VECTORS_H_\n\n",
         f'#include "{name}_model.h"\n\n',
-        "/* Expected outputs are LiteRT's reference kernels' (BUILTIN_REF) for these inputs. */\n",
+        f"/* Expected outputs are {reference}'s for these inputs. */\n",
         f"enum {{ k{cname}TestVectorCount = {len(vectors)} }};\n\n",
     ]
     for i, t in enumerate(g.inputs):
@@ -160,11 +168,12 @@ def vectors_header(
 
 def verify_on_host(
     model: bytes, compiled: Compiled, name: str, vectors: list[list[np.ndarray]], folder: Path,
-    sanitize: bool = False,
+    sanitize: bool = False, reference: MixedReference | None = None,
 ) -> int:  # fmt: skip
     """Compile the generated C with the host gcc, run ``vectors`` through both entries (the
     copying ``<name>_invoke`` and ``<name>_invoke_in_place``) and compare every output byte
-    with LiteRT's reference kernels; returns how many samples ran.
+    with LiteRT's reference kernels (or ``reference``: op by op, each op's own reference);
+    returns how many samples ran.
 
     Raises:
         ExportError: the C does not compile cleanly, or an output differs (named).
@@ -174,7 +183,10 @@ def verify_on_host(
 
     g = compiled.graph
     exe = build_host(folder, name, g, sanitize=sanitize)
-    refs = [reference_outputs(model, g, v) for v in vectors]
+    refs = [
+        reference(v) if reference is not None else reference_outputs(model, g, v) for v in vectors
+    ]
+    against = "its references" if reference is not None else "LiteRT's reference kernels"
     for entry, in_place in ((f"{name}_invoke", False), (f"{name}_invoke_in_place", True)):
         got = run_host(exe, g, vectors, in_place=in_place)
         for k, (row, ref) in enumerate(zip(got, refs, strict=True)):
@@ -184,7 +196,7 @@ def verify_on_host(
                 if len(diff):
                     i = int(diff[0])
                     raise ExportError(
-                        f"The generated C ({entry}) differs from LiteRT's reference kernels: "
+                        f"The generated C ({entry}) differs from {against}: "
                         f"sample {k} output {o} index {i} (got {a[i]}, expected {b[i]}; "
                         f"{len(diff)} values differ)"
                     )
@@ -218,6 +230,7 @@ def export_standalone(
     seed: int = 0,
     firmware: bool = False,
     data_spec: str | None = None,
+    integer_only: bool = False,
 ) -> StandaloneExportResult:
     """Write ``<name>_model.h/.c`` (plain C99, no interpreter) for ``model`` into ``out_dir``.
 
@@ -236,6 +249,8 @@ def export_standalone(
     ``firmware``: also write ``firmware/``, a self-checking project for the profile's core
     (Makefile, test driver on the in-place entry, start-up, linker script); implies 4 test
     vectors.
+    ``integer_only``: no float or double in the C (SOFTMAX as TFLite Micro's fixed-point kernel,
+    verified against TFLite Micro's interpreter; every other op against BUILTIN_REF); int8 I/O.
     """
     from edgesdk.firmware.standalone.reference import reference_outputs
     from edgesdk.tflite.model_info import inspect_bytes, read_tflite
@@ -266,8 +281,11 @@ def export_standalone(
         f"/* Generated by edgesdk {__version__} (standalone engine) for target {profile.name}. "
         f"Do not edit.\n * Model: {model} ({len(data)} bytes, sha256 {sha})\n */\n"
     )
-    compiled = compile_model(data, ident, profile.header.section, banner)
+    compiled = compile_model(data, ident, profile.header.section, banner, integer_only=integer_only)
     g = compiled.graph
+    refs = op_references({L.op.index: L.kernel for L in compiled.layers})
+    mixed = MixedReference(data, g, refs) if set(refs.values()) != {LITERT_REF} else None
+    run_reference = mixed if mixed is not None else lambda v: reference_outputs(data, g, v)
     io_bytes = sum(g.tensors[t].nbytes for t in (*g.inputs, *g.outputs))
     ram_used = compiled.plan.arena_bytes  # I/O included (the in-place entry)
     budget = profile.memory.ram_budget_bytes
@@ -298,7 +316,9 @@ def export_standalone(
                         if samples is not None
                         else random_vectors(g, verify_samples, seed)
                     )
-                    verified = verify_on_host(data, compiled, ident, checks, scratch)
+                    verified = verify_on_host(
+                        data, compiled, ident, checks, scratch, reference=mixed
+                    )
                     compiler = "gcc"
                 finally:
                     shutil.rmtree(scratch, ignore_errors=True)
@@ -308,9 +328,12 @@ def export_standalone(
                 if samples is not None
                 else random_vectors(g, test_vectors, seed + 1)
             )
-            expected = [reference_outputs(data, g, v) for v in vectors]
+            expected = [run_reference(v) for v in vectors]
             files.append(f"{ident}_test_vectors.h")
-            (tmp / files[-1]).write_text(vectors_header(ident, banner, g, vectors, expected))
+            said = "LiteRT's reference kernels (BUILTIN_REF)"
+            if mixed is not None:
+                said = "the op-by-op references (TFLite Micro for SOFTMAX, else BUILTIN_REF)"
+            (tmp / files[-1]).write_text(vectors_header(ident, banner, g, vectors, expected, said))
         if firmware:
             from edgesdk.firmware.standalone.firmware import StandaloneBundle
             from edgesdk.firmware.standalone.project import write_project
@@ -359,6 +382,8 @@ def export_standalone(
             samples_from=data_spec if data_spec is not None else "random",
             forced=force,
             warnings=tuple(warnings),
+            integer_only=integer_only,
+            op_references=tuple((L.op.index, L.op.kind, refs[L.op.index]) for L in compiled.layers),
         )
         options = {
             "name": ident,
@@ -368,6 +393,7 @@ def export_standalone(
             "force": force,
             "data": data_spec,
             "firmware": firmware,
+            "integer_only": integer_only,
         }
         record_export(tmp, out, model, result, options, profile)
     for w in warnings:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgesdk.errors import ExportError
 from edgesdk.firmware.standalone import quant
 from edgesdk.firmware.standalone.graph import Graph, Op
 
@@ -279,8 +280,34 @@ def _softmax(g: Graph, op: Op) -> Layer:
     )
 
 
-def build_layer(g: Graph, op: Op, lut: np.ndarray | None = None) -> Layer:
-    """The Layer for ``op`` (``lut``: the 256-entry table of an element-wise op)."""
+def _softmax_fixed(g: Graph, op: Op) -> Layer:
+    """TFLite Micro's integer-only int8 softmax (no float at run time)."""
+    t = g.tensors
+    x, out = t[op.inputs[0]], t[op.outputs[0]]
+    params = quant.softmax_fixed_params(x.scale[0], op.options.beta)
+    if out.zp != -128 or abs(out.scale[0] - 1 / 256) > 0.001 / 256 or params is None:
+        raise ExportError(
+            f"Integer-only SOFTMAX (op {op.index}) needs an int8 output of scale 1/256 and zero "
+            f"point -128 and beta * input scale > 2^-26, got scale {out.scale[0]!r}, zero point "
+            f"{out.zp}, beta {op.options.beta!r} (export without integer_only)"
+        )
+    depth = x.shape[-1]
+    mult, shift, diff_min = params
+    return Layer(
+        op,
+        "softmax_fixed",
+        "es_softmax_fixed_params",
+        _f(rows=x.size // depth, depth=depth, input_multiplier=mult, input_left_shift=shift,
+           diff_min=diff_min),
+        (),
+    )  # fmt: skip
+
+
+def build_layer(
+    g: Graph, op: Op, lut: np.ndarray | None = None, integer_only: bool = False
+) -> Layer:
+    """The Layer for ``op`` (``lut``: the 256-entry table of an element-wise op;
+    ``integer_only``: SOFTMAX as TFLite Micro's fixed-point kernel instead of LiteRT's float)."""
     k = op.kind
     if k == "CONV_2D":
         return _conv(g, op, False)
@@ -297,7 +324,7 @@ def build_layer(g: Graph, op: Op, lut: np.ndarray | None = None) -> Layer:
     if k == "MEAN":
         return _mean(g, op)
     if k == "SOFTMAX":
-        return _softmax(g, op)
+        return _softmax_fixed(g, op) if integer_only else _softmax(g, op)
     if k in ("LOGISTIC", "QUANTIZE") and lut is not None:
         return Layer(op, "lut", "", (), (("table", "int8_t", lut),))
     if k in ("QUANTIZE", "DEQUANTIZE"):

@@ -109,3 +109,22 @@ def mean_multiplier(multiplier: int, shift: int, count: int) -> tuple[int, int]:
     """Fold ``1 / count`` into a multiplier as the integer MEAN reference kernel does."""
     s = min(count.bit_length() - 1, 32, 31 + shift)
     return int((multiplier << s) // count), shift - s
+
+
+SOFTMAX_DIFF_INTEGER_BITS = 5  # kScaledDiffIntegerBits of TFLite's int8 softmax
+
+
+def softmax_fixed_params(input_scale: float, beta: float) -> tuple[int, int, int] | None:
+    """TFLite Micro's int8 softmax parameters, as ``PreprocessSoftmaxScaling`` and
+    ``CalculateInputRadius`` compute them in double: (input_multiplier, input_left_shift,
+    diff_min); None where TFLite would refuse (``beta * input_scale`` below 2^-26)."""
+    bits = SOFTMAX_DIFF_INTEGER_BITS
+    # float32 beta and scale widened to double, as static_cast<double> does
+    real = min(float(beta) * float(input_scale) * (1 << (31 - bits)), (1 << 31) - 1.0)
+    if not real > 1.0:  # QuantizeMultiplierGreaterThanOne checks multiplier > 1
+        return None
+    multiplier, left_shift = quantize_multiplier(real)
+    if left_shift < 0:
+        return None
+    radius = math.floor(1.0 * ((1 << bits) - 1) * (1 << (31 - bits)) / (1 << left_shift))
+    return multiplier, left_shift, int(-1.0 * radius)

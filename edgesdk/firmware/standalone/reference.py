@@ -25,6 +25,15 @@ def one_op_model(model: bytes, op: Op) -> bytes:
     return bytes(b.Output())
 
 
+def one_op_inputs(model: bytes, op: Op) -> list[int]:
+    """The inputs of ``one_op_model(model, op)``, in order: the op's non-constant inputs."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    m = schema.ModelT.InitFromObj(schema.Model.GetRootAs(model, 0))
+    tensors = m.subgraphs[0].tensors
+    return [i for i in op.inputs if i >= 0 and not _constant(m, tensors[i])]
+
+
 def _constant(m: object, t: object) -> bool:
     buf = m.buffers[t.buffer] if t.buffer < len(m.buffers) else None  # type: ignore[attr-defined]
     return buf is not None and buf.data is not None and len(buf.data) > 0
