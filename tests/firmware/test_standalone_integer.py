@@ -99,8 +99,8 @@ def test_the_softmax_parameters_are_tflites():
     assert softmax_fixed_params(1e-9, 1.0) is None  # below 2^-26: TFLite refuses it too
 
 
-@pytest.mark.parametrize("field", ["input_multiplier", "diff_min"])
-def test_a_corrupted_softmax_parameter_fails_verification(tmp_path, field):
+@pytest.mark.parametrize("corrupt", ["table_size", "exp_table"])
+def test_a_corrupted_softmax_parameter_fails_verification(tmp_path, corrupt):
     model = softmax_model((4, 12), 0.1, 0, 1.0)
     compiled, _ = _build(tmp_path, model)
     reference = MixedReference(model, compiled.graph, {0: TFLM})
@@ -108,15 +108,33 @@ def test_a_corrupted_softmax_parameter_fails_verification(tmp_path, field):
     assert verify_on_host(model, compiled, "m", vectors, tmp_path, True, reference) == 20
     source = tmp_path / "m_model.c"
     text = source.read_text()
-    m = re.search(rf"\.{field} = (-?\d+),", text)
-    value = int(m.group(1))
-    # the multiplier 2 % off; the cut-off moved in from -248 to -20 (2.0 in logits)
-    wrong = value + value // 50 if field == "input_multiplier" else -20
-    source.write_text(text[: m.start(1)] + str(wrong) + text[m.end(1) :])
-    if field == "diff_min":  # logits 2.5 below the maximum: kept by TFLM, dropped by the C
-        vectors = [[np.array([[0] * 6 + [-25] * 6] * 4, dtype=np.int8)]] + vectors
+    if corrupt == "table_size":  # the radius cut from 248 to 20 (2.0 in logits)
+        m = re.search(r"\.table_size = (\d+),", text)
+        wrong = "20"
+        # logits 2.5 below the maximum: kept by TFLite Micro, dropped by the corrupted C
+        vectors = [[np.array([[0] * 6 + [-25] * 6] * 4, dtype=np.int8)], *vectors]
+    else:  # exp(-0.1) 2 % off
+        m = re.search(r"_exp_table\[\d+\][^{]*\{\s*-?\d+,\s*(\d+)", text)
+        wrong = str(int(m.group(1)) * 49 // 50)
+        vectors = [[np.array([[0] * 6 + [-1] * 6] * 4, dtype=np.int8)], *vectors]
+    source.write_text(text[: m.start(1)] + wrong + text[m.end(1) :])
     with pytest.raises(ExportError, match="differs from its references"):
         verify_on_host(model, compiled, "m", vectors, tmp_path, True, reference)
+
+
+def test_the_exp_table_is_gemmlowps_exp():
+    """exp_on_negative_values in Q0.31 against exp() (within gemmlowp's accuracy); 1.0 at 0."""
+    import math
+
+    from edgesdk.firmware.standalone.quant import exp_on_negative, softmax_exp_table
+
+    assert exp_on_negative(0) == (1 << 31) - 1
+    for k in range(1, 200):
+        a = -k * (1 << 26) // 16  # -k/16
+        assert abs(exp_on_negative(a) / 2**31 - math.exp(-k / 16)) < 1e-6, k
+    table = softmax_exp_table(1717986944, 23, -248)  # input scale 0.1
+    assert len(table) == 249 and table[0] == (1 << 31) - 1
+    assert abs(table[10] / 2**31 - math.exp(-1.0)) < 1e-6
 
 
 def _code(text: str) -> str:

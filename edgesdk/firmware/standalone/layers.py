@@ -292,15 +292,14 @@ def _softmax_fixed(g: Graph, op: Op) -> Layer:
             f"{out.zp}, beta {op.options.beta!r} (export without integer_only)"
         )
     depth = x.shape[-1]
-    mult, shift, diff_min = params
+    table = quant.softmax_exp_table(*params)  # multiplier, left shift, diff_min
     return Layer(
         op,
         "softmax_fixed",
         "es_softmax_fixed_params",
-        _f(rows=x.size // depth, depth=depth, input_multiplier=mult, input_left_shift=shift,
-           diff_min=diff_min),
-        (),
-    )  # fmt: skip
+        _f(rows=x.size // depth, depth=depth, table_size=len(table)),
+        (("exp_table", "int32_t", table),),
+    )
 
 
 def build_layer(

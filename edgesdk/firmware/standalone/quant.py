@@ -128,3 +128,38 @@ def softmax_fixed_params(input_scale: float, beta: float) -> tuple[int, int, int
         return None
     radius = math.floor(1.0 * ((1 << bits) - 1) * (1 << (31 - bits)) / (1 << left_shift))
     return multiplier, left_shift, int(-1.0 * radius)
+
+
+_EXP_BARREL = (1672461947, 1302514674, 790015084, 290630308, 39332535, 720401, 242)
+
+
+def _exp_quarter(a: int) -> int:
+    """gemmlowp ``exp_on_interval_between_negative_one_quarter_and_0_excl`` (Q0.31)."""
+    constant_term, one_third = 1895147668, 715827883  # exp(-1/8), 1/3
+    x = a + (1 << 28)
+    x2 = _srdhm(x, x)
+    x3 = _srdhm(x2, x)
+    x4 = _srdhm(x2, x2)
+    poly = _rdbpot(_srdhm(_rdbpot(x4, 2) + x3, one_third) + x2, 1)
+    return constant_term + _srdhm(constant_term, x + poly)
+
+
+def exp_on_negative(a: int) -> int:
+    """gemmlowp ``exp_on_negative_values``: Q5.26 ``a`` <= 0 -> Q0.31 (int32 arithmetic)."""
+    quarter = 1 << 24
+    mod_minus_quarter = (a & (quarter - 1)) - quarter
+    result = _exp_quarter(mod_minus_quarter * 32)
+    remainder = mod_minus_quarter - a
+    for k, multiplier in enumerate(_EXP_BARREL):
+        if remainder & (1 << (24 + k)):
+            result = _srdhm(result, multiplier)
+    return (1 << 31) - 1 if a == 0 else result
+
+
+def softmax_exp_table(multiplier: int, left_shift: int, diff_min: int) -> np.ndarray:
+    """TFLite Micro's int8 softmax ``exp_on_negative_values(MultiplyByQuantizedMultiplier
+    GreaterThanOne(diff, ...))`` for every int8 difference ``-k`` the kernel keeps
+    (``diff >= diff_min``): int32 [min(256, 1 - diff_min)], index k = max - x."""
+    size = min(256, 1 - diff_min)
+    table = [exp_on_negative(_srdhm(-k * (1 << left_shift), multiplier)) for k in range(size)]
+    return np.array(table, dtype=np.int32)

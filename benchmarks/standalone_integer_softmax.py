@@ -1,0 +1,82 @@
+"""The standalone engine's SOFTMAX with and without ``--integer-only``, on emulated cores.
+
+Same model, same core, same compiler flags, one run: the float softmax (LiteRT's kernel:
+float32 table and normalisation; on the Cortex-M0 through libgcc's soft-float routines)
+against the integer-only one (TFLite Micro's fixed-point kernel). Printed per model and core:
+instructions of the SOFTMAX layer and of the whole inference (qemu's icount plugin, measured;
+per-layer counts from a second build with a marker before each layer) and the firmware's flash
+(the linked ELF: code + constants). Models: the look-alikes the tests build
+(tests/firmware/standalone_models.py, seeded, cached), and a 1x100 softmax alone.
+
+    .venv/bin/python benchmarks/standalone_integer_softmax.py
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "firmware"))
+
+from softmax_models import softmax_model  # noqa: E402
+from standalone_models import whole_model  # noqa: E402
+
+MODELS = {
+    "digits_cnn": lambda: whole_model("digits_cnn"),
+    "ds_cnn": lambda: whole_model("ds_cnn"),
+    "softmax_1x100": lambda: softmax_model((1, 100), 0.1, 0, 1.0),
+}
+
+
+def _m0_profile(folder: Path) -> Path:
+    """Cortex-M0 (no FPU): the built-in rp2040 profile (an M0+) with M0 compiler flags."""
+    from edgesdk.core.profiles import _builtin_dir
+
+    text = (_builtin_dir() / "rp2040.toml").read_text()
+    text = text.replace('name = "rp2040"', 'name = "bench-cortex-m0"')
+    text = text.replace('core = "cortex-m0plus"', 'core = "cortex-m0"')
+    path = folder / "bench-cortex-m0.toml"
+    path.write_text(text)
+    return path
+
+
+def _run(
+    folder: Path, model: bytes, profile: str | Path, integer_only: bool
+) -> tuple[int, int, int]:
+    """(softmax instructions, inference instructions, flash bytes) of one firmware."""
+    import edgesdk
+    from edgesdk.firmware.standalone.emulation import emulate_standalone
+
+    path = folder / "m.tflite"
+    path.write_bytes(model)
+    out = folder / ("int" if integer_only else "float")
+    edgesdk.export_c(path, out, target=profile, engine="standalone", test_vectors=1,
+                     integer_only=integer_only)  # fmt: skip
+    result = emulate_standalone(out, profile)
+    if not result.bit_exact:
+        raise SystemExit(f"not bit-exact: {result.first_mismatch()}")
+    softmax = sum(n for _, op, n in result.layer_instructions if op == "SOFTMAX")
+    return softmax, result.instructions[0], result.flash["total"]
+
+
+def main() -> None:
+    print(f"{'model':<14} {'core':<5} {'softmax float':>13} {'integer':>9} {'ratio':>7} "
+          f"{'inference float':>15} {'integer':>9} {'flash float':>11} {'integer':>9} {'saved':>7}")  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="edgesdk-bench-") as tmp:
+        root = Path(tmp)
+        cores = {"m0": _m0_profile(root), "m4f": "arduino-nano-33-ble"}
+        for name, build in MODELS.items():
+            model = build()
+            for core, profile in cores.items():
+                work = root / f"{name}-{core}"
+                work.mkdir()
+                fs, fi, ff = _run(work, model, profile, integer_only=False)
+                s, i, f = _run(work, model, profile, integer_only=True)
+                print(f"{name:<14} {core:<5} {fs:>13,} {s:>9,} {s / fs:>6.3f}x "
+                      f"{fi:>15,} {i:>9,} {ff:>11,} {f:>9,} {ff - f:>7,}")  # fmt: skip
+    print("\ninstructions: measured (qemu icount), per inference; flash: bytes of the linked ELF")
+
+
+if __name__ == "__main__":
+    main()
