@@ -7,6 +7,10 @@ instructions of the SOFTMAX layer and of the whole inference (qemu's icount plug
 per-layer counts from a second build with a marker before each layer) and the firmware's flash
 (the linked ELF: code + constants). Models: the look-alikes the tests build
 (tests/firmware/standalone_models.py, seeded, cached), and a 1x100 softmax alone.
+Then how often the two softmaxes' outputs differ (LiteRT BUILTIN_REF's float kernel vs TFLite
+Micro's fixed-point one, on the same logits): on the models (1000 random inputs each, every op
+but SOFTMAX from BUILTIN_REF) and on every pair of int8 logits (depth 2, all 65,536 pairs) for
+a few input scales.
 
     .venv/bin/python benchmarks/standalone_integer_softmax.py
 """
@@ -76,6 +80,41 @@ def main() -> None:
                 print(f"{name:<14} {core:<5} {fs:>13,} {s:>9,} {s / fs:>6.3f}x "
                       f"{fi:>15,} {i:>9,} {ff:>11,} {f:>9,} {ff - f:>7,}")  # fmt: skip
     print("\ninstructions: measured (qemu icount), per inference; flash: bytes of the linked ELF")
+    differences()
+
+
+def differences() -> None:
+    """LiteRT's float softmax vs TFLite Micro's fixed-point one: values that differ."""
+    import numpy as np
+
+    from edgesdk.firmware.standalone.engine import compile_model
+    from edgesdk.firmware.standalone.export import random_vectors
+    from edgesdk.firmware.standalone.mixed_reference import MixedReference, op_references
+    from edgesdk.firmware.standalone.reference import reference_outputs
+
+    print("\nLiteRT (float) vs TFLite Micro (fixed-point) SOFTMAX outputs:")
+    for name in ("digits_cnn", "ds_cnn"):
+        model = whole_model(name)
+        c = compile_model(model, "m", integer_only=True)
+        mixed = MixedReference(
+            model, c.graph, op_references({L.op.index: L.kernel for L in c.layers})
+        )
+        differ = total = worst = 0
+        for v in random_vectors(c.graph, 1000, seed=11):
+            a, b = mixed(v)[0].astype(int), reference_outputs(model, c.graph, v)[0].astype(int)
+            differ, total = differ + int((a != b).sum()), total + a.size
+            worst = max(worst, int(np.abs(a - b).max()))
+        print(f"  {name:<12} {differ} of {total:,} values differ (max {worst} LSB), 1000 inputs")
+    a, b = np.meshgrid(np.arange(-128, 128), np.arange(-128, 128))
+    pairs = np.stack([a.ravel(), b.ravel()], 1).astype(np.int8)
+    for scale in (0.01, 0.05, 0.1, 0.15, 0.25):
+        model = softmax_model(pairs.shape, scale, 0, 1.0)
+        c = compile_model(model, "m", integer_only=True)
+        tflm = MixedReference(model, c.graph, op_references({0: "softmax_fixed"}))([pairs])[0]
+        lite = reference_outputs(model, c.graph, [pairs])[0]
+        d = np.abs(tflm.astype(int) - lite)
+        print(f"  all int8 pairs, scale {scale:<5} {int((d > 0).sum())} of {d.size:,} values "
+              f"differ (max {int(d.max())} LSB)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -7,9 +7,10 @@ import numpy as np
 
 
 def softmax_model(
-    shape: tuple[int, ...], scale: float, zero_point: int, beta: float = 1.0
+    shape: tuple[int, ...], scale: float, zero_point: int, beta: float = 1.0, out_zp: int = -128
 ) -> bytes:
-    """int8 ``shape`` -> SOFTMAX(beta) -> int8 (scale 1/256, zero point -128, as TFLite's)."""
+    """int8 ``shape`` -> SOFTMAX(beta) -> int8 (scale 1/256, zero point ``out_zp``: -128 as
+    TFLite's converter writes it)."""
     import flatbuffers
     from ai_edge_litert import schema_py_generated as s
 
@@ -34,7 +35,7 @@ def softmax_model(
     op.builtinOptionsType = s.BuiltinOptions.SoftmaxOptions
     op.builtinOptions = options
     sg = s.SubGraphT()
-    sg.tensors = [tensor("logits", scale, zero_point, 1), tensor("probs", 1 / 256, -128, 2)]
+    sg.tensors = [tensor("logits", scale, zero_point, 1), tensor("probs", 1 / 256, out_zp, 2)]
     sg.inputs = np.array([0], dtype=np.int32)
     sg.outputs = np.array([1], dtype=np.int32)
     sg.operators = [op]

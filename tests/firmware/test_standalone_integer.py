@@ -224,6 +224,29 @@ def test_a_softmax_output_tflite_micro_cannot_run_is_refused(tmp_path):
     compile_model(model, "m")  # LiteRT's float path has no such limit
 
 
+def test_a_row_where_a_float_normalisation_rounds_differently(tmp_path):
+    """A row (found by a random sweep) where LiteRT BUILTIN_REF and TFLite Micro agree and a
+    float32 table + normalisation (the default engine's softmax.c) gives -111 at index 2: the
+    integer-only kernel matches both references there."""
+    model = softmax_model((1, 10), float(np.float32(0.0243137925863266)), 0, 1.0)
+    x = np.array([[-101, 120, 38, 30, 69, -64, 21, -4, -121, 70]], dtype=np.int8)
+    compiled, exe = _build(tmp_path, model)
+    got = run_host(exe, compiled.graph, [[x]])[0][0]
+    expected = [[-127, 1, -110, -114, -91, -127, -116, -122, -128, -90]]
+    np.testing.assert_array_equal(reference_outputs(model, compiled.graph, [x])[0], expected)
+    np.testing.assert_array_equal(_tflm_softmax(model, x), expected)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_a_softmax_output_tflite_micro_refuses_is_refused():
+    """Both runtimes refuse an int8 softmax output whose zero point is not -128; so does the
+    integer-only engine (in one line), at generation time."""
+    model = softmax_model((1, 10), 0.1, 0, 1.0, out_zp=0)
+    with pytest.raises(ExportError) as e:
+        compile_model(model, "m", integer_only=True)
+    assert "zero point -128" in str(e.value) and "\n" not in str(e.value)
+
+
 def test_cli_integer_only_json_names_the_references(tmp_path):
     path = tmp_path / "digits_cnn.tflite"
     path.write_bytes(whole_model("digits_cnn"))
