@@ -7,10 +7,11 @@ instructions of the SOFTMAX layer and of the whole inference (qemu's icount plug
 per-layer counts from a second build with a marker before each layer) and the firmware's flash
 (the linked ELF: code + constants). Models: the look-alikes the tests build
 (tests/firmware/standalone_models.py, seeded, cached), and a 1x100 softmax alone.
-Then how often the two softmaxes' outputs differ (LiteRT BUILTIN_REF's float kernel vs TFLite
-Micro's fixed-point one, on the same logits): on the models (1000 random inputs each, every op
+Then how often the two references' softmax outputs differ (LiteRT BUILTIN_REF vs TFLite
+Micro's fixed-point kernel, on the same logits): on the models (1000 random inputs each, every op
 but SOFTMAX from BUILTIN_REF) and on every pair of int8 logits (depth 2, all 65,536 pairs) for
-a few input scales.
+a few input scales; and the engine's two C softmaxes against LiteRT BUILTIN_REF on 3.2 M
+random values (host gcc; depth 2, 10, 12, 100; 8 random input scales each, seeded).
 
     .venv/bin/python benchmarks/standalone_integer_softmax.py
 """
@@ -84,7 +85,7 @@ def main() -> None:
 
 
 def differences() -> None:
-    """LiteRT's float softmax vs TFLite Micro's fixed-point one: values that differ."""
+    """LiteRT BUILTIN_REF's softmax vs TFLite Micro's fixed-point one: values that differ."""
     import numpy as np
 
     from edgesdk.firmware.standalone.engine import compile_model
@@ -92,7 +93,7 @@ def differences() -> None:
     from edgesdk.firmware.standalone.mixed_reference import MixedReference, op_references
     from edgesdk.firmware.standalone.reference import reference_outputs
 
-    print("\nLiteRT (float) vs TFLite Micro (fixed-point) SOFTMAX outputs:")
+    print("\nSOFTMAX outputs, LiteRT BUILTIN_REF vs TFLite Micro:")
     for name in ("digits_cnn", "ds_cnn"):
         model = whole_model(name)
         c = compile_model(model, "m", integer_only=True)
@@ -115,6 +116,46 @@ def differences() -> None:
         d = np.abs(tflm.astype(int) - lite)
         print(f"  all int8 pairs, scale {scale:<5} {int((d > 0).sum())} of {d.size:,} values "
               f"differ (max {int(d.max())} LSB)")  # fmt: skip
+    c_sweep()
+
+
+def _host_softmax(folder: Path, model: bytes, x: object, integer_only: bool) -> object:
+    from edgesdk.firmware.standalone.engine import compile_model
+    from edgesdk.firmware.standalone.hostrun import build_host, run_host
+
+    c = compile_model(model, "m", integer_only=integer_only)
+    folder.mkdir()
+    (folder / "m_model.h").write_text(c.sources.header)
+    (folder / "m_model.c").write_bytes(c.sources.source)
+    return run_host(build_host(folder, "m", c.graph, sanitize=False), c.graph, [[x]])[0][0], c
+
+
+def c_sweep() -> None:
+    """The generated C (float softmax.c and integer-only) against BUILTIN_REF."""
+    import numpy as np
+
+    from edgesdk.firmware.standalone.reference import reference_outputs
+
+    rng = np.random.default_rng(0)
+    total = 0
+    bad = {False: [0, 0], True: [0, 0]}  # integer_only -> [values differing, max LSB]
+    with tempfile.TemporaryDirectory(prefix="edgesdk-bench-") as tmp:
+        for depth in (2, 10, 12, 100):
+            for k in range(8):
+                scale = float(np.float32(10 ** rng.uniform(-2, 0)))
+                x = rng.integers(-128, 128, size=(100000 // depth, depth)).astype(np.int8)
+                model = softmax_model(x.shape, scale, 0, 1.0)
+                total += x.size
+                for integer_only in (False, True):
+                    folder = Path(tmp) / f"{depth}-{k}-{integer_only}"
+                    got, c = _host_softmax(folder, model, x, integer_only)
+                    d = np.abs(got.astype(int) - reference_outputs(model, c.graph, [x])[0])
+                    bad[integer_only][0] += int((d > 0).sum())
+                    bad[integer_only][1] = max(bad[integer_only][1], int(d.max()))
+    for integer_only, label in ((False, "float (softmax.c)"), (True, "integer-only")):
+        n, worst = bad[integer_only]
+        print(f"  generated C, {label:<17} vs BUILTIN_REF: {n} of {total:,} values differ "
+              f"(max {worst} LSB)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -180,9 +180,9 @@ def test_whole_models_integer_only_are_bit_exact_and_float_free(name, tmp_path):
 
 @pytest.mark.parametrize("name", ["digits_cnn", "ds_cnn"])
 def test_how_often_litert_and_tflite_micro_softmax_differ(name, record_property):
-    """Measured, not assumed: LiteRT's float softmax vs TFLite Micro's fixed-point one on the
-    same (BUILTIN_REF) logits. On these models they agree on every value; the count is
-    recorded (``-rA`` / junit) so a change shows."""
+    """Measured, not assumed: LiteRT BUILTIN_REF's softmax vs TFLite Micro's fixed-point one on
+    the same (BUILTIN_REF) logits. On these models they agree on every value (see
+    benchmarks/standalone_integer_softmax.py); the count is recorded (junit) so a change shows."""
     model = whole_model(name)
     compiled = compile_model(model, "m", integer_only=True)
     g = compiled.graph
