@@ -1,6 +1,6 @@
 """The standalone engine's SOFTMAX with and without ``--integer-only``, on emulated cores.
 
-Same model, same core, same compiler flags, one run: the float softmax (LiteRT's kernel:
+Same model, same core, same compiler flags, one run: the default softmax (the engine's softmax.c:
 float32 table and normalisation; on the Cortex-M0 through libgcc's soft-float routines)
 against the integer-only one (TFLite Micro's fixed-point kernel). Printed per model and core:
 instructions of the SOFTMAX layer and of the whole inference (qemu's icount plugin, measured;
