@@ -48,7 +48,7 @@ class StandaloneExportResult(JsonResult):
     layers: tuple[tuple[int, str], ...]  # (op index, op) in the order invoke() runs them
     kernels: tuple[str, ...]
     macs: int
-    verified_samples: int  # inputs compared bit for bit with LiteRT BUILTIN_REF (both entries)
+    verified_samples: int  # inputs compared bit for bit with op_references (both entries)
     verified_with: str  # the host compiler, or "" when not verified
     test_vectors: int
     generation_seconds: float
