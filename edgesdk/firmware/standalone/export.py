@@ -284,7 +284,8 @@ def export_standalone(
     compiled = compile_model(data, ident, profile.header.section, banner, integer_only=integer_only)
     g = compiled.graph
     refs = op_references({L.op.index: L.kernel for L in compiled.layers})
-    mixed = MixedReference(data, g, refs) if set(refs.values()) != {LITERT_REF} else None
+    needed = (verify or test_vectors) and set(refs.values()) != {LITERT_REF}
+    mixed = MixedReference(data, g, refs) if needed else None  # op by op, some on TFLite Micro
     run_reference = mixed if mixed is not None else lambda v: reference_outputs(data, g, v)
     io_bytes = sum(g.tensors[t].nbytes for t in (*g.inputs, *g.outputs))
     ram_used = compiled.plan.arena_bytes  # I/O included (the in-place entry)
