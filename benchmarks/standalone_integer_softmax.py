@@ -1,8 +1,10 @@
-"""The standalone engine's SOFTMAX with and without ``--integer-only``, on emulated cores.
+"""The standalone engine's two SOFTMAX kernels, on emulated cores.
 
-Same model, same core, same compiler flags, one run: the default softmax (the engine's softmax.c:
-float32 table and normalisation; on the Cortex-M0 through libgcc's soft-float routines)
-against the integer-only one (TFLite Micro's fixed-point kernel). Printed per model and core:
+Same model, same core, same compiler flags, one run: the float32-table kernel the engine used
+first (softmax.c: float table and normalisation; on the Cortex-M0 through libgcc's soft-float
+routines; now only a fallback and ``float_softmax=True``) against the fixed-point one (the
+default wherever it runs, and ``--integer-only``: TFLite Micro's kernel, bit-exact with
+BUILTIN_REF too). Printed per model and core:
 instructions of the SOFTMAX layer and of the whole inference (qemu's icount plugin, measured;
 per-layer counts from a second build with a marker before each layer) and the firmware's flash
 (the linked ELF: code + constants). Models: the look-alikes the tests build
@@ -56,8 +58,14 @@ def _run(
     path = folder / "m.tflite"
     path.write_bytes(model)
     out = folder / ("int" if integer_only else "float")
-    edgesdk.export_c(path, out, target=profile, engine="standalone", test_vectors=1,
-                     integer_only=integer_only)  # fmt: skip
+    if integer_only:  # the engine's default softmax is this fixed-point kernel too
+        edgesdk.export_c(path, out, target=profile, engine="standalone", test_vectors=1,
+                         integer_only=True)  # fmt: skip
+    else:  # the float32-table kernel the engine used before, for the comparison
+        from edgesdk.core.profiles import load_profile
+        from edgesdk.firmware.standalone.export import export_standalone
+
+        export_standalone(path, load_profile(profile), out, test_vectors=1, float_softmax=True)
     result = emulate_standalone(out, profile)
     if not result.bit_exact:
         raise SystemExit(f"not bit-exact: {result.first_mismatch()}")
@@ -123,7 +131,7 @@ def _host_softmax(folder: Path, model: bytes, x: object, integer_only: bool) -> 
     from edgesdk.firmware.standalone.engine import compile_model
     from edgesdk.firmware.standalone.hostrun import build_host, run_host
 
-    c = compile_model(model, "m", integer_only=integer_only)
+    c = compile_model(model, "m", integer_only=integer_only, float_softmax=not integer_only)
     folder.mkdir()
     (folder / "m_model.h").write_text(c.sources.header)
     (folder / "m_model.c").write_bytes(c.sources.source)

@@ -163,10 +163,12 @@ def test_whole_models_integer_only_are_bit_exact_and_float_free(name, tmp_path):
     assert {r["reference"] for r in meta["op_references"] if r["op"] == "SOFTMAX"} == {TFLM}
     for f in out.glob(f"{name}_*.[ch]"):
         assert not FLOATING.search(_code(f.read_text())), f
-    # the float engine's C for the same model does have float (the scan can fail)
+    # the default engine's header has the float quantize helpers, a float-I/O model's C has
+    # float (the scan can fail); its SOFTMAX is the same fixed-point kernel
     plain = compile_model(model, "m")
-    assert FLOATING.search(_code(plain.sources.source.decode()))
+    assert "softmax_fixed" in plain.sources.kernels and "softmax" not in plain.sources.kernels
     assert FLOATING.search(_code(plain.sources.header))
+    assert FLOATING.search(_code(compile_model(op_model("float_io"), "f").sources.source.decode()))
     # independently of export's own check: the C against TFLM for SOFTMAX, else BUILTIN_REF
     compiled, exe = _build(tmp_path / "c", model)
     reference = MixedReference(
@@ -221,7 +223,8 @@ def test_a_softmax_output_tflite_micro_cannot_run_is_refused(tmp_path):
     model = softmax_model((1, 10), 1e-9, 0, 1.0)  # beta * scale below 2^-26
     with pytest.raises(ExportError, match=r"Integer-only SOFTMAX \(op 0\)"):
         compile_model(model, "m", integer_only=True)
-    compile_model(model, "m")  # LiteRT's float path has no such limit
+    fallback = compile_model(model, "m")  # the float table has no such limit: the default
+    assert "softmax" in fallback.sources.kernels  # engine falls back to it
 
 
 def test_a_row_where_a_float_normalisation_rounds_differently(tmp_path):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from softmax_models import softmax_model
-from standalone_models import whole_model
+from standalone_models import op_model, whole_model
 
 import edgesdk
 from edgesdk.core.profiles import _builtin_dir
@@ -54,6 +54,7 @@ def _soft_float(elf: Path, toolchain) -> list[str]:
 def _emulate(tmp_path: Path, model: bytes, profile, integer_only: bool):
     from edgesdk.firmware.standalone.emulation import emulate_standalone
 
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "m.tflite"
     path.write_bytes(model)
     out, work = tmp_path / "bundle", tmp_path / "work"
@@ -81,12 +82,17 @@ def test_integer_only_is_bit_exact_on_m0_and_m4f(tmp_path, model, core, cortex_m
         assert _soft_float(work / "firmware" / "firmware.elf", toolchain) == []
 
 
-def test_the_float_softmax_links_soft_float_on_m0(tmp_path, cortex_m0, toolchain):
-    """The symbol check can fail: LiteRT's float softmax on the M0 needs libgcc's routines."""
-    result, work = _emulate(tmp_path, whole_model("ds_cnn"), cortex_m0, integer_only=False)
+def test_float_io_links_soft_float_on_m0_and_int8_models_do_not(tmp_path, cortex_m0, toolchain):
+    """The symbol check can fail: a float-I/O model's QUANTIZE/DEQUANTIZE on the M0 need
+    libgcc's routines; an int8 model needs none even without integer_only (its SOFTMAX is the
+    fixed-point kernel by default)."""
+    result, work = _emulate(tmp_path / "f", op_model("float_io"), cortex_m0, integer_only=False)
     assert result.bit_exact
     found = _soft_float(work / "firmware" / "firmware.elf", toolchain)
-    assert "__aeabi_fmul" in found and "__aeabi_fdiv" in found, found
+    assert any(s.startswith("__aeabi_f") for s in found), found
+    result, work = _emulate(tmp_path / "i", whole_model("ds_cnn"), cortex_m0, integer_only=False)
+    assert result.bit_exact
+    assert _soft_float(work / "firmware" / "firmware.elf", toolchain) == []
 
 
 def test_a_wrong_expected_softmax_output_fails_on_the_m0(tmp_path, cortex_m0, toolchain):

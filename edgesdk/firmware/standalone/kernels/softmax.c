@@ -1,6 +1,7 @@
-/* SOFTMAX, int8 -> int8, as LiteRT's int8 kernel (optimized_ops::Softmax with the float table
- * of PopulateSoftmaxLookupTable): the table is computed by the generator, the normalisation is
- * float32 in the reference kernel and so here too (TFLite Micro uses a fixed-point path). */
+/* SOFTMAX, int8 -> int8, with a float table (as optimized_ops::Softmax with the table of
+ * PopulateSoftmaxLookupTable): the table is computed by the generator, the normalisation is
+ * float32. Only the fallback for a softmax the fixed-point kernel (softmax_fixed.c, the default,
+ * bit-exact with BUILTIN_REF and TFLite Micro) cannot run: this one can be 1 LSB off. */
 typedef struct {
   int32_t rows, depth, out_zp;
   float out_scale;
