@@ -215,3 +215,28 @@ def split_npz(tmp_path_factory, digits):
     np.savez(folder / "train.npz", x=x_train, y=y_train)
     np.savez(folder / "val.npz", x=x_test, y=y_test)
     return folder / "train.npz", folder / "val.npz"
+
+
+# the emulated-firmware tests: the Arm toolchain and a Cortex-M0 profile
+@pytest.fixture(scope="session")
+def toolchain():
+    from edgesdk.errors import FirmwareError
+    from edgesdk.firmware.toolchain import find_toolchain
+
+    try:
+        return find_toolchain()
+    except FirmwareError as e:
+        pytest.skip(f"firmware emulation unavailable: {e}")
+
+
+@pytest.fixture(scope="session")
+def cortex_m0(tmp_path_factory) -> Path:
+    """A Cortex-M0 profile (the built-in rp2040 is an M0+): same board, M0 compiler flags."""
+    from edgesdk.core.profiles import _builtin_dir
+
+    text = (_builtin_dir() / "rp2040.toml").read_text()
+    text = text.replace('name = "rp2040"', 'name = "test-cortex-m0"')
+    text = text.replace('core = "cortex-m0plus"', 'core = "cortex-m0"')
+    path = tmp_path_factory.mktemp("profiles") / "test-cortex-m0.toml"
+    path.write_text(text)
+    return path

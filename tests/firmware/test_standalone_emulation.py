@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 
 import edgesdk
 from edgesdk.cli import app
-from edgesdk.core.profiles import _builtin_dir
 from edgesdk.errors import FirmwareError
 
 pytestmark = pytest.mark.emulation
@@ -27,17 +26,6 @@ def firmware_tools():
         find_toolchain()
     except FirmwareError as e:
         pytest.skip(f"firmware emulation unavailable: {e}")
-
-
-@pytest.fixture(scope="module")
-def cortex_m0(tmp_path_factory) -> Path:
-    """A Cortex-M0 profile (the built-in rp2040 is an M0+): same board, M0 compiler flags."""
-    text = (_builtin_dir() / "rp2040.toml").read_text()
-    text = text.replace('name = "rp2040"', 'name = "test-cortex-m0"')
-    text = text.replace('core = "cortex-m0plus"', 'core = "cortex-m0"')
-    path = tmp_path_factory.mktemp("profiles") / "test-cortex-m0.toml"
-    path.write_text(text)
-    return path
 
 
 def _bundle(tmp_path: Path, model: str, target: str | Path) -> Path:

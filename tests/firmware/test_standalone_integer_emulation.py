@@ -13,8 +13,6 @@ from softmax_models import softmax_model
 from standalone_models import op_model, whole_model
 
 import edgesdk
-from edgesdk.core.profiles import _builtin_dir
-from edgesdk.errors import FirmwareError
 
 pytestmark = pytest.mark.emulation
 
@@ -23,27 +21,6 @@ SOFT_FLOAT = re.compile(
     r"\b(__aeabi_[fd]\w*|__aeabi_[il]2[fd]|__aeabi_ui2[fd]|__(add|sub|mul|div)[sd]f3|"
     r"__(fix|fixuns)[sd]f\w*|__float\w*[sd]f|__extendsfdf2|__truncdfsf2|__(eq|ne|lt|le|gt|ge)[sd]f2)\b"
 )
-
-
-@pytest.fixture(scope="module")
-def toolchain():
-    from edgesdk.firmware.toolchain import find_toolchain
-
-    try:
-        return find_toolchain()
-    except FirmwareError as e:
-        pytest.skip(f"firmware emulation unavailable: {e}")
-
-
-@pytest.fixture(scope="module")
-def cortex_m0(tmp_path_factory) -> Path:
-    """A Cortex-M0 profile (the built-in rp2040 is an M0+): same board, M0 compiler flags."""
-    text = (_builtin_dir() / "rp2040.toml").read_text()
-    text = text.replace('name = "rp2040"', 'name = "test-cortex-m0"')
-    text = text.replace('core = "cortex-m0plus"', 'core = "cortex-m0"')
-    path = tmp_path_factory.mktemp("profiles") / "test-cortex-m0.toml"
-    path.write_text(text)
-    return path
 
 
 def _soft_float(elf: Path, toolchain) -> list[str]:

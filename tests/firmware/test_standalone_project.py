@@ -13,21 +13,11 @@ from typer.testing import CliRunner
 
 import edgesdk
 from edgesdk.cli import app
-from edgesdk.errors import ExportError, FirmwareError
+from edgesdk.errors import ExportError
 
 pytestmark = pytest.mark.emulation
 runner = CliRunner()
 FILES = {"Makefile", "main.c", "startup.c", "linker.ld", "README.md"}
-
-
-@pytest.fixture(scope="module")
-def toolchain():
-    from edgesdk.firmware.toolchain import find_toolchain
-
-    try:
-        return find_toolchain()
-    except FirmwareError as e:
-        pytest.skip(f"firmware emulation unavailable: {e}")
 
 
 def make(project: Path, toolchain) -> subprocess.CompletedProcess:
