@@ -21,7 +21,7 @@ from _common import BIN, add_device, timed
 from export_vs_xxd import make_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from sshd import keygen, start_sshd  # noqa: E402
+from sshd import loopback_fleet  # noqa: E402
 
 
 def close_ssh_masters(home: Path) -> None:
@@ -46,10 +46,7 @@ def main() -> None:
         folder = Path(tmp)
         model = folder / "model.tflite"
         make_model(model, args.megabytes)
-        key = keygen(folder / "client_key")
-        servers = [
-            start_sshd(folder / f"s{i}", key, host=f"127.0.0.{i + 2}") for i in range(args.devices)
-        ]
+        key, servers = loopback_fleet(folder, args.devices)
         env = {
             **os.environ,
             "HOME": str(folder),

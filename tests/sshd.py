@@ -94,3 +94,17 @@ def start_sshd(
             time.sleep(0.02)
     process.kill()
     raise RuntimeError(f"sshd did not start on {host}:{port}; see {folder / 'sshd.log'}")
+
+
+def restart_sshd(server: Sshd, client_key: Path) -> Sshd:
+    """Start a stopped sshd again: same folder, address, port and host key."""
+    return start_sshd(
+        server.folder, client_key, server.host, server.folder / "host_key", server.port
+    )
+
+
+def loopback_fleet(folder: Path, size: int) -> tuple[Path, list[Sshd]]:
+    """A client key and ``size`` sshd, one per loopback address from 127.0.0.2, each with its
+    own host key (the caller stops them)."""
+    key = keygen(folder / "client_key")
+    return key, [start_sshd(folder / f"s{i}", key, host=f"127.0.0.{i + 2}") for i in range(size)]

@@ -154,6 +154,20 @@ def stage_runner(session: Any) -> tuple[Any, str, str]:
     return store, bench, runner
 
 
+def run_runner(session: Any, argv: list[str], timeout: float, failure: str) -> Any:
+    """Run the on-device runner: a failed connection or a runner exit other than 0 or 3 (3:
+    results with warnings) is one BenchmarkError line, ``failure`` plus the exit code and the
+    last line of stderr."""
+    try:
+        result = session.run(argv, timeout=timeout, check=False)
+    except EdgeSdkError as e:
+        raise BenchmarkError(str(e)) from e
+    if result.exit_code not in (0, 3):
+        tail = (result.stderr.decode("utf-8", "replace").strip().splitlines() or ["no output"])[-1]
+        raise BenchmarkError(f"{failure} (exit {result.exit_code}): {tail}")
+    return result
+
+
 def run_remote(session: Any, model: Path, options: BenchmarkOptions) -> BenchmarkResult:
     """Upload runner (and model, and inputs) to the device and run it with the device's Python."""
     from edgesdk.devices.deploy import sha256_file
@@ -171,18 +185,11 @@ def run_remote(session: Any, model: Path, options: BenchmarkOptions) -> Benchmar
         suffix = Path(options.input_file).suffix
         remote_input = posixpath.join(bench, f"input{suffix}")
         session.sftp.put(options.input_file, remote_input)
-    try:
-        result = session.run(
-            [device.python, runner, *options.argv(remote_model, remote_input)],
-            timeout=options.timeout,
-            check=False,
-        )
-    except EdgeSdkError as e:
-        raise BenchmarkError(str(e)) from e
-    if result.exit_code not in (0, 3):
-        tail = (result.stderr.decode("utf-8", "replace").strip().splitlines() or ["no output"])[-1]
-        raise BenchmarkError(
-            f"Benchmark runner failed on {device.name} (exit {result.exit_code}): {tail}"
-        )
+    result = run_runner(
+        session,
+        [device.python, runner, *options.argv(remote_model, remote_input)],
+        options.timeout,
+        f"Benchmark runner failed on {device.name}",
+    )
     stats = _parse(result.text(), device.name)
     return BenchmarkResult(str(model), device.name, stats, _warnings(stats))

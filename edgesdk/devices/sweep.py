@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from edgesdk.core.results import JsonResult
-from edgesdk.errors import BenchmarkError, ConfigError, EdgeSdkError
+from edgesdk.errors import BenchmarkError, ConfigError
 
 AXES = ("threads", "xnnpack", "model")
 _SWITCH = {"on": True, "off": False, "true": True, "false": False, "1": True, "0": False}
@@ -174,7 +174,7 @@ def run_remote(
     session: Any, spec: SweepSpec, runs: int, warmup: int, seed: int = 0, runtime: str = "auto"
 ) -> SweepResult:
     """The sweep on a device: runner, models and the sweep file uploaded to its bench folder."""
-    from edgesdk.devices.benchmark import stage_runner
+    from edgesdk.devices.benchmark import run_runner, stage_runner
 
     runtime_args = _runtime_args(runtime)
 
@@ -190,17 +190,10 @@ def run_remote(
         local.write_text(_spec_json(cells, runs, warmup, seed))
         spec_path = posixpath.join(bench, "sweep.json")
         session.sftp.put(str(local), spec_path)
-    try:
-        result = session.run(
-            [session.device.python, runner, "--sweep", spec_path, *runtime_args],
-            timeout=3600,
-            check=False,
-        )
-    except EdgeSdkError as e:
-        raise BenchmarkError(str(e)) from e
-    if result.exit_code not in (0, 3):
-        tail = (result.stderr.decode("utf-8", "replace").strip().splitlines() or ["no output"])[-1]
-        raise BenchmarkError(
-            f"The sweep runner failed on {session.device.name} (exit {result.exit_code}): {tail}"
-        )
+    result = run_runner(
+        session,
+        [session.device.python, runner, "--sweep", spec_path, *runtime_args],
+        3600,
+        f"The sweep runner failed on {session.device.name}",
+    )
     return _result(session.device.name, result.text(), runs, names)

@@ -142,15 +142,7 @@ def emulate(
     env = {"EDGESDK_TFLM_SRC": str(tflm_src)} if tflm_src else None
     source = open_source(locate_source(REPO_ROOT, env))
     library = build_library(source, core, toolchain, BuildType.RELEASE)
-    ram = min(core.ram.size, profile.memory.ram_bytes)
-    small = ram <= proj.SMALL_RAM  # e.g. the micro:bit's 16 KB: a tighter stack and heap
-    memory = proj.memory_map(
-        core,
-        profile.memory.flash_bytes,
-        profile.memory.ram_bytes,
-        proj.SMALL_STACK_SIZE if small else proj.DEFAULT_STACK_SIZE,
-        proj.SMALL_HEAP_SIZE if small else proj.DEFAULT_HEAP_SIZE,
-    )
+    memory = proj.memory_map_for(core, profile.memory.flash_bytes, profile.memory.ram_bytes)
     with tempfile.TemporaryDirectory(prefix="edgesdk-fw-") as tmp:
         folder = Path(work_dir) if work_dir else Path(tmp)
         project = proj.write_project(bundle, core, library, folder, toolchain, memory)

@@ -202,6 +202,19 @@ def memory_map(
     return MemoryMap(flash=flash, ram=ram, stack_size=stack_size, heap_size=heap_size, note=note)
 
 
+def memory_map_for(core: Core, flash_bytes: int | None, ram_bytes: int | None) -> MemoryMap:
+    """The board's memories within a target's flash and RAM, with a tighter stack and heap
+    where the RAM is small (e.g. the micro:bit's 16 KB)."""
+    small = min(core.ram.size, ram_bytes or core.ram.size) <= SMALL_RAM
+    return memory_map(
+        core,
+        flash_bytes,
+        ram_bytes,
+        SMALL_STACK_SIZE if small else DEFAULT_STACK_SIZE,
+        SMALL_HEAP_SIZE if small else DEFAULT_HEAP_SIZE,
+    )
+
+
 def _write_if_changed(path: Path, text: str) -> None:
     """Write atomically, and not at all when unchanged (keeps make's timestamps)."""
     if path.is_file() and path.read_text() == text:

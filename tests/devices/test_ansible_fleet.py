@@ -35,13 +35,9 @@ RECAP = re.compile(
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
     """Eight sshd, one per loopback address, each with its own host key."""
-    from sshd import keygen, start_sshd
+    from sshd import loopback_fleet
 
-    folder = tmp_path_factory.mktemp("ansible-fleet")
-    key = keygen(folder / "client_key")
-    servers = [
-        start_sshd(folder / f"s{i}", key, host=f"127.0.0.{i + 2}") for i in range(FLEET_SIZE)
-    ]
+    key, servers = loopback_fleet(tmp_path_factory.mktemp("ansible-fleet"), FLEET_SIZE)
     yield key, servers
     for server in servers:
         server.stop()
@@ -54,12 +50,12 @@ def device_python(i: int) -> str:
 
 @pytest.fixture
 def lab(ssh_home, fleet, tmp_path):
-    from sshd import start_sshd
+    from sshd import restart_sshd
 
     key, servers = fleet
     for i, s in enumerate(servers):  # a test may have stopped one
         if s.process.poll() is not None:
-            servers[i] = start_sshd(s.folder, key, s.host, s.folder / "host_key", s.port)
+            servers[i] = restart_sshd(s, key)
     devices = [
         Device(
             f"pi-{i + 1:02d}",

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import host_fingerprint
+from sshd import restart_sshd
 from typer.testing import CliRunner
 
 import edgesdk
@@ -24,24 +25,12 @@ FLEET_SIZE = 8
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
     """Eight sshd, one per loopback address, each with its own host key."""
-    from sshd import keygen, start_sshd
+    from sshd import loopback_fleet
 
-    folder = tmp_path_factory.mktemp("fleet")
-    key = keygen(folder / "client_key")
-    servers = [
-        start_sshd(folder / f"s{i}", key, host=f"127.0.0.{i + 2}") for i in range(FLEET_SIZE)
-    ]
+    key, servers = loopback_fleet(tmp_path_factory.mktemp("fleet"), FLEET_SIZE)
     yield key, servers
     for server in servers:
         server.stop()
-
-
-def restart(server, key):
-    from sshd import start_sshd
-
-    return start_sshd(
-        server.folder, key, host=server.host, host_key=server.folder / "host_key", port=server.port
-    )
 
 
 @pytest.fixture
@@ -49,7 +38,7 @@ def lab(ssh_home, fleet, tmp_path):
     key, servers = fleet
     for i, server in enumerate(servers):  # a test may have stopped one
         if server.process.poll() is not None:
-            servers[i] = restart(server, key)
+            servers[i] = restart_sshd(server, key)
     devices = [
         Device(
             f"pi-{i + 1:02d}",
@@ -91,7 +80,7 @@ def test_dead_device_does_not_stop_the_others_and_a_rerun_completes_it(lab, mode
     assert result.failed[0].attempts == 2 and "Cannot reach" in result.failed[0].error
     for device in devices:
         assert current(device).exists() == (device.name != "pi-06")
-    servers[5] = restart(victim, key)
+    servers[5] = restart_sshd(victim, key)
     r = runner.invoke(app, ["deploy", str(models["a"]), "--group", "lab", "--json"])
     assert r.exit_code == 0, r.output
     actions = {d["device"]: d["action"] for d in json.loads(r.stdout)["devices"]}

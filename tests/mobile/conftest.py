@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/mobile/mobile_data.py
+sys.path.insert(1, str(Path(__file__).resolve().parents[2] / "examples"))  # mobile_digits.py
 
-from mobile_data import LABELS, SIZE, to_pixels  # noqa: E402
+from mobile_data import LABELS, to_pixels  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -36,26 +37,11 @@ def labels_file(mobile_dir) -> Path:
 @pytest.fixture(scope="session")
 def rgb_cnn(mobile_dir, rgb_digits) -> Path:
     """A small RGB CNN (Conv2D, MaxPool, Flatten, Dense softmax) trained briefly on [0, 1] pixels."""
-    import keras
+    from mobile_digits import train  # the example's model: the tests check what it ships
 
     x_train, _, y_train, _ = rgb_digits
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [
-            keras.Input((SIZE, SIZE, 3), name="image"),
-            keras.layers.Conv2D(16, 3, activation="relu"),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Conv2D(32, 3, activation="relu"),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Flatten(),
-            keras.layers.Dense(10, activation="softmax", name="probs"),
-        ],
-        name="rgb_digits",
-    )
-    model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
-    model.fit(x_train.astype(np.float32) / 255.0, y_train, epochs=15, batch_size=32, verbose=0)
     path = mobile_dir / "rgb_cnn.keras"
-    model.save(path)
+    train(x_train, y_train, path)
     return path
 
 

@@ -123,14 +123,7 @@ def emulate_standalone(
         )
     core = core_for(mcu.core, mcu.fpu, mcu.qemu_machine, mcu.qemu_cpu)
     toolchain = find_toolchain()
-    small = min(core.ram.size, profile.memory.ram_bytes) <= proj.SMALL_RAM
-    memory = proj.memory_map(
-        core,
-        profile.memory.flash_bytes,
-        profile.memory.ram_bytes,
-        proj.SMALL_STACK_SIZE if small else proj.DEFAULT_STACK_SIZE,
-        proj.SMALL_HEAP_SIZE if small else proj.DEFAULT_HEAP_SIZE,
-    )
+    memory = proj.memory_map_for(core, profile.memory.flash_bytes, profile.memory.ram_bytes)
     plugin = icount_plugin(toolchain)
     with tempfile.TemporaryDirectory(prefix="edgesdk-standalone-fw-") as tmp:
         folder = Path(work_dir) if work_dir else Path(tmp)
