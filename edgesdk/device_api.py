@@ -34,9 +34,16 @@ def device_trust(device: str | Any, fingerprint: str) -> str:
 
 
 def deploy(
-    model: str | Path, device: str | Any, progress: Any = None, passphrase_prompt: Any = None
+    model: str | Path,
+    device: str | Any,
+    progress: Any = None,
+    passphrase_prompt: Any = None,
+    lock_wait: float = 60.0,
 ) -> Any:
     """Upload a .tflite to a device, verify its sha256 there, and switch to it atomically.
+
+    One change at a time per device: a deploy waits up to ``lock_wait`` s while another
+    edgesdk deploy, rollback or Ansible run holds the device's lock, then fails naming it.
 
     Raises:
         InspectionError: not a .tflite model. DeviceError: connection, trust or upload failed
@@ -46,7 +53,7 @@ def deploy(
 
     check_tflite_file(model)
     with _session(device, passphrase_prompt) as session:
-        return _deploy(session, Path(model), progress)
+        return _deploy(session, Path(model), progress, lock_wait)
 
 
 def rollback(device: str | Any, passphrase_prompt: Any = None) -> Any:

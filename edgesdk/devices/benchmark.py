@@ -147,10 +147,11 @@ def stage_runner(session: Any) -> tuple[Any, str, str]:
     store = RemoteStore(session)
     store.ensure_dirs()
     bench = store.path("bench")
-    if not store.exists(bench):
-        session.sftp.mkdir(bench)
     runner = posixpath.join(bench, "runner.py")
-    session.sftp.put(str(RUNNER), runner)
+    with store.errors(f"write the benchmark runner to {bench}"):
+        if not store.exists(bench):
+            session.sftp.mkdir(bench)
+        session.sftp.put(str(RUNNER), runner)
     return store, bench, runner
 
 
@@ -177,14 +178,15 @@ def run_remote(session: Any, model: Path, options: BenchmarkOptions) -> Benchmar
     device = session.device
     store, bench, runner = stage_runner(session)
     remote_model = posixpath.join(store.models, f"{sha256_file(model)[:16]}.tflite")
-    if not store.exists(remote_model):
-        remote_model = posixpath.join(bench, "model.tflite")
-        session.sftp.put(str(model), remote_model)
     remote_input = None
-    if options.input_file:
-        suffix = Path(options.input_file).suffix
-        remote_input = posixpath.join(bench, f"input{suffix}")
-        session.sftp.put(options.input_file, remote_input)
+    with store.errors(f"upload the model to {bench}"):
+        if not store.exists(remote_model):
+            remote_model = posixpath.join(bench, "model.tflite")
+            session.sftp.put(str(model), remote_model)
+        if options.input_file:
+            suffix = Path(options.input_file).suffix
+            remote_input = posixpath.join(bench, f"input{suffix}")
+            session.sftp.put(options.input_file, remote_input)
     result = run_runner(
         session,
         [device.python, runner, *options.argv(remote_model, remote_input)],

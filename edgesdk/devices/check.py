@@ -36,7 +36,7 @@ for dist in ("ai-edge-litert", "tflite-runtime", "tensorflow"):
     except metadata.PackageNotFoundError:
         pass
 info["emulated"] = emulation()
-path = sys.argv[1]
+path = os.path.expanduser(sys.argv[1])  # as deploy and the Ansible module read it
 while path and not os.path.isdir(path):
     path = os.path.dirname(path)
 st = os.statvfs(path or ".")

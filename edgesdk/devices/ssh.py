@@ -24,6 +24,9 @@ from edgesdk.devices.inventory import Device
 from edgesdk.errors import DeviceError, UnknownHostKeyError
 
 log = logging.getLogger(__name__)
+# paramiko logs a dropped connection at ERROR level; without a handler of its own, Python's
+# last-resort handler would print that as a stray line beside edgesdk's one-line error
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 KEEPALIVE_SECONDS = 15
 SFTP_WINDOW = 1 << 27
@@ -263,6 +266,20 @@ class RemoteProcess:
             line, _, rest = bytes(self._out).partition(b"\n")
             self.pid = int(line) if line.strip().isdigit() else -1
             self._out = bytearray(rest)
+
+    def read_line(self, timeout: float) -> bytes:
+        """The next line of stdout (without its newline); b"" at EOF or after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self._drain()
+            if self.pid is not None and b"\n" in self._out:
+                line, _, rest = bytes(self._out).partition(b"\n")
+                self._out = bytearray(rest)
+                return line
+            left = deadline - time.monotonic()
+            if self._at_eof() or left <= 0:
+                return b""
+            select.select([self.channel], [], [], min(left, 0.05))
 
     def _at_eof(self) -> bool:
         """Both streams read to the end: the device sent EOF (or closed) and nothing is buffered.

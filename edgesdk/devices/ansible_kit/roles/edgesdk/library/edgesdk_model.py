@@ -2,10 +2,12 @@
 # ruff: noqa: UP031, E402  (Ansible module layout; runs on device Pythons from 3.8)
 """Ansible module: edgesdk's device layout (verified switch, kept versions, rollback) on a device."""
 
-# Runs on the device's Python (3.8 or newer, standard library only). The layout is exactly the
-# one `edgesdk deploy` writes (edgesdk/devices/deploy.py), so both tools can be mixed:
+# Runs on the device's Python (3.8 or newer, standard library only). The layout and its
+# crash-safe change are the spec in edgesdk/devices/layout.py, which `edgesdk deploy` follows
+# too, so both tools can be mixed (tests/devices/test_layout_spec.py holds both to it):
 # WORKDIR/models/<sha256[:16]>.tflite, WORKDIR/current.tflite a relative symlink to
-# models/<file>, and WORKDIR/deployments.json with the last versions, oldest first.
+# models/<file>, WORKDIR/deployments.json with the last versions, oldest first, and a
+# "pending" history while a change is under way, and WORKDIR/.edgesdk.lock (flock).
 
 DOCUMENTATION = r"""
 module: edgesdk_model
@@ -38,6 +40,8 @@ python: {description: The device's Python that ran this module., type: str}
 """
 
 import binascii
+import errno
+import fcntl
 import hashlib
 import json
 import os
@@ -50,7 +54,48 @@ KEEP_VERSIONS = 3
 CURRENT = "current.tflite"
 HISTORY = "deployments.json"
 MODELS = "models"
+LOCK = ".edgesdk.lock"
+UPLOAD_PREFIX = ".upload-"
+TEMP_PREFIXES = (".%s." % HISTORY, ".%s." % CURRENT)
 FIELDS = ("sha256", "name", "size", "file", "deployed_at")
+LOCK_WAIT = 60.0
+
+
+class Busy(Exception):
+    """Another tool holds the work folder's lock."""
+
+
+def remove_quietly(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def check_entries(entries):
+    """History entries, field by field (layout.check_entry)."""
+    if not isinstance(entries, list):
+        raise ValueError("deployments is not a list")
+    for e in entries:
+        if not isinstance(e, dict) or sorted(e) != sorted(FIELDS):
+            raise ValueError("unexpected fields %s" % (sorted(e) if isinstance(e, dict) else e))
+        sha = e["sha256"]
+        if not isinstance(sha, str) or len(sha) != 64 or sha.strip("0123456789abcdef"):
+            raise ValueError("sha256 %r is not 64 lowercase hex digits" % (sha,))
+        if e["file"] != "%s.tflite" % sha[:16]:
+            raise ValueError("file %r is not <sha256[:16]>.tflite" % (e["file"],))
+    return entries
+
+
+def kept(entries):
+    """The last KEEP_VERSIONS distinct versions (layout.kept)."""
+    out, seen = [], set()
+    for e in reversed(entries):
+        if e["sha256"] not in seen and len(seen) < KEEP_VERSIONS:
+            seen.add(e["sha256"])
+            out.append(e)
+    out.reverse()
+    return out
 
 
 def token():
@@ -78,26 +123,81 @@ class Store:
     def path(self, *parts):
         return os.path.join(self.workdir, *parts)
 
+    def lock(self):
+        """flock the work folder (released when this process ends); an error names the holder."""
+        self.ensure_dirs()
+        fd = os.open(self.path(LOCK), os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.time() + LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.time() >= deadline:
+                    holder = os.pread(fd, 300, 0).decode("utf-8", "replace").strip()
+                    raise Busy(holder or "a tool that did not name itself") from None
+                time.sleep(0.1)
+        try:
+            os.ftruncate(fd, 0)
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+            os.pwrite(
+                fd, ("ansible edgesdk_model pid %d since %s" % (os.getpid(), stamp)).encode(), 0
+            )
+        except OSError:
+            pass
+        self.lock_fd = fd
+
     def history(self):
+        """The history that agrees with current.tflite (layout.resolve)."""
         try:
             with open(self.path(HISTORY), "rb") as f:
                 data = json.loads(f.read().decode("utf-8"))
-        except OSError:
-            return []
-        entries = data["deployments"]
-        for e in entries:
-            if sorted(e) != sorted(FIELDS):
-                raise ValueError("unexpected fields %s" % sorted(e))
-        return entries
+        except OSError as e:
+            if e.errno == errno.ENOENT:
+                return []
+            raise  # unreadable: stop before anything is changed or deleted
+        committed = check_entries(data["deployments"])
+        pending = data.get("pending")
+        if pending is None:
+            return committed
+        if sorted(pending) != ["current", "deployments"]:
+            raise ValueError("'pending' is not {current, deployments}")
+        if pending["current"] == self.current_target():
+            return check_entries(pending["deployments"])
+        return committed
 
-    def write_history(self, entries):
+    def write_history(self, entries, pending=None, pending_current=None):
         tmp = self.path(".%s.%s" % (HISTORY, token()[:8]))
-        payload = json.dumps({"deployments": entries}, indent=2).encode("utf-8")
-        with open(tmp, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.rename(tmp, self.path(HISTORY))
+        data = {"deployments": entries}
+        if pending is not None:
+            data["pending"] = {"current": pending_current, "deployments": pending}
+        payload = json.dumps(data, indent=2).encode("utf-8")
+        try:
+            with open(tmp, "wb") as f:
+                f.write(payload)
+                f.flush()
+                os.fsync(f.fileno())
+            os.rename(tmp, self.path(HISTORY))
+        except OSError:
+            remove_quietly(tmp)
+            raise
+
+    def commit(self, before, after, file, prune=True):
+        """Pending history, switch (the commit point), final history: layout.py's change."""
+        self.write_history(before, after, file)
+        if file is None:
+            remove_quietly(self.path(CURRENT))
+        else:
+            self.point_current_to(file)
+        try:
+            self.write_history(after)
+        except OSError:
+            pass  # committed: the pending history agrees with current.tflite
+        if prune:
+            keep = set(e["file"] for e in after) | set([file])
+            for entry in os.listdir(self.models):
+                if entry.endswith(".tflite") and entry not in keep:
+                    remove_quietly(os.path.join(self.models, entry))
 
     def current_target(self):
         try:
@@ -107,32 +207,26 @@ class Store:
 
     def point_current_to(self, file):
         tmp = self.path(".%s.%s" % (CURRENT, token()[:8]))
-        os.symlink(os.path.join(MODELS, file), tmp)
-        os.rename(tmp, self.path(CURRENT))
+        try:
+            os.symlink(os.path.join(MODELS, file), tmp)
+            os.rename(tmp, self.path(CURRENT))
+        except OSError:
+            remove_quietly(tmp)
+            raise
 
     def ensure_dirs(self):
         if not os.path.isdir(self.models):
             os.makedirs(self.models)
 
-    def clean_partial_uploads(self, keep):
+    def clean_leftovers(self, keep):
+        """Partial uploads and temporary files of crashed runs (the lock holder's job)."""
         for entry in os.listdir(self.models):
             path = os.path.join(self.models, entry)
-            if entry.startswith(".upload-") and path != keep:
-                os.remove(path)
-
-    def prune(self, entries):
-        """Keep the last KEEP_VERSIONS distinct versions; delete older files."""
-        kept, seen = [], set()
-        for e in reversed(entries):
-            if e["sha256"] not in seen and len(seen) < KEEP_VERSIONS:
-                seen.add(e["sha256"])
-                kept.append(e)
-        kept.reverse()
-        keep_files = set(e["file"] for e in kept)
-        for entry in os.listdir(self.models):
-            if entry.endswith(".tflite") and entry not in keep_files:
-                os.remove(os.path.join(self.models, entry))
-        return kept
+            if entry.startswith(UPLOAD_PREFIX) and path != keep:
+                remove_quietly(path)
+        for entry in os.listdir(self.workdir):
+            if entry.startswith(TEMP_PREFIXES):
+                remove_quietly(self.path(entry))
 
     def verified(self, path, sha):
         return os.path.isfile(path) and sha256_file(path) == sha
@@ -198,12 +292,10 @@ def present(module, store, sha, name, upload, deployed_at):
     result = {"changed": True, "action": action, "current": entry, "previous": previous}
     if module.check_mode:
         return result
-    store.ensure_dirs()
-    store.clean_partial_uploads(keep=upload)
+    store.clean_leftovers(keep=upload)
     if upload:
         os.rename(upload, target)
-    store.point_current_to(file)
-    store.write_history(store.prune(history + [entry]))
+    store.commit(history, kept(history + [entry]), file)
     return result
 
 
@@ -215,8 +307,8 @@ def rollback(module, store):
     if not os.path.isfile(os.path.join(store.models, previous["file"])):
         module.fail_json(msg="The previous model %s is gone from the device" % previous["file"])
     if not module.check_mode:
-        store.point_current_to(previous["file"])
-        store.write_history(history[:-1])
+        store.clean_leftovers(keep=None)
+        store.commit(history, history[:-1], previous["file"], prune=False)
     return {"changed": True, "action": "rolled back", "current": previous, "previous": bad}
 
 
@@ -239,12 +331,16 @@ def main():
         module.fail_json(msg="Invalid sha256=%r (expected 64 hex digits)" % p["sha256"])
     store = Store(p["workdir"])
     try:
+        if p["state"] != "query" and not module.check_mode:
+            store.lock()
         if p["state"] == "query":
             result = dict(query(store, sha), changed=False)
         elif p["state"] == "present":
             result = present(module, store, sha, p["name"], p["upload"], p["deployed_at"])
         else:
             result = rollback(module, store)
+    except Busy as e:
+        module.fail_json(msg="%s is busy: %s is changing it; try again later" % (store.workdir, e))
     except (KeyError, TypeError, ValueError) as e:
         module.fail_json(msg="Corrupt %s in %s: %s" % (HISTORY, store.workdir, e))
     except OSError as e:
