@@ -276,3 +276,18 @@ def test_a_tilde_work_folder_is_the_users_home_like_ansible(ssh_home, sshd_serve
         import shutil
 
         shutil.rmtree(home / name, ignore_errors=True)
+
+
+def test_the_fault_injection_script_passes_at_every_kill_point():
+    """scripts/deploy_faults.py: SIGKILL before, during (uploads) and after every SFTP call and
+    remote command of a deploy and a rollback; the device agrees with itself after each."""
+    script = Path(__file__).resolve().parents[2] / "scripts" / "deploy_faults.py"
+    out = subprocess.run(
+        [sys.executable, str(script), "--rounds", "1"], capture_output=True, text=True, timeout=900
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    summary = [line for line in out.stdout.splitlines() if line.endswith(" failures")]
+    runs, killed = int(summary[-1].split()[0]), int(summary[-1].split()[2])
+    assert summary[-1] == f"{runs} runs, {killed} killed at their step, 0 failures"
+    assert runs >= 60 and killed >= 55
+    assert "sftp.put during: killed=yes ok" in out.stdout
