@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from pathlib import Path
 
 import pytest
+from conftest import edit_history
 from typer.testing import CliRunner
 
 from edgesdk.cli import app, common
@@ -36,21 +36,6 @@ WORKDIR_NAME = "wd\x1b]0;title\x07[u]"
 WORKDIR_SHOWN = r"wd\x1b]0;title\x07[u]"
 # what a terminal acts on: C0 but newline, DEL, C1, bidi overrides and isolates
 RAW = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def edit_history(workdir: Path, **fields: list[str]) -> None:
-    """Set fields of the device's history entries as a device could hold them: the values go
-    to the oldest entries first.
-
-    The one place that knows the on-device format: {"deployments": [{"sha256", "name",
-    "size", "file", "deployed_at"}, ...]}; other keys are kept as they are.
-    """
-    path = workdir / "deployments.json"
-    data = json.loads(path.read_text())
-    for key, values in fields.items():
-        for entry, value in zip(data["deployments"], values, strict=False):
-            entry[key] = value
-    path.write_text(json.dumps(data))
 
 
 def invoke(*args: str) -> tuple[int, str]:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import DEVICE_VENV_PYTHON
+from conftest import DEVICE_VENV_PYTHON, edit_history
 from typer.testing import CliRunner
 
 import edgesdk
@@ -319,4 +319,11 @@ def test_hostile_device_fields_reach_ansible_as_data(lab, models, tmp_path):
     back = {d.name: d for d in read_inventory(project["inventory"])}
     for name, (field, value) in fields.items():
         assert getattr(back[name], field) == value, (name, field)
+    # what a device sends back (its history's model name) is data too
+    name = lookup(markers / "history")
+    edit_history(Path(devices[6].workdir), name=[name])
+    rc, out, _ = playbook(project, "benchmark.yml", "-e", "edgesdk_runs=3", "-l", "pi-07")
+    assert rc == 0, out
+    result = json.loads((Path(project["folder"]) / "results" / "pi-07.json").read_text())
+    assert result["model"] == name
     assert sorted(p.name for p in markers.iterdir()) == []
