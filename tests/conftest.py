@@ -105,6 +105,23 @@ REPO = Path(__file__).resolve().parent.parent
 DEVICE_VENV_PYTHON = REPO / ".venv-device" / "bin" / "python"
 
 
+def edit_history(workdir: Path, **fields: list) -> None:
+    """Set fields of a device's history entries as a device could hold them: the values go to
+    the oldest entries first.
+
+    The one place in the tests that knows the on-device format: {"deployments": [{"sha256",
+    "name", "size", "file", "deployed_at"}, ...]}; other keys are kept as they are.
+    """
+    import json
+
+    path = workdir / "deployments.json"
+    data = json.loads(path.read_text())
+    for key, values in fields.items():
+        for entry, value in zip(data["deployments"], values, strict=False):
+            entry[key] = value
+    path.write_text(json.dumps(data))
+
+
 @pytest.fixture(scope="session")
 def sshd_server(tmp_path_factory):
     """A real OpenSSH server on 127.0.0.1 with a fresh ed25519 host key and client key."""

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from edgesdk.cli.common import console, handle_errors, print_json, prompt_passphrase
+from edgesdk.cli.common import console, handle_errors, print_json, prompt_passphrase, safe
 from edgesdk.cli.live import run_fleet
 
 
@@ -70,7 +70,7 @@ def benchmark(
             raise typer.BadParameter("--sweep works on this machine or one --device")
         from edgesdk.cli.render_runs import render_sweep
 
-        with console.status(f"Sweeping {model} ..."):
+        with console.status(f"Sweeping {safe(model)} ..."):
             result = api.benchmark_sweep(
                 model,
                 sweep,
@@ -92,7 +92,7 @@ def benchmark(
             raise typer.BadParameter("--emulate needs --target and no --device/--group")
         from edgesdk.cli.emulate_cmd import finish
 
-        with console.status(f"Emulating {model} on {target} ..."):
+        with console.status(f"Emulating {safe(model)} on {safe(target)} ..."):
             finish(api.emulate_model(model, target), save, json_out)
         return
 

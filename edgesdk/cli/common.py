@@ -5,28 +5,87 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderableType
 from rich.markup import escape
+from rich.segment import Segment
 
 from edgesdk.errors import EdgeSdkError, UnknownHostKeyError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-console = Console()
-err_console = Console(stderr=True)
+# What a terminal acts on instead of showing: C0 controls (ESC starts CSI/OSC sequences, BEL
+# ends OSC ones, CR overwrites a line), DEL, C1 controls (0x9b is a one-byte CSI), and the
+# bidi marks and line separators that reorder or break what follows (Trojan Source)
+_MARKS = r"\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f" + _MARKS + "]")
+_UNPRINTABLE_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f" + _MARKS + "]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _visible(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def printable(value: object, newlines: bool = False) -> str:
+    """``value`` as text a terminal shows as it is: control characters (ESC, BEL, CR, DEL, C1),
+    bidi overrides and (unless ``newlines``) line breaks become visible escapes like ``\\x1b``.
+
+    For anything that came from a device, a file or a file name (the library keeps it raw).
+    """
+    pattern = _UNPRINTABLE_BUT_NEWLINE if newlines else _UNPRINTABLE
+    return pattern.sub(_visible, str(value))
+
+
+def safe(value: object, newlines: bool = False) -> str:
+    """:func:`printable`, with rich markup escaped: for values put into a markup string
+    (``[red]`` or ``[link=...]`` in a device's data is shown, never applied)."""
+    return escape(printable(value, newlines))
+
+
+class SafeConsole(Console):
+    """A rich Console that never sends a control character of its *text* to the terminal.
+
+    Values are made :func:`safe` where they are put into output; this is the net under that:
+    rich's own control segments (colours, cursor moves of live displays) pass, and any control
+    character left in text is shown as an escape (rich itself would pass ESC through).
+    """
+
+    def render(
+        self, renderable: RenderableType, options: ConsoleOptions | None = None
+    ) -> Iterable[Segment]:
+        for segment in super().render(renderable, options):
+            if segment.control or not _UNPRINTABLE_BUT_NEWLINE.search(segment.text):
+                yield segment
+            else:
+                text = _UNPRINTABLE_BUT_NEWLINE.sub(_visible, segment.text)
+                yield Segment(text, segment.style)
+
+
+class _SafeFormatter(logging.Formatter):
+    """Log lines (which can quote a device's output) with control characters made visible."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record), newlines=True)
+
+
+console = SafeConsole()
+err_console = SafeConsole(stderr=True)
 state = {"debug": False}
 
 
 def setup_logging(debug: bool) -> None:
     state["debug"] = debug
+    handler = logging.StreamHandler()
+    handler.setFormatter(_SafeFormatter("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(
-        level=logging.DEBUG if debug else logging.ERROR,
-        format="%(levelname)s %(name)s: %(message)s",
-        force=True,
+        level=logging.DEBUG if debug else logging.ERROR, handlers=[handler], force=True
     )
 
 
@@ -45,9 +104,10 @@ def handle_errors(func: F) -> F:
             message = str(e)
             if isinstance(e, UnknownHostKeyError):
                 message += f" (to trust it: edgesdk device trust DEVICE --fingerprint {e.value})"
-            # escaped: paths and messages may hold [brackets] that rich would read as markup
+            # paths and messages may hold [brackets] that rich would read as markup, and text
+            # a device sent (its stderr, file names) with escape sequences
             err_console.print(
-                f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True
+                f"[red]error:[/red] {safe(message, newlines=True)}", highlight=False, soft_wrap=True
             )
             raise typer.Exit(e.exit_code) from None
 
@@ -56,11 +116,12 @@ def handle_errors(func: F) -> F:
 
 def prompt_passphrase(path: str) -> str:
     """Ask for an SSH key passphrase on the terminal (never taken from the command line)."""
-    return typer.prompt(f"Passphrase for {path}", hide_input=True)
+    return typer.prompt(f"Passphrase for {printable(path)}", hide_input=True)
 
 
 def print_json(data: dict[str, Any] | list[Any]) -> None:
-    typer.echo(json.dumps(data, indent=2))
+    # ensure_ascii: control characters, C1 and bidi marks a device sent become \\uXXXX
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=True))
 
 
 def parse_floats(text: str | None, what: str) -> tuple[float, ...] | None:

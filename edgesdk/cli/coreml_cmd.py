@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from edgesdk.cli.common import console, handle_errors, print_json
+from edgesdk.cli.common import console, handle_errors, print_json, safe
 
 
 @handle_errors
@@ -27,7 +27,7 @@ def export_coreml(
     Core ML cannot run on Linux, so numerical checks need macOS."""
     from edgesdk import api
 
-    with console.status(f"Converting {model} to Core ML ..."):
+    with console.status(f"Converting {safe(model)} to Core ML ..."):
         result = api.export_coreml(model, output, target=target, labels=labels, mean=mean, std=std)
     if json_out:
         print_json(result.to_dict())

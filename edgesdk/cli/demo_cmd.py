@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from edgesdk.cli.common import console, handle_errors, print_json
+from edgesdk.cli.common import console, handle_errors, print_json, safe
 
 
 @handle_errors
@@ -42,4 +42,4 @@ def demo(
         str(Path(p).resolve().relative_to(base)) if Path(p).resolve().is_relative_to(base) else p
         for p in result.artifacts
     ]
-    console.print(f"Artifacts in {result.out_dir}: " + ", ".join(names))
+    console.print(f"Artifacts in {safe(result.out_dir)}: " + safe(", ".join(names)))

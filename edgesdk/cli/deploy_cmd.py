@@ -13,6 +13,7 @@ from edgesdk.cli.common import (
     human_rate,
     print_json,
     prompt_passphrase,
+    safe,
 )
 from edgesdk.cli.live import run_fleet
 
@@ -77,7 +78,7 @@ def deploy(
         transient=True,
         disable=json_out,
     ) as progress:
-        task = progress.add_task(f"upload to {device}", total=None)
+        task = progress.add_task(f"upload to {safe(device)}", total=None)
         shown = [0]
 
         def update(done: int, total: int) -> None:
@@ -89,16 +90,17 @@ def deploy(
     if json_out:
         print_json(result.to_dict())
         return
-    cur = result.current
+    cur = result.current  # its name and hash may come from the device's history
+    name, sha = safe(cur.name), safe(cur.sha256[:16])
     if result.action == "unchanged":
         console.print(
-            f"{device}: {cur.name} (sha256 {cur.sha256[:16]}) is already deployed; nothing transferred"
+            f"{safe(device)}: {name} (sha256 {sha}) is already deployed; nothing transferred"
         )
     else:
         console.print(
-            f"{device}: {result.action} {cur.name} (sha256 {cur.sha256[:16]}, {cur.size} B"
+            f"{safe(device)}: {result.action} {name} (sha256 {sha}, {cur.size} B"
             + (f", {human_rate(result.bytes_sent, result.seconds)}" if result.bytes_sent else "")
-            + f") → {result.path}"
+            + f") → {safe(result.path)}"
         )
 
 
@@ -114,6 +116,7 @@ def rollback(
     if json_out:
         print_json(result.to_dict())
         return
+    cur = result.current  # from the device's history
     console.print(
-        f"{device}: rolled back to {result.current.name} (sha256 {result.current.sha256[:16]})"
+        f"{safe(device)}: rolled back to {safe(cur.name)} (sha256 {safe(cur.sha256[:16])})"
     )

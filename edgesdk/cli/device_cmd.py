@@ -5,9 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from edgesdk.cli.common import console, handle_errors, print_json, prompt_passphrase
+from edgesdk.cli.common import (
+    console,
+    handle_errors,
+    print_json,
+    printable,
+    prompt_passphrase,
+    safe,
+)
 
 app = typer.Typer(
     help="Devices reached over SSH (inventory in $EDGESDK_HOME).", no_args_is_help=True
@@ -44,7 +50,9 @@ def add(
     device = api.device_add(
         Device(name, host, port, user, key, python, workdir, target, tuple(group or ()))
     )
-    console.print(f"added {device.name} ({device.host}); next: edgesdk device check {device.name}")
+    console.print(
+        f"added {device.name} ({safe(device.host)}); next: edgesdk device check {device.name}"
+    )
 
 
 @app.command("list")
@@ -70,7 +78,7 @@ def remove(name: Annotated[str, typer.Argument(help="Device name.")]) -> None:
     from edgesdk import api
 
     api.device_remove(name)
-    console.print(f"removed {name}")
+    console.print(f"removed {safe(name)}")
 
 
 @app.command("check")
@@ -87,19 +95,23 @@ def check(
     if json_out:
         print_json(info)
         return
+    # everything but the name is what the device reported: shown as text
     runtime = (
-        f"{info['runtime']} {info['runtime_version']}" if info["runtime"] else "[red]none[/red]"
+        safe(f"{info['runtime']} {info['runtime_version']}")
+        if info["runtime"]
+        else "[red]none[/red]"
     )
+    numpy = safe(info["numpy"]) if info["numpy"] else "[red]missing[/red]"
     console.print(
-        f"{name} ({info['host']}): {info['os']} {info['arch']}, Python {info['python']}, "
-        f"numpy {info['numpy'] or '[red]missing[/red]'}, runtime {runtime}, "
-        f"free disk {human_bytes(info['disk_free_bytes'])} at {info['disk_path']}"
+        f"{safe(name)} ({safe(info['host'])}): {safe(info['os'])} {safe(info['arch'])}, "
+        f"Python {safe(info['python'])}, numpy {numpy}, runtime {runtime}, "
+        f"free disk {human_bytes(info['disk_free_bytes'])} at {safe(info['disk_path'])}"
     )
     installed = ", ".join(f"{k} {v}" for k, v in (info.get("runtimes") or {}).items())
-    console.print(f"installed runtimes: {installed or 'none'}")
+    console.print(f"installed runtimes: {safe(installed or 'none')}")
     if info.get("emulated"):
         console.print(
-            f"[yellow]EMULATED: {info['emulated']} (the userland runs under an emulator: "
+            f"[yellow]EMULATED: {safe(info['emulated'])} (the userland runs under an emulator: "
             "its timings are the emulator's, not a device's)[/yellow]"
         )
     if not info["ready"]:
@@ -131,20 +143,21 @@ def trust(
             raise typer.BadParameter(
                 "--fingerprint is required for one device", param_hint="--fingerprint"
             )
-        console.print(f"trusted {name}: {api.device_trust(name, fingerprint)}")
+        console.print(f"trusted {safe(name)}: {safe(api.device_trust(name, fingerprint))}")
         return
     outcomes = api.trust_group(
         group,
         fingerprints,
         confirm=lambda device, actual: typer.confirm(
-            f"{device.name} ({device.host}) presents {actual}. Trust it?", default=False
+            f"{device.name} ({printable(device.host)}) presents {actual}. Trust it?",
+            default=False,
         ),
     )
     for o in outcomes:
         if o.trusted:
-            console.print(f"trusted {o.device}: {o.fingerprint}")
+            console.print(f"trusted {o.device}: {safe(o.fingerprint)}")
         else:
-            console.print(f"[red]not trusted[/red] {o.device}: {escape(o.reason)}")
+            console.print(f"[red]not trusted[/red] {o.device}: {safe(o.reason, newlines=True)}")
     if not all(o.trusted for o in outcomes):
         raise typer.Exit(1)
 
@@ -168,5 +181,6 @@ def import_inventory(
         print_json({"added": added, "updated": updated})
     else:
         console.print(
-            f"added {len(added)} device(s), updated {len(updated)}: {', '.join(added + updated)}"
+            f"added {len(added)} device(s), updated {len(updated)}: "
+            + safe(", ".join(added + updated))
         )

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from edgesdk.cli.common import console, err_console, handle_errors, print_json
+from edgesdk.cli.common import console, err_console, handle_errors, print_json, safe
 
 
 @handle_errors
@@ -36,7 +36,7 @@ def emulate(
     linked flash/RAM and instructions per inference."""
     from edgesdk import api
 
-    with console.status(f"Building and emulating {bundle} ..."):
+    with console.status(f"Building and emulating {safe(bundle)} ..."):
         result = api.emulate(bundle, target, tflm_src, timeout, keep)
     finish(result, save, json_out)
 
@@ -68,7 +68,7 @@ def finish(result: Any, save: str | None, json_out: bool) -> None:
         b = result.budget
         err_console.print(
             f"[red]error:[/red] the firmware needs {b['flash_used']:,} B flash and "
-            f"{b['ram_used']:,} B RAM; {result.target} has {b['flash_budget']:,} B and "
+            f"{b['ram_used']:,} B RAM; {safe(result.target)} has {b['flash_budget']:,} B and "
             f"{b['ram_budget']:,} B for it",
             highlight=False,
         )

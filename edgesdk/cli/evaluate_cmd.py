@@ -13,6 +13,7 @@ from edgesdk.cli.common import (
     parse_floats,
     print_json,
     prompt_passphrase,
+    safe,
 )
 
 
@@ -69,7 +70,7 @@ def evaluate(
 
         def progress(label: str, done: int, total: int) -> None:
             if label not in tasks:
-                tasks[label] = bar.add_task(label, total=total)
+                tasks[label] = bar.add_task(safe(label), total=total)  # names a model file
             bar.update(tasks[label], completed=done, total=total)
 
         result = api.evaluate(

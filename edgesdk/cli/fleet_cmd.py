@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from edgesdk.cli.common import console, handle_errors, print_json, prompt_passphrase
+from edgesdk.cli.common import console, handle_errors, print_json, prompt_passphrase, safe
 
 app = typer.Typer(help="Groups of devices: what runs where.", no_args_is_help=True)
 
@@ -53,18 +52,18 @@ def ansible(
         return
     playbooks = [f for f in project.files if "/" not in f and f != "hosts.yml"]
     console.print(
-        f"wrote {escape(str(project.folder))}: hosts.yml ({len(project.devices)} devices of "
-        f"{escape(group)}), {', '.join(playbooks)}, roles/edgesdk",
+        f"wrote {safe(project.folder)}: hosts.yml ({len(project.devices)} devices of "
+        f"{safe(group)}), {', '.join(playbooks)}, roles/edgesdk",
         soft_wrap=True,
     )
     if project.untrusted:
         console.print(
-            f"[yellow]no known host key[/yellow] for {escape(', '.join(project.untrusted))}: "
-            f"Ansible will refuse them; first run edgesdk device trust --group {escape(group)}",
+            f"[yellow]no known host key[/yellow] for {safe(', '.join(project.untrusted))}: "
+            f"Ansible will refuse them; first run edgesdk device trust --group {safe(group)}",
             soft_wrap=True,
         )
     console.print(
-        escape("needs ansible-core on this machine (pip install 'edgesdk[ansible]'); then:")
+        safe("needs ansible-core on this machine (pip install 'edgesdk[ansible]'); then:")
     )
     for command in project.commands.values():
-        console.print(f"  {escape(command)}", soft_wrap=True, highlight=False)
+        console.print(f"  {safe(command)}", soft_wrap=True, highlight=False)

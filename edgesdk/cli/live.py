@@ -9,7 +9,7 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from edgesdk.cli.common import console, err_console, print_json
+from edgesdk.cli.common import console, err_console, print_json, safe
 
 
 class FleetDisplay:
@@ -32,7 +32,7 @@ class FleetDisplay:
             color = (
                 "green" if state == "done" else "red" if state.startswith("failed") else "yellow"
             )
-            table.add_row(name, f"[{color}]{state}[/{color}]")
+            table.add_row(name, f"[{color}]{safe(state)}[/{color}]")  # may quote an error
         return table
 
     def update(self, name: str, state: str) -> None:

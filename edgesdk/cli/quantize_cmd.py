@@ -6,7 +6,14 @@ from typing import Annotated
 
 import typer
 
-from edgesdk.cli.common import console, err_console, handle_errors, parse_floats, print_json
+from edgesdk.cli.common import (
+    console,
+    err_console,
+    handle_errors,
+    parse_floats,
+    print_json,
+    safe,
+)
 from edgesdk.core.options import IoType, QuantMode
 from edgesdk.errors import EdgeSdkError
 
@@ -121,7 +128,7 @@ def quantize(
         raise typer.BadParameter(
             "give --max-accuracy-drop and --eval-data together", param_hint="--eval-data"
         )
-    with console.status(f"Quantizing {model} for {target} ..."):
+    with console.status(f"Quantizing {safe(model)} for {safe(target)} ..."):
         try:
             result = api.quantize(
                 model,

@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from edgesdk.cli.common import human_bytes, print_table
+from edgesdk.cli.common import human_bytes, print_table, safe
 
 
 def _kv(title: str) -> Table:
@@ -38,7 +38,7 @@ def render_metadata(meta: dict[str, Any] | None, console: Console) -> None:
         ),
         ("packed files", ", ".join(meta["packed_files"]) or "none"),
     ):
-        table.add_row(key, str(value))
+        table.add_row(key, safe(value))  # the model file's own metadata: shown as text
     print_table(console, table)
 
 
@@ -49,7 +49,12 @@ def render_gpu(gpu: dict[str, Any] | None, console: Console) -> None:
     for col in ("#", "op", "runs on", "why not GPU"):
         table.add_column(col)
     for op in gpu["ops"]:
-        table.add_row(str(op["index"]), op["op"], "GPU" if op["gpu"] else "CPU", op["reason"] or "")
+        table.add_row(
+            str(op["index"]),
+            safe(op["op"]),
+            "GPU" if op["gpu"] else "CPU",
+            safe(op["reason"] or ""),
+        )
     print_table(console, table)
     console.print(
         f"{gpu['gpu_ops']} of {gpu['gpu_ops'] + gpu['cpu_ops']} ops on the GPU in "
@@ -64,10 +69,10 @@ def render_package(result: Any, console: Console) -> None:
 
 
 def render_package_dict(d: dict[str, Any], console: Console) -> None:
-    table = _kv(f"Packaged {d['output']} for {d['target']}")
+    table = _kv(f"Packaged {safe(d['output'])} for {safe(d['target'])}")
     inp = d["input"]
     table.add_row("size", human_bytes(d["size_bytes"]))
-    table.add_row("input", f"{inp['name']} {inp['shape']} {inp['dtype']}")
+    table.add_row("input", safe(f"{inp['name']} {inp['shape']} {inp['dtype']}"))
     table.add_row(
         "normalization", f"(x - {d['normalization']['mean']}) / {d['normalization']['std']}"
     )
@@ -76,26 +81,28 @@ def render_package_dict(d: dict[str, Any], console: Console) -> None:
     if d["requantized_io"]:
         table.add_row("requantized", d["requantized_io"])
     for path in d["snippets"]:
-        table.add_row("snippet", path)
+        table.add_row("snippet", safe(path))
     for note in d["notes"]:
-        table.add_row("note", note)
+        table.add_row("note", safe(note, newlines=True))
     print_table(console, table)
     render_gpu(d["gpu"], console)
 
 
 def render_coreml(result: Any, console: Console) -> None:
     d = result.to_dict()
-    table = _kv(f"Core ML {d['output']} ({d['target']})")
+    table = _kv(f"Core ML {safe(d['output'])} ({safe(d['target'])})")
     table.add_row("format", f"ML Program, spec v{d['spec_version']}, {d['deployment_target']}+")
     table.add_row("precision", d["precision"])
     inp = d["input"]
     table.add_row(
         "input",
-        f"{inp['name']} {inp.get('width')}x{inp.get('height')} {inp.get('color', inp['type'])}",
+        safe(
+            f"{inp['name']} {inp.get('width')}x{inp.get('height')} {inp.get('color', inp['type'])}"
+        ),
     )
-    table.add_row("outputs", ", ".join(d["outputs"]))
-    table.add_row("ops", ", ".join(f"{k} {v}" for k, v in d["op_counts"].items()))
-    table.add_row("weights", ", ".join(f"{k}: {v}" for k, v in d["weights"].items()))
+    table.add_row("outputs", safe(", ".join(d["outputs"])))
+    table.add_row("ops", safe(", ".join(f"{k} {v}" for k, v in d["op_counts"].items())))
+    table.add_row("weights", safe(", ".join(f"{k}: {v}" for k, v in d["weights"].items())))
     for note in d["notes"]:
-        table.add_row("note", note)
+        table.add_row("note", safe(note, newlines=True))
     print_table(console, table)

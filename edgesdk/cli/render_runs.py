@@ -6,21 +6,22 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-from edgesdk.cli.common import print_table
+from edgesdk.cli.common import print_table, safe
 from edgesdk.cli.rendering import _fmt, _key_value_table, _pct, human_bytes
 
 
 def render_benchmark(result: Any, console: Console) -> None:
     """Latency statistics, runtime and environment of a benchmark."""
     s = result.stats
-    table = _key_value_table(f"edgesdk benchmark {result.model} on {result.device}")
-    table.add_row(
+    table = _key_value_table(f"edgesdk benchmark {safe(result.model)} on {safe(result.device)}")
+    table.add_row(  # what the device's runner reported: shown as text
         "runtime",
-        f"{s['runtime']} {s['runtime_version']} (Python {s['python']}, "
-        f"numpy {s['numpy']}), {s['threads']} threads, {s['arch']}",
+        safe(
+            f"{s['runtime']} {s['runtime_version']} (Python {s['python']}, "
+            f"numpy {s['numpy']}), {s['threads']} threads, {s['arch']}"
+        ),
     )
     table.add_row("load", f"{s['load_ms']:.2f} ms")
     table.add_row("first inference", f"{s['first_inference_ms']:.3f} ms")
@@ -31,17 +32,18 @@ def render_benchmark(result: Any, console: Console) -> None:
         f"p50 {s['p50_ms']:.4f}, p90 {s['p90_ms']:.4f}, p99 {s['p99_ms']:.4f} (n={s['n']})",
     )
     table.add_row("peak RSS", human_bytes(s["peak_rss_kb"] * 1024))
-    table.add_row("inputs", s["input_source"])
+    table.add_row("inputs", safe(s["input_source"]))
     if s.get("emulated"):
-        table.add_row("EMULATED", f"{s['emulated']}: the emulator's timings, not a device's")
+        table.add_row("EMULATED", f"{safe(s['emulated'])}: the emulator's timings, not a device's")
     for when in ("before", "after"):
         env = s[f"env_{when}"]
         table.add_row(
-            f"device {when}", ", ".join(f"{k}={v}" for k, v in env.items() if v is not None) or "-"
+            f"device {when}",
+            safe(", ".join(f"{k}={v}" for k, v in env.items() if v is not None)) or "-",
         )
     print_table(console, table)
     for w in result.warnings:
-        console.print(f"[yellow]warning: {escape(w)}[/yellow]")
+        console.print(f"[yellow]warning: {safe(w)}[/yellow]")
 
 
 def render_fleet(result: Any, console: Console) -> None:
@@ -57,39 +59,42 @@ def render_fleet(result: Any, console: Console) -> None:
         table.add_column(col)
     for o in result.outcomes:
         d = o.detail
+        # names, hashes and runtimes come from the devices' own files: shown as text
         if result.action == "deploy":
-            cells = (d.get("action", "-"), (d.get("current") or {}).get("sha256", "-")[:16])
+            current = d.get("current") or {}
+            cells = (safe(d.get("action", "-")), safe(str(current.get("sha256", "-"))[:16]))
         elif result.action == "benchmark":
-            cells = (d.get("runtime", "-"), _fmt(d.get("p50_ms")), _fmt(d.get("p99_ms")))
+            cells = (safe(d.get("runtime", "-")), _fmt(d.get("p50_ms")), _fmt(d.get("p99_ms")))
         elif result.action == "status":
             cur = d.get("current") or {}
             cells = (
-                cur.get("name", "-"),
-                cur.get("sha256", "-")[:16],
+                safe(cur.get("name", "-")),
+                safe(str(cur.get("sha256", "-"))[:16]),
                 "-" if "agrees" not in d else ("yes" if d["agrees"] else "[red]no[/red]"),
             )
         else:
             cells = ()
         table.add_row(
-            o.device,
+            safe(o.device),
             "[green]yes[/green]" if o.ok else "[red]no[/red]",
-            o.phase,
+            safe(o.phase),
             *cells,
             str(o.attempts),
-            escape(o.error or ""),
+            safe(o.error or ""),
         )
     print_table(console, table)
     if result.stopped:
-        console.print(f"[red]stopped: {result.stopped}[/red]")
+        console.print(f"[red]stopped: {safe(result.stopped)}[/red]")
     for key, value in result.summary.items():
         if value not in (None, [], {}):
-            console.print(f"{key}: {value if not isinstance(value, float) else f'{value:.3f}'}")
+            shown = f"{value:.3f}" if isinstance(value, float) else safe(value)
+            console.print(f"{key}: {shown}")
 
 
 def render_evaluation(result: Any, console: Console) -> None:
     """One row per model and runtime: accuracy and fidelity against the float model."""
     table = Table(
-        title=f"edgesdk evaluate: {result.samples} samples from {escape(result.data)}",
+        title=f"edgesdk evaluate: {result.samples} samples from {safe(result.data)}",
         title_justify="left",
     )
     table.add_column("model / runtime", no_wrap=True)
@@ -102,7 +107,7 @@ def render_evaluation(result: Any, console: Console) -> None:
     for run in result.runs:
         f = run.fidelity[0] if run.fidelity else None
         table.add_row(
-            f"{escape(Path(run.model).name)}\n  {run.runtime}",
+            f"{safe(Path(run.model).name)}\n  {safe(run.runtime)}",
             pct(run.top1),
             pct(run.top5),
             pct(f.top1_agreement) if f else "-",
@@ -119,7 +124,7 @@ def render_evaluation(result: Any, console: Console) -> None:
         if run.device_runtime or run.max_lsb_vs_litert is not None:
             changes = run.top1_changes_vs_litert
             console.print(
-                f"{escape(run.runtime)}: {escape(run.device_runtime or 'runtime not reported')}; "
+                f"{safe(run.runtime)}: {safe(run.device_runtime or 'runtime not reported')}; "
                 f"against LiteRT on this machine: largest difference "
                 f"{'-' if run.max_lsb_vs_litert is None else run.max_lsb_vs_litert} LSB, "
                 f"top-1 changed on {'-' if changes is None else changes} of {run.samples} samples"
@@ -132,8 +137,8 @@ def render_compression(result: Any, console: Console) -> None:
     """Per-layer sparsity/clusters, sizes (raw and gzip) and accuracy before and after."""
     from edgesdk.compression.result import ARTIFACTS
 
-    head = _key_value_table(f"edgesdk compress → {escape(result.output)}")
-    head.add_row("model", escape(result.model))
+    head = _key_value_table(f"edgesdk compress → {safe(result.output)}")
+    head.add_row("model", safe(result.model))
     head.add_row("techniques", " → ".join(result.techniques))
     head.add_row(
         "data",
@@ -175,7 +180,7 @@ def render_compression(result: Any, console: Console) -> None:
             layers.add_column(col, justify="left" if col == "layer" else "right")
         for row in result.layers:
             layers.add_row(
-                escape(row.layer),
+                safe(row.layer),
                 f"{row.parameters:,}",
                 f"{row.zeros:,}",
                 f"{row.sparsity:.1f}%",
@@ -201,7 +206,7 @@ def render_compression(result: Any, console: Console) -> None:
     if search:
         render_prune_search(search, console)
     for note in result.notes:
-        console.print(f"[dim]note: {escape(note)}[/dim]")
+        console.print(f"[dim]note: {safe(note, newlines=True)}[/dim]")
 
 
 def render_prune_search(search: dict[str, Any], console: Console) -> None:
@@ -219,7 +224,7 @@ def render_prune_search(search: dict[str, Any], console: Console) -> None:
     for row in search["sensitivity"]:
         sparsity = chosen["layers"].get(row["layer"]) if chosen else None
         table.add_row(
-            escape(row["layer"]),
+            safe(row["layer"]),
             f"{row['parameters']:,}",
             *(_pct(row["curve"][v]) for v in levels),
             "-" if sparsity is None else f"{sparsity:.0%}",
@@ -251,7 +256,7 @@ def render_prune_search(search: dict[str, Any], console: Console) -> None:
 def render_emulation(result: Any, console: Console) -> None:
     """Bit-exactness per vector, instructions (measured), latency (estimated), flash and RAM."""
     head = _key_value_table(
-        f"edgesdk emulate: {Path(result.bundle).name} on {result.target} "
+        f"edgesdk emulate: {safe(Path(result.bundle).name)} on {safe(result.target)} "
         f"({result.core}, qemu {result.machine})"
     )
     exact = sum(1 for v in result.vectors if v["passed"])
@@ -272,7 +277,7 @@ def render_emulation(result: Any, console: Console) -> None:
             "latency (ESTIMATE)",
             f"{latency:.2f} ms at {result.clock_mhz} MHz x {result.cpi:g} cycles/instruction "
             f"(TFLite Micro reference kernels; qemu models no timing; factor: "
-            f"{escape(result.cpi_source)})",
+            f"{safe(result.cpi_source)})",
         )
     f, r, b = result.flash, result.ram, result.budget
     head.add_row(
@@ -309,7 +314,7 @@ def render_emulation(result: Any, console: Console) -> None:
     )
     print_table(console, head)
     for w in result.warnings:
-        console.print(f"[yellow]note:[/] {escape(w)}")
+        console.print(f"[yellow]note:[/] {safe(w, newlines=True)}")
 
 
 def render_devices(devices: list[Any], console: Console) -> None:
@@ -317,9 +322,10 @@ def render_devices(devices: list[Any], console: Console) -> None:
     table = Table(title="Devices", title_justify="left")
     for col in ("name", "host", "port", "user", "python", "workdir", "target"):
         table.add_column(col)
-    for d in devices:
+    for d in devices:  # hosts, users and folders may come from an imported inventory
         table.add_row(
-            d.name, d.host, str(d.port or "-"), d.user or "-", d.python, d.workdir, d.target or "-"
+            *(safe(v) for v in (d.name, d.host, d.port or "-", d.user or "-", d.python)),
+            *(safe(v) for v in (d.workdir, d.target or "-")),
         )
     print_table(console, table)
 
@@ -328,15 +334,16 @@ def render_sweep(result: Any, console: Console) -> None:
     """One row per cell: p50/p90/p99, speed-up against the first cell, memory growth."""
     emulated = f", EMULATED by {result.emulated}" if result.emulated else ""
     table = Table(
-        title=f"Sweep on {result.device} ({result.runtime} {result.runtime_version}, "
-        f"{result.arch}{emulated}; {result.runs} interleaved runs per cell)",
+        title=f"Sweep on {safe(result.device)} ({safe(result.runtime)} "
+        f"{safe(result.runtime_version)}, {safe(result.arch)}{safe(emulated)}; {result.runs} "
+        "interleaved runs per cell)",
         title_justify="left",
     )
     for col in ("model", "threads", "XNNPACK", "p50 ms", "p90 ms", "p99 ms", "speed-up", "RSS +KB"):
         table.add_column(col, justify="left" if col == "model" else "right")
     for c in result.cells:
         table.add_row(
-            escape(Path(c["model"]).name),
+            safe(Path(c["model"]).name),
             str(c["threads"]),
             "on" if c["xnnpack"] else "off",
             f"{c['p50_ms']:.3f}",
@@ -353,4 +360,4 @@ def render_sweep(result: Any, console: Console) -> None:
     if result.emulated:
         from edgesdk.devices.benchmark import emulation_note
 
-        console.print(f"[yellow]warning: {escape(emulation_note(result.emulated) or '')}[/yellow]")
+        console.print(f"[yellow]warning: {safe(emulation_note(result.emulated) or '')}[/yellow]")

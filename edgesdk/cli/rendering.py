@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-from edgesdk.cli.common import human_bytes, human_rate, print_table  # noqa: F401 - re-exported
+from edgesdk.cli.common import human_bytes, human_rate, print_table, safe  # noqa: F401 - re-exported
 from edgesdk.core.profiles import TargetProfile
 from edgesdk.quantization.result import QuantizationResult
 from edgesdk.tflite.model_info import ModelInfo
@@ -33,9 +32,10 @@ def _fmt(value: Any, digits: int = 4) -> str:
 # Over 80 lines: one table row per figure of the result, in the order people read them.
 def render_quantization(result: QuantizationResult, console: Console) -> None:
     """Sizes, I/O, per-op dtypes and fidelity of a quantization."""
-    head = _key_value_table(f"edgesdk quantize → {result.output}")
-    head.add_row("model", result.model)
-    head.add_row("target", result.target)
+    # paths, tensor and op names come from files (a shared model's names are its author's)
+    head = _key_value_table(f"edgesdk quantize → {safe(result.output)}")
+    head.add_row("model", safe(result.model))
+    head.add_row("target", safe(result.target))
     head.add_row(
         "mode",
         f"{result.mode} (I/O {result.io}, "
@@ -52,7 +52,7 @@ def render_quantization(result: QuantizationResult, console: Console) -> None:
         f"{human_bytes(result.size.raw_bytes)} "
         f"(gzip {human_bytes(result.size.gzip_bytes)}), {result.compression_ratio:.2f}x smaller",
     )
-    head.add_row("ops", ", ".join(f"{k}×{v}" for k, v in result.op_counts.items()))
+    head.add_row("ops", safe(", ".join(f"{k}×{v}" for k, v in result.op_counts.items())))
     head.add_row(
         "calibration",
         f"{result.calibration_samples} samples; {result.held_out_samples} held out for fidelity",
@@ -66,7 +66,12 @@ def render_quantization(result: QuantizationResult, console: Console) -> None:
     for kind, tensors in (("in", result.inputs), ("out", result.outputs)):
         for t in tensors:
             io.add_row(
-                kind, t.name, t.dtype, str(list(t.shape)), _fmt(t.scale, 6), _fmt(t.zero_point)
+                kind,
+                safe(t.name),
+                t.dtype,
+                str(list(t.shape)),
+                _fmt(t.scale, 6),
+                _fmt(t.zero_point),
             )
     print_table(console, io)
 
@@ -76,7 +81,7 @@ def render_quantization(result: QuantizationResult, console: Console) -> None:
         ops.add_column(col)
     for r in result.dtype_table:
         ops.add_row(
-            r.op,
+            safe(r.op),
             str(r.count),
             ",".join(r.activations) or "-",
             ",".join(r.weights) or "-",
@@ -101,7 +106,7 @@ def render_quantization(result: QuantizationResult, console: Console) -> None:
             fid.add_column(col)
         for f in result.fidelity:
             fid.add_row(
-                f.name,
+                safe(f.name),
                 str(f.samples),
                 "-" if f.top1_agreement is None else f"{100 * f.top1_agreement:.1f}%",
                 f"{f.cosine:.5f}",
@@ -111,25 +116,25 @@ def render_quantization(result: QuantizationResult, console: Console) -> None:
             )
         print_table(console, fid)
     for note in result.notes:
-        console.print(f"[dim]note: {escape(note)}[/dim]")
+        console.print(f"[dim]note: {safe(note, newlines=True)}[/dim]")
     for warning in result.warnings:
-        console.print(f"[yellow]warning: {escape(warning)}[/yellow]")
+        console.print(f"[yellow]warning: {safe(warning, newlines=True)}[/yellow]")
 
 
 def render_model_info(
     info: ModelInfo, console: Console, source: str, tensors: bool = False
 ) -> None:
     """Summary, ops with versions, I/O and (optionally) every tensor of a .tflite."""
-    head = _key_value_table(f"edgesdk inspect {source}")
+    head = _key_value_table(f"edgesdk inspect {safe(source)}")
     head.add_row(
         "size",
         f"{human_bytes(info.size_bytes)} (weights {human_bytes(info.weights_bytes)}, "
         f"graph {human_bytes(info.graph_bytes)})",
     )
     head.add_row("subgraphs", str(len(info.subgraphs)))
-    head.add_row("signatures", ", ".join(info.signatures) or "-")
+    head.add_row("signatures", safe(", ".join(info.signatures)) or "-")
     float_ops = info.float_ops()
-    head.add_row("float ops", ", ".join(sorted({o.name for o in float_ops})) or "none")
+    head.add_row("float ops", safe(", ".join(sorted({o.name for o in float_ops}))) or "none")
     print_table(console, head)
     ops = Table(title="Ops", title_justify="left")
     ops.add_column("op", no_wrap=True)
@@ -138,7 +143,7 @@ def render_model_info(
     versions = info.op_versions()
     for r in info.dtype_table():
         ops.add_row(
-            r.op,
+            safe(r.op),
             str(versions[r.op]),
             str(r.count),
             ",".join(r.activations) or "-",
@@ -148,7 +153,7 @@ def render_model_info(
     print_table(console, ops)
     for si, sg in enumerate(info.subgraphs):
         table = Table(
-            title=f"Subgraph {si} {sg.name}".strip()
+            title=f"Subgraph {si} {safe(sg.name)}".strip()
             + (" tensors" if tensors else " inputs/outputs"),
             title_justify="left",
         )
@@ -164,7 +169,7 @@ def render_model_info(
             zp = _fmt(t.zero_point[0]) if t.zero_point else "-"
             table.add_row(
                 str(t.index),
-                t.name,
+                safe(t.name),
                 t.dtype,
                 str(list(t.shape)),
                 scale,
@@ -182,10 +187,10 @@ def render_targets(profiles: list[TargetProfile], console: Console) -> None:
     for p in profiles:
         q = p.quantization
         table.add_row(
-            p.name,
+            safe(p.name),
             p.kind.value,
-            p.arch,
-            p.cpu,
+            safe(p.arch),
+            safe(p.cpu),
             human_bytes(p.memory.ram_bytes),
             human_bytes(p.memory.flash_bytes),
             f"{q.mode.value} (I/O {q.io.value})",
@@ -194,7 +199,7 @@ def render_targets(profiles: list[TargetProfile], console: Console) -> None:
 
 
 def render_target(profile: TargetProfile, console: Console) -> None:
-    table = _key_value_table(f"{profile.name}: {profile.description}")
+    table = _key_value_table(f"{safe(profile.name)}: {safe(profile.description)}")
 
     def add(prefix: str, data: dict[str, Any]) -> None:
         for key, value in data.items():
@@ -202,8 +207,8 @@ def render_target(profile: TargetProfile, console: Console) -> None:
                 add(f"{prefix}{key}.", value)
             else:
                 table.add_row(
-                    f"{prefix}{key}",
-                    ", ".join(map(str, value)) if isinstance(value, list) else str(value),
+                    safe(f"{prefix}{key}"),
+                    safe(", ".join(map(str, value)) if isinstance(value, list) else value),
                 )
 
     add("", profile.to_dict())
@@ -215,9 +220,9 @@ def render_target(profile: TargetProfile, console: Console) -> None:
 
 def render_export(result: Any, console: Console) -> None:
     """Bundle files, arena, budgets, op support and TFLite Micro parity of an export."""
-    head = _key_value_table(f"edgesdk export-c → {result.out_dir}")
-    head.add_row("target", result.target)
-    head.add_row("files", ", ".join(result.files))
+    head = _key_value_table(f"edgesdk export-c → {safe(result.out_dir)}")
+    head.add_row("target", safe(result.target))
+    head.add_row("files", safe(", ".join(result.files)))
     head.add_row("model", f"{human_bytes(result.model_bytes)} (sha256 {result.sha256[:16]})")
     head.add_row("arena", f"measured {result.arena.total} B, declared {result.arena_declared} B")
     for label, b in (("flash", result.flash), ("RAM", result.ram)):
@@ -230,7 +235,10 @@ def render_export(result: Any, console: Console) -> None:
         ops.add_column(col)
     for o in result.ops:
         ops.add_row(
-            o.op, str(o.count), o.method or "-", "yes" if o.supported else f"[red]{o.reason}[/red]"
+            safe(o.op),
+            str(o.count),
+            safe(o.method or "-"),
+            "yes" if o.supported else f"[red]{safe(o.reason)}[/red]",
         )
     print_table(console, ops)
     if result.parity:
@@ -260,7 +268,7 @@ def render_export(result: Any, console: Console) -> None:
     else:
         console.print("[yellow]not verified (--no-verify)[/yellow]")
     for w in result.warnings:
-        console.print(f"[yellow]warning: {escape(w)}[/yellow]")
+        console.print(f"[yellow]warning: {safe(w, newlines=True)}[/yellow]")
 
 
 def _pct(value: float | None) -> str:
@@ -279,14 +287,14 @@ def render_search(search: dict[str, Any], console: Console) -> None:
         table.add_column(col, justify="left" if col in ("candidate", "I/O") else "right")
     for c in search["candidates"]:
         chosen = c["name"] == search.get("chosen")
-        name = escape(c["name"]) + (" [bold green]← chosen[/]" if chosen else "")
-        if c["float_layers"]:
-            name += "\n[dim]float: " + escape(", ".join(c["float_layers"]))[:200] + "[/]"
+        name = safe(c["name"]) + (" [bold green]← chosen[/]" if chosen else "")
+        if c["float_layers"]:  # cut before escaping: never half an escape
+            name += "\n[dim]float: " + safe(", ".join(c["float_layers"])[:200]) + "[/]"
         if c["error"] and c["accuracy"] is None:
-            table.add_row(name, "", "", "", "", "", f"[red]{escape(c['error'])[:80]}[/]")
+            table.add_row(name, "", "", "", "", "", f"[red]{safe(c['error'][:80])}[/]")
             continue
         if c["error"]:
-            name += f"\n[red]{escape(c['error'])[:120]}[/]"
+            name += f"\n[red]{safe(c['error'][:120])}[/]"
         table.add_row(
             name,
             c["io"],
@@ -298,18 +306,16 @@ def render_search(search: dict[str, Any], console: Console) -> None:
         )
     print_table(console, table)
     if search.get("reason"):
-        console.print(
-            f"chosen: {escape(search.get('chosen') or 'none')} — {escape(search['reason'])}"
-        )
+        console.print(f"chosen: {safe(search.get('chosen') or 'none')} — {safe(search['reason'])}")
     for note in search.get("notes", []):
-        console.print(f"[dim]note: {escape(note)}[/dim]")
+        console.print(f"[dim]note: {safe(note, newlines=True)}[/dim]")
 
 
 def render_standalone_export(result: Any, console: Console) -> None:
     """Files, memory plan, constants and host verification of a standalone-engine export."""
-    head = _key_value_table(f"edgesdk export-c --engine standalone → {result.out_dir}")
-    head.add_row("target", result.target)
-    head.add_row("files", ", ".join(result.files))
+    head = _key_value_table(f"edgesdk export-c --engine standalone → {safe(result.out_dir)}")
+    head.add_row("target", safe(result.target))
+    head.add_row("files", safe(", ".join(result.files)))
     head.add_row("model", f"{human_bytes(result.model_bytes)} (sha256 {result.sha256[:16]})")
     head.add_row(
         "RAM",
@@ -320,7 +326,7 @@ def render_standalone_export(result: Any, console: Console) -> None:
         f"+ {human_bytes(result.io_bytes)} of caller buffers with the copying entry",
     )
     head.add_row("constants", f"{human_bytes(result.constant_bytes)} (const section)")
-    head.add_row("ops", ", ".join(f"{op} x{n}" for op, n in result.ops))
+    head.add_row("ops", safe(", ".join(f"{op} x{n}" for op, n in result.ops)))
     head.add_row("MACs", f"{result.macs:,} per inference")
     against = "LiteRT's reference kernels"
     if any(r != "LiteRT BUILTIN_REF" for _, _, r in result.op_references):
@@ -333,13 +339,13 @@ def render_standalone_export(result: Any, console: Console) -> None:
         if result.verified_samples
         else "not verified"
     )
-    head.add_row("verified", verified)
+    head.add_row("verified", safe(verified))
     if result.integer_only:
         head.add_row("integer only", "yes: no float or double in the C")
     head.add_row("generated in", f"{result.generation_seconds:.3f} s")
     print_table(console, head)
     for w in result.warnings:
-        console.print(f"[yellow]warning:[/yellow] {escape(w)}")
+        console.print(f"[yellow]warning:[/yellow] {safe(w, newlines=True)}")
 
 
 def render_standalone_emulation(result: Any, console: Console) -> None:
@@ -347,7 +353,7 @@ def render_standalone_emulation(result: Any, console: Console) -> None:
     head = _key_value_table(
         f"edgesdk emulate (standalone engine) → {result.core} on {result.machine}"
     )
-    head.add_row("target", result.target)
+    head.add_row("target", safe(result.target))
     head.add_row(
         "bit-exact",
         f"{'yes' if result.bit_exact else 'NO'} (vs LiteRT's reference kernels, "
@@ -376,5 +382,5 @@ def render_standalone_emulation(result: Any, console: Console) -> None:
             layers.add_column(col)
         total = sum(n for _, _, n in result.layer_instructions) or 1
         for idx, kind, n in result.layer_instructions:
-            layers.add_row(str(idx), kind, f"{n:,}", f"{100 * n / total:.1f}%")
+            layers.add_row(str(idx), safe(kind), f"{n:,}", f"{100 * n / total:.1f}%")
         print_table(console, layers)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from edgesdk.cli.common import console, handle_errors, print_json
+from edgesdk.cli.common import console, handle_errors, print_json, safe
 
 
 @handle_errors
@@ -24,6 +24,6 @@ def report(
     if json_out:
         print_json(result.to_dict())
         return
-    console.print(f"report: {result.markdown}")
-    console.print(f"        {result.html} (self-contained, {len(result.plots)} plot(s))")
+    console.print(f"report: {safe(result.markdown)}")
+    console.print(f"        {safe(result.html)} (self-contained, {len(result.plots)} plot(s))")
     console.print(f"from {len(result.sources)} saved result file(s)")

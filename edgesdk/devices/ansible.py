@@ -77,6 +77,42 @@ def _quietly() -> Iterator[list[str]]:
                 found.append(printed.getvalue())
 
 
+@contextlib.contextmanager
+def _no_lookups(tried: list[str]) -> Iterator[None]:
+    """Every Ansible lookup (``lookup()``, ``query()``, ``q()``) fails inside the block; the names
+    of those tried are appended to ``tried``.
+
+    Lookups run commands (``pipe``) and read files and the environment of this machine; an
+    inventory someone hands over must not do that when it is only read. ansible-core 2.19 has
+    no switch for it (``disable_lookups`` is ignored), so its one way to a lookup plugin, the
+    loader, refuses them while the block runs (for the whole process: read_inventory is not
+    meant to run beside playbooks in other threads).
+    """
+    from ansible.plugins.loader import lookup_loader
+
+    def refuse(name: str, *args: Any, **kwargs: Any) -> None:
+        tried.append(str(name).removeprefix("ansible.builtin."))
+        raise PermissionError(f"lookup {name!r} is not run while reading an inventory")
+
+    shadowed = lookup_loader.__dict__.get("get")
+    lookup_loader.get = refuse
+    try:
+        yield
+    finally:
+        if shadowed is None:
+            del lookup_loader.get
+        else:
+            lookup_loader.get = shadowed
+
+
+def _refused(tried: list[str], where: str) -> ConfigError:
+    names = ", ".join(f"lookup({n!r})" for n in dict.fromkeys(tried))
+    return ConfigError(
+        f"{where} calls {names}: edgesdk runs no lookups when reading an inventory (they run "
+        "commands and read files on this machine); give the value itself"
+    )
+
+
 def _why(captured: str) -> str:
     """The plugins' reasons from what ansible-core printed while it failed to parse a source."""
     reasons = [
@@ -102,13 +138,20 @@ def _field(name: str, host: str, value: Any, source: str) -> Any:
     return str(Path(text).expanduser()) if name == "key" else text
 
 
-def _device(host: Any, variables: dict[str, Any], templar: Any, source: str) -> Device:
+def _device(
+    host: Any, variables: dict[str, Any], templar: Any, source: str, lookups: list[str]
+) -> Device:
     fields: dict[str, Any] = {"host": host.name}
     for name, keys in _FIELDS.items():
         key = next((k for k in keys if variables.get(k) is not None), None)
         if key is None:
             continue
-        value = templar.template(variables[key])
+        lookups.clear()
+        try:
+            value = templar.template(variables[key])
+        finally:  # a refused lookup fails the template, or hides behind | default(...)
+            if lookups:
+                raise _refused(lookups, f"{source}: {key} of {host.name}") from None
         if name == "python" and str(value).startswith("auto"):
             continue  # interpreter discovery: edgesdk uses its default python3
         fields[name] = _field(name, host.name, value, source)
@@ -121,34 +164,41 @@ def read_inventory(path: str | Path) -> list[Device]:
 
     INI or YAML files with host ranges (``pi-[01:16]``) and nested children, folders with
     ``group_vars/`` and ``host_vars/``, executable inventory scripts and inventory plugin
-    configs; variables are merged and templated the way Ansible does.
+    configs; variables are merged and templated the way Ansible does, except that lookups
+    (``lookup('pipe', ...)``, ``query(...)``) never run: a value that needs one is refused.
 
     Raises:
         ConfigError: ansible-core is not installed, the source is missing or unreadable,
-            a value is invalid, or the source has no hosts.
+            a value is invalid or needs a lookup, or the source has no hosts.
     """
     ansible_error, manager_cls, loader_cls, templar_cls, variables_cls = _ansible()
     source = os.path.abspath(os.path.expanduser(str(path)))
     if not os.path.exists(source):
         raise ConfigError(f"Cannot read inventory {path}: no such file or folder")
+    lookups: list[str] = []
     try:
-        with _quietly() as warnings:
-            loader = loader_cls()
-            inventory = manager_cls(loader=loader, sources=[source], parse=False)
-            parsed = inventory.parse_source(source)
-        if not parsed:
-            raise ConfigError(f"Cannot read inventory {path}: {_why(chr(10).join(warnings))}")
-        with _quietly() as more:
-            inventory.reconcile_inventory()
-            variables = variables_cls(loader=loader, inventory=inventory)
-            devices = []
-            for host in inventory.get_hosts():
-                host_vars = variables.get_vars(host=host)
-                templar = templar_cls(loader=loader, variables=host_vars)
-                devices.append(_device(host, host_vars, templar, str(path)))
+        with _no_lookups(lookups):
+            with _quietly() as warnings:
+                loader = loader_cls()
+                inventory = manager_cls(loader=loader, sources=[source], parse=False)
+                parsed = inventory.parse_source(source)
+            if lookups:  # an inventory plugin's config (generator, constructed) tried one
+                raise _refused(lookups, f"Inventory {path}")
+            if not parsed:
+                raise ConfigError(f"Cannot read inventory {path}: {_why(chr(10).join(warnings))}")
+            with _quietly() as more:
+                inventory.reconcile_inventory()
+                variables = variables_cls(loader=loader, inventory=inventory)
+                devices = []
+                for host in inventory.get_hosts():
+                    host_vars = variables.get_vars(host=host)
+                    templar = templar_cls(loader=loader, variables=host_vars)
+                    devices.append(_device(host, host_vars, templar, str(path), lookups))
     except EdgeSdkError:
         raise
     except (ansible_error, ValueError, TypeError, KeyError, AttributeError, OSError) as e:
+        if lookups:  # merging or reading variables tried one
+            raise _refused(lookups, f"Inventory {path}") from None
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise ConfigError(f"Malformed inventory {path}: {first}") from e
     for text in (*warnings, *more):

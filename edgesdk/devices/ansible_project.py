@@ -11,8 +11,8 @@ from edgesdk.core.fileio import write_atomic
 from edgesdk.core.results import JsonResult
 from edgesdk.devices.benchmark import RUNNER
 from edgesdk.devices.hostkeys import is_known, own_known_hosts, ssh_dir
-from edgesdk.devices.inventory import Device
-from edgesdk.errors import OutputError
+from edgesdk.devices.inventory import Device, is_valid_name
+from edgesdk.errors import ConfigError, OutputError
 
 KIT = Path(__file__).resolve().parent / "ansible_kit"
 ROLE = Path("roles") / "edgesdk"
@@ -25,6 +25,29 @@ def kit_files() -> list[Path]:
         for p in KIT.rglob("*")
         if p.is_file() and "__pycache__" not in p.parts and p.suffix in (".yml", ".py")
     )
+
+
+class Unsafe(str):
+    """A value Ansible must take as data, never as a template: written with the ``!unsafe`` tag.
+
+    Device fields come from users, inventories and imports; Ansible templates plain strings in
+    an inventory, so ``{{ lookup('pipe', ...) }}`` in a host name would run on the controller.
+    """
+
+
+def _unsafe_representer(dumper: Any, value: Unsafe) -> Any:
+    return dumper.represent_scalar("!unsafe", str(value))
+
+
+def _dumper() -> Any:
+    """yaml's SafeDumper that writes :class:`Unsafe` strings with the ``!unsafe`` tag."""
+    import yaml
+
+    class InventoryDumper(yaml.SafeDumper):
+        pass
+
+    InventoryDumper.add_representer(Unsafe, _unsafe_representer)
+    return InventoryDumper
 
 
 def _ssh_option(name: str, values: list[str]) -> str:
@@ -45,23 +68,31 @@ def host_key_args(known_hosts: list[Path]) -> str:
 
 def host_vars(device: Device) -> dict[str, Any]:
     """A device as Ansible inventory variables (unset fields stay with ``~/.ssh/config``)."""
-    variables: dict[str, Any] = {"ansible_host": device.host}
+    variables: dict[str, Any] = {"ansible_host": Unsafe(device.host)}
     if device.port is not None:
         variables["ansible_port"] = device.port
     if device.user is not None:
-        variables["ansible_user"] = device.user
+        variables["ansible_user"] = Unsafe(device.user)
     if device.key is not None:
-        variables["ansible_ssh_private_key_file"] = device.key
-    variables["ansible_python_interpreter"] = device.python
-    variables["edgesdk_workdir"] = device.workdir
+        variables["ansible_ssh_private_key_file"] = Unsafe(device.key)
+    variables["ansible_python_interpreter"] = Unsafe(device.python)
+    variables["edgesdk_workdir"] = Unsafe(device.workdir)
     if device.target is not None:
-        variables["edgesdk_target"] = device.target
+        variables["edgesdk_target"] = Unsafe(device.target)
     return variables
 
 
 def inventory_yaml(group: str, devices: list[Device], known_hosts: list[Path]) -> str:
+    """``hosts.yml``: every value from a user or a device is ``!unsafe`` (data, not a template);
+    the keys, device and group names, are restricted to letters, digits, '.', '_' and '-'.
+
+    Raises:
+        ConfigError: ``group`` is not a valid group name.
+    """
     import yaml
 
+    if not is_valid_name(group):
+        raise ConfigError(f"Invalid group name {group!r} (letters, digits, '.', '_', '-')")
     data = {
         "all": {
             "children": {
@@ -70,7 +101,7 @@ def inventory_yaml(group: str, devices: list[Device], known_hosts: list[Path]) -
                     "vars": {
                         # beats host_key_checking=False in an ansible.cfg or the environment
                         "ansible_host_key_checking": True,
-                        "ansible_ssh_common_args": host_key_args(known_hosts),
+                        "ansible_ssh_common_args": Unsafe(host_key_args(known_hosts)),
                         # modules through the open ssh session, no temporary files: several
                         # times faster; safe here (the role needs no become/sudo)
                         "ansible_pipelining": True,
@@ -83,7 +114,9 @@ def inventory_yaml(group: str, devices: list[Device], known_hosts: list[Path]) -
         f"# Written by `edgesdk fleet ansible --group {group}` from edgesdk's device inventory.\n"
         "# Host keys are checked against edgesdk's known_hosts (`edgesdk device trust`).\n"
     )
-    return header + yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=1 << 16)
+    return header + yaml.dump(
+        data, Dumper=_dumper(), sort_keys=False, default_flow_style=False, width=1 << 16
+    )
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,11 @@ from edgesdk.errors import ConfigError, DeviceError
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 
+def is_valid_name(name: str) -> bool:
+    """A device or group name: letters, digits, '.', '_', '-' (no template, shell or YAML syntax)."""
+    return bool(_NAME.match(name))
+
+
 def config_home() -> Path:
     """edgesdk's config folder: ``$EDGESDK_HOME`` or ``~/.config/edgesdk``."""
     env = os.environ.get("EDGESDK_HOME")
@@ -38,9 +43,9 @@ class Device:
     def __post_init__(self) -> None:
         object.__setattr__(self, "groups", tuple(dict.fromkeys(self.groups)))
         for group in self.groups:
-            if not _NAME.match(group):
+            if not is_valid_name(group):
                 raise ConfigError(f"Invalid group name {group!r} (letters, digits, '.', '_', '-')")
-        if not _NAME.match(self.name):
+        if not is_valid_name(self.name):
             raise ConfigError(
                 f"Invalid device name {self.name!r} (letters, digits, '.', '_', '-'; up to 63)"
             )

@@ -153,6 +153,11 @@ class Session:
             raise DeviceError(
                 f"Cannot reach {endpoint.hostname}:{endpoint.port}: {e.strerror or e}"
             ) from e
+        except UnicodeError as e:  # getaddrinfo's idna: a label too long, empty or not text
+            client.close()
+            raise DeviceError(
+                f"Cannot reach {endpoint.hostname!r}: not a valid host name ({e})", retryable=False
+            ) from e
         except BaseException:
             client.close()
             raise

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import DEVICE_VENV_PYTHON
+from conftest import DEVICE_VENV_PYTHON, edit_history
 from typer.testing import CliRunner
 
 import edgesdk
@@ -271,3 +271,59 @@ def test_benchmark_playbook_brings_the_json_back(project, lab, models, tmp_path)
     bench = Path(devices[0].workdir) / "bench" / "model.tflite"
     assert bench.read_bytes() == models["b"].read_bytes()
     assert (Path(devices[0].workdir) / "current.tflite").read_bytes() == models["a"].read_bytes()
+
+
+def lookup(marker: Path) -> str:
+    """A device field that runs ``touch MARKER`` if Ansible templates it (issue 23, item 2)."""
+    return "{{ lookup('pipe','touch " + str(marker) + "') }}"
+
+
+@pytest.mark.ansible
+def test_hostile_device_fields_reach_ansible_as_data(lab, models, tmp_path):
+    devices, _ = lab
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    fields = {  # one hostile field per device; pi-07 and pi-08 stay plain
+        "pi-01": ("workdir", devices[0].workdir + "-" + lookup(markers / "workdir")),
+        "pi-02": ("host", devices[1].host + lookup(markers / "host")),
+        "pi-03": ("python", lookup(markers / "python")),
+        "pi-04": ("user", lookup(markers / "user")),
+        "pi-05": ("key", lookup(markers / "key")),
+        "pi-06": ("target", lookup(markers / "target")),
+    }
+    for name, (field, value) in fields.items():
+        Inventory().update(name, **{field: value})
+    r = runner.invoke(app, ["fleet", "ansible", "--group", "lab", "-o", str(tmp_path / "pb")])
+    assert r.exit_code == 0, r.output
+    project = {
+        "inventory": str(tmp_path / "pb" / "hosts.yml"),
+        "folder": str(tmp_path / "pb"),
+    }
+    rc, out, recap = playbook(project, "deploy.yml", "-e", f"model={models['a']}")
+    assert sorted(p.name for p in markers.iterdir()) == [], out  # nothing ran
+    assert rc == 4 and sorted(recap) == [d.name for d in devices], out  # some unreachable
+    # the values were taken literally: a folder named with the braces, a target nobody reads
+    for name in ("pi-01", "pi-06", "pi-07", "pi-08"):
+        assert recap[name]["changed"] == 3 and recap[name]["failed"] == 0, (name, out)
+    workdir = Path(fields["pi-01"][1])
+    assert (workdir / "current.tflite").read_bytes() == models["a"].read_bytes()
+    # a host, user or key with braces cannot connect; an interpreter of that name does not exist
+    for name in ("pi-02", "pi-04", "pi-05"):
+        assert recap[name]["unreachable"] == 1 and recap[name]["changed"] == 0, (name, out)
+    assert recap["pi-03"]["failed"] == 1 and recap["pi-03"]["changed"] == 0, out
+    # and edgesdk reads the same literal folder: fleet status agrees with what Ansible did
+    status = {d["device"]: d for d in fleet_status()["devices"]}
+    assert status["pi-01"]["current"]["sha256"] == sha256_file(models["a"]), status["pi-01"]
+    assert "not a valid host name" in status["pi-02"]["error"], status["pi-02"]  # one line
+    # reading the kit's inventory back gives the same literal values
+    back = {d.name: d for d in read_inventory(project["inventory"])}
+    for name, (field, value) in fields.items():
+        assert getattr(back[name], field) == value, (name, field)
+    # what a device sends back (its history's model name) is data too
+    name = lookup(markers / "history")
+    edit_history(Path(devices[6].workdir), name=[name])
+    rc, out, _ = playbook(project, "benchmark.yml", "-e", "edgesdk_runs=3", "-l", "pi-07")
+    assert rc == 0, out
+    result = json.loads((Path(project["folder"]) / "results" / "pi-07.json").read_text())
+    assert result["model"] == name
+    assert sorted(p.name for p in markers.iterdir()) == []

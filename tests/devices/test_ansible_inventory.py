@@ -205,3 +205,67 @@ def test_without_ansible_core_the_error_says_how_to_get_it(tmp_path):
     assert out.strip() == (
         "Reading Ansible inventories needs ansible-core (ansible): pip install 'edgesdk[ansible]'"
     )
+
+
+def test_lookups_in_an_inventory_never_run(tmp_path):
+    """Importing runs no lookup (pipe, file, env, ...): such values are refused, naming them."""
+    marker = tmp_path / "pwned"
+    pipe = "lookup('pipe','touch " + str(marker) + "')"
+    cases = {  # inventory file: (text, what the one-line error names)
+        "direct.yml": (
+            'all:\n  hosts:\n    pi-a:\n      ansible_host: "{{ ' + pipe + ' }}"\n',
+            "ansible_host of pi-a",
+        ),
+        "indirect.yml": (  # through a group variable, templated lazily by Ansible
+            'all:\n  vars:\n    h: "{{ ' + pipe + ' }}"\n'
+            '  hosts:\n    pi-a:\n      ansible_host: "{{ h }}"\n',
+            "ansible_host of pi-a",
+        ),
+        "default.yml": (  # a failed lookup with a fallback is still refused
+            "all:\n  hosts:\n    pi-a:\n"
+            '      edgesdk_workdir: "{{ ' + pipe + " | default('x') }}\"\n",
+            "edgesdk_workdir of pi-a",
+        ),
+        "query.ini": (
+            "[pis]\npi-a ansible_user=\"{{ query('pipe','touch " + str(marker) + "') }}\"\n",
+            "ansible_user of pi-a",
+        ),
+        "generated.yml": (  # an inventory plugin templates its config while parsing
+            "plugin: ansible.builtin.generator\nhosts:\n"
+            '  name: "pi-{{ n }}{{ ' + pipe + " }}\"\nlayers:\n  n: ['1']\n",
+            "lookup('pipe')",
+        ),
+    }
+    for name, (text, expected) in cases.items():
+        path = write(tmp_path / name, text)
+        with pytest.raises(ConfigError) as e:
+            read_inventory(path)
+        message = str(e.value)
+        assert expected in message and "lookup" in message, (name, message)
+        assert "\n" not in message, (name, message)
+        assert not marker.exists(), name
+    r = runner.invoke(app, ["device", "import", str(tmp_path / "indirect.yml")])
+    assert r.exit_code == 1 and len(r.stderr.strip().splitlines()) == 1, r.output
+    assert Inventory().list() == [] and not marker.exists()
+
+
+def test_templates_without_lookups_and_unsafe_values(tmp_path):
+    path = write(
+        tmp_path / "fleet.yml",
+        """
+        all:
+          vars:
+            site: lab
+          hosts:
+            pi-a:
+              ansible_host: "{{ inventory_hostname | upper }}.{{ site }}"
+              edgesdk_workdir: !unsafe "{{ lookup('pipe','touch PWNED') }}"
+        """,
+    )
+    (device,) = read_inventory(path)
+    assert device.host == "PI-A.lab"  # filters and variables still work as in Ansible
+    assert device.workdir == "{{ lookup('pipe','touch PWNED') }}"  # !unsafe: taken literally
+    assert not (tmp_path / "PWNED").exists() and not Path("PWNED").exists()
+    from ansible.plugins.loader import lookup_loader
+
+    assert "get" not in vars(lookup_loader)  # lookups are refused only while reading
