@@ -290,4 +290,4 @@ def test_the_fault_injection_script_passes_at_every_kill_point():
     runs, killed = int(summary[-1].split()[0]), int(summary[-1].split()[2])
     assert summary[-1] == f"{runs} runs, {killed} killed at their step, 0 failures"
     assert runs >= 60 and killed >= 55
-    assert "sftp.put during: killed=yes ok" in out.stdout
+    assert "(sftp.put) during: killed=yes ok" in out.stdout
