@@ -17,7 +17,7 @@ from edgesdk.firmware.csource import camel
 # The same -Os and CPU flags as the TFLite Micro firmware's C sources and library (release).
 C_FLAGS = ("-std=c99", "-Os", "-g", "-Wall", "-Wextra", "-Werror", "-ffunction-sections",
            "-fdata-sections")  # fmt: skip
-LD_FLAGS = ("-nostartfiles", "--specs=nano.specs", "--specs=rdimon.specs", "-Wl,--gc-sections")
+LD_FLAGS = ("-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections")  # + the I/O specs
 CONSTANTS_SECTION = ".model"  # the linker script's own section: size -A shows it apart
 
 
@@ -147,7 +147,7 @@ def build(
     Raises:
         FirmwareError: compile or link errors (an overflow names the region).
     """
-    from edgesdk.firmware.project import _linker_script
+    from edgesdk.firmware.project import UART_SPECS, _linker_script
     from edgesdk.firmware.toolchain import TEMPLATES
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -156,6 +156,7 @@ def build(
     (folder / "linker.ld").write_text(_linker_script(b, memory))  # type: ignore[arg-type]
     elf, map_file = folder / "firmware.elf", folder / "firmware.map"
     defines = [f'-DEDGESDK_CONST_SECTION=__attribute__((section("{CONSTANTS_SECTION}")))']
+    defines += core.uart.defines  # output through the emulated board's UART: no semihosting
     if layer_marks:
         defines.append("-DEDGESDK_LAYER_HOOK(op)=edgesdk_icount_mark()")
     hook = ["-include", str(folder / "hook.h")] if layer_marks else []
@@ -163,7 +164,7 @@ def build(
         (folder / "hook.h").write_text("void edgesdk_icount_mark(void);\n")
     sources = [folder / "main.c", folder / "startup.c", b.folder / f"{b.name}_model.c"]
     cmd = [str(toolchain.gcc), *core.cpu_flags, *C_FLAGS, *defines, *hook, f"-I{b.folder}",
-           *map(str, sources), "-T", str(folder / "linker.ld"), *LD_FLAGS,
+           *map(str, sources), "-T", str(folder / "linker.ld"), *LD_FLAGS, UART_SPECS,
            f"-Wl,-Map={map_file}", "-o", str(elf)]  # fmt: skip
     start = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
