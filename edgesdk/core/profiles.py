@@ -307,13 +307,23 @@ def load_profile(name_or_path: str | Path) -> TargetProfile:
                 f"Cannot read target profile {path}: not UTF-8 text (byte {e.start})"
             ) from e
         return _parse(text, str(path))
-    entry = _builtin_dir() / f"{text_name}.toml"
-    if not entry.is_file():
+    return load_builtin_profile(text_name)
+
+
+def load_builtin_profile(name: str) -> TargetProfile:
+    """A built-in profile by name, never a file (for names read from files, such as a bundle's
+    export.json).
+
+    Raises:
+        ConfigError: no built-in profile has that name.
+    """
+    if name not in builtin_names():
         raise ConfigError(
-            f"Unknown target {text_name!r} (built-in targets: {', '.join(builtin_names())}; "
+            f"Unknown target {name!r} (built-in targets: {', '.join(builtin_names())}; "
             "or give a path to a .toml profile)"
         )
-    return _parse(entry.read_text(encoding="utf-8"), f"builtin:{text_name}")
+    entry = _builtin_dir() / f"{name}.toml"
+    return _parse(entry.read_text(encoding="utf-8"), f"builtin:{name}")
 
 
 def list_profiles() -> list[TargetProfile]:

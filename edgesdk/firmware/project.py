@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
@@ -123,62 +122,70 @@ def _enum_value(text: str, name: str, where: Path) -> int:
     return int(m.group(1))
 
 
-def _read_estimate(path: Path) -> ExportEstimate | None:
-    if not path.is_file():
+def _read_estimate(folder: Path) -> ExportEstimate | None:
+    from edgesdk.firmware.bundle_input import field, read_export_json
+
+    d = read_export_json(folder)
+    if d is None:
         return None
-    try:
-        d = json.loads(path.read_text())
-        return ExportEstimate(
-            target=str(d["target"]),
-            arena_measured_host=int(d["arena_measured"]["total"]),
-            arena_declared=int(d["arena_declared"]),
-            flash_used=int(d["flash"]["used"]),
-            flash_budget=d["flash"]["budget"],
-            ram_used=int(d["ram"]["used"]),
-            ram_budget=d["ram"]["budget"],
-        )
-    except (ValueError, KeyError, TypeError) as e:
-        raise FirmwareError(f"{path} is not an edgesdk export.json: {e}") from e
+    where = folder / "export.json"
+    return ExportEstimate(
+        target=field(d, "target", "str", where),
+        arena_measured_host=field(d, "arena_measured.total", "int", where),
+        arena_declared=field(d, "arena_declared", "int", where),
+        flash_used=field(d, "flash.used", "int", where),
+        flash_budget=field(d, "flash.budget", "int?", where),
+        ram_used=field(d, "ram.used", "int", where),
+        ram_budget=field(d, "ram.budget", "int?", where),
+    )
 
 
 def read_bundle(folder: Path) -> Bundle:
     """Find the bundle's files and read its arena size, I/O counts and test vector count.
 
+    The bundle may come from anyone: its name (from its file names) must be a C identifier,
+    its files must be inside its folder, and export.json's fields are type-checked.
+
     Raises:
-        FirmwareError: files are missing, or the bundle has no test vectors.
+        FirmwareError: files are missing or outside the bundle, a name that is not a C
+            identifier, a malformed export.json, or the bundle has no test vectors.
     """
+    from edgesdk.firmware.bundle_input import bundle_file, check_name, read_text
+
     folder = Path(folder).expanduser().resolve()
     headers = sorted(folder.glob("*_model.h"))
     if len(headers) != 1:
         raise FirmwareError(
-            f"{folder} must hold exactly one <name>_model.h, found {[h.name for h in headers]}"
+            f"{folder} must hold exactly one <name>_model.h, found "
+            f"{[h.name for h in headers][:5]!r}"
         )
-    name = headers[0].name[: -len("_model.h")]
-    sources = [p for p in (folder / f"{name}_model.cc", folder / f"{name}_model.c") if p.is_file()]
-    resolver = folder / f"{name}_op_resolver.h"
-    vectors = folder / f"{name}_test_vectors.h"
-    if not sources or not resolver.is_file():
-        raise FirmwareError(f"{folder} lacks {name}_model.cc/.c or {name}_op_resolver.h")
-    if not vectors.is_file():
+    name = check_name(headers[0].name[: -len("_model.h")], f"the file name {headers[0].name!r}")
+    sources = [
+        f"{name}_model.{ext}" for ext in ("cc", "c") if (folder / f"{name}_model.{ext}").exists()
+    ]
+    resolver, vectors_name = f"{name}_op_resolver.h", f"{name}_test_vectors.h"
+    if not sources or not (folder / resolver).exists():
+        raise FirmwareError(f"{folder} lacks {name}_model.cc/.c or {resolver}")
+    if not (folder / vectors_name).exists():
         raise FirmwareError(
-            f"{folder} has no {vectors.name}: the firmware needs test vectors "
+            f"{folder} has no {vectors_name}: the firmware needs test vectors "
             "(export the bundle again with test vectors, e.g. 4)"
         )
+    model_h, source, resolver_h, vectors = (
+        bundle_file(folder, n) for n in (headers[0].name, sources[0], resolver, vectors_name)
+    )
     camel = "".join(p[:1].upper() + p[1:] for p in name.split("_"))
-    try:
-        model_h, vectors_h = headers[0].read_text(), vectors.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise FirmwareError(f"Cannot read the bundle's headers in {folder}: {e}") from e
+    model_text, vectors_h = read_text(model_h), read_text(vectors)
     bundle = Bundle(
         folder=folder,
         name=name,
-        model_source=sources[0],
-        headers=(headers[0], resolver, vectors),
-        arena_size=_enum_value(model_h, f"k{camel}TensorArenaSize", headers[0]),
-        input_count=_enum_value(model_h, f"k{camel}InputCount", headers[0]),
-        output_count=_enum_value(model_h, f"k{camel}OutputCount", headers[0]),
+        model_source=source,
+        headers=(model_h, resolver_h, vectors),
+        arena_size=_enum_value(model_text, f"k{camel}TensorArenaSize", model_h),
+        input_count=_enum_value(model_text, f"k{camel}InputCount", model_h),
+        output_count=_enum_value(model_text, f"k{camel}OutputCount", model_h),
         vector_count=_enum_value(vectors_h, f"k{camel}TestVectorCount", vectors),
-        estimate=_read_estimate(folder / "export.json"),
+        estimate=_read_estimate(folder),
     )
     for kind, count in (("Input", bundle.input_count), ("Output", bundle.output_count)):
         for i in range(count):

@@ -1,9 +1,12 @@
 """Untrusted bundles under ``emulate``: firmware built from a bundle's (edited, shared) C must
-not reach the host (no semihosting, no network). Real arm-none-eabi-gcc, real qemu-system-arm,
+not reach the host (no semihosting, no network), and a bundle's export.json and file names
+cannot steer which files are read or what runs. Real arm-none-eabi-gcc, real qemu-system-arm,
 the real TFLite Micro library (built once per core, cached)."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -176,3 +179,115 @@ def test_the_emulator_has_no_network(tmp_path):
     text = answer.decode(errors="replace")
     assert "lan9118" in text, text  # the board's NIC is listed: the check sees the network
     assert "type=user" not in text and "type=tap" not in text, text
+
+
+def _export_json(bundle: Path) -> dict:
+    return json.loads((bundle / "export.json").read_text())
+
+
+def _set(data: dict, dotted: str, value) -> dict:
+    node = data
+    *path, last = dotted.split(".")
+    for key in path:
+        node = node[key]
+    node[last] = value
+    return data
+
+
+@pytest.fixture(scope="module")
+def standalone_bundle(tiny_model, tmp_path_factory) -> Path:
+    return _bundle(tiny_model, tmp_path_factory.mktemp("sa") / "bundle", "standalone")
+
+
+@pytest.mark.parametrize(
+    "field, value, expected",
+    [
+        ("name", "../other/digits_cnn", "name"),
+        ("name", "digits_cnn; touch x", "name"),
+        ("name", "", "name"),
+        ("name", 7, "name"),
+        ("target", "../../etc/evil.toml", "target"),
+        ("target", "/tmp/evil", "target"),
+        ("ram.arena_peak", "big", "arena_peak"),
+        ("ram.arena_peak", -5, "arena_peak"),
+        ("layers", ["not a layer"], "layers"),
+        ("layers", [{"op_index": "0; x", "op": "FULLY_CONNECTED"}], "layers"),
+    ],
+)
+def test_hostile_export_json_fields_are_one_line_errors(
+    standalone_bundle, tmp_path, field, value, expected
+):
+    import shutil
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(standalone_bundle, bundle)
+    # what a ../ name would reach: a complete-looking bundle beside this one
+    shutil.copytree(standalone_bundle, tmp_path / "other")
+    (bundle / "export.json").write_text(json.dumps(_set(_export_json(bundle), field, value)))
+    r = runner.invoke(app, ["emulate", str(bundle)])
+    line = _one_line_error(r)
+    assert expected in line, line
+
+
+def test_export_json_that_is_not_an_object_is_one_line(standalone_bundle, tmp_path):
+    import shutil
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(standalone_bundle, bundle)
+    (bundle / "export.json").write_text('["engine", "standalone"]')
+    r = runner.invoke(app, ["emulate", str(bundle), "--target", TARGET])
+    assert "export.json" in _one_line_error(r)
+
+
+def test_a_target_from_export_json_is_only_a_builtin_name(standalone_bundle, tmp_path):
+    """A profile path in a bundle's export.json is refused, not read (it is outside the
+    bundle); an explicit target still works."""
+    import shutil
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(standalone_bundle, bundle)
+    evil = tmp_path / "evil.toml"
+    profile = Path(edgesdk.__file__).parent / "core" / "profile_data" / f"{TARGET}.toml"
+    evil.write_text(profile.read_text().replace(f'name = "{TARGET}"', 'name = "evil"'))
+    meta = _export_json(bundle)
+    (bundle / "export.json").write_text(json.dumps({**meta, "target": str(evil)}))
+    line = _one_line_error(runner.invoke(app, ["emulate", str(bundle)]))
+    assert "not a built-in profile" in line, line
+    result = edgesdk.emulate(bundle, target=TARGET)  # the user names the profile: fine
+    assert result.bit_exact and result.target == TARGET
+
+
+@pytest.mark.parametrize("engine", ["tflm", "standalone"])
+def test_a_bundle_file_linked_outside_the_bundle_is_refused(tiny_model, tmp_path, engine):
+    bundle = _bundle(tiny_model, tmp_path / "bundle", engine)
+    vectors = next(bundle.glob("*_test_vectors.h"))
+    outside = tmp_path / "outside.h"
+    outside.write_text(vectors.read_text())
+    vectors.unlink()
+    os.symlink(outside, vectors)
+    line = _one_line_error(runner.invoke(app, ["emulate", str(bundle)]))
+    assert vectors.name in line and "outside" in line, line
+
+
+@pytest.mark.parametrize(
+    "evil, camel",
+    [
+        # a newline in the file name: a rule in the generated config.mk, make's first goal
+        ("x\npwn:\n\ttouch pwned\n#", "X\npwn:\n\ttouch pwned\n#"),
+        ("$(shell touch pwned)", "$(shell touch pwned)"),
+    ],
+)
+def test_a_file_name_cannot_inject_make_commands(tiny_model, tmp_path, evil, camel):
+    """The TFLite Micro bundle's name comes from its file names and reaches the generated
+    config.mk: a name that is not a C identifier is refused before make runs."""
+    bundle = _bundle(tiny_model, tmp_path / "bundle")
+    for path in list(bundle.iterdir()):
+        if path.name.startswith("digits_cnn_"):
+            text = path.read_text().replace("DigitsCnn", camel).replace("digits_cnn_", f"{evil}_")
+            path.unlink()
+            (bundle / path.name.replace("digits_cnn_", f"{evil}_", 1)).write_text(text)
+    project = tmp_path / "project"
+    r = runner.invoke(app, ["emulate", str(bundle), "--keep", str(project)])
+    line = _one_line_error(r)
+    assert "name" in line, line
+    assert not (project / "pwned").exists()
