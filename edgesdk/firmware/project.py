@@ -293,9 +293,11 @@ def _config_mk(bundle: Bundle, lib: TflmLibrary, toolchain: Toolchain, core: Cor
 
 
 def _linker_script(bundle: Bundle, memory: MemoryMap) -> str:
-    text = (TEMPLATES / "linker.ld.in").read_text()
+    from edgesdk.firmware.csource import comment_text
+
+    template = (TEMPLATES / "linker.ld.in").read_text()
     values = {
-        "MEMORY_NOTE": memory.note,
+        "MEMORY_NOTE": comment_text(memory.note),
         "FLASH_ORIGIN": f"0x{memory.flash.origin:08x}",
         "FLASH_LENGTH": str(memory.flash.size),
         "RAM_ORIGIN": f"0x{memory.ram.origin:08x}",
@@ -304,11 +306,11 @@ def _linker_script(bundle: Bundle, memory: MemoryMap) -> str:
         "HEAP_SIZE": str(memory.heap_size),
         "MODEL_SYMBOL": bundle.model_symbol,
     }
-    for key, value in values.items():
-        text = text.replace(f"@{key}@", value)
-    if "@" in text:
-        raise FirmwareError("linker.ld.in has a placeholder edgesdk does not fill")
-    return text
+    unknown = set(re.findall(r"@([A-Z_]+)@", template)) - set(values)
+    if unknown:
+        raise FirmwareError(f"linker.ld.in has placeholders edgesdk does not fill: {unknown}")
+    # one pass: a value (the note holds a profile's name) is never read as a placeholder
+    return re.sub(r"@([A-Z_]+)@", lambda m: values[m.group(1)], template)
 
 
 def write_project(

@@ -291,3 +291,27 @@ def test_a_file_name_cannot_inject_make_commands(tiny_model, tmp_path, evil, cam
     line = _one_line_error(r)
     assert "name" in line, line
     assert not (project / "pwned").exists()
+
+
+@pytest.mark.parametrize("engine", ["tflm", "standalone"])
+def test_a_profile_name_or_model_path_cannot_end_a_generated_comment(tiny_model, tmp_path, engine):
+    """A profile's name and the model's path are written into comments of the generated C and
+    linker scripts: ``*/`` must not end them early (what follows would be compiled)."""
+    import shutil
+
+    profile = Path(edgesdk.__file__).parent / "core" / "profile_data" / f"{TARGET}.toml"
+    evil = tmp_path / "evil.toml"
+    evil.write_text(
+        profile.read_text().replace(f'name = "{TARGET}"', 'name = "x@y */ int pwned1; /*"')
+    )
+    folder = tmp_path / "a*"  # the model's path holds "*/ int pwned2 ..."
+    folder.mkdir()
+    model = folder / " int pwned2; .tflite"
+    shutil.copy(tiny_model, model)
+    out = tmp_path / "bundle"
+    edgesdk.export_c(model, out, target=str(evil), test_vectors=2, engine=engine, firmware=True)
+    written = [p for p in out.rglob("*") if p.suffix in (".h", ".c", ".cc", ".ld")]
+    assert len(written) >= 5 and any(p.suffix == ".ld" for p in written)
+    text = "".join(p.read_text() for p in written)
+    assert "int pwned1" in text and "int pwned2" in text  # both are there, inside comments
+    assert "*/ int pwned" not in text
