@@ -112,7 +112,8 @@ def qemu_command(core: Core, elf: Path, toolchain: Toolchain) -> list[str]:
     run with a system reset request, which -no-reboot turns into qemu's exit. No semihosting
     (firmware could otherwise run host commands and open host files), no default devices and
     no network (the MPS2 boards' Ethernet would get user-mode networking to the host), and
-    qemu's sandbox refuses to spawn processes.
+    qemu's sandbox refuses to spawn processes. Run it with stdin from /dev/null: qemu's stdio
+    backend would otherwise read a terminal and change its settings.
     """
     return [
         str(toolchain.qemu),

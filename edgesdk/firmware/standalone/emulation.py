@@ -140,7 +140,7 @@ def emulate_standalone(
             mark = symbol_address(probe.elf, "edgesdk_icount_mark", toolchain)
             cmd = qemu_command(core, probe.elf, toolchain)
             cmd += ["-plugin", f"{plugin},out={marks_file},mark=0x{mark:x}"]
-            subprocess.run(cmd, capture_output=True, timeout=timeout)
+            subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
             _, marks = _read_marks(marks_file)
             layers = _layer_counts(marks, ops)
     flash_sections = (
