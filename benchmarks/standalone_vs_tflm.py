@@ -2,7 +2,7 @@
 
 Same models, same emulated core (Cortex-M4F: arduino-nano-33-ble on qemu's mps2-an386), same
 compiler flags (arm-none-eabi-gcc -Os, the profile's CPU flags; TFLite Micro's release build),
-the same test-driver protocol (newlib-nano printf over semihosting in both). Models: the demo's
+the same test-driver protocol (newlib-nano printf over the emulated UART in both). Models: the demo's
 digits CNN (trained 5 epochs) and the MLPerf-Tiny-shaped DS-CNN for keyword spotting (49x10
 input, Conv 64 10x4 stride 2, 4 depthwise-separable blocks, average pool, 12 classes), both from
 benchmarks/firmware_emulation.py. Printed per model:

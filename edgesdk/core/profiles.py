@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 import types
 import typing
@@ -16,6 +17,15 @@ from edgesdk.core.options import ALLOWED_IO, IoType, QuantMode, TargetKind
 from edgesdk.errors import ConfigError
 
 SCHEMA_VERSION = 1
+
+# [header] section and qualifiers are written into generated C as they are: only a section
+# name, and only C qualifiers / attributes, never anything that ends a declaration
+SECTION_NAME = re.compile(r"[A-Za-z0-9_.$]{1,128}")
+_IDENT = r"[A-Za-z_][A-Za-z0-9_]{0,63}"
+_ARG = rf'(?:0[xX][0-9A-Fa-f]{{1,16}}|[0-9]{{1,20}}|{_IDENT}|"[A-Za-z0-9_.$]{{0,128}}")'
+_ATTRIBUTE = rf"{_IDENT}(?: ?\( ?{_ARG}(?: ?, ?{_ARG}){{0,7}} ?\))?"
+_QUALIFIER = rf"(?:__attribute__ ?\(\( ?{_ATTRIBUTE}(?: ?, ?{_ATTRIBUTE}){{0,7}} ?\)\)|{_IDENT})"
+QUALIFIERS = re.compile(rf"{_QUALIFIER}(?: {{1,4}}{_QUALIFIER}){{0,15}}")
 
 
 @dataclass(frozen=True)
@@ -235,6 +245,7 @@ def _check(p: TargetProfile) -> None:
     align = p.header.alignment
     if align == 0 or align & (align - 1):
         raise ConfigError(f"Invalid header.alignment={align} in {p.name} (must be a power of two)")
+    _check_c_text(p)
     if p.header.language not in ("c", "cc"):
         raise ConfigError(
             f"Invalid header.language={p.header.language!r} in {p.name} (must be one of: c, cc)"
@@ -247,6 +258,27 @@ def _check(p: TargetProfile) -> None:
         _check_mobile(p.name, p.mobile)
     if p.memory.ram_reserved_bytes > p.memory.ram_bytes:
         raise ConfigError(f"Invalid memory.ram_reserved_bytes in {p.name} (larger than ram_bytes)")
+
+
+def _check_c_text(p: TargetProfile) -> None:
+    """[header] values that generated C carries verbatim: a section name and qualifiers."""
+    section, qualifiers = p.header.section, p.header.qualifiers
+    if section and not SECTION_NAME.fullmatch(section):
+        raise ConfigError(
+            f"Invalid header.section={section!r} in {p.name} (must be a section name: letters, "
+            "digits, '.', '_' and '$', e.g. .rodata.model)",
+            what="header.section",
+            value=section,
+        )
+    if qualifiers and not QUALIFIERS.fullmatch(qualifiers):
+        raise ConfigError(
+            f"Invalid header.qualifiers={qualifiers!r} in {p.name} (must be C qualifiers or "
+            "attributes separated by spaces: identifiers such as PROGMEM or volatile, or "
+            "__attribute__((name)) / __attribute__((name(arg, ...))) whose args are numbers, "
+            'identifiers or "section.names")',
+            what="header.qualifiers",
+            value=qualifiers,
+        )
 
 
 MOBILE_CHOICES = {
@@ -307,13 +339,23 @@ def load_profile(name_or_path: str | Path) -> TargetProfile:
                 f"Cannot read target profile {path}: not UTF-8 text (byte {e.start})"
             ) from e
         return _parse(text, str(path))
-    entry = _builtin_dir() / f"{text_name}.toml"
-    if not entry.is_file():
+    return load_builtin_profile(text_name)
+
+
+def load_builtin_profile(name: str) -> TargetProfile:
+    """A built-in profile by name, never a file (for names read from files, such as a bundle's
+    export.json).
+
+    Raises:
+        ConfigError: no built-in profile has that name.
+    """
+    if name not in builtin_names():
         raise ConfigError(
-            f"Unknown target {text_name!r} (built-in targets: {', '.join(builtin_names())}; "
+            f"Unknown target {name!r} (built-in targets: {', '.join(builtin_names())}; "
             "or give a path to a .toml profile)"
         )
-    return _parse(entry.read_text(encoding="utf-8"), f"builtin:{text_name}")
+    entry = _builtin_dir() / f"{name}.toml"
+    return _parse(entry.read_text(encoding="utf-8"), f"builtin:{name}")
 
 
 def list_profiles() -> list[TargetProfile]:

@@ -1,5 +1,6 @@
 """Cortex-M cores and the qemu boards that emulate them, as data: compiler flags per core and
-FPU, each board's memory map, and the cycles-per-instruction factor behind latency estimates."""
+FPU, each board's memory map and UART, and the cycles-per-instruction factor behind latency
+estimates."""
 
 from __future__ import annotations
 
@@ -17,6 +18,39 @@ class MemoryRegion:
 
 
 @dataclass(frozen=True)
+class Uart:
+    """The UART an emulated board's firmware prints through (qemu's first serial port)."""
+
+    kind: str  # a key of UART_KINDS
+    base: int
+
+    @property
+    def defines(self) -> tuple[str, ...]:
+        """The -D flags that make templates/startup.c print through this UART."""
+        return (
+            "-DEDGESDK_IO_UART",
+            f"-D{UART_KINDS[self.kind]}",
+            f"-DEDGESDK_UART_BASE=0x{self.base:08x}u",
+        )
+
+
+# UART kind -> the startup.c define that selects its driver
+UART_KINDS: dict[str, str] = {
+    "cmsdk-apb": "EDGESDK_UART_CMSDK_APB",  # Arm CMSDK APB UART: DATA +0, STATE +4, CTRL +8
+    "nrf51": "EDGESDK_UART_NRF51",  # Nordic nRF51: STARTTX task, TXD register, TXDRDY event
+}
+
+
+@dataclass(frozen=True)
+class Board:
+    """A qemu board edgesdk runs firmware on: its memories and the UART of its serial port 0."""
+
+    flash: MemoryRegion
+    ram: MemoryRegion
+    uart: Uart
+
+
+@dataclass(frozen=True)
 class Core:
     """How to compile for one core (with its FPU) and which qemu board runs it."""
 
@@ -27,6 +61,7 @@ class Core:
     qemu_cpu: str
     flash: MemoryRegion  # the emulated board's
     ram: MemoryRegion
+    uart: Uart  # the emulated board's: the firmware's output
     cpi: float  # cycles per executed instruction: an estimate (see CPI_SOURCES)
 
     @property
@@ -67,13 +102,22 @@ COMPILERS: dict[tuple[str, str], Compiler] = {
 
 _KIB, _MIB = 1024, 1024 * 1024
 
-# qemu 7.2 boards verified to run edgesdk firmware (../shared/recipes/cortex-m-qemu).
-MACHINES: dict[str, tuple[MemoryRegion, MemoryRegion]] = {
+# qemu 7.2 boards verified to run edgesdk firmware (../shared/recipes/cortex-m-qemu). The UART
+# is the one qemu connects to its first serial port (hw/arm/nrf51_soc.c, hw/arm/mps2.c).
+MACHINES: dict[str, Board] = {
     # BBC micro:bit (nRF51): 256 KB flash, 16 KB RAM; qemu has no M0+ model, its M0 runs
     # ARMv6-M code, which is what an M0+ executes
-    "microbit": (MemoryRegion(0x00000000, 256 * _KIB), MemoryRegion(0x20000000, 16 * _KIB)),
-    # Arm MPS2 AN386 (Cortex-M4F): 4 MB SSRAM at 0 stands in for flash, 4 MB RAM
-    "mps2-an386": (MemoryRegion(0x00000000, 4 * _MIB), MemoryRegion(0x20000000, 4 * _MIB)),
+    "microbit": Board(
+        MemoryRegion(0x00000000, 256 * _KIB),
+        MemoryRegion(0x20000000, 16 * _KIB),
+        Uart("nrf51", 0x40002000),
+    ),
+    # Arm MPS2 AN386 (Cortex-M4F): 4 MB SSRAM at 0 stands in for flash, 4 MB RAM; UART0
+    "mps2-an386": Board(
+        MemoryRegion(0x00000000, 4 * _MIB),
+        MemoryRegion(0x20000000, 4 * _MIB),
+        Uart("cmsdk-apb", 0x40004000),
+    ),
 }
 
 # Cycles per instruction used to turn an instruction count into an ESTIMATED latency of
@@ -137,14 +181,15 @@ def core_for(core: str, fpu: str, machine: str, qemu_cpu: str) -> Core:
             value=machine,
             allowed=list(MACHINES),
         )
-    flash, ram = MACHINES[machine]
+    board = MACHINES[machine]
     return Core(
         name=compiler.name,
         cpu_flags=compiler.cpu_flags,
         cmsis_defines=compiler.cmsis_defines,
         qemu_machine=machine,
         qemu_cpu=qemu_cpu,
-        flash=flash,
-        ram=ram,
+        flash=board.flash,
+        ram=board.ram,
+        uart=board.uart,
         cpi=CPI[compiler.name],
     )

@@ -46,6 +46,13 @@ def sanitize_identifier(name: str) -> str:
     return ident
 
 
+def comment_text(text: str) -> str:
+    """``text`` (a profile name, a file path) for inside a C or linker-script block comment:
+    ``*/`` cannot close the comment early, nor ``/*`` nest one (gcc -Wcomment), and control
+    characters (newlines too) become ``?``."""
+    return re.sub(r"[\x00-\x1f\x7f]", "?", text).replace("*/", "* /").replace("/*", "/ *")
+
+
 def camel(ident: str) -> str:
     """``my_model`` → ``MyModel`` (for k<Name>TensorArenaSize)."""
     return "".join(p[:1].upper() + p[1:] for p in ident.split("_"))

@@ -79,7 +79,9 @@ def _profile_of(bundle: Any, target: str | Path | TargetProfile | None) -> Targe
             f"{bundle.folder} has no export.json naming its target; give the target profile",
             what="target",
         )
-    return load_profile(bundle.estimate.target)
+    from edgesdk.firmware.bundle_input import builtin_target
+
+    return builtin_target(bundle.estimate.target, bundle.folder / "export.json")
 
 
 def _budget(profile: TargetProfile, flash: int, ram: int) -> dict[str, Any]:

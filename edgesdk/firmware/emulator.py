@@ -100,21 +100,41 @@ def symbol_address(elf: Path, symbol: str, toolchain: Toolchain) -> int:
     raise FirmwareError(f"{elf} has no symbol {symbol}")
 
 
+# qemu's seccomp filter: no new processes (SYS_SYSTEM and friends could not run anything even
+# if semihosting were enabled by mistake), no privilege changes, no obsolete system calls.
+SANDBOX = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
+
+
 def qemu_command(core: Core, elf: Path, toolchain: Toolchain) -> list[str]:
-    """qemu-system-arm command line: the core's machine, semihosting on, no display or serial."""
+    """qemu-system-arm command line for firmware built from an untrusted bundle.
+
+    The board's first serial port (the firmware's UART) is qemu's stdout; the firmware ends the
+    run with a system reset request, which -no-reboot turns into qemu's exit. No semihosting
+    (firmware could otherwise run host commands and open host files), no default devices and
+    no network (the MPS2 boards' Ethernet would get user-mode networking to the host), and
+    qemu's sandbox refuses to spawn processes. Run it with stdin from /dev/null: qemu's stdio
+    backend would otherwise read a terminal and change its settings.
+    """
     return [
         str(toolchain.qemu),
         "-M",
         core.qemu_machine,
         "-cpu",
         core.qemu_cpu,
-        "-nographic",
+        "-nodefaults",
+        "-nic",
+        "none",
+        "-display",
+        "none",
         "-monitor",
         "none",
+        "-chardev",
+        "stdio,id=uart,signal=off",
         "-serial",
-        "none",
-        "-semihosting-config",
-        "enable=on,target=native",
+        "chardev:uart",
+        "-no-reboot",
+        "-sandbox",
+        SANDBOX,
         "-kernel",
         str(elf),
     ]
@@ -144,39 +164,81 @@ def _read_marks(path: Path) -> tuple[int | None, list[int]]:
 
 
 def parse_output(text: str) -> tuple[dict[str, int], list[VectorResult], list[str]]:
-    """Split the firmware's semihosting output into numbers, per-vector results and errors."""
+    """Split the firmware's UART output into numbers, per-vector results and errors.
+
+    Raises:
+        FirmwareError: a result line that is not the test driver's (the output is the
+            firmware's, built from a bundle: data to check, never trusted to be well-formed).
+    """
     numbers: dict[str, int] = {}
     vectors: list[VectorResult] = []
     errors: list[str] = []
     for line in text.splitlines():
         line = line.strip()
-        if line.startswith("vector "):
-            parts = line.split()
-            index, status = int(parts[1]), parts[2]
-            if status == "PASS":
-                vectors.append(VectorResult(index=index, passed=True))
-            else:
-                f = _fields(line)
-                vectors.append(
-                    VectorResult(
-                        index=index,
-                        passed=False,
-                        output=int(f["output"]),
-                        element=int(f["index"]),
-                        got=int(f["got"]),
-                        expected=int(f["expected"]),
-                        mismatches=int(f["mismatches"]),
-                    )
+        try:
+            if line.startswith("vector "):
+                vectors.append(_vector(line))
+            elif line.startswith("error "):
+                errors.append(line[len("error ") :][:200])
+            elif line.startswith(("edgesdk-fw ", "arena_used=", "heap_used=", "summary ")):
+                numbers.update(
+                    {k: int(v) for k, v in _fields(line).items() if v.lstrip("-").isdigit()}
                 )
-        elif line.startswith("error "):
-            errors.append(line[len("error ") :])
-        elif line.startswith(("edgesdk-fw ", "arena_used=", "heap_used=", "summary ")):
-            numbers.update({k: int(v) for k, v in _fields(line).items() if v.lstrip("-").isdigit()})
+        except (ValueError, KeyError, IndexError) as e:
+            raise FirmwareError(
+                f"The firmware printed a line the test driver does not print: {line[:120]!r}"
+            ) from e
     return numbers, vectors, errors
 
 
-# Over 80 lines: each way a firmware run can end (timeout, fault, set-up error, no
-# summary, wrong marks) is told apart here, in the order qemu reports them.
+def _vector(line: str) -> VectorResult:
+    parts = line.split()
+    index, status = int(parts[1]), parts[2]
+    if status == "PASS":
+        return VectorResult(index=index, passed=True)
+    if status != "FAIL":
+        raise ValueError(status)
+    f = _fields(line)
+    return VectorResult(
+        index=index,
+        passed=False,
+        output=int(f["output"]),
+        element=int(f["index"]),
+        got=int(f["got"]),
+        expected=int(f["expected"]),
+        mismatches=int(f["mismatches"]),
+    )
+
+
+EXIT_LINE = re.compile(r"^edgesdk-exit (-?\d{1,10})$", re.MULTILINE)
+EXCEPTIONS = {2: "NMI", 3: "HardFault", 4: "MemManage", 5: "BusFault", 6: "UsageFault"}
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(data: bytes) -> str:
+    """Bytes from the firmware or qemu as text that is safe on a terminal: control characters
+    (escape sequences) become ``\\xNN``; newlines and tabs stay."""
+    text = data.decode("utf-8", errors="replace")
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _log(stdout: str, stderr: str) -> dict[str, str]:
+    """The end of the run's output, for ``details`` (shown with --debug)."""
+    return {"log": f"firmware output:\n{stdout[-4000:]}\nqemu stderr:\n{stderr[-2000:]}"}
+
+
+def _fault(text: str) -> str:
+    """``unexpected exception 003 (HardFault)`` from the fault handler's line, if there is one."""
+    m = re.search(r"\*\*\* unexpected exception (\d{3})", text)
+    if not m:
+        return "no fault report"
+    number = int(m.group(1))
+    name = EXCEPTIONS.get(number, "IRQ" if number >= 16 else "exception")
+    return f"unexpected exception {m.group(1)} ({name})"
+
+
+# Over 80 lines: each way a firmware run can end (timeout, qemu failure, fault, set-up error,
+# no summary, wrong marks) is told apart here, in the order qemu reports them.
 def run_firmware(
     elf: Path,
     core: Core,
@@ -186,13 +248,17 @@ def run_firmware(
 ) -> RunResult:
     """Run ``elf`` on ``core``'s qemu machine; with ``plugin``, count instructions per Invoke().
 
-    A mismatch is a result (``passed`` is False); a hang, a fault, a set-up error or output
-    that is not the test driver's is an error.
+    The firmware prints through the board's UART and ends with an ``edgesdk-exit <code>`` line
+    (templates/startup.c built with EDGESDK_IO_UART). A mismatch is a result (``passed`` is
+    False); a hang, a fault, a set-up error or output that is not the test driver's is an
+    error, in one line (the output is in ``details["log"]``).
 
     Raises:
-        FirmwareError: timeout (exit 124), fault (exit 99), set-up error, unparseable output.
+        FirmwareError: timeout (exit 124), fault (exit 99), set-up error, unparseable output,
+            no exit code, or qemu itself failed.
     """
     elf = Path(elf)
+    machine = core.qemu_machine
     cmd = qemu_command(core, elf, toolchain)
     marks_file = None
     if plugin is not None:
@@ -204,36 +270,57 @@ def run_firmware(
     start = time.monotonic()
     try:
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+            proc = subprocess.run(
+                cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout
+            )
         except subprocess.TimeoutExpired as e:
-            out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else ""
+            out = printable(e.stdout or b"")
             raise FirmwareError(
-                f"Firmware on {core.qemu_machine} did not finish within {timeout:.0f} s "
-                f"(exit {EXIT_TIMEOUT}: hang or endless loop); output:\n{out[-2000:]}"
+                f"Firmware on {machine} did not finish within {timeout:.0f} s "
+                f"(exit {EXIT_TIMEOUT}: hang or endless loop)",
+                details=_log(out, printable(e.stderr or b"")),
             ) from e
         seconds = time.monotonic() - start
         total, marks = _read_marks(marks_file) if marks_file else (None, [])
     finally:
         if marks_file is not None:
             marks_file.unlink(missing_ok=True)
-    text = proc.stdout
-    rc = proc.returncode
-    if rc == EXIT_FAULT or "*** unexpected exception" in text + proc.stderr:
+    text, stderr = printable(proc.stdout), printable(proc.stderr)
+    details = _log(text, stderr)
+    exits = list(EXIT_LINE.finditer(text))
+    if proc.returncode != 0:
+        if "qemu: fatal: Lockup" in stderr:  # a fault inside the fault handler
+            raise FirmwareError(
+                f"Firmware on {machine} faulted (qemu: core lockup)", details=details
+            )
+        last = (stderr.strip().splitlines() or ["no message"])[-1][:200]
         raise FirmwareError(
-            f"Firmware on {core.qemu_machine} faulted (exit {rc}); output:\n"
-            f"{(text + proc.stderr)[-2000:]}"
+            f"qemu-system-arm failed on {machine} (exit {proc.returncode}): {last}",
+            details=details,
+        )
+    if not exits:
+        raise FirmwareError(
+            f"Firmware on {machine} stopped without reporting an exit code "
+            "(no edgesdk-exit line on its UART)",
+            details=details,
+        )
+    rc = int(exits[-1].group(1))
+    text = text[: exits[-1].start()]
+    if rc == EXIT_FAULT or "*** unexpected exception" in text:
+        raise FirmwareError(
+            f"Firmware on {machine} faulted (exit {rc}): {_fault(text)}", details=details
         )
     numbers, vectors, errors = parse_output(text)
     if rc in SETUP_ERRORS or errors:
         detail = "; ".join(errors) or SETUP_ERRORS.get(rc, "")
         raise FirmwareError(
-            f"Firmware on {core.qemu_machine} exited {rc}: {SETUP_ERRORS.get(rc, 'error')} "
-            f"({detail}); output:\n{text[-2000:]}"
+            f"Firmware on {machine} exited {rc}: {SETUP_ERRORS.get(rc, 'error')} ({detail})",
+            details=details,
         )
     if rc not in (0, EXIT_MISMATCH) or "summary" not in text or "vectors" not in numbers:
         raise FirmwareError(
-            f"Firmware on {core.qemu_machine} exited {rc} without the test driver's summary; "
-            f"stdout:\n{text[-2000:]}\nstderr:\n{proc.stderr[-2000:]}"
+            f"Firmware on {machine} exited {rc} without the test driver's summary",
+            details=details,
         )
     if len(vectors) != numbers["vectors"]:
         raise FirmwareError(f"Firmware reported {len(vectors)} of {numbers['vectors']} vectors")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
@@ -22,12 +21,22 @@ from edgesdk.firmware.toolchain import TEMPLATES, Toolchain
 DEFAULT_STACK_SIZE = 4096
 DEFAULT_HEAP_SIZE = 2048
 # boards with at most SMALL_RAM bytes: measured use is about 0.7-1.5 KB of stack and 1,468 B of
-# heap (newlib's semihosting stdio buffers), so these still leave room
+# heap (newlib's stdio buffers), so these still leave room
 SMALL_RAM = 64 * 1024
 SMALL_STACK_SIZE = 2048
 SMALL_HEAP_SIZE = 1536
 ELF_NAME = "firmware.elf"
 MAP_NAME = "firmware.map"
+# how the firmware prints and exits (templates/startup.c): through the emulated board's UART
+# (what `emulate` builds: qemu runs without semihosting), or through semihosting (librdimon:
+# a user's board under a debugger)
+UART_SPECS = "--specs=nosys.specs"
+SEMIHOSTING_SPECS = "--specs=rdimon.specs"
+
+
+def uart_make_vars(core: Core) -> tuple[str, ...]:
+    """make variables that build a project's startup.c for ``core``'s emulated UART."""
+    return (f"IO_DEFINES={' '.join(core.uart.defines)}", f"IO_SPECS={UART_SPECS}")
 
 
 @dataclass(frozen=True)
@@ -113,62 +122,70 @@ def _enum_value(text: str, name: str, where: Path) -> int:
     return int(m.group(1))
 
 
-def _read_estimate(path: Path) -> ExportEstimate | None:
-    if not path.is_file():
+def _read_estimate(folder: Path) -> ExportEstimate | None:
+    from edgesdk.firmware.bundle_input import field, read_export_json
+
+    d = read_export_json(folder)
+    if d is None:
         return None
-    try:
-        d = json.loads(path.read_text())
-        return ExportEstimate(
-            target=str(d["target"]),
-            arena_measured_host=int(d["arena_measured"]["total"]),
-            arena_declared=int(d["arena_declared"]),
-            flash_used=int(d["flash"]["used"]),
-            flash_budget=d["flash"]["budget"],
-            ram_used=int(d["ram"]["used"]),
-            ram_budget=d["ram"]["budget"],
-        )
-    except (ValueError, KeyError, TypeError) as e:
-        raise FirmwareError(f"{path} is not an edgesdk export.json: {e}") from e
+    where = folder / "export.json"
+    return ExportEstimate(
+        target=field(d, "target", "str", where),
+        arena_measured_host=field(d, "arena_measured.total", "int", where),
+        arena_declared=field(d, "arena_declared", "int", where),
+        flash_used=field(d, "flash.used", "int", where),
+        flash_budget=field(d, "flash.budget", "int?", where),
+        ram_used=field(d, "ram.used", "int", where),
+        ram_budget=field(d, "ram.budget", "int?", where),
+    )
 
 
 def read_bundle(folder: Path) -> Bundle:
     """Find the bundle's files and read its arena size, I/O counts and test vector count.
 
+    The bundle may come from anyone: its name (from its file names) must be a C identifier,
+    its files must be inside its folder, and export.json's fields are type-checked.
+
     Raises:
-        FirmwareError: files are missing, or the bundle has no test vectors.
+        FirmwareError: files are missing or outside the bundle, a name that is not a C
+            identifier, a malformed export.json, or the bundle has no test vectors.
     """
+    from edgesdk.firmware.bundle_input import bundle_file, check_name, read_text
+
     folder = Path(folder).expanduser().resolve()
     headers = sorted(folder.glob("*_model.h"))
     if len(headers) != 1:
         raise FirmwareError(
-            f"{folder} must hold exactly one <name>_model.h, found {[h.name for h in headers]}"
+            f"{folder} must hold exactly one <name>_model.h, found "
+            f"{[h.name for h in headers][:5]!r}"
         )
-    name = headers[0].name[: -len("_model.h")]
-    sources = [p for p in (folder / f"{name}_model.cc", folder / f"{name}_model.c") if p.is_file()]
-    resolver = folder / f"{name}_op_resolver.h"
-    vectors = folder / f"{name}_test_vectors.h"
-    if not sources or not resolver.is_file():
-        raise FirmwareError(f"{folder} lacks {name}_model.cc/.c or {name}_op_resolver.h")
-    if not vectors.is_file():
+    name = check_name(headers[0].name[: -len("_model.h")], f"the file name {headers[0].name!r}")
+    sources = [
+        f"{name}_model.{ext}" for ext in ("cc", "c") if (folder / f"{name}_model.{ext}").exists()
+    ]
+    resolver, vectors_name = f"{name}_op_resolver.h", f"{name}_test_vectors.h"
+    if not sources or not (folder / resolver).exists():
+        raise FirmwareError(f"{folder} lacks {name}_model.cc/.c or {resolver}")
+    if not (folder / vectors_name).exists():
         raise FirmwareError(
-            f"{folder} has no {vectors.name}: the firmware needs test vectors "
+            f"{folder} has no {vectors_name}: the firmware needs test vectors "
             "(export the bundle again with test vectors, e.g. 4)"
         )
+    model_h, source, resolver_h, vectors = (
+        bundle_file(folder, n) for n in (headers[0].name, sources[0], resolver, vectors_name)
+    )
     camel = "".join(p[:1].upper() + p[1:] for p in name.split("_"))
-    try:
-        model_h, vectors_h = headers[0].read_text(), vectors.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise FirmwareError(f"Cannot read the bundle's headers in {folder}: {e}") from e
+    model_text, vectors_h = read_text(model_h), read_text(vectors)
     bundle = Bundle(
         folder=folder,
         name=name,
-        model_source=sources[0],
-        headers=(headers[0], resolver, vectors),
-        arena_size=_enum_value(model_h, f"k{camel}TensorArenaSize", headers[0]),
-        input_count=_enum_value(model_h, f"k{camel}InputCount", headers[0]),
-        output_count=_enum_value(model_h, f"k{camel}OutputCount", headers[0]),
+        model_source=source,
+        headers=(model_h, resolver_h, vectors),
+        arena_size=_enum_value(model_text, f"k{camel}TensorArenaSize", model_h),
+        input_count=_enum_value(model_text, f"k{camel}InputCount", model_h),
+        output_count=_enum_value(model_text, f"k{camel}OutputCount", model_h),
         vector_count=_enum_value(vectors_h, f"k{camel}TestVectorCount", vectors),
-        estimate=_read_estimate(folder / "export.json"),
+        estimate=_read_estimate(folder),
     )
     for kind, count in (("Input", bundle.input_count), ("Output", bundle.output_count)):
         for i in range(count):
@@ -252,7 +269,7 @@ def _make_list(flags: tuple[str, ...]) -> str:
     return " ".join(shlex.quote(f) for f in flags)
 
 
-def _config_mk(bundle: Bundle, lib: TflmLibrary, toolchain: Toolchain) -> str:
+def _config_mk(bundle: Bundle, lib: TflmLibrary, toolchain: Toolchain, core: Core) -> str:
     lang = "c" if bundle.model_source.suffix == ".c" else "cc"
     lines = [
         "# Generated by edgesdk: toolchain, flags and library of this firmware.",
@@ -267,14 +284,20 @@ def _config_mk(bundle: Bundle, lib: TflmLibrary, toolchain: Toolchain) -> str:
         "BUNDLE_DIR := bundle",
         f"MODEL_SRC := bundle/{bundle.model_source.name}",
         f"MODEL_LANG := {lang}",
+        f"# output: {core.qemu_machine}'s UART ({core.uart.kind} at 0x{core.uart.base:08x}), "
+        "no semihosting",
+        f"IO_DEFINES := {_make_list(core.uart.defines)}",
+        f"IO_SPECS := {UART_SPECS}",
     ]
     return "\n".join(lines) + "\n"
 
 
 def _linker_script(bundle: Bundle, memory: MemoryMap) -> str:
-    text = (TEMPLATES / "linker.ld.in").read_text()
+    from edgesdk.firmware.csource import comment_text
+
+    template = (TEMPLATES / "linker.ld.in").read_text()
     values = {
-        "MEMORY_NOTE": memory.note,
+        "MEMORY_NOTE": comment_text(memory.note),
         "FLASH_ORIGIN": f"0x{memory.flash.origin:08x}",
         "FLASH_LENGTH": str(memory.flash.size),
         "RAM_ORIGIN": f"0x{memory.ram.origin:08x}",
@@ -283,11 +306,11 @@ def _linker_script(bundle: Bundle, memory: MemoryMap) -> str:
         "HEAP_SIZE": str(memory.heap_size),
         "MODEL_SYMBOL": bundle.model_symbol,
     }
-    for key, value in values.items():
-        text = text.replace(f"@{key}@", value)
-    if "@" in text:
-        raise FirmwareError("linker.ld.in has a placeholder edgesdk does not fill")
-    return text
+    unknown = set(re.findall(r"@([A-Z_]+)@", template)) - set(values)
+    if unknown:
+        raise FirmwareError(f"linker.ld.in has placeholders edgesdk does not fill: {unknown}")
+    # one pass: a value (the note holds a profile's name) is never read as a placeholder
+    return re.sub(r"@([A-Z_]+)@", lambda m: values[m.group(1)], template)
 
 
 def write_project(
@@ -322,7 +345,7 @@ def write_project(
     for name in ("Makefile", "main.cc", "startup.c"):
         _write_if_changed(folder / name, (TEMPLATES / name).read_text())
     _write_if_changed(folder / "bundle_config.h", _bundle_config(bundle, arena_size))
-    _write_if_changed(folder / "config.mk", _config_mk(bundle, library, toolchain))
+    _write_if_changed(folder / "config.mk", _config_mk(bundle, library, toolchain, core))
     _write_if_changed(folder / "linker.ld", _linker_script(bundle, memory))
     return FirmwareProject(
         folder=folder,
@@ -345,7 +368,8 @@ def build_firmware(
     Raises:
         FirmwareError: compile or link errors (a memory overflow is named as such) or a timeout.
     """
-    cmd = [str(toolchain.make), "-C", str(project.folder), f"-j{jobs}"]
+    # -f: edgesdk's Makefile, whatever else the folder holds (make would prefer a GNUmakefile)
+    cmd = [str(toolchain.make), "-C", str(project.folder), "-f", "Makefile", f"-j{jobs}"]
     start = time.monotonic()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)

@@ -35,7 +35,7 @@ _TREE_SKIP = {".git", "gen", "build", "obj"}
 class BuildType(str, Enum):
     """TFLM build flavour; the firmware must be compiled with the same defines."""
 
-    DEFAULT = "default"  # error strings kept: TFLM explains failures over semihosting
+    DEFAULT = "default"  # error strings kept: TFLM explains failures in the firmware's output
     RELEASE = "release"  # -DNDEBUG -DTF_LITE_STRIP_ERROR_STRINGS: smaller and faster
 
 

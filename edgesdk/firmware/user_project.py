@@ -8,6 +8,8 @@ from typing import Any
 from edgesdk.core.profiles import TargetProfile
 from edgesdk.errors import ExportError
 from edgesdk.firmware.project import (
+    SEMIHOSTING_SPECS,
+    UART_SPECS,
     Bundle,
     MemoryMap,
     _bundle_config,
@@ -16,6 +18,16 @@ from edgesdk.firmware.project import (
     _write_if_changed,
 )
 from edgesdk.firmware.toolchain import TEMPLATES
+
+# config.mk / Makefile lines of a user project: semihosting by default (a board under a
+# debugger), a UART on request (what `edgesdk emulate` uses for qemu's boards)
+IO_LINES = (
+    "# Output through semihosting (librdimon; run under a debugger). To print through a UART",
+    "# instead: IO_DEFINES=-DEDGESDK_IO_UART plus the UART kind (-DEDGESDK_UART_CMSDK_APB or",
+    f"# -DEDGESDK_UART_NRF51) and -DEDGESDK_UART_BASE=<address>, and IO_SPECS={UART_SPECS}",
+    "IO_DEFINES ?=",
+    f"IO_SPECS ?= {SEMIHOSTING_SPECS}",
+)
 
 
 def _user_config_mk(bundle: Bundle, core: Any) -> str:
@@ -46,6 +58,7 @@ def _user_config_mk(bundle: Bundle, core: Any) -> str:
         "BUNDLE_DIR := ..",
         f"MODEL_SRC := ../{bundle.model_source.name}",
         f"MODEL_LANG := {lang}",
+        *IO_LINES,
     ]
     return "\n".join(lines) + "\n"
 
@@ -63,8 +76,9 @@ The library must be built for this core with the DEFINES and CPU_FLAGS of `confi
 `linker.ld` follows the profile's memory map (flash {flash} B at {flash_origin}, RAM {ram} B at
 {ram_origin}); `startup.c` is a generic Cortex-M start-up (vector table, .data/.bss, FPU):
 a board that needs a boot stage (e.g. the RP2040's boot2) needs its SDK's start-up instead.
-Output goes through semihosting, so run it under a debugger or an emulator
-(`edgesdk emulate ..` does that with qemu-system-arm).
+Output goes through semihosting, so run it under a debugger. `config.mk`'s IO_DEFINES and
+IO_SPECS switch it to a UART instead: that is how `edgesdk emulate ..` runs the same files under
+qemu-system-arm, which it starts without semihosting.
 """
 
 

@@ -129,3 +129,43 @@ def test_cli_show_unknown_target_is_one_line():
     r = CliRunner().invoke(app, ["targets", "show", "nope"])
     assert r.exit_code == 1
     assert r.stderr.count("\n") == 1 and "Unknown target 'nope'" in r.stderr
+
+
+# [header] section / qualifiers reach the generated C verbatim: anything that could end the
+# declaration (quotes, parentheses, semicolons, braces, newlines, comments) is refused
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("section", '.text")))\nint pwned;\n//'),
+        ("section", ".model data"),
+        ("section", '.x"'),
+        ("qualifiers", "= {0}; int pwned(void) { return 1; } //"),
+        ("qualifiers", 'PROGMEM\n#include "/etc/passwd"'),
+        ("qualifiers", "__attribute__((used)) /* comment */"),
+        ("qualifiers", '__attribute__((section(".x\\")))'),
+        ("qualifiers", "__attribute__((constructor)); void f(void)"),
+    ],
+)
+def test_header_c_text_is_validated(tmp_path, key, value):
+    text = GOOD + f"[header]\n{key} = {json.dumps(value)}\n"
+    with pytest.raises(ConfigError) as e:
+        load_profile(_write_profile(tmp_path, text))
+    message = str(e.value)
+    assert f"header.{key}" in message and "must be" in message and "\n" not in message
+    assert e.value.what == f"header.{key}"
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("section", ".rodata"),
+        ("section", ".bss.model_x$1"),
+        ("qualifiers", "PROGMEM"),
+        ("qualifiers", "DRAM_ATTR volatile"),
+        ("qualifiers", "__attribute__((used))"),
+        ("qualifiers", '__attribute__((aligned(32), used)) __attribute__ ((section(".ext")))'),
+    ],
+)
+def test_header_c_text_that_is_c_loads(tmp_path, key, value):
+    text = GOOD + f"[header]\n{key} = {json.dumps(value)}\n"
+    assert getattr(load_profile(_write_profile(tmp_path, text)).header, key) == value

@@ -66,15 +66,14 @@ class StandaloneEmulation(JsonResult):
 
 
 def is_standalone(bundle_dir: str | Path) -> bool:
-    """Whether ``bundle_dir`` was written by the standalone engine (its export.json says so)."""
-    import json
+    """Whether ``bundle_dir`` was written by the standalone engine (its export.json says so).
 
-    try:
-        return (
-            json.loads((Path(bundle_dir) / "export.json").read_text()).get("engine") == "standalone"
-        )
-    except (OSError, ValueError, AttributeError):
-        return False
+    Raises:
+        FirmwareError: the bundle's export.json is malformed or names an unknown engine.
+    """
+    from edgesdk.firmware.bundle_input import engine_of
+
+    return engine_of(Path(bundle_dir)) == "standalone"
 
 
 def _layer_counts(marks: list[int], ops: list[tuple[int, str]]) -> tuple[tuple[int, str, int], ...]:
@@ -102,6 +101,7 @@ def emulate_standalone(
             a fault.
     """
     from edgesdk.firmware import project as proj
+    from edgesdk.firmware.bundle_input import builtin_target
     from edgesdk.firmware.cores import core_for
     from edgesdk.firmware.emulator import _read_marks, qemu_command, run_firmware, symbol_address
     from edgesdk.firmware.size import section_sizes
@@ -113,7 +113,7 @@ def emulate_standalone(
     elif target is not None:
         profile = load_profile(target)
     elif b.target:
-        profile = load_profile(b.target)
+        profile = builtin_target(b.target, b.folder / "export.json")
     else:
         raise FirmwareError(f"{b.folder} names no target; give the target profile", what="target")
     mcu = profile.mcu
@@ -132,17 +132,15 @@ def emulate_standalone(
         sections = section_sizes(built.elf, toolchain)
         layers: tuple[tuple[int, str, int], ...] = ()
         if per_layer:
-            import json
             import subprocess
 
-            meta = json.loads((b.folder / "export.json").read_text())
-            ops = [(int(L["op_index"]), str(L["op"])) for L in meta.get("layers", [])]
+            ops = list(b.layers)
             probe = build(b, core, toolchain, folder / "probe", memory, layer_marks=True)
             marks_file = folder / "probe" / "marks.txt"
             mark = symbol_address(probe.elf, "edgesdk_icount_mark", toolchain)
             cmd = qemu_command(core, probe.elf, toolchain)
             cmd += ["-plugin", f"{plugin},out={marks_file},mark=0x{mark:x}"]
-            subprocess.run(cmd, capture_output=True, timeout=timeout)
+            subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
             _, marks = _read_marks(marks_file)
             layers = _layer_counts(marks, ops)
     flash_sections = (

@@ -3,7 +3,6 @@ with arm-none-eabi-gcc (no TFLite Micro) and run under qemu-system-arm like the 
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import time
@@ -17,7 +16,7 @@ from edgesdk.firmware.csource import camel
 # The same -Os and CPU flags as the TFLite Micro firmware's C sources and library (release).
 C_FLAGS = ("-std=c99", "-Os", "-g", "-Wall", "-Wextra", "-Werror", "-ffunction-sections",
            "-fdata-sections")  # fmt: skip
-LD_FLAGS = ("-nostartfiles", "--specs=nano.specs", "--specs=rdimon.specs", "-Wl,--gc-sections")
+LD_FLAGS = ("-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections")  # + the I/O specs
 CONSTANTS_SECTION = ".model"  # the linker script's own section: size -A shows it apart
 
 
@@ -32,48 +31,98 @@ class StandaloneBundle:
     vectors: int
     arena_bytes: int
     target: str | None
+    layers: tuple[tuple[int, str], ...] = ()  # (op index, op) per layer, from export.json
 
     @property
     def model_symbol(self) -> str:  # the linker script keeps .rodata.<symbol> with the model
         return f"{self.name}_constants"
 
 
+_OP_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
+
+
+def _layers(meta: dict[str, Any], where: Path) -> tuple[tuple[int, str], ...]:
+    from edgesdk.firmware.bundle_input import field, shown
+
+    layers = []
+    for i, layer in enumerate(field(meta, "layers", "list", where) if "layers" in meta else []):
+        index = layer.get("op_index") if isinstance(layer, dict) else None
+        op = layer.get("op") if isinstance(layer, dict) else None
+        if (
+            not isinstance(index, int)
+            or isinstance(index, bool)
+            or index < 0
+            or not isinstance(op, str)
+            or not _OP_NAME.fullmatch(op)
+        ):
+            raise FirmwareError(
+                f"Invalid layers[{i}]={shown(layer)} in {where} (must be an object with "
+                "op_index, a non-negative integer, and op, an op name such as CONV_2D)",
+                what="layers",
+            )
+        layers.append((index, op))
+    return tuple(layers)
+
+
 def read_bundle(folder: Path) -> StandaloneBundle:
     """Read a standalone bundle's names and sizes.
 
+    The bundle may come from anyone: export.json's name must be a C identifier, its files
+    must be inside the folder, and every field used is type-checked.
+
     Raises:
-        FirmwareError: not a standalone bundle, or no test vectors.
+        FirmwareError: not a standalone bundle, a malformed export.json or header, a file
+            outside the bundle, or no test vectors.
     """
+    from edgesdk.firmware.bundle_input import (
+        bundle_file,
+        check_name,
+        field,
+        read_export_json,
+        read_text,
+    )
+
     folder = Path(folder).expanduser().resolve()
-    try:
-        meta = json.loads((folder / "export.json").read_text())
-    except (OSError, ValueError) as e:
-        raise FirmwareError(f"{folder} has no readable export.json: {e}") from e
+    where = folder / "export.json"
+    meta = read_export_json(folder, required=True) or {}
     if meta.get("engine") != "standalone":
         raise FirmwareError(
-            f"{folder} is not a standalone-engine bundle (engine {meta.get('engine')!r})"
+            f"{folder} is not a standalone-engine bundle (engine {str(meta.get('engine'))[:40]!r})"
         )
-    name = meta["name"]
-    vectors_h = folder / f"{name}_test_vectors.h"
-    if not vectors_h.is_file():
-        raise FirmwareError(f"{folder} has no {vectors_h.name}: export it again with test vectors")
-    header = (folder / f"{name}_model.h").read_text()
+    name = check_name(meta.get("name"), str(where))
+    if not (folder / f"{name}_test_vectors.h").exists():
+        raise FirmwareError(
+            f"{folder} has no {name}_test_vectors.h: export it again with test vectors"
+        )
+    header_path = bundle_file(folder, f"{name}_model.h")
+    vectors_h = bundle_file(folder, f"{name}_test_vectors.h")
+    bundle_file(folder, f"{name}_model.c")  # compiled from the bundle's folder
+    header = read_text(header_path)
     upper = name.upper()
 
+    def number(pattern: str, text: str, path: Path) -> int:
+        m = re.search(pattern, text)
+        if m is None:
+            raise FirmwareError(
+                f"{path} is not an edgesdk standalone header (no match for {pattern!r})"
+            )
+        return int(m.group(1))
+
     def io(kind: str) -> tuple[tuple[str, int], ...]:
-        count = int(re.search(rf"#define {upper}_{kind}_COUNT (\d+)", header).group(1))
+        count = number(rf"#define {upper}_{kind}_COUNT (\d+)", header, header_path)
         out = []
         for i in range(count):
-            n = int(re.search(rf"#define {upper}_{kind}{i}_ELEMENTS (\d+)", header).group(1))
+            n = number(rf"#define {upper}_{kind}{i}_ELEMENTS (\d+)", header, header_path)
             is_float = re.search(rf"/\* {kind.lower()} {i} '.*?': float32", header) is not None
             out.append(("float" if is_float else "int8_t", n))
         return tuple(out)
 
-    text = vectors_h.read_text()
-    count = int(re.search(rf"k{camel(name)}TestVectorCount = (\d+)", text).group(1))
+    text = read_text(vectors_h)
+    count = number(rf"k{camel(name)}TestVectorCount = (\d+)", text, vectors_h)
     return StandaloneBundle(
-        folder, name, io("INPUT"), io("OUTPUT"), count, int(meta["ram"]["arena_peak"]),
-        meta.get("target"),
+        folder, name, io("INPUT"), io("OUTPUT"), count,
+        field(meta, "ram.arena_peak", "int", where), field(meta, "target", "str?", where),
+        _layers(meta, where),
     )  # fmt: skip
 
 
@@ -147,7 +196,7 @@ def build(
     Raises:
         FirmwareError: compile or link errors (an overflow names the region).
     """
-    from edgesdk.firmware.project import _linker_script
+    from edgesdk.firmware.project import UART_SPECS, _linker_script
     from edgesdk.firmware.toolchain import TEMPLATES
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -156,6 +205,7 @@ def build(
     (folder / "linker.ld").write_text(_linker_script(b, memory))  # type: ignore[arg-type]
     elf, map_file = folder / "firmware.elf", folder / "firmware.map"
     defines = [f'-DEDGESDK_CONST_SECTION=__attribute__((section("{CONSTANTS_SECTION}")))']
+    defines += core.uart.defines  # output through the emulated board's UART: no semihosting
     if layer_marks:
         defines.append("-DEDGESDK_LAYER_HOOK(op)=edgesdk_icount_mark()")
     hook = ["-include", str(folder / "hook.h")] if layer_marks else []
@@ -163,7 +213,7 @@ def build(
         (folder / "hook.h").write_text("void edgesdk_icount_mark(void);\n")
     sources = [folder / "main.c", folder / "startup.c", b.folder / f"{b.name}_model.c"]
     cmd = [str(toolchain.gcc), *core.cpu_flags, *C_FLAGS, *defines, *hook, f"-I{b.folder}",
-           *map(str, sources), "-T", str(folder / "linker.ld"), *LD_FLAGS,
+           *map(str, sources), "-T", str(folder / "linker.ld"), *LD_FLAGS, UART_SPECS,
            f"-Wl,-Map={map_file}", "-o", str(elf)]  # fmt: skip
     start = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)

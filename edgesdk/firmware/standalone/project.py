@@ -17,6 +17,7 @@ from edgesdk.firmware.standalone.firmware import (
     StandaloneBundle,
     driver,
 )
+from edgesdk.firmware.user_project import IO_LINES
 
 README = """# Firmware for {name} on {target} ({core})
 
@@ -32,8 +33,9 @@ Compiled with `-Wall -Wextra -Werror`. The model's RAM is one static buffer of {
 (inputs and outputs included). `linker.ld` follows the profile's memory map (flash {flash} B at
 {flash_origin}, RAM {ram} B at {ram_origin}); `startup.c` is a generic Cortex-M start-up
 (vector table, .data/.bss, FPU): a board that needs a boot stage (e.g. the RP2040's boot2)
-needs its SDK's start-up instead. Output goes through semihosting, so run it under a debugger
-or an emulator (`edgesdk emulate ..` builds the same files for qemu-system-arm).
+needs its SDK's start-up instead. Output goes through semihosting, so run it under a debugger.
+The Makefile's IO_DEFINES and IO_SPECS switch it to a UART instead: that is how `edgesdk emulate ..`
+builds the same files for qemu-system-arm, which it starts without semihosting.
 """
 
 
@@ -50,14 +52,15 @@ def makefile(bundle: StandaloneBundle, cpu_flags: tuple[str, ...], core: str) ->
             f"CFLAGS := {' '.join(C_FLAGS)}",
             "# the weights, biases and tables in their own section (kept in flash by linker.ld)",
             f"DEFINES := {shlex.quote(define)}",
-            f"LDFLAGS := -T linker.ld {' '.join(LD_FLAGS)} -Wl,-Map=$(OUT)/firmware.map",
+            *IO_LINES,
+            f"LDFLAGS := -T linker.ld {' '.join(LD_FLAGS)} $(IO_SPECS) -Wl,-Map=$(OUT)/firmware.map",
             f"SRCS := main.c startup.c ../{bundle.name}_model.c",
             f"HDRS := ../{bundle.name}_model.h ../{bundle.name}_test_vectors.h",
             "",
             "all: $(OUT)/firmware.elf",
             "",
             "$(OUT)/firmware.elf: $(SRCS) $(HDRS) linker.ld Makefile | $(OUT)",
-            "\t$(CC) $(CPU_FLAGS) $(CFLAGS) $(DEFINES) -I.. $(SRCS) $(LDFLAGS) -o $@",
+            "\t$(CC) $(CPU_FLAGS) $(CFLAGS) $(DEFINES) $(IO_DEFINES) -I.. $(SRCS) $(LDFLAGS) -o $@",
             "\t$(SIZE) $@",
             "",
             "$(OUT):",
