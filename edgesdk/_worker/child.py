@@ -37,18 +37,17 @@ def _float_outputs_task(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
 
     from edgesdk.core.options import Normalization
     from edgesdk.inputs.models import load_float_model
-    from edgesdk.inputs.samples import load_samples
+    from edgesdk.inputs.samples import open_samples
 
     model = load_float_model(args["model"])
-    samples = load_samples(
+    source = open_samples(
         args["data"],
         model.inputs,
         Normalization.from_dict(args["normalization"]),
         args["normalize_arrays"],
         limit=args["limit"],
     )
-    if samples.count > args["limit"]:
-        samples = samples.take(np.arange(args["limit"]))
+    samples = source.read(np.arange(min(source.count, args["limit"])))  # only the first limit
     outputs = model.predict(samples.arrays)
     arrays = {f"in:{k}": v for k, v in samples.arrays.items()}
     if samples.labels is not None:
