@@ -93,7 +93,9 @@ def _preflight_task(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
         with (jobdir / protocol.PROGRESS).open("a", encoding="utf-8") as f:
             f.write(json.dumps({"stage": name}) + "\n")
 
-    return exercise(Path(args["model"]).read_bytes(), args["runtimes"], stage)
+    return exercise(
+        Path(args["model"]).read_bytes(), args["runtimes"], stage, args.get("what", "<bytes>")
+    )
 
 
 TASKS: dict[str, Callable[[dict[str, Any], Path], dict[str, Any]]] = {

@@ -129,7 +129,7 @@ def _micro_mismatch(model: bytes, profile: TargetProfile) -> str | None:
 
     interpreter, _ = load_interpreter(model)
     share = profile.header.max_top1_change_percent
-    bad = parity_failures(compare_with_litert(model, interpreter, 100), share)
+    bad = parity_failures(compare_with_litert(model, interpreter, 100, what="<candidate>"), share)
     return parity_message(bad[0], share) + "; export-c would refuse it" if bad else None
 
 
