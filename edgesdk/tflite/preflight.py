@@ -57,12 +57,8 @@ def exercise(
                 micro, _ = load_interpreter(model)
                 readings.append(micro_reading(micro, _NAMES[name]))
                 details = [micro.get_input_details(i) for i in range(len(readings[-1].inputs))]
-                runs.append(
-                    (
-                        name,
-                        lambda m=micro, d=details: run_micro(m, _zeros(d), len(info.main.outputs)),
-                    )
-                )
+                n = len(readings[-1].outputs)
+                runs.append((name, lambda m=micro, d=details, n=n: run_micro(m, _zeros(d), n)))
                 continue
             kwargs: dict[str, Any] = {"model_content": model}
             if name == "litert-reference":
