@@ -1,8 +1,8 @@
 """Representative and evaluation data: loading (images, .npy/.npz, Python callables) and checks.
 
-Array files are opened, not read: a ``.npy`` (and an uncompressed ``.npz`` member) is
-memory-mapped and only the samples a caller takes are read and validated, so 200 samples of a
-2 GiB file cost 200 samples of memory.
+Array files are opened, not read: dtype, shape and counts come from their headers, and only the
+samples a caller takes are read (see :mod:`edgesdk.inputs.arrays`) and validated, so 200 samples
+of a 2 GiB ``.npy`` cost 200 samples of memory.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def check_spec(spec: str) -> None:
 
 
 def _from_npz(path: Path, inputs: list[TensorSpec]) -> tuple[dict[str, Any], Any]:
-    content = open_npz(path)  # nothing read yet: memory-mapped or streamed members
+    content = open_npz(path)  # nothing read yet (edgesdk.inputs.arrays)
     labels = next((content[k] for k in LABEL_KEYS if k in content), None)
     names = [i.name for i in inputs]
     if all(n in content for n in names):
@@ -111,7 +111,7 @@ def _from_npy(path: Path, inputs: list[TensorSpec]) -> dict[str, Any]:
             f"A .npy file holds one array; this model has inputs {[i.name for i in inputs]} "
             "(use a .npz with one array per input name)"
         )
-    return {inputs[0].name: open_npy(path)}  # memory-mapped: nothing read yet
+    return {inputs[0].name: open_npy(path)}  # nothing read yet: the header only
 
 
 def _import_callable(spec: str) -> Any:
@@ -245,10 +245,10 @@ def _check_values(
 @dataclass(frozen=True)
 class SampleSource:
     """Data opened and checked from its headers (dtype, shape, counts), not yet read: array
-    files are memory-mapped (a compressed .npz streamed), so :meth:`read` reads, casts and
+    files are read at their offset (a compressed .npz streamed), so :meth:`read` reads, casts and
     validates only the samples asked for."""
 
-    raw: dict[str, Any]  # per input name: an ndarray, np.memmap or StreamedArray, batched
+    raw: dict[str, Any]  # per input name: an ndarray, FileArray or StreamedArray, batched
     labels: Any
     normalization: Normalization | None  # applied to what is read (None: a plain cast)
     source: str

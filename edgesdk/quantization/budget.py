@@ -207,7 +207,7 @@ def _prepare(
         base.normalize_arrays,
         limit=base.samples * MORE_CALIBRATION,
     )
-    # only the samples the search can use are read (a large .npy is memory-mapped)
+    # only the samples the search can use are read (not the rest of a large .npy)
     order = np.random.default_rng(base.seed).permutation(source.count)
     pool = source.read(order[: base.samples * MORE_CALIBRATION])
     float_out = float_model.predict(eval_set.arrays)[0]

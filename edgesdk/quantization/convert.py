@@ -190,7 +190,7 @@ def run_quantize(
             limit=opts.samples + opts.eval_samples,
         )
         notes.extend(source.notes)
-        # only the samples the split uses are read (a large .npy is memory-mapped)
+        # only the samples the split uses are read (not the rest of a large .npy)
         split = read_split(source, opts.samples, opts.eval_samples, opts.seed)
         warnings.extend(split.notes)
     else:
