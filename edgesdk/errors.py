@@ -106,6 +106,12 @@ class InspectionError(EdgeSdkError):
     """A .tflite file cannot be parsed."""
 
 
+class InconsistentModelError(InspectionError):
+    """Two readers of one .tflite file (its flatbuffer, LiteRT, TFLite Micro, a device's
+    runtime, the generated C) disagree on its inputs, outputs or tensor shapes: the file is
+    damaged or inconsistent. ``what``: the tensor; ``value``: each reader's view of it."""
+
+
 class OutputError(EdgeSdkError):
     """An output file or folder cannot be written."""
 
@@ -159,6 +165,7 @@ ERROR_TYPES: dict[str, type[EdgeSdkError]] = {
         CompressionError,
         WorkerCrashedError,
         InspectionError,
+        InconsistentModelError,
         OutputError,
         ExportError,
         FirmwareError,

@@ -37,18 +37,17 @@ def _float_outputs_task(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
 
     from edgesdk.core.options import Normalization
     from edgesdk.inputs.models import load_float_model
-    from edgesdk.inputs.samples import load_samples
+    from edgesdk.inputs.samples import open_samples
 
     model = load_float_model(args["model"])
-    samples = load_samples(
+    source = open_samples(
         args["data"],
         model.inputs,
         Normalization.from_dict(args["normalization"]),
         args["normalize_arrays"],
         limit=args["limit"],
     )
-    if samples.count > args["limit"]:
-        samples = samples.take(np.arange(args["limit"]))
+    samples = source.read(np.arange(min(source.count, args["limit"])))  # only the first limit
     outputs = model.predict(samples.arrays)
     arrays = {f"in:{k}": v for k, v in samples.arrays.items()}
     if samples.labels is not None:
@@ -94,7 +93,9 @@ def _preflight_task(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
         with (jobdir / protocol.PROGRESS).open("a", encoding="utf-8") as f:
             f.write(json.dumps({"stage": name}) + "\n")
 
-    return exercise(Path(args["model"]).read_bytes(), args["runtimes"], stage)
+    return exercise(
+        Path(args["model"]).read_bytes(), args["runtimes"], stage, args.get("what", "<bytes>")
+    )
 
 
 TASKS: dict[str, Callable[[dict[str, Any], Path], dict[str, Any]]] = {

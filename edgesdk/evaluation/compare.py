@@ -16,8 +16,9 @@ import numpy as np
 from edgesdk._worker import protocol
 from edgesdk.core.options import Normalization
 from edgesdk.core.results import JsonResult
-from edgesdk.errors import DeviceError
+from edgesdk.errors import DeviceError, ModelError
 from edgesdk.inputs.samples import check_labels
+from edgesdk.tflite.agreement import check_same_shapes
 from edgesdk.tflite.fidelity import OutputFidelity, compare, is_classifier_output
 from edgesdk.tflite.runner import RawIo, TfliteRunner
 
@@ -329,6 +330,7 @@ def _model_runs(
 ) -> list[RuntimeEval]:
     """One .tflite on LiteRT, and on TFLite Micro and the device when asked."""
     plan = RawIo(content, meta["inputs"])
+    _check_fits(path, plan, arrays, reference)
     raw = plan.raw_inputs(arrays)
     litert_raw = _run_litert(plan, raw, notify, f"{path.name} LiteRT")
     # TFLite Micro and devices are compared, LSB by LSB, with LiteRT's reference kernels
@@ -338,15 +340,48 @@ def _model_runs(
     runs = [_runtime_eval(path, "LiteRT", plan, litert_raw, reference, labels, ref_raw)]
     if tflm:
         tflm_raw = _run_tflm(plan, raw, notify, f"{path.name} TFLite Micro")
+        check_same_shapes(str(path), {"LiteRT": litert_raw, "TFLite Micro": tflm_raw})
         runs.append(_runtime_eval(path, "TFLite Micro", plan, tflm_raw, reference, labels, ref_raw))
     if session is not None:
         name = session.device.name
         device_raw, ran_on = _run_device(
             session, path, raw, notify, f"{path.name} {name}", len(plan.out_details)
         )
+        check_same_shapes(str(path), {"LiteRT": litert_raw, f"device {name}": device_raw})
         run = _runtime_eval(path, f"device {name}", plan, device_raw, reference, labels, ref_raw)
         runs.append(replace(run, device_runtime=ran_on, **_vs_litert(device_raw, litert_raw)))
     return runs
+
+
+def _check_fits(
+    path: Path, plan: RawIo, arrays: dict[str, np.ndarray], reference: list[np.ndarray]
+) -> None:
+    """The .tflite takes the samples' shapes and gives as many outputs, of the same shapes, as
+    the float model (per sample): otherwise it is another model, or a damaged one.
+
+    Raises:
+        ModelError: the first input or output that differs.
+    """
+    for d, name in zip(plan.in_details, plan.input_order, strict=True):
+        want, got = tuple(int(x) for x in d["shape"][1:]), arrays[name].shape[1:]
+        if want != got:
+            raise ModelError(
+                f"{path} takes input {name!r} of shape {['N', *want]}, the float model "
+                f"{['N', *got]} (expected the .tflite of the float model)",
+                what=str(path),
+                value=list(want),
+                allowed=list(got),
+            )
+    outputs = [tuple(int(x) for x in plan.out_details[i]["shape"][1:]) for i in plan.output_order]
+    expected = [r.shape[1:] for r in reference]
+    if outputs != expected:
+        raise ModelError(
+            f"{path} gives outputs of shapes {[['N', *o] for o in outputs]}, the float model "
+            f"{[['N', *e] for e in expected]} (expected the .tflite of the float model)",
+            what=str(path),
+            value=[list(o) for o in outputs],
+            allowed=[list(e) for e in expected],
+        )
 
 
 def _vs_litert(raw: list[np.ndarray], litert_raw: list[np.ndarray]) -> dict[str, Any]:

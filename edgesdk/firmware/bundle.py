@@ -311,10 +311,10 @@ def export_c(
     divergence = None
     if verify:
         check_arena(data, declared)
-        parity = compare_with_litert(data, interpreter, len(samples), seed, samples)
+        parity = compare_with_litert(data, interpreter, len(samples), seed, samples, str(model))
         first = next((p.first_difference for p in parity if p.first_difference is not None), None)
         if first is not None:
-            divergence = first_divergence(data, samples[first])
+            divergence = first_divergence(data, samples[first], str(model))
         warnings += lsb_warnings(parity, h.lsb_tolerance)
         bad = parity_failures(parity, h.max_top1_change_percent)
         if bad:

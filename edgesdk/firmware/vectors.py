@@ -61,11 +61,12 @@ def samples_for(
     if spec is None:
         return random_inputs(interpreter, len(inputs), count, seed), "random"
     from edgesdk.core.options import Normalization, TensorSpec
-    from edgesdk.inputs.samples import load_samples
+    from edgesdk.inputs.samples import open_samples
     from edgesdk.tflite.runner import quantize_array
 
     specs = [TensorSpec(t.name, (None, *t.shape[1:]), "float32") for t in inputs]
-    loaded = load_samples(spec, specs, Normalization(), False, limit=count)
+    source = open_samples(spec, specs, Normalization(), False, limit=count)
+    loaded = source.read(np.arange(min(count, source.count)))  # only the samples used
     samples = []
     for n in range(min(count, loaded.count)):
         sample = []

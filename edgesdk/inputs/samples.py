@@ -1,4 +1,9 @@
-"""Representative and evaluation data: loading (images, .npy/.npz, Python callables) and checks."""
+"""Representative and evaluation data: loading (images, .npy/.npz, Python callables) and checks.
+
+Array files are opened, not read: dtype, shape and counts come from their headers, and only the
+samples a caller takes are read (see :mod:`edgesdk.inputs.arrays`) and validated, so 200 samples
+of a 2 GiB ``.npy`` cost 200 samples of memory.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,7 @@ import importlib
 import importlib.util
 import logging
 import sys
-import tokenize
-import zipfile
-import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,22 +20,10 @@ import numpy as np
 
 from edgesdk.core.options import Normalization, TensorSpec
 from edgesdk.errors import DatasetError
+from edgesdk.inputs.arrays import materialize, open_npy, open_npz, take_rows
 from edgesdk.inputs.images import IMAGE_SUFFIXES, image_files, load_images, normalize
 
 log = logging.getLogger(__name__)
-
-# what numpy raises for a damaged .npy/.npz (its header parser tokenizes and evaluates text)
-_NUMPY_FILE_ERRORS = (
-    OSError,
-    ValueError,
-    EOFError,
-    SyntaxError,
-    tokenize.TokenError,
-    zipfile.BadZipFile,
-    zlib.error,
-    NotImplementedError,
-    RuntimeError,  # zipfile: an entry flagged as encrypted
-)
 
 ARRAY_SUFFIXES = (".npy", ".npz")
 MIN_SAMPLES_WARNING = 50
@@ -96,14 +86,8 @@ def check_spec(spec: str) -> None:
         )
 
 
-def _from_npz(
-    path: Path, inputs: list[TensorSpec]
-) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            content = {k: f[k] for k in f.files}
-    except _NUMPY_FILE_ERRORS as e:
-        raise DatasetError(f"Cannot read {path} as .npz: {e}") from e
+def _from_npz(path: Path, inputs: list[TensorSpec]) -> tuple[dict[str, Any], Any]:
+    content = open_npz(path)  # nothing read yet (edgesdk.inputs.arrays)
     labels = next((content[k] for k in LABEL_KEYS if k in content), None)
     names = [i.name for i in inputs]
     if all(n in content for n in names):
@@ -121,17 +105,13 @@ def _from_npz(
     )
 
 
-def _from_npy(path: Path, inputs: list[TensorSpec]) -> dict[str, np.ndarray]:
+def _from_npy(path: Path, inputs: list[TensorSpec]) -> dict[str, Any]:
     if len(inputs) != 1:
         raise DatasetError(
             f"A .npy file holds one array; this model has inputs {[i.name for i in inputs]} "
             "(use a .npz with one array per input name)"
         )
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except _NUMPY_FILE_ERRORS as e:
-        raise DatasetError(f"Cannot read {path} as .npy: {e}") from e
-    return {inputs[0].name: arr}
+    return {inputs[0].name: open_npy(path)}  # nothing read yet: the header only
 
 
 def _import_callable(spec: str) -> Any:
@@ -207,26 +187,28 @@ def _one_sample(value: Any, spec: TensorSpec) -> np.ndarray:
     return arr
 
 
-def _check_array(
-    name: str, arr: np.ndarray, spec: TensorSpec, norm: Normalization | None, notes: list[str]
-) -> np.ndarray:
-    if arr.dtype.kind not in "fiub":
-        raise DatasetError(f"Data for input {name!r} has dtype {arr.dtype}; expected numbers")
-    if arr.dtype == np.uint8 or arr.dtype.kind in "iub":
+def _check_layout(
+    name: str, arr: Any, spec: TensorSpec, norm: Normalization | None, notes: list[str]
+) -> Any:
+    """Dtype and shape from the array's header alone (nothing is read); the array with a batch
+    dimension."""
+    dtype = np.dtype(arr.dtype)
+    if dtype.kind not in "fiub":
+        raise DatasetError(f"Data for input {name!r} has dtype {dtype}; expected numbers")
+    if dtype == np.uint8 or dtype.kind in "iub":
         if norm is not None:
             notes.append(
-                f"input {name!r}: {arr.dtype} data cast to float32 and normalized as {norm.describe()}"
+                f"input {name!r}: {dtype} data cast to float32 and normalized as {norm.describe()}"
             )
         else:
             notes.append(
-                f"input {name!r}: {arr.dtype} data cast to float32 without scaling "
+                f"input {name!r}: {dtype} data cast to float32 without scaling "
                 "(pass --scale/--offset or --mean/--std if the model expects normalized values)"
             )
-    elif arr.dtype != np.float32:
-        notes.append(f"input {name!r}: {arr.dtype} data cast to float32")
-    arr = normalize(arr, norm) if norm is not None else arr.astype(np.float32)
+    elif dtype != np.float32:
+        notes.append(f"input {name!r}: {dtype} data cast to float32")
     if arr.ndim == len(spec.shape) - 1:
-        arr = arr[None]
+        arr = materialize(arr)[None]  # one sample
         notes.append(f"input {name!r}: batch dimension added (one sample of shape {arr.shape[1:]})")
     expected = spec.shape[1:]
     if arr.ndim != len(spec.shape) or any(
@@ -234,12 +216,22 @@ def _check_array(
     ):
         got = "(N, " + ", ".join(str(d) for d in arr.shape[1:]) + ")"
         raise DatasetError(f"Data for input {name!r} has shape {got}; expected {spec.shape_text()}")
+    return arr
+
+
+def _check_values(
+    name: str, arr: np.ndarray, norm: Normalization | None, index: np.ndarray | None
+) -> np.ndarray:
+    """Cast (and normalize) the samples read; refuse NaN/inf and constant data. ``index``: the
+    samples' positions in the data (for the message), None when they are all of it."""
+    arr = normalize(arr, norm) if norm is not None else arr.astype(np.float32)
     finite = np.isfinite(arr)
     if not finite.all():
         bad = int(arr.size - np.count_nonzero(finite))
         first = int(np.argwhere(~finite)[0][0])
+        where = first if index is None else int(index[first])
         raise DatasetError(
-            f"Data for input {name!r} has {bad} NaN/inf values (first in sample {first}); "
+            f"Data for input {name!r} has {bad} NaN/inf values (first in sample {where}); "
             "expected finite numbers"
         )
     if arr.size and float(arr.max()) == float(arr.min()):
@@ -250,14 +242,53 @@ def _check_array(
     return arr
 
 
-def load_samples(
+@dataclass(frozen=True)
+class SampleSource:
+    """Data opened and checked from its headers (dtype, shape, counts), not yet read: array
+    files are read at their offset (a compressed .npz streamed), so :meth:`read` reads, casts and
+    validates only the samples asked for."""
+
+    raw: dict[str, Any]  # per input name: an ndarray, FileArray or StreamedArray, batched
+    labels: Any
+    normalization: Normalization | None  # applied to what is read (None: a plain cast)
+    source: str
+    notes: tuple[str, ...] = ()
+
+    @property
+    def count(self) -> int:
+        return len(next(iter(self.raw.values())))
+
+    def read(self, index: Sequence[int] | np.ndarray | None = None) -> Samples:
+        """The samples at ``index`` (all when None), in that order, as validated float32.
+
+        Raises:
+            DatasetError: NaN/inf or constant values among them, or the file cannot be read.
+        """
+        rows = None if index is None else np.asarray(index, dtype=np.int64)
+        arrays = {
+            name: _check_values(
+                name,
+                materialize(arr) if rows is None else take_rows(arr, rows),
+                self.normalization,
+                rows,
+            )
+            for name, arr in self.raw.items()
+        }
+        labels = None
+        if self.labels is not None:
+            labels = materialize(self.labels) if rows is None else take_rows(self.labels, rows)
+        return Samples(arrays=arrays, labels=labels, source=self.source, notes=self.notes)
+
+
+def open_samples(
     spec: str,
     inputs: list[TensorSpec],
     normalization: Normalization,
     normalize_arrays: bool = False,
     limit: int = 100_000,
-) -> Samples:
-    """Load and validate data for a model's inputs.
+) -> SampleSource:
+    """Open data for a model's inputs and check what its headers tell (nothing read from
+    array files yet); :meth:`SampleSource.read` reads and validates the samples a caller uses.
 
     Args:
         spec: an image folder, a ``.npy``/``.npz`` file, or ``module:function``
@@ -268,10 +299,10 @@ def load_samples(
         limit: at most this many samples are read from a callable.
 
     Returns:
-        Validated float32 samples (with labels when the data carries them).
+        The opened data (image folders and callables are read whole, as they must be).
 
     Raises:
-        DatasetError: anything wrong with the data, with what was expected.
+        DatasetError: anything wrong with the data that shows without reading its values.
     """
     check_spec(spec)
     notes: list[str] = []
@@ -292,7 +323,7 @@ def load_samples(
         raw = _from_npy(path, inputs)
         array_norm = normalization if normalize_arrays else None
     arrays = {
-        spec_.name: _check_array(spec_.name, np.asarray(raw[spec_.name]), spec_, array_norm, notes)
+        spec_.name: _check_layout(spec_.name, raw[spec_.name], spec_, array_norm, notes)
         for spec_ in inputs
     }
     counts = {name: len(a) for name, a in arrays.items()}
@@ -301,9 +332,29 @@ def load_samples(
     count = next(iter(counts.values()))
     if count == 0:
         raise DatasetError(f"No samples in {spec}")
-    if labels is not None and len(labels) != count:
-        raise DatasetError(f"{spec} has {len(labels)} labels for {count} samples")
-    return Samples(arrays=arrays, labels=labels, source=spec, notes=tuple(notes))
+    if labels is not None and (labels.ndim == 0 or len(labels) != count):
+        got = "a scalar" if labels.ndim == 0 else len(labels)
+        raise DatasetError(f"{spec} has {got} labels for {count} samples")
+    return SampleSource(arrays, labels, array_norm, spec, tuple(notes))
+
+
+def load_samples(
+    spec: str,
+    inputs: list[TensorSpec],
+    normalization: Normalization,
+    normalize_arrays: bool = False,
+    limit: int = 100_000,
+) -> Samples:
+    """Load and validate all the data for a model's inputs (see :func:`open_samples`; use it
+    and :meth:`SampleSource.read` to read only some samples of a large file).
+
+    Returns:
+        Validated float32 samples (with labels when the data carries them).
+
+    Raises:
+        DatasetError: anything wrong with the data, with what was expected.
+    """
+    return open_samples(spec, inputs, normalization, normalize_arrays, limit).read()
 
 
 @dataclass(frozen=True)
@@ -315,9 +366,23 @@ class Split:
     notes: tuple[str, ...]
 
 
-def split_samples(samples: Samples, calibration: int, held_out: int, seed: int) -> Split:
-    """Shuffle and split into calibration and held-out parts (held-out never calibrates)."""
-    count = samples.count
+@dataclass(frozen=True)
+class SplitPlan:
+    """Which samples (positions in the data) calibrate and which are held out."""
+
+    calibration: np.ndarray
+    held_out: np.ndarray
+    notes: tuple[str, ...]
+
+    @property
+    def used(self) -> np.ndarray:
+        """Every sample the split uses: calibration first, then held out."""
+        return np.concatenate([self.calibration, self.held_out])
+
+
+def plan_split(count: int, calibration: int, held_out: int, seed: int) -> SplitPlan:
+    """A seeded shuffle of ``count`` samples into calibration and held-out positions (held-out
+    never calibrates); nothing needs to be read to plan it."""
     n_eval = min(held_out, max(count - calibration, count // 5))
     n_cal = min(calibration, count - n_eval)
     order = np.random.default_rng(seed).permutation(count)
@@ -331,13 +396,32 @@ def split_samples(samples: Samples, calibration: int, held_out: int, seed: int) 
         notes.append(
             f"few calibration samples ({n_cal}); at least {MIN_SAMPLES_WARNING} are advised"
         )
-    cal = samples.take(order[:n_cal])
     if n_eval == 0:
         notes.append("no samples left to hold out; fidelity is measured on the calibration samples")
-        return Split(calibration=cal, held_out=None, notes=tuple(notes))
-    return Split(
-        calibration=cal, held_out=samples.take(order[n_cal : n_cal + n_eval]), notes=tuple(notes)
-    )
+    return SplitPlan(order[:n_cal], order[n_cal : n_cal + n_eval], tuple(notes))
+
+
+def split_samples(samples: Samples, calibration: int, held_out: int, seed: int) -> Split:
+    """Shuffle and split into calibration and held-out parts (held-out never calibrates)."""
+    return _split(samples, plan_split(samples.count, calibration, held_out, seed), used=False)
+
+
+def read_split(source: SampleSource, calibration: int, held_out: int, seed: int) -> Split:
+    """:func:`split_samples` on opened data, reading (and validating) only the samples the
+    split uses; the same samples as ``split_samples(source.read(), ...)``."""
+    plan = plan_split(source.count, calibration, held_out, seed)
+    return _split(source.read(plan.used), plan, used=True)
+
+
+def _split(samples: Samples, plan: SplitPlan, used: bool) -> Split:
+    """``samples``: all of the data, or (``used``) only ``plan.used`` in that order."""
+    n_cal = len(plan.calibration)
+    cal_at = np.arange(n_cal) if used else plan.calibration
+    held_at = np.arange(n_cal, n_cal + len(plan.held_out)) if used else plan.held_out
+    cal = samples.take(cal_at)
+    if not len(plan.held_out):
+        return Split(calibration=cal, held_out=None, notes=plan.notes)
+    return Split(calibration=cal, held_out=samples.take(held_at), notes=plan.notes)
 
 
 def check_labels(labels: np.ndarray | None, classes: int, source: str) -> np.ndarray:

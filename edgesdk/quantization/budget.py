@@ -14,7 +14,7 @@ import numpy as np
 from edgesdk.core.options import IoType, QuantizeOptions, QuantMode, TargetKind
 from edgesdk.core.profiles import TargetProfile
 from edgesdk.errors import BudgetNotMetError, ConversionError, EdgeSdkError
-from edgesdk.inputs.samples import Samples, check_labels, load_samples
+from edgesdk.inputs.samples import Samples, check_labels, load_samples, open_samples
 from edgesdk.quantization.convert import (
     build_result,
     calibration_info,
@@ -129,7 +129,7 @@ def _micro_mismatch(model: bytes, profile: TargetProfile) -> str | None:
 
     interpreter, _ = load_interpreter(model)
     share = profile.header.max_top1_change_percent
-    bad = parity_failures(compare_with_litert(model, interpreter, 100), share)
+    bad = parity_failures(compare_with_litert(model, interpreter, 100, what="<candidate>"), share)
     return parity_message(bad[0], share) + "; export-c would refuse it" if bad else None
 
 
@@ -141,9 +141,8 @@ class _Search:
     profile: TargetProfile
     options: QuantizeOptions  # as the user gave them
     base: QuantizeOptions  # the target's int8 configuration
-    pool: Samples  # all representative samples loaded (up to MORE_CALIBRATION x)
-    order: np.ndarray  # a seeded permutation of the pool
-    calibration: Samples  # the first ``base.samples`` of that order
+    pool: Samples  # a seeded shuffle of up to MORE_CALIBRATION x the calibration samples
+    calibration: Samples  # the first ``base.samples`` of the pool
     eval_set: Samples
     labels: np.ndarray
     float_acc: float  # a fraction
@@ -201,14 +200,16 @@ def _prepare(
         eval_data, float_model.inputs, base.normalization, base.normalize_arrays
     )
     labels = check_labels(eval_set.labels, classes, eval_data)
-    pool = load_samples(
+    source = open_samples(
         data,
         float_model.inputs,
         base.normalization,
         base.normalize_arrays,
         limit=base.samples * MORE_CALIBRATION,
     )
-    order = np.random.default_rng(base.seed).permutation(pool.count)
+    # only the samples the search can use are read (not the rest of a large .npy)
+    order = np.random.default_rng(base.seed).permutation(source.count)
+    pool = source.read(order[: base.samples * MORE_CALIBRATION])
     float_out = float_model.predict(eval_set.arrays)[0]
     return _Search(
         float_model=float_model,
@@ -216,8 +217,7 @@ def _prepare(
         options=options,
         base=base,
         pool=pool,
-        order=order,
-        calibration=pool.take(order[: base.samples]),
+        calibration=pool.take(np.arange(min(base.samples, pool.count))),
         eval_set=eval_set,
         labels=labels,
         float_acc=float(np.mean(np.argmax(float_out, axis=-1) == labels)),
@@ -244,7 +244,7 @@ def _plan(
         measured = [c for c in s.tried if c.accuracy is not None and not c.float_layers]
         best = max(measured, key=lambda c: c.accuracy or 0.0, default=None)
         per_channel = best.per_channel if best else bool(base.per_channel)
-        more = s.pool.take(s.order)
+        more = s.pool
         opts = dataclasses.replace(base, per_channel=per_channel, samples=more.count)
         return f"int8 {_granularity(per_channel)}, {more.count} calibration samples", opts, more, ()
     if recipe.change is Change.INT16X8:
@@ -378,9 +378,7 @@ def _choose(
         f"({chosen.size:,} bytes, loses {100 * chosen.drop:.2f} pts)"
     )
     assert chosen.model is not None and chosen.options is not None
-    cal = (
-        s.calibration if chosen.calibration_samples == s.calibration.count else s.pool.take(s.order)
-    )
+    cal = s.calibration if chosen.calibration_samples == s.calibration.count else s.pool
     result = build_result(
         model_path,
         s.float_model,

@@ -15,7 +15,7 @@ from edgesdk.core.manifest import array_digest
 from edgesdk.core.options import ALLOWED_IO, IoType, QuantizeOptions, QuantMode, TargetKind
 from edgesdk.core.profiles import TargetProfile
 from edgesdk.errors import ConfigError, ConversionError
-from edgesdk.inputs.samples import Samples, load_samples, split_samples
+from edgesdk.inputs.samples import Samples, open_samples, read_split
 from edgesdk.quantization.result import IoTensor, QuantizationResult, SizeInfo
 from edgesdk.tflite.fidelity import OutputFidelity, compare
 from edgesdk.tflite.model_info import ModelInfo, inspect_bytes
@@ -182,15 +182,16 @@ def run_quantize(
         raise ConfigError(f"Mode {opts.mode.value} needs representative data (--data)")
     split = None
     if data is not None:
-        samples = load_samples(
+        source = open_samples(
             data,
             float_model.inputs,
             opts.normalization,
             opts.normalize_arrays,
             limit=opts.samples + opts.eval_samples,
         )
-        notes.extend(samples.notes)
-        split = split_samples(samples, opts.samples, opts.eval_samples, opts.seed)
+        notes.extend(source.notes)
+        # only the samples the split uses are read (not the rest of a large .npy)
+        split = read_split(source, opts.samples, opts.eval_samples, opts.seed)
         warnings.extend(split.notes)
     else:
         notes.append("no data given: fidelity against the float model was not measured")

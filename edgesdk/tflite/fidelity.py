@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from edgesdk.errors import InconsistentModelError
+
 
 @dataclass(frozen=True)
 class OutputFidelity:
@@ -52,7 +54,17 @@ def is_classifier_output(shape: tuple[int, ...]) -> bool:
 def compare(
     name: str, reference: np.ndarray, candidate: np.ndarray, scale: float | None
 ) -> OutputFidelity:
-    """Compare float ``reference`` outputs with dequantized ``candidate`` outputs."""
+    """Compare float ``reference`` outputs with dequantized ``candidate`` outputs.
+
+    Raises:
+        InconsistentModelError: the two have different shapes (not outputs of one model).
+    """
+    if np.shape(reference) != np.shape(candidate):
+        raise InconsistentModelError(
+            f"Output {name} has shape {list(np.shape(reference))} from the reference model and "
+            f"{list(np.shape(candidate))} from the model compared with it (expected the same)",
+            what=name,
+        )
     ref = reference.reshape(len(reference), -1).astype(np.float64)
     cand = candidate.reshape(len(candidate), -1).astype(np.float64)
     diff = ref - cand

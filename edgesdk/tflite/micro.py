@@ -124,7 +124,7 @@ def _interpreter(model: bytes, arena_size: int) -> Any:
     return runtime.Interpreter.from_bytes(model, arena_size=arena_size)
 
 
-def _capture_stderr(func: Any) -> tuple[Any, str, Exception | None]:
+def capture_stderr(func: Any) -> tuple[Any, str, Exception | None]:
     """Run ``func``; return its value, what it wrote to the C-level stderr (fd 2), its error."""
     saved = os.dup(2)
     value, error = None, None
@@ -149,29 +149,31 @@ def load_interpreter(model: bytes, max_arena: int = 1 << 30) -> tuple[Any, int]:
     """
     size = 64 * 1024
     while size <= max_arena:
-        interpreter, log, error = _capture_stderr(lambda s=size: _interpreter(model, s))
+        interpreter, log, error = capture_stderr(lambda s=size: _interpreter(model, s))
         if error is None:
             return interpreter, size
         if "allocate" not in str(error).lower():
             lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
             detail = f" ({lines[0]})" if lines else ""
-            raise ExportError(f"TFLite Micro cannot load the model: {error}{detail}")
+            message = " ".join(f"{error}{detail}".split())  # one line
+            raise ExportError(f"TFLite Micro cannot load the model: {message}")
         size *= 4
     raise ExportError(f"TFLite Micro needs a tensor arena over {max_arena} bytes")
 
 
 def check_arena(model: bytes, arena: int) -> None:
     """Raise ExportError unless TFLite Micro runs the model in an arena of ``arena`` bytes."""
-    _, _, error = _capture_stderr(lambda: _interpreter(model, arena))
+    _, _, error = capture_stderr(lambda: _interpreter(model, arena))
     if error is not None:
         raise ExportError(
-            f"The declared arena of {arena} bytes is too small for TFLite Micro: {error}"
+            f"The declared arena of {arena} bytes is too small for TFLite Micro: "
+            + " ".join(str(error).split())
         )
 
 
 def measure_arena(interpreter: Any) -> ArenaMeasurement:
     """Read the recording allocator's totals from ``print_allocations``."""
-    _, text, _ = _capture_stderr(interpreter.print_allocations)
+    _, text, _ = capture_stderr(interpreter.print_allocations)
 
     def grab(kind: str) -> int:
         m = re.search(rf"Arena allocation {kind} (\d+) bytes", text)
@@ -242,13 +244,25 @@ def compare_with_litert(
     count: int,
     seed: int = 0,
     samples: list[list[np.ndarray]] | None = None,
+    what: str = "<bytes>",
 ) -> list[OutputParity]:
     """Run the same inputs through TFLite Micro and LiteRT (BUILTIN_REF kernels): ``samples``
-    (raw model inputs) when given, else ``count`` random ones."""
+    (raw model inputs) when given, else ``count`` random ones.
+
+    Raises:
+        InconsistentModelError: the two read different inputs or outputs from ``model`` (a
+            damaged file: LiteRT derives shapes from the ops, TFLite Micro takes the declared
+            ones), checked before any value is compared.
+    """
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    from edgesdk.tflite.agreement import check_agreement, litert_reading, micro_reading
 
     ref = Interpreter(model_content=model, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
     ref.allocate_tensors()
+    check_agreement(
+        what, [litert_reading(ref, "LiteRT's reference kernels"), micro_reading(interpreter)]
+    )
     ins, outs = ref.get_input_details(), ref.get_output_details()
     diffs: list[list[np.ndarray]] = [[] for _ in outs]
     tops: list[int] = [0 for _ in outs]

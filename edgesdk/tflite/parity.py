@@ -78,15 +78,26 @@ def with_all_outputs(model: bytes) -> tuple[bytes, list[dict[str, Any]]]:
     return bytes(builder.Output()), ops
 
 
-def first_divergence(model: bytes, sample: list[np.ndarray]) -> dict[str, Any] | None:
+def first_divergence(
+    model: bytes, sample: list[np.ndarray], what: str = "<bytes>"
+) -> dict[str, Any] | None:
     """The first op (in execution order) whose output differs between TFLite Micro and LiteRT's
-    reference kernels on ``sample``: op index and name, tensor, and the largest difference."""
+    reference kernels on ``sample``: op index and name, tensor, and the largest difference.
+
+    Raises:
+        InconsistentModelError: the two read an op's output with different shapes.
+    """
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    from edgesdk.tflite.agreement import check_agreement, litert_reading, micro_reading
 
     probe, ops = with_all_outputs(model)
     micro, _ = load_interpreter(probe)
     ref = Interpreter(model_content=probe, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
     ref.allocate_tensors()
+    check_agreement(  # every op's output is an output here
+        what, [litert_reading(ref, "LiteRT's reference kernels"), micro_reading(micro)]
+    )
     ins, outs = ref.get_input_details(), ref.get_output_details()
     for d, x in zip(ins, sample, strict=True):
         ref.set_tensor(d["index"], x)

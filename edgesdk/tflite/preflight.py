@@ -24,43 +24,82 @@ def _zeros(details: list[dict[str, Any]]) -> list[np.ndarray]:
     return [np.zeros(d["shape"], dtype=d["dtype"]) for d in details]
 
 
-def exercise(model: bytes, runtimes: list[str], stage: Callable[[str], None]) -> dict[str, Any]:
-    """Load ``model`` in each runtime and invoke it once on zeros (run in the child).
+def exercise(
+    model: bytes, runtimes: list[str], stage: Callable[[str], None], what: str = "<bytes>"
+) -> dict[str, Any]:
+    """Load ``model`` in each runtime, check that they and the flatbuffer read the same inputs,
+    outputs and tensor shapes, then invoke each once on zeros (run in the child).
 
     Raises:
         InspectionError: a runtime refuses the model (an error, not a crash).
+        InconsistentModelError: the runtimes (or the file) read it differently.
     """
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
+    from edgesdk.tflite.agreement import (
+        check_agreement,
+        check_declared_shapes,
+        file_reading,
+        litert_reading,
+        micro_reading,
+    )
+    from edgesdk.tflite.micro import load_interpreter, run_micro
+    from edgesdk.tflite.model_info import inspect_bytes
+
+    info = inspect_bytes(model, what)
+    readings = []
+    litert = None
+    runs: list[tuple[str, Callable[[], object]]] = []
     for name in runtimes:
         stage(name)
         try:
             if name == "tflite-micro":
-                from edgesdk.tflite.micro import load_interpreter, run_micro
-                from edgesdk.tflite.model_info import inspect_bytes
-
-                inputs, outputs = inspect_bytes(model, "model").io_tensors()
                 micro, _ = load_interpreter(model)
-                details = [micro.get_input_details(i) for i in range(len(inputs))]
-                run_micro(micro, _zeros(details), len(outputs))
+                readings.append(micro_reading(micro, _NAMES[name]))
+                details = [micro.get_input_details(i) for i in range(len(readings[-1].inputs))]
+                n = len(readings[-1].outputs)
+                runs.append((name, lambda m=micro, d=details, n=n: run_micro(m, _zeros(d), n)))
                 continue
             kwargs: dict[str, Any] = {"model_content": model}
             if name == "litert-reference":
                 kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_REF
             interpreter = Interpreter(**kwargs)
             interpreter.allocate_tensors()
-            for d, x in zip(
-                interpreter.get_input_details(),
-                _zeros(interpreter.get_input_details()),
-                strict=True,
-            ):
-                interpreter.set_tensor(d["index"], x)
-            interpreter.invoke()
+            readings.append(litert_reading(interpreter, _NAMES[name]))
+            litert = litert or interpreter
+            runs.append((name, lambda i=interpreter: _invoke_litert(i)))
         except EdgeSdkError:
             raise
         except (RuntimeError, ValueError, TypeError, IndexError) as e:
-            raise InspectionError(f"{_NAMES[name]} rejects the model: {e}", what=name) from e
+            raise InspectionError(
+                f"{_NAMES[name]} rejects the model: {one_line(e)}", what=name
+            ) from e
+    # before any values (a shape mismatch can crash a kernel): the runtimes with each other,
+    # then with the file, then the shapes LiteRT derives from the ops with the declared ones
+    check_agreement(what, [*readings, file_reading(info)])
+    if litert is not None:
+        check_declared_shapes(what, info, litert)
+    for name, run in runs:
+        stage(name)
+        try:
+            run()
+        except (RuntimeError, ValueError, TypeError, IndexError) as e:
+            raise InspectionError(
+                f"{_NAMES[name]} rejects the model: {one_line(e)}", what=name
+            ) from e
     return {"runtimes": list(runtimes)}
+
+
+def one_line(error: Exception) -> str:
+    """A runtime's message (LiteRT's run over several lines) as one line."""
+    return " ".join(str(error).split())
+
+
+def _invoke_litert(interpreter: Any) -> None:
+    details = interpreter.get_input_details()
+    for d, x in zip(details, _zeros(details), strict=True):
+        interpreter.set_tensor(d["index"], x)
+    interpreter.invoke()
 
 
 def preflight(model: bytes, what: str, runtimes: tuple[str, ...] = RUNTIMES) -> None:
@@ -68,6 +107,8 @@ def preflight(model: bytes, what: str, runtimes: tuple[str, ...] = RUNTIMES) -> 
 
     Raises:
         InspectionError: a runtime rejects the model or crashes on it (naming which).
+        InconsistentModelError: the runtimes or the file read its inputs, outputs or tensor
+            shapes differently (a damaged or inconsistent file).
     """
     from edgesdk._worker.parent import run_task
 
@@ -78,7 +119,7 @@ def preflight(model: bytes, what: str, runtimes: tuple[str, ...] = RUNTIMES) -> 
         try:
             run_task(
                 "preflight",
-                {"model": str(path), "runtimes": list(runtimes)},
+                {"model": str(path), "runtimes": list(runtimes), "what": what},
                 Path(tmp),
                 what,
                 on_progress=lambda event: stages.append(event["stage"]),

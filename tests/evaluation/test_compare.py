@@ -93,3 +93,11 @@ def test_labels_that_do_not_fit_the_output(tmp_path, trained_cnn, int8_model, di
         and "expected labels 0..9" in r.stderr
         and r.stderr.strip().count("\n") == 0
     )
+
+
+def test_a_tflite_of_another_model_is_one_error(trained_cnn, models, digits_test_npz):
+    """A float MLP's .tflite against the digits CNN: named shapes, not a numpy traceback."""
+    from edgesdk.errors import ModelError
+
+    with pytest.raises(ModelError, match=r"takes input .* of shape \['N', 16\], the float model"):
+        edgesdk.evaluate(trained_cnn, [models["a"]], str(digits_test_npz), limit=20)

@@ -23,6 +23,7 @@ from edgesdk.firmware.csource import camel, comment_text, sanitize_identifier
 from edgesdk.firmware.standalone.engine import Compiled, compile_model
 from edgesdk.firmware.standalone.graph import Graph
 from edgesdk.firmware.standalone.mixed_reference import LITERT_REF, MixedReference, op_references
+from edgesdk.tflite.preflight import preflight
 
 log = logging.getLogger(__name__)
 ENGINE = "standalone"
@@ -180,6 +181,7 @@ def verify_on_host(
     """
     from edgesdk.firmware.standalone.hostrun import build_host, run_host
     from edgesdk.firmware.standalone.reference import reference_outputs
+    from edgesdk.tflite.agreement import check_same_shapes
 
     g = compiled.graph
     exe = build_host(folder, name, g, sanitize=sanitize)
@@ -190,6 +192,7 @@ def verify_on_host(
     for entry, in_place in ((f"{name}_invoke", False), (f"{name}_invoke_in_place", True)):
         got = run_host(exe, g, vectors, in_place=in_place)
         for k, (row, ref) in enumerate(zip(got, refs, strict=True)):
+            check_same_shapes(name, {f"the generated C ({entry})": row, against: ref})
             for o, (a, b) in enumerate(zip(row, ref, strict=True)):
                 a, b = a.reshape(-1), b.reshape(-1)
                 diff = np.nonzero(a != b)[0]
@@ -265,6 +268,9 @@ def export_standalone(
 
     data = read_tflite(model)
     inspect_bytes(data, str(model))  # schema validation: a damaged file fails here, cleanly
+    # LiteRT's reference kernels check the C: a model that crashes LiteRT fails in a child, one
+    # whose declared shapes differ from what LiteRT derives (the C trusts them) is refused
+    preflight(data, str(model), ("litert-reference",))
     ident = sanitize_identifier(name if name is not None else Path(model).stem)
     out = Path(out_dir).expanduser().absolute()
     check_out_dir(out, force)
