@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from edgesdk._worker import protocol
+from edgesdk.compression.baseline import distillation_warning
 from edgesdk.compression.result import CompressionResult, LayerStat
 from edgesdk.core.options import CompressOptions, QuantizeOptions
 from edgesdk.errors import ConfigError, ModelError
@@ -147,6 +148,9 @@ def compress(
             "compressed_model": payload["accuracy_after"],
             "teacher": payload["teacher_accuracy"],
         }
+        if options.teacher:
+            accuracy["distilled"] = payload["distilled_accuracy"]
+            accuracy["baseline"] = payload["baseline_accuracy"]
         notes = list(payload["notes"])
         if int8:
             _measure_int8(
@@ -156,6 +160,9 @@ def compress(
         _check_budget(options, accuracy, payload.get("prune_search"))
         _publish(produced, out)
     layers = tuple(LayerStat.from_dict(r) for r in payload["layers"])
+    warning = distillation_warning(
+        accuracy.get("distilled"), accuracy.get("baseline"), accuracy.get("teacher"), options
+    )
     result = CompressionResult(
         model=str(model),
         output=str(out),
@@ -175,6 +182,8 @@ def compress(
         teacher_parameters=payload["teacher_parameters"],
         seconds=time.perf_counter() - start,
         notes=tuple(notes),
+        learning_rates=dict(payload["learning_rates"]),
+        warnings=(warning,) if warning else (),
         extra={
             "bridge_max_difference": payload["bridge_max_difference"],
             "target": target,

@@ -48,7 +48,13 @@ class LayerStat:
 
 @dataclass(frozen=True)
 class CompressionResult(JsonResult):
-    """What ``compress`` made, with sizes (raw and gzip) and validation accuracy (a fraction)."""
+    """What ``compress`` made, with sizes (raw and gzip) and validation accuracy (a fraction).
+
+    ``accuracy`` holds the ARTIFACTS' keys and, with a teacher, ``teacher``, ``distilled`` (the
+    student right after distillation) and ``baseline`` (the same student trained on the labels
+    alone; None when skipped). ``learning_rates`` is the Adam rate each stage trained with;
+    ``warnings`` are findings the user should act on (e.g. distillation below the baseline).
+    """
 
     model: str
     output: str
@@ -68,6 +74,8 @@ class CompressionResult(JsonResult):
     teacher_parameters: int | None
     seconds: float
     notes: tuple[str, ...] = ()
+    learning_rates: dict[str, float] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -112,6 +120,8 @@ class CompressionResult(JsonResult):
             "teacher_parameters": self.teacher_parameters,
             "seconds": round(self.seconds, 3),
             "notes": list(self.notes),
+            "learning_rates": self.learning_rates,
+            "warnings": list(self.warnings),
             "extra": self.extra,
         }
 
@@ -136,5 +146,7 @@ class CompressionResult(JsonResult):
             teacher_parameters=d["teacher_parameters"],
             seconds=d["seconds"],
             notes=tuple(d.get("notes", ())),
+            learning_rates=dict(d.get("learning_rates") or {}),
+            warnings=tuple(d.get("warnings", ())),
             extra=d.get("extra", {}),
         )

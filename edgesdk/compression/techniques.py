@@ -82,7 +82,8 @@ def _fine_tune(
         stage=stage,
         epochs=opts.epochs,
         batch_size=opts.batch_size,
-        learning_rate=opts.learning_rate,
+        learning_rate=opts.rate(stage),
+        seed=opts.seed,
         progress=progress,
         loss=loss,
         **kwargs,
@@ -160,6 +161,27 @@ def distill(
         )
 
     _fine_tune(student, x, targets, opts, progress, "distill", loss, metrics=[acc])
+    return student
+
+
+def copy_model(model: Any) -> Any:
+    """A second model with the same architecture and the same weights (nothing shared)."""
+    copy = _clone(model, None)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def train_on_labels(
+    student: Any,
+    x: list[np.ndarray],
+    y: np.ndarray,
+    opts: CompressOptions,
+    progress: ProgressLog,
+) -> Any:
+    """The label-only baseline: train ``student`` (a copy of the distilled student before
+    distillation) on the true labels alone, with the baseline's own learning rate."""
+    loss = classification_loss(outputs_probabilities(student, x))
+    _fine_tune(student, x, y, opts, progress, "baseline", loss)
     return student
 
 

@@ -88,14 +88,17 @@ def fit(
     epochs: int,
     batch_size: int,
     learning_rate: float,
+    seed: int,
     progress: ProgressLog,
     loss: Any,
     metrics: list[Any] | None = None,
     callbacks: tuple[Any, ...] = (),
 ) -> None:
-    """Compile with Adam and train, reporting progress."""
+    """Compile with Adam and train, reporting progress; ``seed`` fixes the shuffles and
+    dropout, so two stages given the same seed see the same batches."""
     import tf_keras
 
+    tf_keras.utils.set_random_seed(seed)
     steps = math.ceil(len(y) / batch_size)
     model.compile(
         optimizer=tf_keras.optimizers.Adam(learning_rate=learning_rate),

@@ -160,13 +160,19 @@ def run_compress(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
         )
     tech.check_support(model, opts)
     acc_before = accuracy(model, x_val, y_val)
-    teacher_acc = None
+    teacher_acc = distilled_acc = baseline_acc = None
     if teacher is not None:
         teacher_acc = accuracy(teacher, x_val, y_val)
         t_out = np.asarray(teacher.predict(x_train if len(x_train) > 1 else x_train[0], verbose=0))
+        student_before = tech.copy_model(model) if opts.baseline else None
         model = tech.distill(
             model, t_out, outputs_probabilities(teacher, x_train), x_train, y_train, opts, progress
         )
+        distilled_acc = accuracy(model, x_val, y_val)
+        if student_before is not None:
+            baseline = tech.train_on_labels(student_before, x_train, y_train, opts, progress)
+            baseline_acc = accuracy(baseline, x_val, y_val)
+            del baseline, student_before
     pruned: list[str] = []
     clustered: list[str] = []
     steps = None
@@ -223,6 +229,9 @@ def run_compress(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
         "accuracy_before": acc_before,
         "accuracy_after": acc_after,
         "teacher_accuracy": teacher_acc,
+        "distilled_accuracy": distilled_acc,
+        "baseline_accuracy": baseline_acc,
+        "learning_rates": opts.learning_rates,
         "teacher_parameters": int(teacher.count_params()) if teacher is not None else None,
         "bridge_max_difference": bridge_diff,
         "prune_steps": steps.to_dict() if steps else None,
