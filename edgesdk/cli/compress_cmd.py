@@ -39,7 +39,21 @@ def compress(
     ] = 0.1,
     epochs: Annotated[int, typer.Option(help="Training epochs per technique.")] = 2,
     batch_size: Annotated[int, typer.Option(help="Training batch size.")] = 64,
-    learning_rate: Annotated[float, typer.Option(help="Fine-tuning learning rate (Adam).")] = 1e-4,
+    learning_rate: Annotated[
+        float | None,
+        typer.Option(
+            help="Adam learning rate of every stage [default: auto: 3e-3 to distill a "
+            "student, 1e-4 to fine-tune when pruning, clustering and QAT].",
+            show_default=False,
+        ),
+    ] = None,
+    baseline: Annotated[
+        bool,
+        typer.Option(
+            "--baseline/--no-baseline",
+            help="With --teacher: also train the same student on the labels alone and compare.",
+        ),
+    ] = True,
     validation_data: Annotated[
         str | None,
         typer.Option(help="Labelled validation data (default: 10% of --data held out)."),
@@ -98,6 +112,7 @@ def compress(
         epochs=epochs,
         batch_size=batch_size,
         learning_rate=learning_rate,
+        baseline=baseline,
         skip_layers=tuple(skip_layer or ()),
         seed=seed,
         normalization=Normalization(scale=scale, offset=offset),

@@ -156,6 +156,14 @@ def render_compression(result: Any, console: Console) -> None:
             f"(student has {result.parameters / result.teacher_parameters:.1%} of them), "
             f"accuracy {_pct(result.accuracy.get('teacher'))}",
         )
+        head.add_row("distilled student", _pct(result.accuracy.get("distilled")))
+        head.add_row("label-only baseline", _baseline_text(result))
+    if result.learning_rates:
+        head.add_row(
+            "learning rate",
+            ", ".join(f"{stage} {rate:g}" for stage, rate in result.learning_rates.items())
+            + (" (each stage's default)" if result.options.get("learning_rate") is None else ""),
+        )
     if result.prune_steps:
         steps = result.prune_steps
         head.add_row(
@@ -207,6 +215,19 @@ def render_compression(result: Any, console: Console) -> None:
         render_prune_search(search, console)
     for note in result.notes:
         console.print(f"[dim]note: {safe(note, newlines=True)}[/dim]")
+    for w in result.warnings:
+        console.print(f"[yellow]warning: {safe(w)}[/yellow]")
+
+
+def _baseline_text(result: Any) -> str:
+    """The label-only student's accuracy and the distilled student's lead over it."""
+    base, distilled = result.accuracy.get("baseline"), result.accuracy.get("distilled")
+    if base is None:
+        return "not trained"
+    text = f"{_pct(base)} (the same student trained on the labels alone)"
+    if distilled is not None:
+        text += f"; distillation {100 * (distilled - base):+.2f} pts"
+    return text
 
 
 def render_prune_search(search: dict[str, Any], console: Console) -> None:

@@ -117,6 +117,7 @@ def _compression(found: Collected, plots: dict[str, bytes], out: list[Section]) 
             [[label, _kib(r["sizes"][k]["raw_bytes"]), _kib(r["sizes"][k]["gzip_bytes"]),
               _pct(r["accuracy"].get(k))] for k, label in ARTIFACTS.items() if k in r["sizes"]],
         ))  # fmt: skip
+        _distillation(r, s)
         if r.get("layers"):
             s.tables.append((
                 ["layer", "parameters", "zeros", "sparsity", "distinct values"],
@@ -147,6 +148,29 @@ def _compression(found: Collected, plots: dict[str, bytes], out: list[Section]) 
             )
             s.plots.append((plot, "Accuracy with each layer alone pruned, and the chosen sparsity"))
         out.append(s)
+
+
+def _distillation(r: dict, s: Section) -> None:
+    """The distilled student beside the teacher and the label-only baseline; learning rates;
+    warnings (results saved before these existed have none of them)."""
+    acc = r["accuracy"]
+    if "distilled" in acc:
+        s.tables.append((
+            ["student", "validation accuracy"],
+            [["teacher", _pct(acc.get("teacher"))],
+             ["distilled student", _pct(acc.get("distilled"))],
+             ["same student trained on the labels alone (baseline)",
+              _pct(acc.get("baseline")) if acc.get("baseline") is not None else "not trained"]],
+        ))  # fmt: skip
+    rates = r.get("learning_rates")
+    if rates:
+        auto = " (each stage's default)" if r["options"].get("learning_rate") is None else ""
+        s.paragraphs.append(
+            "Learning rates (Adam): "
+            + ", ".join(f"{stage} {rate:g}" for stage, rate in rates.items())
+            + f"{auto}."
+        )
+    s.paragraphs.extend(f"Warning: {w}" for w in r.get("warnings", []))
 
 
 def _accuracy_vs_size(found: Collected, plots: dict[str, bytes], out: list[Section]) -> None:
