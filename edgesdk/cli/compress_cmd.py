@@ -42,8 +42,8 @@ def compress(
     learning_rate: Annotated[
         float | None,
         typer.Option(
-            help="Adam learning rate of every stage [default: auto: 3e-3 to distill a "
-            "student, 1e-4 to fine-tune when pruning, clustering and QAT].",
+            help="Adam learning rate of every stage (default: each stage's own, 3e-3 to "
+            "distill a student, 1e-4 to fine-tune when pruning, clustering and QAT).",
             show_default=False,
         ),
     ] = None,

@@ -217,3 +217,12 @@ def test_no_baseline_and_chained_rates_through_the_cli(trained_cnn, split_npz, t
     d = json.loads(r.stdout)
     assert d["learning_rates"] == {"distill": 0.01, "baseline": 3e-3, "prune": 0.01}
     assert d["accuracy"]["baseline"] is not None
+
+
+def test_compress_help_names_the_default_rates_and_no_baseline():
+    """The defaults are in the help text (square brackets there would be eaten as markup)."""
+    r = runner.invoke(app, ["compress", "--help"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.replace("│", " ").split())
+    assert "3e-3 to distill a student, 1e-4 to fine-tune" in text
+    assert "--no-baseline" in text
