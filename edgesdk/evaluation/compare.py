@@ -18,6 +18,7 @@ from edgesdk.core.options import Normalization
 from edgesdk.core.results import JsonResult
 from edgesdk.errors import DeviceError, ModelError
 from edgesdk.inputs.samples import check_labels
+from edgesdk.tflite import metrics
 from edgesdk.tflite.agreement import check_same_shapes
 from edgesdk.tflite.fidelity import OutputFidelity, compare, is_classifier_output
 from edgesdk.tflite.runner import RawIo, TfliteRunner
@@ -389,14 +390,11 @@ def _vs_litert(raw: list[np.ndarray], litert_raw: list[np.ndarray]) -> dict[str,
     their top-1 class, against LiteRT on this machine with its default kernels."""
     max_lsb = None
     if all(a.dtype.kind in "iu" for a in raw):
-        max_lsb = max(
-            int(np.max(np.abs(a.astype(np.int64) - b.astype(np.int64)))) if a.size else 0
-            for a, b in zip(raw, litert_raw, strict=True)
-        )
+        max_lsb = max(metrics.max_lsb(a, b) for a, b in zip(raw, litert_raw, strict=True))
     first, ref = raw[0], litert_raw[0]
     changes = None
     if first.ndim == 2 and first.shape[1] > 1:
-        changes = int(np.sum(np.argmax(first, axis=1) != np.argmax(ref, axis=1)))
+        changes = metrics.top1_changes(first, ref)
     return {"max_lsb_vs_litert": max_lsb, "top1_changes_vs_litert": changes}
 
 
@@ -417,10 +415,7 @@ def _runtime_eval(
     )
     max_lsb = None
     if ref_raw is not None and all(a.dtype.kind in "iu" for a in raw):
-        max_lsb = max(
-            int(np.max(np.abs(a.astype(np.int64) - b.astype(np.int64)))) if a.size else 0
-            for a, b in zip(raw, ref_raw, strict=True)
-        )
+        max_lsb = max(metrics.max_lsb(a, b) for a, b in zip(raw, ref_raw, strict=True))
     return RuntimeEval(
         str(path), runtime, len(outputs[0]), top1, top5, confusion, fidelity, max_lsb
     )

@@ -23,6 +23,7 @@ from edgesdk.quantization.convert import (
     resolve_options,
 )
 from edgesdk.quantization.recipes import LADDER, MORE_CALIBRATION, Change, Needs, Recipe
+from edgesdk.tflite import metrics
 from edgesdk.tflite.model_info import inspect_bytes
 from edgesdk.tflite.runner import top1_accuracy
 
@@ -100,9 +101,9 @@ class _Debugger:
         )
         self.debugger.run()
         self.layers = []
-        for key, metrics in self.debugger.layer_statistics.items():
+        for key, stats in self.debugger.layer_statistics.items():
             tensor = self.debugger._get_operand_name_and_index(key)[0]
-            row = {"tensor": tensor, **{k: float(v) for k, v in metrics.items()}}
+            row = {"tensor": tensor, **{k: float(v) for k, v in stats.items()}}
             self.layers.append(row)
 
     def worst(self, k: int) -> list[str]:
@@ -220,7 +221,7 @@ def _prepare(
         calibration=pool.take(np.arange(min(base.samples, pool.count))),
         eval_set=eval_set,
         labels=labels,
-        float_acc=float(np.mean(np.argmax(float_out, axis=-1) == labels)),
+        float_acc=metrics.top1_accuracy(float_out, labels),
         max_drop=max_drop,
     )
 

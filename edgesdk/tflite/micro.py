@@ -254,12 +254,10 @@ def compare_with_litert(
             damaged file: LiteRT derives shapes from the ops, TFLite Micro takes the declared
             ones), checked before any value is compared.
     """
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
+    from edgesdk.tflite import interpreters
     from edgesdk.tflite.agreement import check_agreement, litert_reading, micro_reading
 
-    ref = Interpreter(model_content=model, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
-    ref.allocate_tensors()
+    ref = interpreters.litert(model, interpreters.Kernels.REFERENCE)
     check_agreement(
         what, [litert_reading(ref, "LiteRT's reference kernels"), micro_reading(interpreter)]
     )

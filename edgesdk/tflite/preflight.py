@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 
 from edgesdk.errors import EdgeSdkError, InspectionError, WorkerCrashedError
+from edgesdk.tflite import interpreters
+from edgesdk.tflite.interpreters import Kernels
 
 RUNTIMES = ("litert", "litert-reference", "tflite-micro")
 _NAMES = {
@@ -34,7 +36,6 @@ def exercise(
         InspectionError: a runtime refuses the model (an error, not a crash).
         InconsistentModelError: the runtimes (or the file) read it differently.
     """
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     from edgesdk.tflite.agreement import (
         check_agreement,
@@ -60,11 +61,8 @@ def exercise(
                 n = len(readings[-1].outputs)
                 runs.append((name, lambda m=micro, d=details, n=n: run_micro(m, _zeros(d), n)))
                 continue
-            kwargs: dict[str, Any] = {"model_content": model}
-            if name == "litert-reference":
-                kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_REF
-            interpreter = Interpreter(**kwargs)
-            interpreter.allocate_tensors()
+            kernels = Kernels.REFERENCE if name == "litert-reference" else Kernels.DEFAULT
+            interpreter = interpreters.litert(model, kernels)
             readings.append(litert_reading(interpreter, _NAMES[name]))
             litert = litert or interpreter
             runs.append((name, lambda i=interpreter: _invoke_litert(i)))
