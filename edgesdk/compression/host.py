@@ -103,6 +103,7 @@ def compress(
 ) -> CompressionResult:
     """Compress a Keras classifier and measure it (see ``edgesdk.api.compress``)."""
     from edgesdk._worker.parent import run_task
+    from edgesdk._worker.tasks import CompressRequest
     from edgesdk.inputs.samples import check_spec
 
     start = time.perf_counter()
@@ -123,15 +124,15 @@ def compress(
     with tempfile.TemporaryDirectory(prefix="edgesdk-compress-") as tmp:
         jobdir = Path(tmp) / "job"
         jobdir.mkdir()
+        request = CompressRequest(
+            model=model_path,
+            data=str(data),
+            validation=str(validation) if validation is not None else None,
+            options=options.to_dict(),
+            output_suffix=out.suffix.lower(),
+        )
         payload = run_task(
-            "compress",
-            {
-                "model": model_path,
-                "data": str(data),
-                "validation": str(validation) if validation is not None else None,
-                "options": options.to_dict(),
-                "output_suffix": out.suffix.lower(),
-            },
+            request,
             jobdir,
             str(model),
             env_extra=LEGACY_KERAS_ENV,

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from edgesdk._worker import protocol
+from edgesdk._worker.tasks import FloatOutputsResult
 from edgesdk.core.options import Normalization
 from edgesdk.core.results import JsonResult
 from edgesdk.errors import DeviceError, ModelError
@@ -217,21 +218,12 @@ def _float_outputs(
     normalize_arrays: bool,
     limit: int,
     jobdir: Path,
-) -> dict[str, Any]:
+) -> FloatOutputsResult:
     from edgesdk._worker.parent import run_task
+    from edgesdk._worker.tasks import FloatOutputsRequest
 
-    return run_task(
-        "float_outputs",
-        {
-            "model": model,
-            "data": data,
-            "normalization": normalization.to_dict(),
-            "normalize_arrays": normalize_arrays,
-            "limit": limit,
-        },
-        jobdir,
-        model,
-    )
+    request = FloatOutputsRequest(model, data, normalization.to_dict(), normalize_arrays, limit)
+    return run_task(request, jobdir, model)
 
 
 def evaluate(
@@ -271,9 +263,9 @@ def evaluate(
     )
     top1, top5, confusion = _accuracy(reference[0], labels)
     float_name = {"tf_keras": "float (tf_keras)", "saved_model": "float (SavedModel)"}.get(
-        meta["loader"], "float (Keras)"
+        meta.loader, "float (Keras)"
     )
-    runs = [RuntimeEval(str(float_model), float_name, meta["count"], top1, top5, confusion)]
+    runs = [RuntimeEval(str(float_model), float_name, meta.count, top1, top5, confusion)]
     with contextlib.ExitStack() as stack:
         session = None
         if device is not None:
@@ -287,7 +279,7 @@ def evaluate(
                 _model_runs(path, content, meta, arrays, labels, reference, tflm, session, notify)
             )
     return EvaluationResult(
-        str(float_model), data, meta["count"], labels is not None, tuple(runs), tuple(meta["notes"])
+        str(float_model), data, meta.count, labels is not None, tuple(runs), tuple(meta.notes)
     )
 
 
@@ -308,10 +300,10 @@ def _float_reference(
         )
         notify("float model", 1, 1)
         with np.load(jobdir / protocol.SAMPLES) as f:
-            arrays = {name: f[f"in:{name}"] for name in meta["inputs"]}
+            arrays = {name: f[f"in:{name}"] for name in meta.inputs}
             labels = f["labels"] if "labels" in f.files else None
         with np.load(jobdir / protocol.FLOAT_OUTPUTS) as f:
-            reference = [f[f"out_{i}"] for i in range(meta["outputs"])]
+            reference = [f[f"out_{i}"] for i in range(meta.outputs)]
     if labels is not None:
         classes = reference[0].shape[1] if reference[0].ndim == 2 else 0
         labels = check_labels(labels, max(classes, 1), str(data))
@@ -321,7 +313,7 @@ def _float_reference(
 def _model_runs(
     path: Path,
     content: bytes,
-    meta: dict[str, Any],
+    meta: FloatOutputsResult,
     arrays: dict[str, np.ndarray],
     labels: np.ndarray | None,
     reference: list[np.ndarray],
@@ -330,7 +322,7 @@ def _model_runs(
     notify: Progress,
 ) -> list[RuntimeEval]:
     """One .tflite on LiteRT, and on TFLite Micro and the device when asked."""
-    plan = RawIo(content, meta["inputs"])
+    plan = RawIo(content, meta.inputs)
     _check_fits(path, plan, arrays, reference)
     raw = plan.raw_inputs(arrays)
     litert_raw = _run_litert(plan, raw, notify, f"{path.name} LiteRT")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from edgesdk._worker import protocol
+from edgesdk._worker.tasks import QuantizeRequest, QuantizeSearchRequest
 from edgesdk.core.options import QuantizeOptions
 from edgesdk.core.profiles import TargetProfile
 from edgesdk.errors import ConfigError, DatasetError
@@ -103,22 +104,28 @@ def quantize(
         jobdir = Path(tmp)
         model_path, what = _model_path(model, jobdir)
         spec = data_spec(data, jobdir)
-        args = {
+        common = {
             "model": model_path,
             "data": spec,
             "profile": profile.to_dict(with_source=False),
             "profile_source": profile.source,
-            "options": opts.to_dict() if max_accuracy_drop is None else options.to_dict(),
         }
-        if max_accuracy_drop is not None:
+        request: QuantizeRequest | QuantizeSearchRequest
+        if max_accuracy_drop is None:
+            request = QuantizeRequest(**common, options=opts.to_dict())
+        else:
             from edgesdk.inputs.samples import check_spec
 
             check_spec(str(eval_data))
             if spec is None:
                 raise ConfigError("An accuracy budget needs representative data (--data)")
-            args.update(eval_data=str(eval_data), max_drop=float(max_accuracy_drop))
-        task = "quantize" if max_accuracy_drop is None else "quantize_search"
-        result = QuantizationResult.from_dict(run_task(task, args, jobdir, what))
+            request = QuantizeSearchRequest(
+                **common,
+                options=options.to_dict(),
+                eval_data=str(eval_data),
+                max_drop=float(max_accuracy_drop),
+            )
+        result = QuantizationResult.from_dict(run_task(request, jobdir, what))
         written = write_atomic(out, (jobdir / protocol.MODEL).read_bytes())
         result = dataclasses.replace(
             result, model=what, output=str(written), seconds=time.perf_counter() - start

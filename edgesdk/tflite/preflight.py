@@ -109,6 +109,7 @@ def preflight(model: bytes, what: str, runtimes: tuple[str, ...] = RUNTIMES) -> 
             shapes differently (a damaged or inconsistent file).
     """
     from edgesdk._worker.parent import run_task
+    from edgesdk._worker.tasks import PreflightRequest
 
     stages: list[str] = []
     with tempfile.TemporaryDirectory(prefix="edgesdk-preflight-") as tmp:
@@ -116,8 +117,7 @@ def preflight(model: bytes, what: str, runtimes: tuple[str, ...] = RUNTIMES) -> 
         path.write_bytes(model)
         try:
             run_task(
-                "preflight",
-                {"model": str(path), "runtimes": list(runtimes), "what": what},
+                PreflightRequest(str(path), list(runtimes), what),
                 Path(tmp),
                 what,
                 on_progress=lambda event: stages.append(event["stage"]),
@@ -126,6 +126,6 @@ def preflight(model: bytes, what: str, runtimes: tuple[str, ...] = RUNTIMES) -> 
             runtime = _NAMES.get(stages[-1], "a runtime") if stages else "a runtime"
             raise InspectionError(
                 f"Malformed .tflite file {what}: {runtime} crashed on it "
-                f"({str(e).split('(', 1)[-1].split(')')[0]}); nothing was written",
+                f"({e.signal or f'exit {e.exit_code}'}); nothing was written",
                 what=runtime,
             ) from e
