@@ -83,20 +83,12 @@ def quantize(
     Raises:
         ConfigError, ModelError, DatasetError, ConversionError, OutputError.
     """
-    from edgesdk.quantization.job import quantize as _quantize
+    from edgesdk.runs import quantize_run
 
-    profile = _profile(target)
-    options = options or QuantizeOptions()
-    if labels is not None:
-        from edgesdk.mobile.package import check_quantize_labels
-
-        check_quantize_labels(profile, labels, options)
-    result = _quantize(model, data, output, profile, options, max_accuracy_drop, eval_data, emit_c)
-    if labels is not None:
-        from edgesdk.mobile.package import package_quantized
-
-        result = package_quantized(result, labels, profile, options.normalization)
-    return result
+    return quantize_run(
+        model, data, output, _profile(target), options or QuantizeOptions(),
+        max_accuracy_drop, eval_data, emit_c, labels,
+    )  # fmt: skip
 
 
 def export_c(

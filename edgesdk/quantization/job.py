@@ -1,5 +1,5 @@
-"""The quantize job on the host: check the request, run the worker, write the .tflite, its
-manifest and (on request) the firmware C bundle."""
+"""The quantize job on the host: check the request, run the worker, write the .tflite and its
+manifest (what follows a quantization is chained by ``edgesdk.runs``)."""
 
 from __future__ import annotations
 
@@ -87,19 +87,16 @@ def quantize(
     options: QuantizeOptions,
     max_accuracy_drop: float | None = None,
     eval_data: str | Path | None = None,
-    emit_c: str | Path | None = None,
 ) -> QuantizationResult:
-    """See :func:`edgesdk.quantize` (this is its body)."""
+    """Quantize ``model`` and write ``output`` (see :func:`edgesdk.quantize`)."""
     from edgesdk._worker.parent import run_task
-    from edgesdk.core.fileio import check_out_dir, check_writable, write_atomic
+    from edgesdk.core.fileio import check_writable, write_atomic
     from edgesdk.quantization.convert import resolve_options
 
     start = time.perf_counter()
     check_budget(max_accuracy_drop, eval_data)
     opts = resolve_options(options, profile)
     out = check_writable(output)
-    if emit_c is not None:  # a non-empty bundle folder fails before any conversion
-        check_out_dir(emit_c)
     with tempfile.TemporaryDirectory(prefix="edgesdk-") as tmp:
         jobdir = Path(tmp)
         model_path, what = _model_path(model, jobdir)
@@ -131,11 +128,6 @@ def quantize(
             result, model=what, output=str(written), seconds=time.perf_counter() - start
         )
         _manifest(result, model_path, spec, eval_data, opts, max_accuracy_drop, profile)
-    if emit_c is not None:
-        from edgesdk.firmware.bundle import export_c
-
-        exported = export_c(written, profile, emit_c)
-        result = dataclasses.replace(result, export=exported)
     for warning in result.warnings:
         log.warning("%s", warning)
     return result
