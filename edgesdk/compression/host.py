@@ -64,15 +64,11 @@ def _tflite_accuracy(model: bytes, validation: Path, names: list[str]) -> float:
 
 
 def _int8(model: str, data: str, target: str, opts: CompressOptions, out: Path) -> Any:
-    from edgesdk import api
+    from edgesdk.core.profiles import load_profile
+    from edgesdk.quantization.job import quantize  # the stage's own entry, not the façade
 
-    return api.quantize(
-        model,
-        data,
-        out,
-        target=target,
-        options=QuantizeOptions(mode="int8", normalization=opts.normalization, seed=opts.seed),
-    )
+    options = QuantizeOptions(mode="int8", normalization=opts.normalization, seed=opts.seed)
+    return quantize(model, data, out, load_profile(target), options)
 
 
 def _publish(source: Path, out: Path) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -12,6 +10,7 @@ import numpy as np
 
 from edgesdk.core.profiles import TargetProfile
 from edgesdk.errors import ExportError
+from edgesdk.tflite.capture import capture_stderr
 from edgesdk.tflite.model_info import FLOAT_TYPES, ModelInfo
 
 # Builtin op → MicroMutableOpResolver method (TFLite Micro's kernels).
@@ -122,23 +121,6 @@ def _interpreter(model: bytes, arena_size: int) -> Any:
     from tflite_micro.python.tflite_micro import runtime
 
     return runtime.Interpreter.from_bytes(model, arena_size=arena_size)
-
-
-def capture_stderr(func: Any) -> tuple[Any, str, Exception | None]:
-    """Run ``func``; return its value, what it wrote to the C-level stderr (fd 2), its error."""
-    saved = os.dup(2)
-    value, error = None, None
-    with tempfile.TemporaryFile() as tmp:
-        os.dup2(tmp.fileno(), 2)
-        try:
-            value = func()
-        except RuntimeError as e:
-            error = e
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-        tmp.seek(0)
-        return value, tmp.read().decode("utf-8", "replace"), error
 
 
 def load_interpreter(model: bytes, max_arena: int = 1 << 30) -> tuple[Any, int]:
