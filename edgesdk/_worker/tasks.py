@@ -129,7 +129,7 @@ TASKS: dict[str, Task] = {
         "compression process",
         CompressRequest,
         None,  # the compression stage's measurements (read by compression/host.py)
-        "edgesdk.compression.worker_side:run_compress",
+        "edgesdk._worker.child:compress_task",
     ),
     "preflight": Task(
         "runtime check process",
