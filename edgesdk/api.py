@@ -336,7 +336,7 @@ def report(folder: str | Path, out_dir: str | Path | None = None) -> ReportResul
 
     Args:
         folder: where quantize/export-c/compress wrote their manifests and where compress,
-            evaluate and benchmark results were saved (``--save``); searched recursively.
+            evaluate and benchmark results were saved (their ``save()``); searched recursively.
         out_dir: where ``report.md``, ``report.html`` and the PNG plots go (default
             ``folder/report``).
 

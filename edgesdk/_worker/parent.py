@@ -164,10 +164,7 @@ def run_task(
             name = signal.Signals(-proc.returncode).name
         except ValueError:
             name = f"signal {-proc.returncode}"
-        message = (
-            f"The {label} crashed ({name}) while working on {what}; nothing was "
-            "written (run with --debug to see its log)"
-        )
+        message = f"The {label} crashed ({name}) while working on {what}; nothing was written"
     else:
         detail = _last_meaningful_line(tail)
         message = f"The {label} for {what} exited with code {proc.returncode} and no result" + (
