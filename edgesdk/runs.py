@@ -8,17 +8,22 @@ once and builds the result once.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from edgesdk.core.options import QuantizeOptions
 from edgesdk.core.profiles import TargetProfile
 from edgesdk.quantization.result import QuantizationResult
 
+if TYPE_CHECKING:
+    import keras
+    import numpy as np
+
 
 def quantize_run(
-    model: Any,
-    data: Any,
+    model: str | Path | keras.Model,
+    data: str | Path | np.ndarray | Mapping[str, np.ndarray] | None,
     output: str | Path,
     profile: TargetProfile,
     options: QuantizeOptions,

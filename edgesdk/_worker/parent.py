@@ -47,7 +47,7 @@ def _last_meaningful_line(text: str) -> str:
 def _poll_progress(
     proc: subprocess.Popen[bytes],
     progress_file: Path,
-    on_progress: Callable[[dict[str, Any]], None],
+    on_progress: Callable[[protocol.ProgressEvent], None],
 ) -> None:
     """Pass each progress line the worker appends to ``on_progress`` until the worker ends."""
     offset = 0
@@ -89,7 +89,7 @@ def run_task(
     jobdir: Path,
     what: str,
     env_extra: dict[str, str] | None = None,
-    on_progress: Callable[[dict[str, Any]], None] | None = None,
+    on_progress: Callable[[protocol.ProgressEvent], None] | None = None,
 ) -> Any:
     """Run the task of ``request`` in ``python -m edgesdk._worker.child`` and return its
     result (the task's result class, or its dict where the table gives none).
@@ -164,10 +164,7 @@ def run_task(
             name = signal.Signals(-proc.returncode).name
         except ValueError:
             name = f"signal {-proc.returncode}"
-        message = (
-            f"The {label} crashed ({name}) while working on {what}; nothing was "
-            "written (run with --debug to see its log)"
-        )
+        message = f"The {label} crashed ({name}) while working on {what}; nothing was written"
     else:
         detail = _last_meaningful_line(tail)
         message = f"The {label} for {what} exited with code {proc.returncode} and no result" + (

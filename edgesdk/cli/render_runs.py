@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from edgesdk.cli.common import print_table, safe
+from edgesdk.cli.common import library_text, print_table, safe
 from edgesdk.cli.rendering import _fmt, _key_value_table, _pct, human_bytes
 
 
@@ -43,7 +43,7 @@ def render_benchmark(result: Any, console: Console) -> None:
         )
     print_table(console, table)
     for w in result.warnings:
-        console.print(f"[yellow]warning: {safe(w)}[/yellow]")
+        console.print(f"[yellow]warning: {library_text(w, newlines=False)}[/yellow]")
 
 
 def render_fleet(result: Any, console: Console) -> None:
@@ -206,7 +206,7 @@ def render_compression(result: Any, console: Console) -> None:
     if search:
         render_prune_search(search, console)
     for note in result.notes:
-        console.print(f"[dim]note: {safe(note, newlines=True)}[/dim]")
+        console.print(f"[dim]note: {library_text(note)}[/dim]")
 
 
 def render_prune_search(search: dict[str, Any], console: Console) -> None:
@@ -314,7 +314,7 @@ def render_emulation(result: Any, console: Console) -> None:
     )
     print_table(console, head)
     for w in result.warnings:
-        console.print(f"[yellow]note:[/] {safe(w, newlines=True)}")
+        console.print(f"[yellow]note:[/] {library_text(w)}")
 
 
 def render_devices(devices: list[Any], console: Console) -> None:

@@ -7,7 +7,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from edgesdk.cli.common import human_bytes, human_rate, print_table, safe  # noqa: F401 - re-exported
+from edgesdk.cli.common import (  # noqa: F401 - re-exported
+    human_bytes,
+    human_rate,
+    library_text,
+    print_table,
+    safe,
+)
 from edgesdk.core.profiles import TargetProfile
 from edgesdk.quantization.result import QuantizationResult
 from edgesdk.tflite.model_info import ModelInfo
@@ -116,9 +122,9 @@ def render_quantization(result: QuantizationResult, console: Console) -> None:
             )
         print_table(console, fid)
     for note in result.notes:
-        console.print(f"[dim]note: {safe(note, newlines=True)}[/dim]")
+        console.print(f"[dim]note: {library_text(note)}[/dim]")
     for warning in result.warnings:
-        console.print(f"[yellow]warning: {safe(warning, newlines=True)}[/yellow]")
+        console.print(f"[yellow]warning: {library_text(warning)}[/yellow]")
 
 
 def render_model_info(
@@ -238,7 +244,7 @@ def render_export(result: Any, console: Console) -> None:
             safe(o.op),
             str(o.count),
             safe(o.method or "-"),
-            "yes" if o.supported else f"[red]{safe(o.reason)}[/red]",
+            "yes" if o.supported else f"[red]{library_text(o.reason, newlines=False)}[/red]",
         )
     print_table(console, ops)
     if result.parity:
@@ -268,7 +274,7 @@ def render_export(result: Any, console: Console) -> None:
     else:
         console.print("[yellow]not verified (--no-verify)[/yellow]")
     for w in result.warnings:
-        console.print(f"[yellow]warning: {safe(w, newlines=True)}[/yellow]")
+        console.print(f"[yellow]warning: {library_text(w)}[/yellow]")
 
 
 def _pct(value: float | None) -> str:
@@ -308,7 +314,7 @@ def render_search(search: dict[str, Any], console: Console) -> None:
     if search.get("reason"):
         console.print(f"chosen: {safe(search.get('chosen') or 'none')} — {safe(search['reason'])}")
     for note in search.get("notes", []):
-        console.print(f"[dim]note: {safe(note, newlines=True)}[/dim]")
+        console.print(f"[dim]note: {library_text(note)}[/dim]")
 
 
 def render_standalone_export(result: Any, console: Console) -> None:
@@ -345,7 +351,7 @@ def render_standalone_export(result: Any, console: Console) -> None:
     head.add_row("generated in", f"{result.generation_seconds:.3f} s")
     print_table(console, head)
     for w in result.warnings:
-        console.print(f"[yellow]warning:[/yellow] {safe(w, newlines=True)}")
+        console.print(f"[yellow]warning:[/yellow] {library_text(w)}")
 
 
 def render_standalone_emulation(result: Any, console: Console) -> None:

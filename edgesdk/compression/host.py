@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 LEGACY_KERAS_ENV = {"TF_USE_LEGACY_KERAS": "1"}
 KERAS_SUFFIXES = (".keras", ".h5")
 
-Progress = Callable[[dict[str, Any]], None]
+Progress = Callable[[protocol.ProgressEvent], None]
 
 
 def _check_output(out: Path, qat: bool, force: bool) -> None:

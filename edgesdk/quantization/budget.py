@@ -366,7 +366,7 @@ def _choose(
         raise BudgetNotMetError(
             f"No quantized variant stays within {100 * s.max_drop:g} pts of the float model's "
             f"{100 * s.float_acc:.2f}% on {eval_data} for {s.profile.name} ({len(s.tried)} tried{closest}); "
-            "try quantization-aware training: edgesdk compress MODEL --data TRAIN --qat -o DIR",
+            "try quantization-aware training (compress with `qat=True`, then quantize its output)",
             what="accuracy budget",
             value=best.drop if best else None,
             allowed=s.max_drop,

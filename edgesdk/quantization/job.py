@@ -53,8 +53,7 @@ def check_budget(max_accuracy_drop: float | None, eval_data: Any) -> None:
     """Both halves of an accuracy budget, or neither; the drop in points within [0, 100]."""
     if (max_accuracy_drop is None) != (eval_data is None):
         raise ConfigError(
-            "An accuracy budget needs both max_accuracy_drop (--max-accuracy-drop) and "
-            "labelled eval_data (--eval-data)",
+            "An accuracy budget needs both `max_accuracy_drop` and labelled `eval_data`",
             what="max_accuracy_drop",
         )
     if max_accuracy_drop is not None and not 0 <= max_accuracy_drop <= 1:
@@ -115,7 +114,9 @@ def quantize(
 
             check_spec(str(eval_data))
             if spec is None:
-                raise ConfigError("An accuracy budget needs representative data (--data)")
+                raise ConfigError(
+                    "An accuracy budget needs representative data (`data`)", what="data"
+                )
             request = QuantizeSearchRequest(
                 **common,
                 options=options.to_dict(),

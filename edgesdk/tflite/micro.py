@@ -99,7 +99,7 @@ def op_support(info: ModelInfo, profile: TargetProfile) -> list[OpSupport]:
                         None,
                         False,
                         f"{t.dtype} model input/output; {profile.name} needs int8 I/O "
-                        "(quantize with --io int8)",
+                        '(quantize with `io="int8"`)',
                     )
                 )
     return rows
