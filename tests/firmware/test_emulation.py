@@ -178,7 +178,8 @@ def test_a_model_over_the_targets_ram_is_reported_with_linked_numbers(digits_int
     bundle = tmp_path / "bundle"
     edgesdk.export_c(digits_int8, bundle, target=str(tiny), test_vectors=2, force=True)
     with pytest.raises(
-        FirmwareError, match=r"does not fit: RAM overflowed by \d+ bytes \(has 12288\)"
+        FirmwareError,
+        match=r"does not fit: RAM overflowed by \d+ bytes \(has 12288: the target's RAM\)",
     ):
         edgesdk.emulate(bundle, target=str(tiny))
     # room for the link but not within the budget left after the reserved RAM: a result, exit 1
