@@ -312,7 +312,12 @@ def render_emulation(result: Any, console: Console) -> None:
     head.add_row(
         "TFLite Micro library",
         f"{result.build} build for {lib['core']}, "
-        + ("cached" if lib["reused"] else f"built in {lib['build_seconds']:.0f} s"),
+        + ("cached" if lib["reused"] else f"built in {lib['build_seconds']:.0f} s")
+        + (
+            f" (waited {lib['waited_seconds']:.0f} s for another process building it)"
+            if lib.get("waited_seconds")
+            else ""
+        ),
     )
     print_table(console, head)
     for w in result.warnings:

@@ -41,7 +41,7 @@ class EmulationResult(JsonResult):
     ram: dict[str, Any]  # linked: total, arena, other_static, heap, stack (+ measured use)
     budget: dict[str, Any]  # the profile's flash/RAM budgets and whether the firmware fits
     export_estimate: dict[str, Any] | None  # what export-c estimated, beside the linked figures
-    library: dict[str, Any]  # the cached TFLite Micro library: key, reused, build seconds
+    library: dict[str, Any]  # the cached TFLite Micro library: key, reused, build/wait seconds
     seconds: dict[str, float]  # firmware build and emulator run (wall clock, this machine)
     warnings: tuple[str, ...] = ()
 
@@ -182,6 +182,7 @@ def emulate(
             "key": library.key,
             "core": library.core,
             "reused": library.reused,
+            "waited_seconds": library.waited_seconds,  # for another process's build of it
             "build_seconds": library.build_seconds,
         },
         seconds={"firmware_build": round(built.seconds, 3), "run": round(run.seconds, 3)},
