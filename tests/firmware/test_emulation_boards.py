@@ -149,6 +149,13 @@ def test_a_model_both_boards_hold_counts_the_same_instructions_on_both(tmp_path,
     assert (ram["bytes"], ram["limited_by"], ram["target_bytes"]) == (16384, "board", PICO_RAM)
     assert any("microbit has 16,384 B of RAM, rp2040 270,336 B" in w for w in microbit.warnings)
     assert not any("emulated: " in w for w in microbit.warnings)  # the profile's note: its board
+    if engine == "tflm":  # benchmark --emulate takes the board too (a .tflite in)
+        r = runner.invoke(app, ["benchmark", str(model), "--emulate", "-t", "rp2040", "--board",
+                                "microbit", "--json"])  # fmt: skip
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.stdout)["instructions"] == list(microbit.instructions)
+        r = runner.invoke(app, ["benchmark", str(model), "--board", "microbit"])
+        assert r.exit_code == 2 and "--board works with --emulate" in r.output
 
 
 def test_the_armv6m_check_fails_on_code_built_for_the_cortex_m3(tmp_path, toolchain, monkeypatch):
