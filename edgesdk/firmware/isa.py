@@ -12,17 +12,18 @@ from typing import Any
 
 from edgesdk.errors import FirmwareError
 
-# objdump -d line of one Thumb instruction: address, one or two halfwords, mnemonic, operands.
+# objdump -d line: address, the encoding (Thumb: one or two halfwords), mnemonic, operands.
 # Data in code (literal pools, marked by the compiler's $d mapping symbols) prints as .word /
-# .short and is not an instruction.
-_LINE = re.compile(r"^\s*([0-9a-f]+):\t([0-9a-f]{4})(?: ([0-9a-f]{4}))?\s*\t(\S+)\s*(.*)$")
+# .short / .byte and is not an instruction.
+_LINE = re.compile(r"^\s*([0-9a-f]+):\t([0-9a-f ]+?)\s*\t(\S+)\s*(.*)$")
+_THUMB = re.compile(r"[0-9a-f]{4}(?: [0-9a-f]{4})?")
 _FUNCTION = re.compile(r"^[0-9a-f]+ <(.+)>:$")
 
 
 @dataclass(frozen=True)
 class Instruction:
     address: int
-    halfwords: tuple[int, ...]  # one (16-bit encoding) or two (32-bit)
+    halfwords: tuple[int, ...]  # one (16-bit encoding) or two (32-bit); none: not Thumb
     text: str  # objdump's mnemonic and operands
     function: str
 
@@ -35,6 +36,8 @@ def _armv6m_has(insn: Instruction) -> bool:
         if hw & 0xF500 == 0xB100:  # CBZ, CBNZ: 1011 o0i1 ...
             return False
         return not (hw & 0xFF00 == 0xBF00 and hw & 0x000F)  # IT (mask 0000: NOP, WFI... hints)
+    if len(insn.halfwords) != 2:  # not a Thumb encoding at all (A32 code)
+        return False
     hw1, hw2 = insn.halfwords
     return (
         (hw1 & 0xF800 == 0xF000 and hw2 & 0xD000 == 0xD000)  # BL
@@ -96,10 +99,15 @@ def disassemble(elf: Path, objdump: Path) -> list[Instruction]:
             function = m.group(1)
             continue
         m = _LINE.match(line)
-        if m is None or m.group(4).startswith("."):  # .word, .short: data, not code
+        if m is None or m.group(3).startswith("."):  # .word, .short: data, not code
             continue
-        halfwords = tuple(int(h, 16) for h in m.group(2, 3) if h)
-        text = f"{m.group(4)} {m.group(5)}".strip()
+        encoding = m.group(2)
+        # a Thumb encoding is one or two halfwords; anything else (a 32-bit A32 word) is
+        # kept as no halfwords, which no architecture check accepts
+        halfwords = (
+            tuple(int(h, 16) for h in encoding.split()) if _THUMB.fullmatch(encoding) else ()
+        )
+        text = f"{m.group(3)} {m.group(4)}".strip()
         out.append(Instruction(int(m.group(1), 16), halfwords, text, function))
     return out
 
@@ -129,7 +137,7 @@ def check_elf(elf: Path, arch: str, objdump: Path, keep: int = 5) -> IsaCheck:
     bad = [i for i in insns if not has(i)]
     shown = tuple(
         f"0x{i.address:x} <{i.function}>: "
-        + " ".join(f"{h:04x}" for h in i.halfwords)
+        + (" ".join(f"{h:04x}" for h in i.halfwords) or "(not Thumb)")
         + f" {i.text}"
         for i in bad[:keep]
     )
