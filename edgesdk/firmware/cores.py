@@ -127,6 +127,15 @@ COMPILERS: dict[tuple[str, str], Compiler] = {
         "armv7e-m",
         "fpv4-sp-d16",
     ),
+    # no device header: the TFLite Micro kit ships only ARMCM4's, and release builds (what
+    # emulate and export-c --firmware use) never read the DWT cycle counter it is for
+    ("cortex-m7", "fpv5-d16"): Compiler(
+        "cortex-m7",
+        ("-mcpu=cortex-m7", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-d16", "-mlittle-endian"),
+        ("-DARMCM7_DP",),
+        "armv7e-m",
+        "fpv5-d16",
+    ),
 }
 
 _KIB, _MIB = 1024, 1024 * 1024
@@ -166,6 +175,16 @@ MACHINES: dict[str, Board] = {
         MemoryRegion(0x20000000, 4 * _MIB),
         Uart("cmsdk-apb", 0x40004000),
     ),
+    # Arm MPS2 AN500 (Cortex-M7, double-precision FPU): the AN385/AN386 memory map and UART0
+    "mps2-an500": Board(
+        "Arm MPS2 AN500 (Cortex-M7)",
+        "cortex-m7",
+        "armv7e-m",
+        "fpv5-d16",
+        MemoryRegion(0x00000000, 4 * _MIB),
+        MemoryRegion(0x20000000, 4 * _MIB),
+        Uart("cmsdk-apb", 0x40004000),
+    ),
 }
 
 # code's architecture -> the larger architectures whose boards may run it in its place: every
@@ -195,6 +214,7 @@ CPI: dict[str, float] = {  # by the code's core: the target's, whichever board r
     "cortex-m0": 1.85,
     "cortex-m0plus": 1.85,
     "cortex-m4f": 1.7,
+    "cortex-m7": 1.7,
 }
 CPI_SOURCES: dict[str, str] = {
     "cortex-m4f": (
@@ -209,6 +229,11 @@ CPI_SOURCES: dict[str, str] = {
         "single-cycle multiplier, no flash wait states"
     ),
     "cortex-m0plus": "assumption, as cortex-m0 (same ARMv6-M cycle counts for these mixes)",
+    "cortex-m7": (
+        "assumption, as cortex-m4f (not calibrated: no published reference-kernel figure "
+        "found; the M7 issues up to two instructions per cycle, so it is likely lower, while "
+        "flash wait states and cache misses on a real board add cycles)"
+    ),
 }
 
 

@@ -141,7 +141,7 @@ def test_a_bundle_cannot_read_write_or_remove_host_files(tiny_model, tmp_path):
     assert "s3cr3t" not in r.output + r.stderr
 
 
-@pytest.mark.parametrize("board", ["mps2-an386", "mps2-an385"])
+@pytest.mark.parametrize("board", ["mps2-an386", "mps2-an385", "mps2-an500"])
 def test_the_emulator_has_no_network(tmp_path, board):
     """The MPS2 boards have an Ethernet controller (lan9118): qemu must give it no host
     network (user-mode networking would let firmware connect to the host and beyond). Asked
@@ -153,8 +153,9 @@ def test_the_emulator_has_no_network(tmp_path, board):
     from edgesdk.firmware.emulator import qemu_command
     from edgesdk.firmware.toolchain import find_toolchain
 
-    core = core_for("cortex-m0plus" if board == "mps2-an385" else "cortex-m4",
-                    "none" if board == "mps2-an385" else "fpv4-sp-d16", board)  # fmt: skip
+    core = core_for(*{"mps2-an385": ("cortex-m0plus", "none"),
+                      "mps2-an386": ("cortex-m4", "fpv4-sp-d16"),
+                      "mps2-an500": ("cortex-m7", "fpv5-d16")}[board], board)  # fmt: skip
     cmd = qemu_command(core, tmp_path / "unused.elf", find_toolchain())
     cmd = cmd[: cmd.index("-kernel")]  # no firmware: -S holds the core before it would run
     sock = tmp_path / "monitor.sock"

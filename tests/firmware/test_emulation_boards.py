@@ -250,8 +250,9 @@ def test_a_board_that_cannot_run_the_targets_code_is_one_line(tmp_path):
     from edgesdk.firmware.cores import boards_for, compiler_for, core_for
 
     assert boards_for(compiler_for("cortex-m0plus", "none")) == (
-        "microbit", "mps2-an385", "mps2-an386")  # fmt: skip
+        "microbit", "mps2-an385", "mps2-an386", "mps2-an500")  # fmt: skip
     assert boards_for(compiler_for("cortex-m4", "fpv4-sp-d16")) == ("mps2-an386",)
+    assert boards_for(compiler_for("cortex-m7", "fpv5-d16")) == ("mps2-an500",)
     with pytest.raises(FirmwareError, match=r"must be 'cortex-m3'"):
         core_for("cortex-m0plus", "none", "mps2-an385", "cortex-m0")
     model = tmp_path / "digits_cnn.tflite"
@@ -262,7 +263,7 @@ def test_a_board_that_cannot_run_the_targets_code_is_one_line(tmp_path):
                      r"cannot run code for cortex-m4f \(armv7e-m, fpu fpv4-sp-d16\) \(boards "
                      r"that can: mps2-an386\)"),
         ("stm32", r"Unknown qemu board 'stm32' \(verified boards: microbit, mps2-an385, "
-                  r"mps2-an386\)"),
+                  r"mps2-an386, mps2-an500\)"),
     ):  # fmt: skip
         r = runner.invoke(app, ["emulate", str(bundle), "--board", board])
         assert r.exit_code == 1, r.output
@@ -287,4 +288,5 @@ def test_every_emulated_profile_runs_on_a_board_with_its_memory():
     assert emulated == {
         "arduino-nano-33-ble": ("cortex-m4f", "mps2-an386", False),
         "rp2040": ("cortex-m0plus", "mps2-an385", True),
+        "stm32f746-disco": ("cortex-m7", "mps2-an500", False),
     }
