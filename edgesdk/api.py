@@ -174,6 +174,7 @@ def emulate(
     tflm_src: str | Path | None = None,
     timeout: float = 120.0,
     work_dir: str | Path | None = None,
+    board: str | None = None,
 ) -> EmulationResult | StandaloneEmulation:
     """Build TFLite Micro firmware for a C bundle and the target's core, run it under
     qemu-system-arm, and measure it.
@@ -185,11 +186,15 @@ def emulate(
             offline kit beside a source checkout); the library is built once per core, cached.
         timeout: seconds before a run counts as a hang.
         work_dir: keep the firmware project there.
+        board: a qemu board instead of the target profile's, one that runs the target's code
+            (e.g. ``"microbit"``, a Cortex-M0 with 16 KB of RAM, for ``rp2040``, whose profile
+            runs on ``"mps2-an385"``, a Cortex-M3 limited to the Pico's 264 KB and 2 MB).
 
     Returns:
         The EmulationResult: bit-exactness per vector against the host TFLite Micro
-        interpreter, linked flash and RAM split, instructions per inference (measured) and
-        the latency they suggest at the profile's clock (an estimate).
+        interpreter, linked flash and RAM split, instructions per inference (measured), the
+        latency they suggest at the profile's clock (an estimate), and the board and memory
+        map that ran it.
 
     Raises:
         FirmwareError: see :func:`edgesdk.firmware.emulation.emulate`.
@@ -198,8 +203,8 @@ def emulate(
     from edgesdk.firmware.standalone.emulation import emulate_standalone, is_standalone
 
     if is_standalone(bundle_dir):  # export-c --engine standalone: no TFLite Micro
-        return emulate_standalone(bundle_dir, target, timeout, work_dir)
-    return _emulate(bundle_dir, target, tflm_src, timeout, work_dir)
+        return emulate_standalone(bundle_dir, target, timeout, work_dir, board=board)
+    return _emulate(bundle_dir, target, tflm_src, timeout, work_dir, board=board)
 
 
 def emulate_model(
@@ -209,9 +214,11 @@ def emulate_model(
     tflm_src: str | Path | None = None,
     timeout: float = 120.0,
     engine: str = "tflm",
+    board: str | None = None,
 ) -> EmulationResult | StandaloneEmulation:
     """:func:`export_c` into a temporary bundle, then :func:`emulate` it (a .tflite in, the
-    EmulationResult out; nothing is kept). ``engine="standalone"``: the standalone C engine."""
+    EmulationResult out; nothing is kept). ``engine="standalone"``: the standalone C engine;
+    ``board``: as for :func:`emulate`."""
     import tempfile
 
     from edgesdk.firmware.emulation import emulate as _emulate
@@ -222,8 +229,8 @@ def emulate_model(
         if engine == "standalone":
             from edgesdk.firmware.standalone.emulation import emulate_standalone
 
-            return emulate_standalone(Path(tmp) / "bundle", profile, timeout)
-        return _emulate(Path(tmp) / "bundle", profile, tflm_src, timeout)
+            return emulate_standalone(Path(tmp) / "bundle", profile, timeout, board=board)
+        return _emulate(Path(tmp) / "bundle", profile, tflm_src, timeout, board=board)
 
 
 def demo(

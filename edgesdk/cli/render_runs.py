@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from edgesdk.cli.common import library_text, print_table, safe
-from edgesdk.cli.rendering import _fmt, _key_value_table, _pct, human_bytes
+from edgesdk.cli.rendering import _fmt, _key_value_table, _pct, board_rows, human_bytes
 
 
 def render_benchmark(result: Any, console: Console) -> None:
@@ -259,6 +259,8 @@ def render_emulation(result: Any, console: Console) -> None:
         f"edgesdk emulate: {safe(Path(result.bundle).name)} on {safe(result.target)} "
         f"({result.core}, qemu {result.machine})"
     )
+    for name, value in board_rows(result.board):
+        head.add_row(name, value)
     exact = sum(1 for v in result.vectors if v["passed"])
     head.add_row(
         "outputs vs host TFLite Micro",
@@ -310,7 +312,12 @@ def render_emulation(result: Any, console: Console) -> None:
     head.add_row(
         "TFLite Micro library",
         f"{result.build} build for {lib['core']}, "
-        + ("cached" if lib["reused"] else f"built in {lib['build_seconds']:.0f} s"),
+        + ("cached" if lib["reused"] else f"built in {lib['build_seconds']:.0f} s")
+        + (
+            f" (waited {lib['waited_seconds']:.0f} s for another process building it)"
+            if lib.get("waited_seconds")
+            else ""
+        ),
     )
     print_table(console, head)
     for w in result.warnings:

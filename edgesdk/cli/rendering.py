@@ -354,12 +354,46 @@ def render_standalone_export(result: Any, console: Console) -> None:
         console.print(f"[yellow]warning:[/yellow] {library_text(w)}")
 
 
+def board_rows(board: dict[str, Any]) -> list[tuple[str, str]]:
+    """The "board" and "memory map" rows of an emulation result (``result.board``)."""
+    code = board["code_arch"]
+    text = f"{board['machine']}: {board['description']}, {board['arch']}"
+    if board["arch"] != code:
+        text += f", running {code} code"
+    chosen = "asked for" if board["chosen_by"] == "request" else "the target profile's"
+    text += f" ({chosen})"
+    isa = board.get("isa_check")
+    if isa:
+        text += (
+            f"; checked: {isa['outside_arch']:,} of {isa['instructions']:,} instructions "
+            f"outside {isa['arch']}"
+        )
+    m = board["memory_map"]
+
+    def region(name: str, r: dict[str, Any]) -> str:
+        if r["limited_by"] == "target":
+            whose = "the target's size"
+        elif r.get("target_bytes"):
+            whose = f"{board['machine']}'s; the target has {r['target_bytes']:,} B"
+        else:
+            whose = f"{board['machine']}'s"
+        return f"{name} {r['origin']} + {r['bytes']:,} B ({whose})"
+
+    memory = (
+        f"{region('flash', m['flash'])}, {region('RAM', m['ram'])}; stack "
+        f"{m['stack_bytes']:,} B, heap {m['heap_bytes']:,} B"
+    )
+    return [("board", safe(text)), ("memory map", safe(memory))]
+
+
 def render_standalone_emulation(result: Any, console: Console) -> None:
     """Bit-exactness, flash/RAM and instructions (total and per layer) of standalone firmware."""
     head = _key_value_table(
         f"edgesdk emulate (standalone engine) → {result.core} on {result.machine}"
     )
     head.add_row("target", safe(result.target))
+    for name, value in board_rows(result.board):
+        head.add_row(name, value)
     head.add_row(
         "bit-exact",
         f"{'yes' if result.bit_exact else 'NO'} (vs LiteRT's reference kernels, "
@@ -390,3 +424,5 @@ def render_standalone_emulation(result: Any, console: Console) -> None:
         for idx, kind, n in result.layer_instructions:
             layers.add_row(str(idx), safe(kind), f"{n:,}", f"{100 * n / total:.1f}%")
         print_table(console, layers)
+    for w in result.warnings:
+        console.print(f"[yellow]note:[/] {safe(w, newlines=True)}")
