@@ -4,17 +4,32 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from edgesdk.core.options import QuantizeOptions
+from edgesdk.core.options import CompressOptions, Normalization, PruneSchedule, QuantizeOptions
 from edgesdk.core.profiles import TargetProfile, list_profiles, load_profile
 from edgesdk.tflite.model_info import ModelInfo, inspect_file
 
-if TYPE_CHECKING:  # results pull in numpy; commands that do not need it stay light
+if TYPE_CHECKING:  # for annotations only: results pull in numpy, models Keras
+    import keras
+    import numpy as np
+
+    from edgesdk._worker.protocol import ProgressEvent
+    from edgesdk.compression.result import CompressionResult
+    from edgesdk.demos.digits import DemoResult
+    from edgesdk.devices.inventory import Device
+    from edgesdk.evaluation.compare import EvaluationResult
+    from edgesdk.firmware.bundle import ExportResult
+    from edgesdk.firmware.emulation import EmulationResult
+    from edgesdk.firmware.standalone.emulation import StandaloneEmulation
+    from edgesdk.firmware.standalone.export import StandaloneExportResult
     from edgesdk.quantization.result import QuantizationResult
+    from edgesdk.reporting.build import ReportResult
 
 from edgesdk.device_api import (  # noqa: F401 - the device verbs, re-exported
+    PassphrasePrompt,
     ansible_project,
     benchmark,
     benchmark_group,
@@ -42,14 +57,17 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TARGET = "linux-x86_64"
 
+CompressField = float | int | bool | str | tuple[str, ...] | PruneSchedule | Normalization | None
+"""The value of one :class:`CompressOptions` field, given to :func:`compress` by keyword."""
+
 
 def _profile(target: str | Path | TargetProfile) -> TargetProfile:
     return target if isinstance(target, TargetProfile) else load_profile(target)
 
 
 def quantize(
-    model: str | Path | Any,
-    data: str | Path | Any,
+    model: str | Path | keras.Model,
+    data: str | Path | np.ndarray | Mapping[str, np.ndarray] | None,
     output: str | Path,
     target: str | Path | TargetProfile = DEFAULT_TARGET,
     options: QuantizeOptions | None = None,
@@ -83,20 +101,12 @@ def quantize(
     Raises:
         ConfigError, ModelError, DatasetError, ConversionError, OutputError.
     """
-    from edgesdk.quantization.job import quantize as _quantize
+    from edgesdk.runs import quantize_run
 
-    profile = _profile(target)
-    options = options or QuantizeOptions()
-    if labels is not None:
-        from edgesdk.mobile.package import check_quantize_labels
-
-        check_quantize_labels(profile, labels, options)
-    result = _quantize(model, data, output, profile, options, max_accuracy_drop, eval_data, emit_c)
-    if labels is not None:
-        from edgesdk.mobile.package import package_quantized
-
-        result = package_quantized(result, labels, profile, options.normalization)
-    return result
+    return quantize_run(
+        model, data, output, _profile(target), options or QuantizeOptions(),
+        max_accuracy_drop, eval_data, emit_c, labels,
+    )  # fmt: skip
 
 
 def export_c(
@@ -111,7 +121,7 @@ def export_c(
     data: str | Path | None = None,
     engine: str = "tflm",
     integer_only: bool = False,
-) -> Any:
+) -> ExportResult | StandaloneExportResult:
     """Write a firmware bundle (C array, I/O constants, arena size, op resolver) for a .tflite.
 
     Args:
@@ -164,7 +174,8 @@ def emulate(
     tflm_src: str | Path | None = None,
     timeout: float = 120.0,
     work_dir: str | Path | None = None,
-) -> Any:
+    board: str | None = None,
+) -> EmulationResult | StandaloneEmulation:
     """Build TFLite Micro firmware for a C bundle and the target's core, run it under
     qemu-system-arm, and measure it.
 
@@ -175,11 +186,15 @@ def emulate(
             offline kit beside a source checkout); the library is built once per core, cached.
         timeout: seconds before a run counts as a hang.
         work_dir: keep the firmware project there.
+        board: a qemu board instead of the target profile's, one that runs the target's code
+            (e.g. ``"microbit"``, a Cortex-M0 with 16 KB of RAM, for ``rp2040``, whose profile
+            runs on ``"mps2-an385"``, a Cortex-M3 limited to the Pico's 264 KB and 2 MB).
 
     Returns:
         The EmulationResult: bit-exactness per vector against the host TFLite Micro
-        interpreter, linked flash and RAM split, instructions per inference (measured) and
-        the latency they suggest at the profile's clock (an estimate).
+        interpreter, linked flash and RAM split, instructions per inference (measured), the
+        latency they suggest at the profile's clock (an estimate), and the board and memory
+        map that ran it.
 
     Raises:
         FirmwareError: see :func:`edgesdk.firmware.emulation.emulate`.
@@ -188,8 +203,8 @@ def emulate(
     from edgesdk.firmware.standalone.emulation import emulate_standalone, is_standalone
 
     if is_standalone(bundle_dir):  # export-c --engine standalone: no TFLite Micro
-        return emulate_standalone(bundle_dir, target, timeout, work_dir)
-    return _emulate(bundle_dir, target, tflm_src, timeout, work_dir)
+        return emulate_standalone(bundle_dir, target, timeout, work_dir, board=board)
+    return _emulate(bundle_dir, target, tflm_src, timeout, work_dir, board=board)
 
 
 def emulate_model(
@@ -199,9 +214,11 @@ def emulate_model(
     tflm_src: str | Path | None = None,
     timeout: float = 120.0,
     engine: str = "tflm",
-) -> Any:
+    board: str | None = None,
+) -> EmulationResult | StandaloneEmulation:
     """:func:`export_c` into a temporary bundle, then :func:`emulate` it (a .tflite in, the
-    EmulationResult out; nothing is kept). ``engine="standalone"``: the standalone C engine."""
+    EmulationResult out; nothing is kept). ``engine="standalone"``: the standalone C engine;
+    ``board``: as for :func:`emulate`."""
     import tempfile
 
     from edgesdk.firmware.emulation import emulate as _emulate
@@ -212,13 +229,13 @@ def emulate_model(
         if engine == "standalone":
             from edgesdk.firmware.standalone.emulation import emulate_standalone
 
-            return emulate_standalone(Path(tmp) / "bundle", profile, timeout)
-        return _emulate(Path(tmp) / "bundle", profile, tflm_src, timeout)
+            return emulate_standalone(Path(tmp) / "bundle", profile, timeout, board=board)
+        return _emulate(Path(tmp) / "bundle", profile, tflm_src, timeout, board=board)
 
 
 def demo(
     out_dir: str | Path = "edgesdk-demo", target: str = "arduino-nano-33-ble", epochs: int = 30
-) -> Any:
+) -> DemoResult:
     """Train the digits CNN, quantize it to int8, evaluate and export it (the built-in demo)."""
     from edgesdk.demos.digits import run_demo
 
@@ -230,13 +247,13 @@ def evaluate(
     tflites: list[str | Path],
     data: str,
     tflm: bool = False,
-    device: str | Any | None = None,
+    device: str | Device | None = None,
     limit: int = 10_000,
-    normalization: Any = None,
+    normalization: Normalization | None = None,
     normalize_arrays: bool = False,
-    progress: Any = None,
-    passphrase_prompt: Any = None,
-) -> Any:
+    progress: Callable[[str, int, int], None] | None = None,
+    passphrase_prompt: PassphrasePrompt | None = None,
+) -> EvaluationResult:
     """Accuracy (top-1/top-5, confusion) and fidelity of each .tflite against the float model,
     on LiteRT, optionally TFLite Micro (``tflm``) and a device over SSH, on the same samples.
     """
@@ -279,14 +296,14 @@ def compress(
     model: str | Path,
     data: str | Path,
     output: str | Path,
-    options: Any = None,
+    options: CompressOptions | None = None,
     validation: str | Path | None = None,
     target: str = DEFAULT_TARGET,
     int8: bool = True,
     force: bool = False,
-    progress: Any = None,
-    **techniques: Any,
-) -> Any:
+    progress: Callable[[ProgressEvent], None] | None = None,
+    **techniques: CompressField,
+) -> CompressionResult:
     """Compress a Keras 3 (``.keras``) or legacy ``.h5`` classifier before quantization.
 
     Techniques run in the order distill → prune → cluster → QAT, each training on ``data``
@@ -308,7 +325,8 @@ def compress(
         target: the profile whose int8 configuration measures the int8 sizes and accuracy.
         int8: also convert the original and the compressed model to int8 and measure them.
         force: replace an existing QAT output folder.
-        progress: called with each training progress event (a dict).
+        progress: called with each training progress event (a ProgressEvent dict: ``stage``,
+            ``done`` of ``total`` steps, ``loss`` while training).
 
     Returns:
         The CompressionResult (sizes raw and gzip, accuracy before and after, per-layer table;
@@ -319,7 +337,6 @@ def compress(
         ConfigError, ModelError, DatasetError, ConversionError, OutputError.
     """
     from edgesdk.compression.host import compress as _compress
-    from edgesdk.core.options import CompressOptions
 
     if options is None:
         options = CompressOptions(**techniques)
@@ -328,12 +345,12 @@ def compress(
     return _compress(model, data, output, options, validation, target, int8, force, progress)
 
 
-def report(folder: str | Path, out_dir: str | Path | None = None) -> Any:
+def report(folder: str | Path, out_dir: str | Path | None = None) -> ReportResult:
     """Render the results saved under ``folder`` as Markdown and self-contained HTML with plots.
 
     Args:
         folder: where quantize/export-c/compress wrote their manifests and where compress,
-            evaluate and benchmark results were saved (``--save``); searched recursively.
+            evaluate and benchmark results were saved (their ``save()``); searched recursively.
         out_dir: where ``report.md``, ``report.html`` and the PNG plots go (default
             ``folder/report``).
 

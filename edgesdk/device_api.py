@@ -3,21 +3,38 @@ deploy, benchmark, sweeps and fleets; each delegates to ``edgesdk.devices``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from edgesdk.core.profiles import load_profile
 from edgesdk.tflite.model_info import check_tflite_file
 
+if TYPE_CHECKING:  # for annotations only: the device stages pull in paramiko
+    from edgesdk.devices.ansible_project import AnsibleProject
+    from edgesdk.devices.benchmark import BenchmarkOptions, BenchmarkResult
+    from edgesdk.devices.check import DeviceReport
+    from edgesdk.devices.deploy import DeployResult
+    from edgesdk.devices.fleet import FleetOptions, FleetResult, Update
+    from edgesdk.devices.inventory import Device
+    from edgesdk.devices.ssh import Session
+    from edgesdk.devices.sweep import SweepResult
+    from edgesdk.devices.trust import TrustOutcome
 
-def _session(device: str | Any, passphrase_prompt: Any = None) -> Any:
+PassphrasePrompt = Callable[[str], str]
+"""Asked for an SSH key's passphrase with the key file's path; returns the passphrase."""
+
+
+def _session(device: str | Device, passphrase_prompt: PassphrasePrompt | None = None) -> Session:
     from edgesdk.devices.inventory import Inventory
     from edgesdk.devices.ssh import Session
 
     return Session(Inventory().resolve(device), passphrase_prompt=passphrase_prompt)
 
 
-def device_check(device: str | Any, passphrase_prompt: Any = None) -> dict[str, Any]:
+def device_check(
+    device: str | Device, passphrase_prompt: PassphrasePrompt | None = None
+) -> DeviceReport:
     """Connect (host key verified) and report OS, arch, Python, numpy, runtime, free disk."""
     from edgesdk.devices.check import check
 
@@ -25,7 +42,7 @@ def device_check(device: str | Any, passphrase_prompt: Any = None) -> dict[str, 
         return check(session)
 
 
-def device_trust(device: str | Any, fingerprint: str) -> str:
+def device_trust(device: str | Device, fingerprint: str) -> str:
     """Record the device's host key if it presents exactly ``fingerprint`` (``SHA256:...``)."""
     from edgesdk.devices.hostkeys import trust
     from edgesdk.devices.inventory import Inventory
@@ -35,11 +52,11 @@ def device_trust(device: str | Any, fingerprint: str) -> str:
 
 def deploy(
     model: str | Path,
-    device: str | Any,
-    progress: Any = None,
-    passphrase_prompt: Any = None,
+    device: str | Device,
+    progress: Callable[[int, int], None] | None = None,
+    passphrase_prompt: PassphrasePrompt | None = None,
     lock_wait: float = 60.0,
-) -> Any:
+) -> DeployResult:
     """Upload a .tflite to a device, verify its sha256 there, and switch to it atomically.
 
     One change at a time per device: a deploy waits up to ``lock_wait`` s while another
@@ -56,7 +73,9 @@ def deploy(
         return _deploy(session, Path(model), progress, lock_wait)
 
 
-def rollback(device: str | Any, passphrase_prompt: Any = None) -> Any:
+def rollback(
+    device: str | Device, passphrase_prompt: PassphrasePrompt | None = None
+) -> DeployResult:
     """Switch the device back to its previous deployed model."""
     from edgesdk.devices.deploy import rollback as _rollback
 
@@ -66,10 +85,10 @@ def rollback(device: str | Any, passphrase_prompt: Any = None) -> Any:
 
 def benchmark(
     model: str | Path,
-    device: str | Any | None = None,
-    options: Any = None,
-    passphrase_prompt: Any = None,
-) -> Any:
+    device: str | Device | None = None,
+    options: BenchmarkOptions | None = None,
+    passphrase_prompt: PassphrasePrompt | None = None,
+) -> BenchmarkResult:
     """Benchmark a .tflite on this machine (no device) or on a device over SSH."""
     from edgesdk.devices.benchmark import BenchmarkOptions, run_local, run_remote
 
@@ -84,12 +103,12 @@ def benchmark(
 def benchmark_sweep(
     model: str | Path,
     sweep: list[str],
-    device: str | Any | None = None,
+    device: str | Device | None = None,
     runs: int = 100,
     warmup: int = 10,
-    passphrase_prompt: Any = None,
+    passphrase_prompt: PassphrasePrompt | None = None,
     runtime: str = "auto",
-) -> Any:
+) -> SweepResult:
     """Every combination of ``sweep`` axes (``threads=1,2,4``, ``xnnpack=on,off``,
     ``model=b.tflite,...``) on this machine or a device, runs interleaved so drift and thermal
     throttling hit every cell alike; p50/p90/p99 and the speed-up against the first cell.
@@ -109,13 +128,13 @@ def benchmark_sweep(
         return sw.run_remote(session, spec, runs, warmup, runtime=runtime)
 
 
-def _group(group: str) -> list[Any]:
+def _group(group: str) -> list[Device]:
     from edgesdk.devices.inventory import Inventory
 
     return Inventory().group(group)
 
 
-def device_add(device: Any) -> Any:
+def device_add(device: Device) -> Device:
     """Add (or replace) a Device in the inventory; its target profile must load. Nothing is
     contacted."""
     from edgesdk.devices.inventory import Inventory
@@ -125,7 +144,7 @@ def device_add(device: Any) -> Any:
     return Inventory().add(device)
 
 
-def list_devices(group: str | None = None) -> list[Any]:
+def list_devices(group: str | None = None) -> list[Device]:
     """The inventory's devices (those of ``group`` when given), sorted by name."""
     from edgesdk.devices.inventory import Inventory
 
@@ -142,12 +161,12 @@ def device_remove(name: str) -> None:
 def deploy_group(
     model: str | Path,
     group: str,
-    options: Any = None,
+    options: FleetOptions | None = None,
     canary: int = 0,
     rollback_on_failure: bool = False,
-    on_update: Any = None,
-    passphrase_prompt: Any = None,
-) -> Any:
+    on_update: Update | None = None,
+    passphrase_prompt: PassphrasePrompt | None = None,
+) -> FleetResult:
     """Deploy to every device of a group (canaries first), bounded concurrency, retries.
 
     Returns:
@@ -171,12 +190,12 @@ def deploy_group(
 def benchmark_group(
     model: str | Path,
     group: str,
-    options: Any = None,
-    bench: Any = None,
+    options: FleetOptions | None = None,
+    bench: BenchmarkOptions | None = None,
     outlier_factor: float = 1.5,
-    on_update: Any = None,
-    passphrase_prompt: Any = None,
-) -> Any:
+    on_update: Update | None = None,
+    passphrase_prompt: PassphrasePrompt | None = None,
+) -> FleetResult:
     """Benchmark on every device of a group; per-device p50/p99, spread, outliers, throttling."""
     from edgesdk.devices.benchmark import BenchmarkOptions
     from edgesdk.devices.fleet import FleetOptions
@@ -195,8 +214,11 @@ def benchmark_group(
 
 
 def fleet_status(
-    group: str, options: Any = None, on_update: Any = None, passphrase_prompt: Any = None
-) -> Any:
+    group: str,
+    options: FleetOptions | None = None,
+    on_update: Update | None = None,
+    passphrase_prompt: PassphrasePrompt | None = None,
+) -> FleetResult:
     """Which model each device of a group runs; unreachable devices; disagreement."""
     from edgesdk.devices.fleet import FleetOptions, status_group
 
@@ -213,7 +235,7 @@ def import_inventory(path: str | Path) -> tuple[list[str], list[str]]:
     return Inventory().add_many(read_inventory(path))
 
 
-def ansible_project(group: str, out_dir: str | Path) -> Any:
+def ansible_project(group: str, out_dir: str | Path) -> AnsibleProject:
     """Write an Ansible inventory (host keys checked), playbooks and the edgesdk role for a
     group into ``out_dir``; returns an AnsibleProject (files written, commands to run)."""
     from edgesdk.devices.ansible_project import write_project
@@ -221,7 +243,7 @@ def ansible_project(group: str, out_dir: str | Path) -> Any:
     return write_project(group, _group(group), out_dir)
 
 
-def presented_fingerprint(device: str | Any) -> str:
+def presented_fingerprint(device: str | Device) -> str:
     """The SHA256 fingerprint of the host key a device presents (nothing is trusted)."""
     from edgesdk.devices.hostkeys import fingerprint, presented_key
     from edgesdk.devices.inventory import Inventory
@@ -232,8 +254,8 @@ def presented_fingerprint(device: str | Any) -> str:
 def trust_group(
     group: str,
     fingerprints: str | Path | dict[str, str] | None = None,
-    confirm: Any = None,
-) -> list[Any]:
+    confirm: Callable[[Device, str], bool] | None = None,
+) -> list[TrustOutcome]:
     """Record the host keys of a group's devices, only where each matches what you verified.
 
     Args:

@@ -95,7 +95,19 @@ class CompressionError(EdgeSdkError):
 
 
 class WorkerCrashedError(EdgeSdkError):
-    """The child process that ran a heavy job died (a signal, or no result)."""
+    """The child process that ran a heavy job died (a signal, or no result).
+
+    Attributes:
+        signal: the signal's name when a signal ended the child (``"SIGSEGV"``), else None.
+        exit_code: the child's exit status (negative for a signal), None when unknown.
+    """
+
+    def __init__(
+        self, message: str, *, signal: str | None = None, exit_code: int | None = None, **kw: Any
+    ):
+        super().__init__(message, **kw)
+        self.signal = signal
+        self.exit_code = exit_code
 
 
 class FirmwareError(EdgeSdkError):

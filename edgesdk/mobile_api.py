@@ -5,9 +5,16 @@ MediaPipe Tasks / the Task Library, Core ML export and mobile inspection; each d
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from edgesdk.core.profiles import TargetProfile, load_profile
+
+if TYPE_CHECKING:  # for annotations only: the mobile stage pulls in numpy, models Keras
+    import keras
+
+    from edgesdk.mobile.coreml import CoreMLResult
+    from edgesdk.mobile.inspection import MobileReport
+    from edgesdk.mobile.package import PackageResult
 
 
 def _profile(target: str | Path | TargetProfile) -> TargetProfile:
@@ -22,8 +29,8 @@ def package(
     mean: float | tuple[float, ...] | None = None,
     std: float | tuple[float, ...] | None = None,
     requantize_io: bool = False,
-    **metadata: Any,
-) -> Any:
+    **metadata: str | bool | None,
+) -> PackageResult:
     """Make a .tflite image classifier what a mobile app loads as it is (MediaPipe Tasks,
     TFLite Task Library): metadata (name, description, version, author, license, input
     normalization, output score type) with the labels packed inside, plus Kotlin and Swift
@@ -49,7 +56,7 @@ def package(
     from edgesdk.mobile.package import PackageOptions
     from edgesdk.mobile.package import package as _package
 
-    def _tuple(v: Any) -> tuple[float, ...] | None:
+    def _tuple(v: float | tuple[float, ...] | list[float] | None) -> tuple[float, ...] | None:
         return (
             None
             if v is None
@@ -67,13 +74,13 @@ def package(
 
 
 def export_coreml(
-    model: str | Path | Any,
+    model: str | Path | keras.Model,
     output: str | Path,
     target: str | Path | TargetProfile = "ios-coreml",
     labels: str | Path | None = None,
     mean: float | tuple[float, ...] = 0.0,
     std: float | tuple[float, ...] = 255.0,
-) -> Any:
+) -> CoreMLResult:
     """Convert a Keras image classifier to a Core ML ``.mlpackage`` (ML Program) for iOS with
     an image input (``pixel / std - mean / std``) and the profile's compute precision, then
     validate the written spec (inputs, outputs, op list, weight precision). Core ML cannot run
@@ -90,7 +97,9 @@ def export_coreml(
     return _export(model, output, _profile(target), labels, mean, std)
 
 
-def inspect_mobile(path: str | Path, target: str | Path | TargetProfile | None = None) -> Any:
+def inspect_mobile(
+    path: str | Path, target: str | Path | TargetProfile | None = None
+) -> MobileReport:
     """A .tflite file's mobile metadata (labels, normalization) and, when ``target`` is a GPU
     profile (android-gpu), which ops the GPU delegate runs and the partitions that makes."""
     from edgesdk.mobile.inspection import inspect_mobile as _inspect

@@ -248,12 +248,16 @@ def toolchain():
 
 @pytest.fixture(scope="session")
 def cortex_m0(tmp_path_factory) -> Path:
-    """A Cortex-M0 profile (the built-in rp2040 is an M0+): same board, M0 compiler flags."""
+    """A Cortex-M0 profile (the built-in rp2040 is an M0+), M0 compiler flags, run by qemu's
+    Cortex-M0 (the micro:bit: an ARMv6-M core, which refuses ARMv7-M instructions itself)."""
     from edgesdk.core.profiles import _builtin_dir
 
     text = (_builtin_dir() / "rp2040.toml").read_text()
     text = text.replace('name = "rp2040"', 'name = "test-cortex-m0"')
     text = text.replace('core = "cortex-m0plus"', 'core = "cortex-m0"')
+    text = text.replace('qemu_machine = "mps2-an385"', 'qemu_machine = "microbit"')
+    text = text.replace('qemu_cpu = "cortex-m3"', 'qemu_cpu = "cortex-m0"')
+    assert 'qemu_machine = "microbit"' in text
     path = tmp_path_factory.mktemp("profiles") / "test-cortex-m0.toml"
     path.write_text(text)
     return path

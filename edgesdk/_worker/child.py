@@ -11,27 +11,36 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from edgesdk._worker import protocol
+from edgesdk._worker.tasks import (
+    TASKS,
+    CompressRequest,
+    FloatOutputsRequest,
+    FloatOutputsResult,
+    PreflightRequest,
+    PreflightResult,
+    QuantizeRequest,
+    QuantizeSearchRequest,
+)
 from edgesdk.errors import EdgeSdkError
 
 
-def _quantize_task(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
+def quantize_task(request: QuantizeRequest, jobdir: Path) -> dict[str, Any]:
     from edgesdk.core.options import QuantizeOptions
     from edgesdk.core.profiles import TargetProfile
     from edgesdk.quantization.convert import run_quantize
 
-    profile = TargetProfile.from_dict(args["profile"], source=args.get("profile_source", ""))
-    options = QuantizeOptions.from_dict(args["options"])
-    result, model = run_quantize(args["model"], args.get("data"), profile, options)
+    profile = TargetProfile.from_dict(request.profile, source=request.profile_source)
+    options = QuantizeOptions.from_dict(request.options)
+    result, model = run_quantize(request.model, request.data, profile, options)
     (jobdir / protocol.MODEL).write_bytes(model)
     return result.to_dict()
 
 
-def _float_outputs_task(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
+def float_outputs_task(request: FloatOutputsRequest, jobdir: Path) -> FloatOutputsResult:
     """Load the float model and the data; save validated inputs, labels and float outputs."""
     import numpy as np
 
@@ -39,52 +48,52 @@ def _float_outputs_task(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
     from edgesdk.inputs.models import load_float_model
     from edgesdk.inputs.samples import open_samples
 
-    model = load_float_model(args["model"])
+    model = load_float_model(request.model)
     source = open_samples(
-        args["data"],
+        request.data,
         model.inputs,
-        Normalization.from_dict(args["normalization"]),
-        args["normalize_arrays"],
-        limit=args["limit"],
+        Normalization.from_dict(request.normalization),
+        request.normalize_arrays,
+        limit=request.limit,
     )
-    samples = source.read(np.arange(min(source.count, args["limit"])))  # only the first limit
+    samples = source.read(np.arange(min(source.count, request.limit)))  # only the first limit
     outputs = model.predict(samples.arrays)
     arrays = {f"in:{k}": v for k, v in samples.arrays.items()}
     if samples.labels is not None:
         arrays["labels"] = samples.labels
     np.savez(jobdir / protocol.SAMPLES, **arrays)
     np.savez(jobdir / protocol.FLOAT_OUTPUTS, **{f"out_{i}": o for i, o in enumerate(outputs)})
-    return {
-        "inputs": [i.name for i in model.inputs],
-        "outputs": len(outputs),
-        "count": samples.count,
-        "labelled": samples.labels is not None,
-        "loader": model.loader,
-        "notes": list(samples.notes),
-    }
+    return FloatOutputsResult(
+        inputs=[i.name for i in model.inputs],
+        outputs=len(outputs),
+        count=samples.count,
+        labelled=samples.labels is not None,
+        loader=model.loader,
+        notes=list(samples.notes),
+    )
 
 
-def _compress_task(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
+def compress_task(request: CompressRequest, jobdir: Path) -> dict[str, Any]:
     from edgesdk.compression.worker_side import run_compress
 
-    return run_compress(args, jobdir)
+    return run_compress(request.to_dict(), jobdir)
 
 
-def _quantize_search_task(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
+def quantize_search_task(request: QuantizeSearchRequest, jobdir: Path) -> dict[str, Any]:
     from edgesdk.core.options import QuantizeOptions
     from edgesdk.core.profiles import TargetProfile
     from edgesdk.quantization.budget import run_search
 
-    profile = TargetProfile.from_dict(args["profile"], source=args.get("profile_source", ""))
-    options = QuantizeOptions.from_dict(args["options"])
+    profile = TargetProfile.from_dict(request.profile, source=request.profile_source)
+    options = QuantizeOptions.from_dict(request.options)
     result, model = run_search(
-        args["model"], args["data"], args["eval_data"], profile, options, args["max_drop"]
+        request.model, request.data, request.eval_data, profile, options, request.max_drop
     )
     (jobdir / protocol.MODEL).write_bytes(model)
     return result.to_dict()
 
 
-def _preflight_task(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
+def preflight_task(request: PreflightRequest, jobdir: Path) -> PreflightResult:
     """Load a .tflite in every host runtime and run it once on zeros: a malformed model may
     crash a native runtime, and here that kills only this process."""
     from edgesdk.tflite.preflight import exercise
@@ -93,18 +102,8 @@ def _preflight_task(args: dict[str, Any], jobdir: Path) -> dict[str, Any]:
         with (jobdir / protocol.PROGRESS).open("a", encoding="utf-8") as f:
             f.write(json.dumps({"stage": name}) + "\n")
 
-    return exercise(
-        Path(args["model"]).read_bytes(), args["runtimes"], stage, args.get("what", "<bytes>")
-    )
-
-
-TASKS: dict[str, Callable[[dict[str, Any], Path], dict[str, Any]]] = {
-    "quantize": _quantize_task,
-    "float_outputs": _float_outputs_task,
-    "compress": _compress_task,
-    "quantize_search": _quantize_search_task,
-    "preflight": _preflight_task,
-}
+    ran = exercise(Path(request.model).read_bytes(), request.runtimes, stage, request.what)
+    return PreflightResult(**ran)
 
 
 def _write(jobdir: Path, payload: dict[str, Any]) -> None:
@@ -117,7 +116,11 @@ def main(argv: list[str]) -> int:
     jobdir = Path(argv[1])
     job = json.loads((jobdir / protocol.JOB).read_text(encoding="utf-8"))
     try:
-        payload = TASKS[job["task"]](job["args"], jobdir)
+        if job["task"] not in TASKS:
+            raise LookupError(f"unknown task {job['task']!r} (tasks: {', '.join(TASKS)})")
+        task = TASKS[job["task"]]
+        result = task.run(task.request.from_dict(job["args"]), jobdir)
+        payload = result.to_dict() if hasattr(result, "to_dict") else result
     except EdgeSdkError as e:
         _write(jobdir, {"ok": False, "error": e.to_dict()})
         return 3

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edgesdk._worker import protocol
+from edgesdk._worker.tasks import TASKS, Message
 from edgesdk.errors import EdgeSdkError, WorkerCrashedError
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ def _last_meaningful_line(text: str) -> str:
 def _poll_progress(
     proc: subprocess.Popen[bytes],
     progress_file: Path,
-    on_progress: Callable[[dict[str, Any]], None],
+    on_progress: Callable[[protocol.ProgressEvent], None],
 ) -> None:
     """Pass each progress line the worker appends to ``on_progress`` until the worker ends."""
     offset = 0
@@ -81,31 +82,20 @@ def kill_children() -> int:
     return len(live)
 
 
-# what each task's child process is, in messages
-_LABELS = {
-    "quantize": "TFLite converter",
-    "quantize_search": "TFLite converter",
-    "float_outputs": "float model process",
-    "compress": "compression process",
-    "preflight": "runtime check process",
-}
-
-
 # Over 80 lines: the whole life of one child (job file, environment, start, progress,
 # signals, result or crash) in one place, so no path can skip the cleanup.
 def run_task(
-    task: str,
-    args: dict[str, Any],
+    request: Message,
     jobdir: Path,
     what: str,
     env_extra: dict[str, str] | None = None,
-    on_progress: Callable[[dict[str, Any]], None] | None = None,
-) -> dict[str, Any]:
-    """Run ``task`` in ``python -m edgesdk._worker.child`` and return its result payload.
+    on_progress: Callable[[protocol.ProgressEvent], None] | None = None,
+) -> Any:
+    """Run the task of ``request`` in ``python -m edgesdk._worker.child`` and return its
+    result (the task's result class, or its dict where the table gives none).
 
     Args:
-        task: a name in ``edgesdk._worker.child.TASKS``.
-        args: JSON-serialisable arguments.
+        request: one of the request dataclasses of ``edgesdk._worker.tasks``.
         jobdir: a private folder for the job's files.
         what: what is being worked on, for error messages.
         env_extra: environment variables the worker needs (set before TensorFlow loads).
@@ -115,7 +105,11 @@ def run_task(
         EdgeSdkError: the error the task raised, re-created; WorkerCrashedError when the child
             crashed or died (its log in ``details["log"]``).
     """
-    (jobdir / protocol.JOB).write_text(json.dumps({"task": task, "args": args}), encoding="utf-8")
+    task = type(request).task
+    spec = TASKS.get(task)
+    label = spec.label if spec else task
+    job = {"task": task, "args": request.to_dict()}
+    (jobdir / protocol.JOB).write_text(json.dumps(job), encoding="utf-8")
     log_file = jobdir / protocol.LOG
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -153,29 +147,34 @@ def run_task(
     if result_file.is_file():
         payload = json.loads(result_file.read_text(encoding="utf-8"))
         if payload["ok"]:
-            return payload["result"]
+            result = payload["result"]
+            return spec.result.from_dict(result) if spec and spec.result else result
         error = payload["error"]
         if error["type"] == "internal":
             raise WorkerCrashedError(
-                f"Internal error in the {_LABELS.get(task, task)} while working on {what}: "
-                f"{error['message']}",
+                f"Internal error in the {label} while working on {what}: {error['message']}",
                 what=what,
+                exit_code=proc.returncode,
                 details={"log": tail},
             )
         raise EdgeSdkError.from_dict(error)
+    name = None
     if proc.returncode < 0:
         try:
             name = signal.Signals(-proc.returncode).name
         except ValueError:
             name = f"signal {-proc.returncode}"
-        message = (
-            f"The {_LABELS.get(task, task)} crashed ({name}) while working on {what}; nothing was "
-            "written (run with --debug to see its log)"
-        )
+        message = f"The {label} crashed ({name}) while working on {what}; nothing was written"
     else:
         detail = _last_meaningful_line(tail)
-        message = (
-            f"The {_LABELS.get(task, task)} for {what} exited with code {proc.returncode} and no "
-            "result" + (f" (last message: {detail})" if detail else "")
+        message = f"The {label} for {what} exited with code {proc.returncode} and no result" + (
+            f" (last message: {detail})" if detail else ""
         )
-    raise WorkerCrashedError(message, what=what, value=proc.returncode, details={"log": tail})
+    raise WorkerCrashedError(
+        message,
+        signal=name,
+        exit_code=proc.returncode,
+        what=what,
+        value=proc.returncode,
+        details={"log": tail},
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NotRequired, TypedDict
+
 CHILD_MODULE = "edgesdk._worker.child"  # run as ``python -m CHILD_MODULE JOBDIR``
 
 JOB = "job.json"  # parent → child: {"task": name, "args": {...}}
@@ -13,3 +15,12 @@ DATA = "data.npz"  # in-memory arrays handed to the child
 SAMPLES = "samples.npz"  # validated inputs (and labels) the child loaded
 FLOAT_OUTPUTS = "float.npz"  # the float model's outputs on SAMPLES
 VALIDATION = "validation.npz"  # the validation split a compress job used
+
+
+class ProgressEvent(TypedDict):
+    """One line of PROGRESS: a stage's steps done of its total (training: its loss too)."""
+
+    stage: str
+    done: int
+    total: int
+    loss: NotRequired[float]

@@ -20,6 +20,7 @@ from edgesdk.cli import (
     emulate_cmd,
     evaluate_cmd,
     export_cmd,
+    flags,
     fleet_cmd,
     inspect_cmd,
     package_cmd,
@@ -70,6 +71,7 @@ app.add_typer(device_cmd.app, name="device")
 app.add_typer(fleet_cmd.app, name="fleet")
 app.command("package")(package_cmd.package)
 app.command("export-coreml")(coreml_cmd.export_coreml)
+flags.register(app)  # each command's path, for the flags its errors name
 
 
 class Interrupted(BaseException):  # noqa: N818 - a signal, not an error

@@ -49,6 +49,10 @@ def benchmark(
     target: Annotated[
         str | None, typer.Option("--target", "-t", help="With --emulate: the target profile.")
     ] = None,
+    board: Annotated[
+        str | None,
+        typer.Option(help="With --emulate: a qemu board instead of the target's (see emulate)."),
+    ] = None,
     sweep: Annotated[
         list[str] | None,
         typer.Option(
@@ -87,13 +91,15 @@ def benchmark(
         else:
             render_sweep(result, console)
         return
+    if board is not None and not emulate:
+        raise typer.BadParameter("--board works with --emulate")
     if emulate:
         if target is None or device is not None or group is not None:
             raise typer.BadParameter("--emulate needs --target and no --device/--group")
         from edgesdk.cli.emulate_cmd import finish
 
         with console.status(f"Emulating {safe(model)} on {safe(target)} ..."):
-            finish(api.emulate_model(model, target), save, json_out)
+            finish(api.emulate_model(model, target, board=board), save, json_out)
         return
 
     options = BenchmarkOptions(

@@ -14,7 +14,8 @@ from rich.console import Console, ConsoleOptions, RenderableType
 from rich.markup import escape
 from rich.segment import Segment
 
-from edgesdk.errors import EdgeSdkError, UnknownHostKeyError
+from edgesdk.cli import flags
+from edgesdk.errors import EdgeSdkError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,6 +48,12 @@ def safe(value: object, newlines: bool = False) -> str:
     """:func:`printable`, with rich markup escaped: for values put into a markup string
     (``[red]`` or ``[link=...]`` in a device's data is shown, never applied)."""
     return escape(printable(value, newlines))
+
+
+def library_text(text: object, newlines: bool = True) -> str:
+    """A note, warning or reason the library wrote, for a markup string: the options it names
+    as this command's flags (``edgesdk.cli.flags``), then :func:`safe`."""
+    return safe(flags.cli_text(str(text)), newlines)
 
 
 class SafeConsole(Console):
@@ -90,10 +97,12 @@ def setup_logging(debug: bool) -> None:
 
 
 def handle_errors(func: F) -> F:
-    """Turn EdgeSdkError into one red line and exit code 1 (traceback only with --debug)."""
+    """Turn EdgeSdkError into one red line and exit code 1 (traceback only with --debug), the
+    options its message names shown as this command's flags (``edgesdk.cli.flags``)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        flags.state["command"] = flags.command_path(wrapper)  # whose flags messages name
         try:
             return func(*args, **kwargs)
         except EdgeSdkError as e:
@@ -101,9 +110,7 @@ def handle_errors(func: F) -> F:
                 if e.details.get("log"):
                     err_console.print(e.details["log"], markup=False, highlight=False)
                 raise
-            message = str(e)
-            if isinstance(e, UnknownHostKeyError):
-                message += f" (to trust it: edgesdk device trust DEVICE --fingerprint {e.value})"
+            message = flags.cli_message(e)  # the library's option names as this CLI's flags
             # paths and messages may hold [brackets] that rich would read as markup, and text
             # a device sent (its stderr, file names) with escape sequences
             err_console.print(

@@ -93,28 +93,24 @@ def check(
 
     info = api.device_check(name, passphrase_prompt=prompt_passphrase)
     if json_out:
-        print_json(info)
+        print_json(info.to_dict())
         return
     # everything but the name is what the device reported: shown as text
-    runtime = (
-        safe(f"{info['runtime']} {info['runtime_version']}")
-        if info["runtime"]
-        else "[red]none[/red]"
-    )
-    numpy = safe(info["numpy"]) if info["numpy"] else "[red]missing[/red]"
+    runtime = safe(f"{info.runtime} {info.runtime_version}") if info.runtime else "[red]none[/red]"
+    numpy = safe(info.numpy) if info.numpy else "[red]missing[/red]"
     console.print(
-        f"{safe(name)} ({safe(info['host'])}): {safe(info['os'])} {safe(info['arch'])}, "
-        f"Python {safe(info['python'])}, numpy {numpy}, runtime {runtime}, "
-        f"free disk {human_bytes(info['disk_free_bytes'])} at {safe(info['disk_path'])}"
+        f"{safe(name)} ({safe(info.host)}): {safe(info.os)} {safe(info.arch)}, "
+        f"Python {safe(info.python)}, numpy {numpy}, runtime {runtime}, "
+        f"free disk {human_bytes(info.disk_free_bytes)} at {safe(info.disk_path)}"
     )
-    installed = ", ".join(f"{k} {v}" for k, v in (info.get("runtimes") or {}).items())
+    installed = ", ".join(f"{k} {v}" for k, v in info.runtimes.items())
     console.print(f"installed runtimes: {safe(installed or 'none')}")
-    if info.get("emulated"):
+    if info.emulated:
         console.print(
-            f"[yellow]EMULATED: {safe(info['emulated'])} (the userland runs under an emulator: "
+            f"[yellow]EMULATED: {safe(info.emulated)} (the userland runs under an emulator: "
             "its timings are the emulator's, not a device's)[/yellow]"
         )
-    if not info["ready"]:
+    if not info.ready:
         raise typer.Exit(1)
 
 

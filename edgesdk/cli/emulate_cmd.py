@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from edgesdk.cli.common import console, err_console, handle_errors, print_json, safe
+from edgesdk.firmware.cores import MACHINES
 
 
 @handle_errors
@@ -28,6 +29,14 @@ def emulate(
     keep: Annotated[
         str | None, typer.Option(help="Keep the firmware project in this folder.")
     ] = None,
+    board: Annotated[
+        str | None,
+        typer.Option(
+            help="qemu board instead of the target's, one that runs the target's code "
+            f"({', '.join(MACHINES)}): e.g. microbit for rp2040 on a Cortex-M0 with 16 KB of "
+            "RAM; the code is built for the target's core either way."
+        ),
+    ] = None,
     save: Annotated[str | None, typer.Option(help="Also write the result as JSON here.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
@@ -37,7 +46,7 @@ def emulate(
     from edgesdk import api
 
     with console.status(f"Building and emulating {safe(bundle)} ..."):
-        result = api.emulate(bundle, target, tflm_src, timeout, keep)
+        result = api.emulate(bundle, target, tflm_src, timeout, keep, board=board)
     finish(result, save, json_out)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from edgesdk.cli.common import human_bytes, print_table, safe
+from edgesdk.cli.common import human_bytes, library_text, print_table, safe
 
 
 def _kv(title: str) -> Table:
@@ -53,7 +53,7 @@ def render_gpu(gpu: dict[str, Any] | None, console: Console) -> None:
             str(op["index"]),
             safe(op["op"]),
             "GPU" if op["gpu"] else "CPU",
-            safe(op["reason"] or ""),
+            library_text(op["reason"] or "", newlines=False),
         )
     print_table(console, table)
     console.print(
@@ -83,7 +83,7 @@ def render_package_dict(d: dict[str, Any], console: Console) -> None:
     for path in d["snippets"]:
         table.add_row("snippet", safe(path))
     for note in d["notes"]:
-        table.add_row("note", safe(note, newlines=True))
+        table.add_row("note", library_text(note))
     print_table(console, table)
     render_gpu(d["gpu"], console)
 
@@ -104,5 +104,5 @@ def render_coreml(result: Any, console: Console) -> None:
     table.add_row("ops", safe(", ".join(f"{k} {v}" for k, v in d["op_counts"].items())))
     table.add_row("weights", safe(", ".join(f"{k}: {v}" for k, v in d["weights"].items())))
     for note in d["notes"]:
-        table.add_row("note", safe(note, newlines=True))
+        table.add_row("note", library_text(note))
     print_table(console, table)

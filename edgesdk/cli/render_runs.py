@@ -8,8 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from edgesdk.cli.common import print_table, safe
-from edgesdk.cli.rendering import _fmt, _key_value_table, _pct, human_bytes
+from edgesdk.cli.common import library_text, print_table, safe
+from edgesdk.cli.rendering import _fmt, _key_value_table, _pct, board_rows, human_bytes
 
 
 def render_benchmark(result: Any, console: Console) -> None:
@@ -43,7 +43,7 @@ def render_benchmark(result: Any, console: Console) -> None:
         )
     print_table(console, table)
     for w in result.warnings:
-        console.print(f"[yellow]warning: {safe(w)}[/yellow]")
+        console.print(f"[yellow]warning: {library_text(w, newlines=False)}[/yellow]")
 
 
 def render_fleet(result: Any, console: Console) -> None:
@@ -214,9 +214,9 @@ def render_compression(result: Any, console: Console) -> None:
     if search:
         render_prune_search(search, console)
     for note in result.notes:
-        console.print(f"[dim]note: {safe(note, newlines=True)}[/dim]")
+        console.print(f"[dim]note: {library_text(note)}[/dim]")
     for w in result.warnings:
-        console.print(f"[yellow]warning: {safe(w)}[/yellow]")
+        console.print(f"[yellow]warning: {library_text(w)}[/yellow]")
 
 
 def _baseline_text(result: Any) -> str:
@@ -280,6 +280,8 @@ def render_emulation(result: Any, console: Console) -> None:
         f"edgesdk emulate: {safe(Path(result.bundle).name)} on {safe(result.target)} "
         f"({result.core}, qemu {result.machine})"
     )
+    for name, value in board_rows(result.board):
+        head.add_row(name, value)
     exact = sum(1 for v in result.vectors if v["passed"])
     head.add_row(
         "outputs vs host TFLite Micro",
@@ -331,11 +333,16 @@ def render_emulation(result: Any, console: Console) -> None:
     head.add_row(
         "TFLite Micro library",
         f"{result.build} build for {lib['core']}, "
-        + ("cached" if lib["reused"] else f"built in {lib['build_seconds']:.0f} s"),
+        + ("cached" if lib["reused"] else f"built in {lib['build_seconds']:.0f} s")
+        + (
+            f" (waited {lib['waited_seconds']:.0f} s for another process building it)"
+            if lib.get("waited_seconds")
+            else ""
+        ),
     )
     print_table(console, head)
     for w in result.warnings:
-        console.print(f"[yellow]note:[/] {safe(w, newlines=True)}")
+        console.print(f"[yellow]note:[/] {library_text(w)}")
 
 
 def render_devices(devices: list[Any], console: Console) -> None:

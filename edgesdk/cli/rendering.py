@@ -7,7 +7,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from edgesdk.cli.common import human_bytes, human_rate, print_table, safe  # noqa: F401 - re-exported
+from edgesdk.cli.common import (  # noqa: F401 - re-exported
+    human_bytes,
+    human_rate,
+    library_text,
+    print_table,
+    safe,
+)
 from edgesdk.core.profiles import TargetProfile
 from edgesdk.quantization.result import QuantizationResult
 from edgesdk.tflite.model_info import ModelInfo
@@ -116,9 +122,9 @@ def render_quantization(result: QuantizationResult, console: Console) -> None:
             )
         print_table(console, fid)
     for note in result.notes:
-        console.print(f"[dim]note: {safe(note, newlines=True)}[/dim]")
+        console.print(f"[dim]note: {library_text(note)}[/dim]")
     for warning in result.warnings:
-        console.print(f"[yellow]warning: {safe(warning, newlines=True)}[/yellow]")
+        console.print(f"[yellow]warning: {library_text(warning)}[/yellow]")
 
 
 def render_model_info(
@@ -238,7 +244,7 @@ def render_export(result: Any, console: Console) -> None:
             safe(o.op),
             str(o.count),
             safe(o.method or "-"),
-            "yes" if o.supported else f"[red]{safe(o.reason)}[/red]",
+            "yes" if o.supported else f"[red]{library_text(o.reason, newlines=False)}[/red]",
         )
     print_table(console, ops)
     if result.parity:
@@ -268,7 +274,7 @@ def render_export(result: Any, console: Console) -> None:
     else:
         console.print("[yellow]not verified (--no-verify)[/yellow]")
     for w in result.warnings:
-        console.print(f"[yellow]warning: {safe(w, newlines=True)}[/yellow]")
+        console.print(f"[yellow]warning: {library_text(w)}[/yellow]")
 
 
 def _pct(value: float | None) -> str:
@@ -308,7 +314,7 @@ def render_search(search: dict[str, Any], console: Console) -> None:
     if search.get("reason"):
         console.print(f"chosen: {safe(search.get('chosen') or 'none')} — {safe(search['reason'])}")
     for note in search.get("notes", []):
-        console.print(f"[dim]note: {safe(note, newlines=True)}[/dim]")
+        console.print(f"[dim]note: {library_text(note)}[/dim]")
 
 
 def render_standalone_export(result: Any, console: Console) -> None:
@@ -345,7 +351,39 @@ def render_standalone_export(result: Any, console: Console) -> None:
     head.add_row("generated in", f"{result.generation_seconds:.3f} s")
     print_table(console, head)
     for w in result.warnings:
-        console.print(f"[yellow]warning:[/yellow] {safe(w, newlines=True)}")
+        console.print(f"[yellow]warning:[/yellow] {library_text(w)}")
+
+
+def board_rows(board: dict[str, Any]) -> list[tuple[str, str]]:
+    """The "board" and "memory map" rows of an emulation result (``result.board``)."""
+    code = board["code_arch"]
+    text = f"{board['machine']}: {board['description']}, {board['arch']}"
+    if board["arch"] != code:
+        text += f", running {code} code"
+    chosen = "asked for" if board["chosen_by"] == "request" else "the target profile's"
+    text += f" ({chosen})"
+    isa = board.get("isa_check")
+    if isa:
+        text += (
+            f"; checked: {isa['outside_arch']:,} of {isa['instructions']:,} instructions "
+            f"outside {isa['arch']}"
+        )
+    m = board["memory_map"]
+
+    def region(name: str, r: dict[str, Any]) -> str:
+        if r["limited_by"] == "target":
+            whose = "the target's size"
+        elif r.get("target_bytes"):
+            whose = f"{board['machine']}'s; the target has {r['target_bytes']:,} B"
+        else:
+            whose = f"{board['machine']}'s"
+        return f"{name} {r['origin']} + {r['bytes']:,} B ({whose})"
+
+    memory = (
+        f"{region('flash', m['flash'])}, {region('RAM', m['ram'])}; stack "
+        f"{m['stack_bytes']:,} B, heap {m['heap_bytes']:,} B"
+    )
+    return [("board", safe(text)), ("memory map", safe(memory))]
 
 
 def render_standalone_emulation(result: Any, console: Console) -> None:
@@ -354,6 +392,8 @@ def render_standalone_emulation(result: Any, console: Console) -> None:
         f"edgesdk emulate (standalone engine) → {result.core} on {result.machine}"
     )
     head.add_row("target", safe(result.target))
+    for name, value in board_rows(result.board):
+        head.add_row(name, value)
     head.add_row(
         "bit-exact",
         f"{'yes' if result.bit_exact else 'NO'} (vs LiteRT's reference kernels, "
@@ -384,3 +424,5 @@ def render_standalone_emulation(result: Any, console: Console) -> None:
         for idx, kind, n in result.layer_instructions:
             layers.add_row(str(idx), safe(kind), f"{n:,}", f"{100 * n / total:.1f}%")
         print_table(console, layers)
+    for w in result.warnings:
+        console.print(f"[yellow]note:[/] {safe(w, newlines=True)}")

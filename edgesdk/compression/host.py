@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 LEGACY_KERAS_ENV = {"TF_USE_LEGACY_KERAS": "1"}
 KERAS_SUFFIXES = (".keras", ".h5")
 
-Progress = Callable[[dict[str, Any]], None]
+Progress = Callable[[protocol.ProgressEvent], None]
 
 
 def _check_output(out: Path, qat: bool, force: bool) -> None:
@@ -65,15 +65,11 @@ def _tflite_accuracy(model: bytes, validation: Path, names: list[str]) -> float:
 
 
 def _int8(model: str, data: str, target: str, opts: CompressOptions, out: Path) -> Any:
-    from edgesdk import api
+    from edgesdk.core.profiles import load_profile
+    from edgesdk.quantization.job import quantize  # the stage's own entry, not the façade
 
-    return api.quantize(
-        model,
-        data,
-        out,
-        target=target,
-        options=QuantizeOptions(mode="int8", normalization=opts.normalization, seed=opts.seed),
-    )
+    options = QuantizeOptions(mode="int8", normalization=opts.normalization, seed=opts.seed)
+    return quantize(model, data, out, load_profile(target), options)
 
 
 def _publish(source: Path, out: Path) -> None:
@@ -104,6 +100,7 @@ def compress(
 ) -> CompressionResult:
     """Compress a Keras classifier and measure it (see ``edgesdk.api.compress``)."""
     from edgesdk._worker.parent import run_task
+    from edgesdk._worker.tasks import CompressRequest
     from edgesdk.inputs.samples import check_spec
 
     start = time.perf_counter()
@@ -124,15 +121,15 @@ def compress(
     with tempfile.TemporaryDirectory(prefix="edgesdk-compress-") as tmp:
         jobdir = Path(tmp) / "job"
         jobdir.mkdir()
+        request = CompressRequest(
+            model=model_path,
+            data=str(data),
+            validation=str(validation) if validation is not None else None,
+            options=options.to_dict(),
+            output_suffix=out.suffix.lower(),
+        )
         payload = run_task(
-            "compress",
-            {
-                "model": model_path,
-                "data": str(data),
-                "validation": str(validation) if validation is not None else None,
-                "options": options.to_dict(),
-                "output_suffix": out.suffix.lower(),
-            },
+            request,
             jobdir,
             str(model),
             env_extra=LEGACY_KERAS_ENV,

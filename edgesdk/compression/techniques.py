@@ -22,7 +22,7 @@ from edgesdk.errors import ConfigError, ModelError
 
 log = logging.getLogger(__name__)
 
-_WHAT_TO_DO = "leave it out with --skip-layer NAME (skip_layers in the API)"
+_WHAT_TO_DO = "leave it out with `skip_layers`"
 
 
 def _weight_names(registry_map: dict[Any, list[str]], layer: Any) -> list[str] | None:
@@ -40,7 +40,10 @@ def _check_supported(model: Any, technique: str, supports: Any, skip: tuple[str,
         if layer.name not in skip and layer.weights and not supports(layer)
     ]
     if bad:
-        raise ModelError(f"{technique} does not support layer(s) {', '.join(bad)}; {_WHAT_TO_DO}")
+        raise ModelError(
+            f"{technique} does not support layer(s) {', '.join(bad)}; {_WHAT_TO_DO}",
+            what="skip_layers",
+        )
 
 
 def check_support(model: Any, opts: CompressOptions) -> None:

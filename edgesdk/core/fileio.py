@@ -102,7 +102,8 @@ def check_out_dir(out_dir: str | Path, force: bool = False) -> None:
     if out.is_dir() and any(out.iterdir()) and not force:
         names = sorted(p.name for p in out.iterdir())[:5]
         raise OutputError(
-            f"Output folder {out} already has files ({', '.join(names)}); use --force to replace it"
+            f"Output folder {out} already has files ({', '.join(names)}); use `force=True` to "
+            "replace it"
         )
     check_writable(out / "probe")
 

@@ -82,7 +82,9 @@ class Normalization:
 
     def __post_init__(self) -> None:
         if (self.mean is None) != (self.std is None):
-            raise ConfigError("Invalid normalization: --mean and --std must be given together")
+            raise ConfigError(
+                "Invalid normalization: `mean` and `std` must be given together", what="mean"
+            )
         if self.std is not None and any(s == 0 for s in self.std):
             raise ConfigError(f"Invalid std={list(self.std)} (must be non-zero)")
         if self.scale == 0:
@@ -261,8 +263,9 @@ class CompressOptions:
         if self.max_accuracy_drop is not None:
             if self.prune is None:
                 raise ConfigError(
-                    "An accuracy budget (max_accuracy_drop) chooses per-layer pruning: it needs "
-                    "prune (--prune S)"
+                    "An accuracy budget (`max_accuracy_drop`) chooses per-layer pruning: it needs "
+                    "`prune` (a target sparsity)",
+                    what="prune",
                 )
             if not 0.0 <= self.max_accuracy_drop <= 1.0:
                 raise ConfigError(

@@ -102,8 +102,10 @@ def run_demo(
     Returns:
         The DemoResult; artifacts are left in ``out_dir``.
     """
-    from edgesdk import api
     from edgesdk.core.fileio import check_writable
+    from edgesdk.core.profiles import load_profile
+    from edgesdk.firmware.bundle import export_c
+    from edgesdk.quantization.job import quantize
 
     out = Path(out_dir).expanduser().absolute()
     check_writable(out / "demo.json")
@@ -119,15 +121,13 @@ def run_demo(
     test = out / "digits_test.npz"
     np.savez(test, x=x_test, y=y_test)
     tflite_path = out / "digits_cnn_int8.tflite"
-    result = api.quantize(
-        model_path, calibration, tflite_path, target=target, options=QuantizeOptions()
-    )
+    # the stages' own entries, not the façade (edgesdk.api imports this module)
+    profile = load_profile(target)
+    result = quantize(model_path, calibration, tflite_path, profile, QuantizeOptions())
     float_acc = float(np.mean(np.argmax(model.predict(x_test, verbose=0), axis=1) == y_test))
     int8_acc = tflite_accuracy(tflite_path.read_bytes(), x_test, y_test)
     result.save(out / "quantize.json")
-    firmware = api.export_c(
-        tflite_path, out / "firmware", target=target, test_vectors=4, force=True
-    )
+    firmware = export_c(tflite_path, profile, out / "firmware", test_vectors=4, force=True)
     demo = DemoResult(
         out_dir=str(out),
         target=target,

@@ -111,7 +111,7 @@ def inventory_yaml(group: str, devices: list[Device], known_hosts: list[Path]) -
         }
     }
     header = (
-        f"# Written by `edgesdk fleet ansible --group {group}` from edgesdk's device inventory.\n"
+        f"# Written by `edgesdk fleet ansible` for group {group} from edgesdk's device inventory.\n"
         "# Host keys are checked against edgesdk's known_hosts (`edgesdk device trust`).\n"
     )
     return header + yaml.dump(

@@ -67,7 +67,9 @@ def resolve(device: Device) -> Endpoint:
             if key in options:
                 raise DeviceError(
                     f"{config_path} sets {key} for {device.host!r}; edgesdk does not support "
-                    f"{key} (connect directly, or give --host with a reachable address)",
+                    f"{key} (connect directly, or give the device a reachable address: "
+                    "`host=ADDRESS`)",
+                    what=key,
                     retryable=False,
                 )
     hostname = options.get("hostname", device.host)

@@ -48,26 +48,33 @@ def parse_sweep(model: str, options: list[str]) -> SweepSpec:
         key = key.strip().lower()
         if not sep or key not in AXES or not raw.strip():
             raise ConfigError(
-                f"Invalid --sweep {option!r} (expected AXIS=V1,V2 with AXIS one of: "
+                f"Invalid `sweep` {option!r} (expected AXIS=V1,V2 with AXIS one of: "
                 f"{', '.join(AXES)})",
                 what="sweep",
                 value=option,
                 allowed=list(AXES),
             )
         if key in values:
-            raise ConfigError(f"--sweep {key} given twice (give all its values in one list)")
+            raise ConfigError(
+                f"`sweep` {key} given twice (give all its values in one list)",
+                what="sweep",
+                value=key,
+            )
         values[key] = [v.strip() for v in raw.split(",") if v.strip()]
     try:
         threads = tuple(int(v) for v in values.get("threads", ["1"]))
     except ValueError:
         raise ConfigError(
-            f"Invalid --sweep threads={','.join(values['threads'])} (expected whole numbers)"
+            f"Invalid `sweep` threads={','.join(values['threads'])} (expected whole numbers)",
+            what="sweep",
         ) from None
     if any(t < 1 for t in threads):
-        raise ConfigError("Invalid --sweep threads (each must be >= 1)")
+        raise ConfigError("Invalid `sweep` threads (each must be >= 1)", what="sweep")
     bad = [v for v in values.get("xnnpack", []) if v.lower() not in _SWITCH]
     if bad:
-        raise ConfigError(f"Invalid --sweep xnnpack={bad[0]!r} (expected on or off)")
+        raise ConfigError(
+            f"Invalid `sweep` xnnpack={bad[0]!r} (expected on or off)", what="sweep", value=bad[0]
+        )
     xnnpack = tuple(_SWITCH[v.lower()] for v in values.get("xnnpack", ["on"]))
     models = (model, *(m for m in values.get("model", []) if m != model))
     for m in models:

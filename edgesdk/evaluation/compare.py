@@ -14,10 +14,12 @@ from typing import Any
 import numpy as np
 
 from edgesdk._worker import protocol
+from edgesdk._worker.tasks import FloatOutputsResult
 from edgesdk.core.options import Normalization
 from edgesdk.core.results import JsonResult
 from edgesdk.errors import DeviceError, ModelError
 from edgesdk.inputs.samples import check_labels
+from edgesdk.tflite import metrics
 from edgesdk.tflite.agreement import check_same_shapes
 from edgesdk.tflite.fidelity import OutputFidelity, compare, is_classifier_output
 from edgesdk.tflite.runner import RawIo, TfliteRunner
@@ -216,21 +218,12 @@ def _float_outputs(
     normalize_arrays: bool,
     limit: int,
     jobdir: Path,
-) -> dict[str, Any]:
+) -> FloatOutputsResult:
     from edgesdk._worker.parent import run_task
+    from edgesdk._worker.tasks import FloatOutputsRequest
 
-    return run_task(
-        "float_outputs",
-        {
-            "model": model,
-            "data": data,
-            "normalization": normalization.to_dict(),
-            "normalize_arrays": normalize_arrays,
-            "limit": limit,
-        },
-        jobdir,
-        model,
-    )
+    request = FloatOutputsRequest(model, data, normalization.to_dict(), normalize_arrays, limit)
+    return run_task(request, jobdir, model)
 
 
 def evaluate(
@@ -270,9 +263,9 @@ def evaluate(
     )
     top1, top5, confusion = _accuracy(reference[0], labels)
     float_name = {"tf_keras": "float (tf_keras)", "saved_model": "float (SavedModel)"}.get(
-        meta["loader"], "float (Keras)"
+        meta.loader, "float (Keras)"
     )
-    runs = [RuntimeEval(str(float_model), float_name, meta["count"], top1, top5, confusion)]
+    runs = [RuntimeEval(str(float_model), float_name, meta.count, top1, top5, confusion)]
     with contextlib.ExitStack() as stack:
         session = None
         if device is not None:
@@ -286,7 +279,7 @@ def evaluate(
                 _model_runs(path, content, meta, arrays, labels, reference, tflm, session, notify)
             )
     return EvaluationResult(
-        str(float_model), data, meta["count"], labels is not None, tuple(runs), tuple(meta["notes"])
+        str(float_model), data, meta.count, labels is not None, tuple(runs), tuple(meta.notes)
     )
 
 
@@ -307,10 +300,10 @@ def _float_reference(
         )
         notify("float model", 1, 1)
         with np.load(jobdir / protocol.SAMPLES) as f:
-            arrays = {name: f[f"in:{name}"] for name in meta["inputs"]}
+            arrays = {name: f[f"in:{name}"] for name in meta.inputs}
             labels = f["labels"] if "labels" in f.files else None
         with np.load(jobdir / protocol.FLOAT_OUTPUTS) as f:
-            reference = [f[f"out_{i}"] for i in range(meta["outputs"])]
+            reference = [f[f"out_{i}"] for i in range(meta.outputs)]
     if labels is not None:
         classes = reference[0].shape[1] if reference[0].ndim == 2 else 0
         labels = check_labels(labels, max(classes, 1), str(data))
@@ -320,7 +313,7 @@ def _float_reference(
 def _model_runs(
     path: Path,
     content: bytes,
-    meta: dict[str, Any],
+    meta: FloatOutputsResult,
     arrays: dict[str, np.ndarray],
     labels: np.ndarray | None,
     reference: list[np.ndarray],
@@ -329,7 +322,7 @@ def _model_runs(
     notify: Progress,
 ) -> list[RuntimeEval]:
     """One .tflite on LiteRT, and on TFLite Micro and the device when asked."""
-    plan = RawIo(content, meta["inputs"])
+    plan = RawIo(content, meta.inputs)
     _check_fits(path, plan, arrays, reference)
     raw = plan.raw_inputs(arrays)
     litert_raw = _run_litert(plan, raw, notify, f"{path.name} LiteRT")
@@ -389,14 +382,11 @@ def _vs_litert(raw: list[np.ndarray], litert_raw: list[np.ndarray]) -> dict[str,
     their top-1 class, against LiteRT on this machine with its default kernels."""
     max_lsb = None
     if all(a.dtype.kind in "iu" for a in raw):
-        max_lsb = max(
-            int(np.max(np.abs(a.astype(np.int64) - b.astype(np.int64)))) if a.size else 0
-            for a, b in zip(raw, litert_raw, strict=True)
-        )
+        max_lsb = max(metrics.max_lsb(a, b) for a, b in zip(raw, litert_raw, strict=True))
     first, ref = raw[0], litert_raw[0]
     changes = None
     if first.ndim == 2 and first.shape[1] > 1:
-        changes = int(np.sum(np.argmax(first, axis=1) != np.argmax(ref, axis=1)))
+        changes = metrics.top1_changes(first, ref)
     return {"max_lsb_vs_litert": max_lsb, "top1_changes_vs_litert": changes}
 
 
@@ -417,10 +407,7 @@ def _runtime_eval(
     )
     max_lsb = None
     if ref_raw is not None and all(a.dtype.kind in "iu" for a in raw):
-        max_lsb = max(
-            int(np.max(np.abs(a.astype(np.int64) - b.astype(np.int64)))) if a.size else 0
-            for a, b in zip(raw, ref_raw, strict=True)
-        )
+        max_lsb = max(metrics.max_lsb(a, b) for a, b in zip(raw, ref_raw, strict=True))
     return RuntimeEval(
         str(path), runtime, len(outputs[0]), top1, top5, confusion, fidelity, max_lsb
     )

@@ -380,8 +380,8 @@ def _check_budgets(profile: TargetProfile, flash: Budget, ram: Budget, force: bo
                 f"{b.budget} available ({b.percent:.0f}%)"
             )
             if not force:
-                raise ExportError(message + "; use --force to write anyway")
-            warnings.append(message + "; written anyway (--force)")
+                raise ExportError(message + "; use `force=True` to write anyway")
+            warnings.append(message + "; written anyway (`force=True`)")
     return warnings
 
 

@@ -37,7 +37,9 @@ def sanitize_identifier(name: str) -> str:
     if not ident or not re.search(r"[a-z]", ident):
         raise ExportError(
             f"Invalid name {name!r}: it cannot become a C identifier (expected letters, digits, "
-            "'_'; give --name)"
+            "'_'; give `name`)",
+            what="name",
+            value=name,
         )
     if ident[0].isdigit():
         ident = f"m{ident}"

@@ -27,8 +27,9 @@ class EmulationResult(JsonResult):
     bundle: str
     target: str
     core: str
-    machine: str
-    emulation_note: str
+    machine: str  # the qemu board that ran it
+    emulation_note: str  # the profile's note about its board ("" on a board asked for)
+    board: dict[str, Any]  # machine, CPU, architectures, who chose it, memory map, ISA check
     build: str  # TFLite Micro build flavour (release: NDEBUG, no error strings, -Os)
     bit_exact: bool  # every output of every vector equals the host TFLite Micro interpreter's
     vectors: tuple[dict[str, Any], ...]
@@ -40,7 +41,7 @@ class EmulationResult(JsonResult):
     ram: dict[str, Any]  # linked: total, arena, other_static, heap, stack (+ measured use)
     budget: dict[str, Any]  # the profile's flash/RAM budgets and whether the firmware fits
     export_estimate: dict[str, Any] | None  # what export-c estimated, beside the linked figures
-    library: dict[str, Any]  # the cached TFLite Micro library: key, reused, build seconds
+    library: dict[str, Any]  # the cached TFLite Micro library: key, reused, build/wait seconds
     seconds: dict[str, float]  # firmware build and emulator run (wall clock, this machine)
     warnings: tuple[str, ...] = ()
 
@@ -106,6 +107,7 @@ def emulate(
     tflm_src: str | Path | None = None,
     timeout: float = 120.0,
     work_dir: str | Path | None = None,
+    board: str | None = None,
 ) -> EmulationResult:
     """Build the bundle's firmware for the target's core, run it under qemu and measure it.
 
@@ -116,14 +118,21 @@ def emulate(
             kit beside a source checkout); its library is built once per core and cached.
         timeout: seconds the emulated run may take before it counts as a hang.
         work_dir: keep the firmware project there (default: a temporary folder).
+        board: a qemu board instead of the profile's (cores.MACHINES), one that runs the
+            target's code: e.g. ``microbit`` (Cortex-M0, 16 KB RAM) for ``rp2040``. The code
+            is built for the target's core either way; RAM and flash are the smaller of the
+            board's and the target's.
 
     Raises:
-        FirmwareError: no [mcu] section or no emulator for the core, a missing tool (named with
-            its Debian package), no TFLite Micro source, a build or link error (an overflow
-            names the region and the bytes), a hang, a fault or a set-up error on the target.
+        FirmwareError: no [mcu] section or no emulator for the core, a board that cannot run
+            the target's code, a missing tool (named with its Debian package), no TFLite Micro
+            source, a build or link error (an overflow names the region and the bytes), an
+            instruction the target's architecture lacks (on a stand-in board), a hang, a fault
+            or a set-up error on the target.
     """
     from edgesdk.firmware import project as proj
-    from edgesdk.firmware.cores import CPI_SOURCES, core_for
+    from edgesdk.firmware import target_board
+    from edgesdk.firmware.cores import CPI_SOURCES
     from edgesdk.firmware.emulator import run_firmware
     from edgesdk.firmware.size import measure
     from edgesdk.firmware.tflm_library import BuildType, build_library, locate_source, open_source
@@ -131,24 +140,17 @@ def emulate(
 
     bundle = proj.read_bundle(Path(bundle_dir))
     profile = _profile_of(bundle, target)
-    mcu = profile.mcu
-    if mcu is None:
-        raise FirmwareError(
-            f"Target {profile.name} has no [mcu] section (core, fpu, qemu board): it cannot be "
-            "emulated",
-            what="target",
-            value=profile.name,
-        )
-    core = core_for(mcu.core, mcu.fpu, mcu.qemu_machine, mcu.qemu_cpu)
+    chosen = target_board.choose(profile, board)
+    core, memory = chosen.core, chosen.memory
     toolchain = find_toolchain()
     env = {"EDGESDK_TFLM_SRC": str(tflm_src)} if tflm_src else None
     source = open_source(locate_source(REPO_ROOT, env))
     library = build_library(source, core, toolchain, BuildType.RELEASE)
-    memory = proj.memory_map_for(core, profile.memory.flash_bytes, profile.memory.ram_bytes)
     with tempfile.TemporaryDirectory(prefix="edgesdk-fw-") as tmp:
         folder = Path(work_dir) if work_dir else Path(tmp)
         project = proj.write_project(bundle, core, library, folder, toolchain, memory)
         built = proj.build_firmware(project, toolchain)
+        isa = target_board.check_code(chosen, built.elf, toolchain.objdump)
         run = run_firmware(built.elf, core, toolchain, icount_plugin(toolchain), timeout)
         sizes = measure(built.elf, built.map_file, toolchain, bundle.model_symbol)
     flash = dataclasses.asdict(sizes.flash)
@@ -158,15 +160,13 @@ def emulate(
         "stack_used": run.stack_used,
         "heap_used": run.heap_used,
     }
-    warnings = []
-    if mcu.emulation_note:
-        warnings.append(f"emulated: {mcu.emulation_note}")
     return EmulationResult(
         bundle=str(bundle.folder),
         target=profile.name,
         core=core.name,
         machine=core.qemu_machine,
-        emulation_note=mcu.emulation_note,
+        emulation_note=chosen.profile_note,
+        board=target_board.describe(chosen, isa),
         build=library.build_type.value,
         bit_exact=run.passed,
         vectors=tuple(dataclasses.asdict(v) for v in run.vectors),
@@ -182,8 +182,9 @@ def emulate(
             "key": library.key,
             "core": library.core,
             "reused": library.reused,
+            "waited_seconds": library.waited_seconds,  # for another process's build of it
             "build_seconds": library.build_seconds,
         },
         seconds={"firmware_build": round(built.seconds, 3), "run": round(run.seconds, 3)},
-        warnings=tuple(warnings),
+        warnings=tuple(target_board.notes(chosen, isa, profile.name)),
     )

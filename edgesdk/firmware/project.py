@@ -11,6 +11,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from edgesdk.core.fileio import file_mode
 from edgesdk.errors import FirmwareError
@@ -32,11 +33,12 @@ MAP_NAME = "firmware.map"
 # a user's board under a debugger)
 UART_SPECS = "--specs=nosys.specs"
 SEMIHOSTING_SPECS = "--specs=rdimon.specs"
+_OVERFLOW = re.compile(r"region `(\w+)' overflowed by (\d+) bytes")  # GNU ld's message
 
 
 def uart_make_vars(core: Core) -> tuple[str, ...]:
-    """make variables that build a project's startup.c for ``core``'s emulated UART."""
-    return (f"IO_DEFINES={' '.join(core.uart.defines)}", f"IO_SPECS={UART_SPECS}")
+    """make variables that build a project's startup.c for ``core``'s emulated board."""
+    return (f"IO_DEFINES={' '.join(core.io_defines)}", f"IO_SPECS={UART_SPECS}")
 
 
 @dataclass(frozen=True)
@@ -77,13 +79,61 @@ class Bundle:
 
 @dataclass(frozen=True)
 class MemoryMap:
-    """The linker script's memories: the emulated board's, clipped to the target's budgets."""
+    """The linker script's memories: the emulated board's, clipped to the target's sizes."""
 
     flash: MemoryRegion
     ram: MemoryRegion
     stack_size: int
     heap_size: int
     note: str
+    board: str = ""  # the qemu board whose memories these are
+    flash_limit: str = "board"  # what set the flash size: "target" (its size) or "board"
+    ram_limit: str = "board"
+    target_flash: int | None = None  # the target's own sizes (None: not known)
+    target_ram: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Origins (hex), sizes in bytes and what limited each, as results report them."""
+
+        def region(r: MemoryRegion, limit: str, target: int | None) -> dict[str, Any]:
+            return {"origin": f"0x{r.origin:08x}", "bytes": r.size, "limited_by": limit,
+                    "target_bytes": target}  # fmt: skip
+
+        return {
+            "board": self.board,
+            "flash": region(self.flash, self.flash_limit, self.target_flash),
+            "ram": region(self.ram, self.ram_limit, self.target_ram),
+            "stack_bytes": self.stack_size,
+            "heap_bytes": self.heap_size,
+        }
+
+    def overflow_error(self, linker_stderr: str, core: str) -> FirmwareError | None:
+        """The one-line error for a linker's "region overflowed" messages, or None.
+
+        It names the region, the bytes missing, the size it had and where that size comes from
+        (the target's, or a board with less memory than the target).
+        """
+        overflow = _OVERFLOW.findall(linker_stderr)
+        if not overflow:
+            return None
+        regions = {
+            "FLASH": (self.flash.size, self.flash_limit, self.target_flash),
+            "RAM": (self.ram.size, self.ram_limit, self.target_ram),
+        }
+        parts = []
+        for region, n in dict(overflow).items():
+            size, limit, target = regions.get(region, (None, "", None))
+            if limit == "board" and target:
+                whose = f"{self.board}'s {region}; the target has {target}"
+            elif limit == "target":
+                whose = f"the target's {region}"
+            else:
+                whose = f"{self.board}'s {region}" if self.board else region
+            parts.append(f"{region} overflowed by {n} bytes (has {size}: {whose})")
+        return FirmwareError(
+            f"Firmware for {core} does not fit: {', '.join(parts)}; "
+            f"stack {self.stack_size} B, heap {self.heap_size} B"
+        )
 
 
 @dataclass(frozen=True)
@@ -203,7 +253,7 @@ def memory_map(
     stack_size: int = DEFAULT_STACK_SIZE,
     heap_size: int = DEFAULT_HEAP_SIZE,
 ) -> MemoryMap:
-    """The board's memories, each no larger than the target's budget (when one is given).
+    """The board's memories, each no larger than the target's size (when one is given).
 
     The linker then refuses firmware that would not fit the target, not only the emulator.
     """
@@ -211,12 +261,27 @@ def memory_map(
     ram = MemoryRegion(core.ram.origin, min(core.ram.size, ram_budget or core.ram.size))
     note = (
         f"{core.qemu_machine} flash {core.flash.size} B / RAM {core.ram.size} B, "
-        f"target budget flash {flash_budget} B / RAM {ram_budget} B: using the smaller of each"
+        f"target flash {flash_budget} B / RAM {ram_budget} B: using the smaller of each"
     )
     for what, value in (("stack", stack_size), ("heap", heap_size)):
         if value <= 0 or value % 8:
             raise FirmwareError(f"Invalid {what} size {value} (must be a positive multiple of 8)")
-    return MemoryMap(flash=flash, ram=ram, stack_size=stack_size, heap_size=heap_size, note=note)
+
+    def limit(board_size: int, target: int | None) -> str:
+        return "target" if target and target <= board_size else "board"
+
+    return MemoryMap(
+        flash=flash,
+        ram=ram,
+        stack_size=stack_size,
+        heap_size=heap_size,
+        note=note,
+        board=core.qemu_machine,
+        flash_limit=limit(core.flash.size, flash_budget),
+        ram_limit=limit(core.ram.size, ram_budget),
+        target_flash=flash_budget,
+        target_ram=ram_budget,
+    )
 
 
 def memory_map_for(core: Core, flash_bytes: int | None, ram_bytes: int | None) -> MemoryMap:
@@ -285,8 +350,9 @@ def _config_mk(bundle: Bundle, lib: TflmLibrary, toolchain: Toolchain, core: Cor
         f"MODEL_SRC := bundle/{bundle.model_source.name}",
         f"MODEL_LANG := {lang}",
         f"# output: {core.qemu_machine}'s UART ({core.uart.kind} at 0x{core.uart.base:08x}), "
-        "no semihosting",
-        f"IO_DEFINES := {_make_list(core.uart.defines)}",
+        "no semihosting"
+        + ("; unaligned accesses trap as on the code's architecture" if core.stand_in else ""),
+        f"IO_DEFINES := {_make_list(core.io_defines)}",
         f"IO_SPECS := {UART_SPECS}",
     ]
     return "\n".join(lines) + "\n"
@@ -357,9 +423,6 @@ def write_project(
     )
 
 
-_OVERFLOW = re.compile(r"region `(\w+)' overflowed by (\d+) bytes")
-
-
 def build_firmware(
     project: FirmwareProject, toolchain: Toolchain, jobs: int = 2, timeout: float = 600.0
 ) -> FirmwareBuild:
@@ -377,17 +440,9 @@ def build_firmware(
         raise FirmwareError(f"Firmware build timed out after {timeout:.0f} s") from e
     seconds = time.monotonic() - start
     if proc.returncode != 0:
-        overflow = _OVERFLOW.findall(proc.stderr)
-        if overflow:
-            sizes = {"FLASH": project.memory.flash.size, "RAM": project.memory.ram.size}
-            parts = ", ".join(
-                f"{region} overflowed by {n} bytes (has {sizes.get(region, '?')})"
-                for region, n in overflow
-            )
-            raise FirmwareError(
-                f"Firmware for {project.core.name} does not fit: {parts}; "
-                f"stack {project.memory.stack_size} B, heap {project.memory.heap_size} B"
-            )
+        overflow = project.memory.overflow_error(proc.stderr, project.core.name)
+        if overflow is not None:
+            raise overflow
         raise FirmwareError(
             f"Firmware build failed (make exit {proc.returncode}):\n{proc.stderr[-3000:]}"
         )

@@ -1,9 +1,12 @@
-"""Locate TFLite Micro sources and build libtensorflow-microlite.a once per core and flags (cached)."""
+"""Locate TFLite Micro sources and build libtensorflow-microlite.a once per core and flags (cached;
+one build per cache key at a time, across processes)."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import logging
 import os
 import shlex
 import shutil
@@ -11,7 +14,8 @@ import subprocess
 import tarfile
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -20,6 +24,8 @@ from edgesdk.core.manifest import sha256_path
 from edgesdk.errors import FirmwareError
 from edgesdk.firmware.cores import Core
 from edgesdk.firmware.toolchain import TEMPLATES, Toolchain, cache_root, which
+
+log = logging.getLogger(__name__)
 
 ENV_VAR = "EDGESDK_TFLM_SRC"
 KIT_DIR = Path("..") / "shared" / "third_party" / "tflite-micro"  # relative to a project root
@@ -30,6 +36,7 @@ DOWNLOADS = "tensorflow/lite/micro/tools/make/downloads"
 _CACHE_FORMAT = 1  # bump when the layout of a cache entry or the build recipe changes
 _TREE_SUFFIXES = (".cc", ".c", ".h", ".hpp", ".inc")
 _TREE_SKIP = {".git", "gen", "build", "obj"}
+LOCK_POLL_SECONDS = 0.5  # how often a process waiting for another's build tries the lock
 
 
 class BuildType(str, Enum):
@@ -111,6 +118,7 @@ class TflmLibrary:
     include_dirs: tuple[Path, ...]
     build_seconds: float
     reused: bool  # True: found in the cache, not built by this call
+    waited_seconds: float = 0.0  # waited for another process building the same key
 
 
 def locate_source(root: Path | None = None, env: Mapping[str, str] | None = None) -> Path:
@@ -247,7 +255,13 @@ def cache_key(source: TflmSource, flags: tuple[str, ...], compiler_version: str)
 
 
 def _library(
-    entry: Path, source: TflmSource, core: Core, build_type: BuildType, opt: str, reused: bool
+    entry: Path,
+    source: TflmSource,
+    core: Core,
+    build_type: BuildType,
+    opt: str,
+    reused: bool,
+    waited: float = 0.0,
 ) -> TflmLibrary:
     meta = json.loads((entry / "build.json").read_text())
     return TflmLibrary(
@@ -262,7 +276,53 @@ def _library(
         include_dirs=source.include_dirs(),
         build_seconds=float(meta["build_seconds"]),
         reused=reused,
+        waited_seconds=round(waited, 1),
     )
+
+
+def _complete(entry: Path) -> bool:
+    return (entry / LIBRARY_NAME).is_file() and (entry / "build.json").is_file()
+
+
+@contextmanager
+def build_lock(base: Path, key: str, what: str, timeout: float) -> Iterator[float]:
+    """Hold the lock of one cache key (``flock`` on ``<key>.lock`` beside the entry) while
+    building it; yield the seconds spent waiting for another process that held it.
+
+    The kernel releases the lock when its holder exits, even if killed, so a crashed build
+    never blocks the next one.
+
+    Raises:
+        FirmwareError: another process held it for more than ``timeout`` seconds.
+    """
+    path = base / f"{key}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        start = time.monotonic()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info(
+                "Another process is building the TFLite Micro library for %s (cache key %s): "
+                "waiting for it, then using its library",
+                what,
+                key[:16],
+            )
+            while True:
+                time.sleep(LOCK_POLL_SECONDS)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() - start > timeout:
+                        raise FirmwareError(
+                            f"Another process has been building the TFLite Micro library for "
+                            f"{what} for over {timeout:.0f} s (lock {path})",
+                            retryable=True,
+                        ) from None
+        yield time.monotonic() - start
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def build_library(
@@ -277,19 +337,45 @@ def build_library(
 ) -> TflmLibrary:
     """Return the cached library for (source, core, flags, compiler), building it if needed.
 
-    The build goes to a temporary folder that is renamed into place, so an interrupted build
-    never leaves a half-written cache entry.
+    One process builds a cache key at a time: another that needs the same key waits for that
+    build (logging that it waits) and uses its library; if the builder dies, the next one
+    builds. The build goes to a temporary folder that is renamed into place, so an
+    interrupted build never leaves a half-written cache entry.
 
     Raises:
-        FirmwareError: the build fails or times out (the message ends with the compiler's output).
+        FirmwareError: the build fails or times out (the message ends with the compiler's
+            output), or another process's build of the same key took longer than ``timeout``.
     """
     flags = library_flags(core, build_type, opt)
     key = cache_key(source, flags, toolchain.gcc_version)
     base = (cache or cache_root()) / "tflm"
     entry = base / key
-    if (entry / LIBRARY_NAME).is_file() and (entry / "build.json").is_file():
+    if _complete(entry):
         return _library(entry, source, core, build_type, opt, reused=True)
     base.mkdir(parents=True, exist_ok=True)
+    with build_lock(base, key, core.name, timeout) as waited:
+        if _complete(entry):  # built by the process this one waited for
+            log.info("Using the TFLite Micro library %s built by another process", key[:16])
+            return _library(entry, source, core, build_type, opt, reused=True, waited=waited)
+        for stale in base.glob(f".{key[:16]}.tmp-*"):  # left by a killed build of this key
+            shutil.rmtree(stale, ignore_errors=True)
+        built = _build(source, core, toolchain, build_type, flags, entry, jobs, timeout)
+    return _library(entry, source, core, build_type, opt, reused=not built, waited=waited)
+
+
+def _build(
+    source: TflmSource,
+    core: Core,
+    toolchain: Toolchain,
+    build_type: BuildType,
+    flags: tuple[str, ...],
+    entry: Path,
+    jobs: int,
+    timeout: float,
+) -> bool:
+    """Build the library into a temporary folder and rename that to ``entry``; False when
+    another process's entry got there first (this build is then dropped)."""
+    key, base = entry.name, entry.parent
     tmp = Path(tempfile.mkdtemp(dir=base, prefix=f".{key[:16]}.tmp-"))
     try:
         (tmp / SOURCES_FILE).write_text("\n".join(source.sources) + "\n")
@@ -308,10 +394,10 @@ def build_library(
             "CXXFLAGS=" + " ".join(shlex.quote(f) for f in cxxflags),
         ]
         start = time.monotonic()
-        with (tmp / "build.log").open("w") as log:
+        with (tmp / "build.log").open("w") as build_log:
             try:
                 proc = subprocess.run(
-                    cmd, stdout=log, stderr=subprocess.STDOUT, timeout=timeout, check=False
+                    cmd, stdout=build_log, stderr=subprocess.STDOUT, timeout=timeout, check=False
                 )
             except subprocess.TimeoutExpired as e:
                 raise FirmwareError(f"TFLM library build timed out after {timeout:.0f} s") from e
@@ -336,10 +422,10 @@ def build_library(
         (tmp / "build.json").write_text(json.dumps(meta, indent=2) + "\n")
         try:
             os.rename(tmp, entry)
-        except OSError:  # another process finished the same build first: use theirs
+        except OSError:  # built meanwhile by a process that did not lock (an older edgesdk)
             shutil.rmtree(tmp, ignore_errors=True)
-            return _library(entry, source, core, build_type, opt, reused=True)
+            return False
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return _library(entry, source, core, build_type, opt, reused=False)
+    return True

@@ -21,6 +21,7 @@ DEBIAN_PACKAGES: dict[str, str] = {
     "arm-none-eabi-ar": "binutils-arm-none-eabi",
     "arm-none-eabi-size": "binutils-arm-none-eabi",
     "arm-none-eabi-nm": "binutils-arm-none-eabi",
+    "arm-none-eabi-objdump": "binutils-arm-none-eabi",
     "qemu-system-arm": "qemu-system-arm",
     "make": "make",
     "gcc": "gcc",
@@ -41,6 +42,7 @@ class Toolchain:
     ar: Path
     size: Path
     nm: Path
+    objdump: Path
     make: Path
     qemu: Path
     gcc_version: str
@@ -89,7 +91,8 @@ def find_toolchain() -> Toolchain:
     """
     gcc = which("arm-none-eabi-gcc")
     gxx = which("arm-none-eabi-g++")
-    tools = {t: which(t) for t in ("arm-none-eabi-ar", "arm-none-eabi-size", "arm-none-eabi-nm")}
+    names = ("arm-none-eabi-ar", "arm-none-eabi-size", "arm-none-eabi-nm", "arm-none-eabi-objdump")
+    tools = {t: which(t) for t in names}
     make = which("make")
     qemu = which("qemu-system-arm")
     for lib in ("libc_nano.a", "librdimon_nano.a", "libstdc++_nano.a"):
@@ -100,6 +103,7 @@ def find_toolchain() -> Toolchain:
         ar=tools["arm-none-eabi-ar"],
         size=tools["arm-none-eabi-size"],
         nm=tools["arm-none-eabi-nm"],
+        objdump=tools["arm-none-eabi-objdump"],
         make=make,
         qemu=qemu,
         gcc_version=_first_line([str(gxx), "--version"]),

@@ -65,7 +65,7 @@ def _user_config_mk(bundle: Bundle, core: Any) -> str:
 
 USER_README = """# Firmware for {name} on {target} ({core})
 
-Written by `edgesdk export-c --firmware`. A self-checking firmware: `main.cc` runs every test
+Written by `edgesdk export-c` (firmware project). A self-checking firmware: `main.cc` runs every test
 vector of the bundle (the folder above) through TFLite Micro and compares every output byte
 with what the host TFLite Micro interpreter gave; it prints PASS/FAIL per vector through
 semihosting and returns non-zero on a mismatch.

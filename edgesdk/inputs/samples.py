@@ -203,7 +203,7 @@ def _check_layout(
         else:
             notes.append(
                 f"input {name!r}: {dtype} data cast to float32 without scaling "
-                "(pass --scale/--offset or --mean/--std if the model expects normalized values)"
+                "(pass `scale`/`offset` or `mean`/`std` if the model expects normalized values)"
             )
     elif dtype != np.float32:
         notes.append(f"input {name!r}: {dtype} data cast to float32")

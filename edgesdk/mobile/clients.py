@@ -98,16 +98,14 @@ def litert_top1(
     Returns:
         Top-1 index per image and the (dequantized) scores.
     """
-    from ai_edge_litert.interpreter import Interpreter
-
     from edgesdk.mobile.metadata import read_metadata
+    from edgesdk.tflite import interpreters
 
     data = Path(model).read_bytes()
     meta = read_metadata(data, str(model))
     if meta is None:
         raise PackagingError(f"{model} has no metadata (package it first)", what="model")
-    interpreter = Interpreter(model_content=data)
-    interpreter.allocate_tensors()
+    interpreter = interpreters.litert(data)
     inp = interpreter.get_input_details()[0]
     out = interpreter.get_output_details()[0]
     indices, scores = [], []

@@ -38,7 +38,9 @@ class PackageOptions:
 
     def __post_init__(self) -> None:
         if (self.mean is None) != (self.std is None):
-            raise ConfigError("Invalid normalization: --mean and --std must be given together")
+            raise ConfigError(
+                "Invalid normalization: `mean` and `std` must be given together", what="mean"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -152,8 +154,8 @@ def _normalize_io(
     if shape.input_dtype == "float32":
         if not mean:
             raise PackagingError(
-                f"Float32 input {shape.input_name!r} needs its normalization (--mean and --std, "
-                "e.g. --mean 0 --std 255 for [0, 1]): MediaPipe and the Task Library refuse a "
+                f"Float32 input {shape.input_name!r} needs its normalization (`mean` and `std`, "
+                "e.g. `mean=0, std=255` for [0, 1]): MediaPipe and the Task Library refuse a "
                 "float image input without normalization metadata",
                 what="normalization",
             )
@@ -178,7 +180,7 @@ def _normalize_io(
         raise PackagingError(
             f"The uint8 input's quantization (scale {scale:.6g}, zero point {zero}) means "
             f"(pixel - {zero}) / {1 / scale:.6g}, not the given (pixel - {mean[0]:g}) / "
-            f"{std[0]:g}: MediaPipe feeds raw pixels to a uint8 input; use --requantize-io to "
+            f"{std[0]:g}: MediaPipe feeds raw pixels to a uint8 input; use `requantize_io=True` to "
             "set the input's scale",
             what="normalization",
         )

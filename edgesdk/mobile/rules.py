@@ -97,7 +97,7 @@ def check_input_type(shape: ClassifierShape, requantize_io: bool) -> None:
     if shape.input_dtype == "int8" and not requantize_io:
         raise PackagingError(
             f"Input {shape.input_name!r} is int8: MediaPipe Tasks and the Task Library refuse "
-            f"it ({INT8_REFUSAL}); quantize with --io uint8, or package with --requantize-io",
+            f'it ({INT8_REFUSAL}); quantize with `io="uint8"`, or package with `requantize_io=True`',
             what="input type",
             value="int8",
             allowed=["uint8", "float32"],

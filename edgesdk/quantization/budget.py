@@ -23,6 +23,7 @@ from edgesdk.quantization.convert import (
     resolve_options,
 )
 from edgesdk.quantization.recipes import LADDER, MORE_CALIBRATION, Change, Needs, Recipe
+from edgesdk.tflite import metrics
 from edgesdk.tflite.model_info import inspect_bytes
 from edgesdk.tflite.runner import top1_accuracy
 
@@ -100,9 +101,9 @@ class _Debugger:
         )
         self.debugger.run()
         self.layers = []
-        for key, metrics in self.debugger.layer_statistics.items():
+        for key, stats in self.debugger.layer_statistics.items():
             tensor = self.debugger._get_operand_name_and_index(key)[0]
-            row = {"tensor": tensor, **{k: float(v) for k, v in metrics.items()}}
+            row = {"tensor": tensor, **{k: float(v) for k, v in stats.items()}}
             self.layers.append(row)
 
     def worst(self, k: int) -> list[str]:
@@ -220,7 +221,7 @@ def _prepare(
         calibration=pool.take(np.arange(min(base.samples, pool.count))),
         eval_set=eval_set,
         labels=labels,
-        float_acc=float(np.mean(np.argmax(float_out, axis=-1) == labels)),
+        float_acc=metrics.top1_accuracy(float_out, labels),
         max_drop=max_drop,
     )
 
@@ -365,7 +366,7 @@ def _choose(
         raise BudgetNotMetError(
             f"No quantized variant stays within {100 * s.max_drop:g} pts of the float model's "
             f"{100 * s.float_acc:.2f}% on {eval_data} for {s.profile.name} ({len(s.tried)} tried{closest}); "
-            "try quantization-aware training: edgesdk compress MODEL --data TRAIN --qat -o DIR",
+            "try quantization-aware training (compress with `qat=True`, then quantize its output)",
             what="accuracy budget",
             value=best.drop if best else None,
             allowed=s.max_drop,

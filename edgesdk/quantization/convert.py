@@ -179,7 +179,7 @@ def run_quantize(
     notes: list[str] = []
     warnings: list[str] = []
     if data is None and opts.mode.needs_calibration:
-        raise ConfigError(f"Mode {opts.mode.value} needs representative data (--data)")
+        raise ConfigError(f"Mode {opts.mode.value} needs representative data (`data`)", what="data")
     split = None
     if data is not None:
         source = open_samples(

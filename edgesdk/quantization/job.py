@@ -1,5 +1,5 @@
-"""The quantize job on the host: check the request, run the worker, write the .tflite, its
-manifest and (on request) the firmware C bundle."""
+"""The quantize job on the host: check the request, run the worker, write the .tflite and its
+manifest (what follows a quantization is chained by ``edgesdk.runs``)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from edgesdk._worker import protocol
+from edgesdk._worker.tasks import QuantizeRequest, QuantizeSearchRequest
 from edgesdk.core.options import QuantizeOptions
 from edgesdk.core.profiles import TargetProfile
 from edgesdk.errors import ConfigError, DatasetError
@@ -52,8 +53,7 @@ def check_budget(max_accuracy_drop: float | None, eval_data: Any) -> None:
     """Both halves of an accuracy budget, or neither; the drop in points within [0, 100]."""
     if (max_accuracy_drop is None) != (eval_data is None):
         raise ConfigError(
-            "An accuracy budget needs both max_accuracy_drop (--max-accuracy-drop) and "
-            "labelled eval_data (--eval-data)",
+            "An accuracy budget needs both `max_accuracy_drop` and labelled `eval_data`",
             what="max_accuracy_drop",
         )
     if max_accuracy_drop is not None and not 0 <= max_accuracy_drop <= 1:
@@ -86,49 +86,49 @@ def quantize(
     options: QuantizeOptions,
     max_accuracy_drop: float | None = None,
     eval_data: str | Path | None = None,
-    emit_c: str | Path | None = None,
 ) -> QuantizationResult:
-    """See :func:`edgesdk.quantize` (this is its body)."""
+    """Quantize ``model`` and write ``output`` (see :func:`edgesdk.quantize`)."""
     from edgesdk._worker.parent import run_task
-    from edgesdk.core.fileio import check_out_dir, check_writable, write_atomic
+    from edgesdk.core.fileio import check_writable, write_atomic
     from edgesdk.quantization.convert import resolve_options
 
     start = time.perf_counter()
     check_budget(max_accuracy_drop, eval_data)
     opts = resolve_options(options, profile)
     out = check_writable(output)
-    if emit_c is not None:  # a non-empty bundle folder fails before any conversion
-        check_out_dir(emit_c)
     with tempfile.TemporaryDirectory(prefix="edgesdk-") as tmp:
         jobdir = Path(tmp)
         model_path, what = _model_path(model, jobdir)
         spec = data_spec(data, jobdir)
-        args = {
+        common = {
             "model": model_path,
             "data": spec,
             "profile": profile.to_dict(with_source=False),
             "profile_source": profile.source,
-            "options": opts.to_dict() if max_accuracy_drop is None else options.to_dict(),
         }
-        if max_accuracy_drop is not None:
+        request: QuantizeRequest | QuantizeSearchRequest
+        if max_accuracy_drop is None:
+            request = QuantizeRequest(**common, options=opts.to_dict())
+        else:
             from edgesdk.inputs.samples import check_spec
 
             check_spec(str(eval_data))
             if spec is None:
-                raise ConfigError("An accuracy budget needs representative data (--data)")
-            args.update(eval_data=str(eval_data), max_drop=float(max_accuracy_drop))
-        task = "quantize" if max_accuracy_drop is None else "quantize_search"
-        result = QuantizationResult.from_dict(run_task(task, args, jobdir, what))
+                raise ConfigError(
+                    "An accuracy budget needs representative data (`data`)", what="data"
+                )
+            request = QuantizeSearchRequest(
+                **common,
+                options=options.to_dict(),
+                eval_data=str(eval_data),
+                max_drop=float(max_accuracy_drop),
+            )
+        result = QuantizationResult.from_dict(run_task(request, jobdir, what))
         written = write_atomic(out, (jobdir / protocol.MODEL).read_bytes())
         result = dataclasses.replace(
             result, model=what, output=str(written), seconds=time.perf_counter() - start
         )
         _manifest(result, model_path, spec, eval_data, opts, max_accuracy_drop, profile)
-    if emit_c is not None:
-        from edgesdk.firmware.bundle import export_c
-
-        exported = export_c(written, profile, emit_c)
-        result = dataclasses.replace(result, export=exported)
     for warning in result.warnings:
         log.warning("%s", warning)
     return result

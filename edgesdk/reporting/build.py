@@ -112,7 +112,9 @@ def make_report(folder: str | Path, out_dir: str | Path | None = None) -> Report
     if not any(found.items.values()):
         raise ConfigError(
             f"No edgesdk results in {base} (expected manifests written by quantize, export-c and "
-            "compress, or JSON saved with --save by compress, evaluate and benchmark)"
+            "compress, or JSON saved with `save` by compress, evaluate and benchmark)",
+            what="folder",
+            value=str(base),
         )
     plots: dict[str, bytes] = {}
     made = sections(found, plots)

@@ -1,4 +1,4 @@
-"""Finding saved results: manifests and ``--save`` JSON files under a folder, by kind."""
+"""Finding saved results: manifests and saved result JSON files under a folder, by kind."""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from edgesdk.reporting.collect import Collected
 from edgesdk.reporting.plots import (
@@ -266,6 +267,37 @@ def _manifests(found: Collected, plots: dict[str, bytes], out: list[Section]) ->
         out.append(s)
 
 
+def _board_cell(r: dict[str, Any]) -> str:
+    """``cortex-m0plus (mps2-an385, Cortex-M3: armv7-m running armv6-m code, checked)``."""
+    board = r.get("board")
+    if not board:  # a result saved before boards were reported
+        return f"{r['core']} ({r['machine']})"
+    text = f"{r['core']} ({board['machine']}, {board['description']}"
+    if board["arch"] != board["code_arch"]:
+        isa = board.get("isa_check") or {}
+        text += (
+            f": {board['arch']} running {board['code_arch']} code, "
+            f"{isa.get('outside_arch', '?')} of {isa.get('instructions', 0):,} instructions "
+            f"outside {board['code_arch']}"
+        )
+    return text + ")"
+
+
+def _memory_map_cell(r: dict[str, Any]) -> str:
+    """``flash 0x00000000 + 2,097,152 B, RAM 0x20000000 + 270,336 B`` (what the firmware
+    was linked for), marked where the board has less than the target."""
+    m = (r.get("board") or {}).get("memory_map")
+    if not m:
+        return "—"
+
+    def region(name: str, x: dict[str, Any]) -> str:
+        less = " (board's: less than the target's)" if x["limited_by"] == "board" and (
+            x.get("target_bytes") or 0) > x["bytes"] else ""  # fmt: skip
+        return f"{name} {x['origin']} + {x['bytes']:,} B{less}"
+
+    return f"{region('flash', m['flash'])}, {region('RAM', m['ram'])}"
+
+
 def _emulations(found: Collected, plots: dict[str, bytes], out: list[Section]) -> None:
     """Firmware on emulated cores: bit-exactness, instructions, estimated latency, memory."""
     rows = [r for _rel, r in found.items["emulate"]]
@@ -278,9 +310,9 @@ def _emulations(found: Collected, plots: dict[str, bytes], out: list[Section]) -
         "instructions x cycles per instruction / clock, for TFLite Micro's reference kernels."
     )
     s.tables.append((
-        ["bundle", "target", "core (qemu board)", "bit-exact", "instructions", "est. latency ms",
-         "flash B", "RAM B", "arena used B", "fits"],
-        [[Path(r["bundle"]).name, r["target"], f"{r['core']} ({r['machine']})",
+        ["bundle", "target", "core (qemu board)", "emulated memory map", "bit-exact",
+         "instructions", "est. latency ms", "flash B", "RAM B", "arena used B", "fits"],
+        [[Path(r["bundle"]).name, r["target"], _board_cell(r), _memory_map_cell(r),
           "yes" if r["bit_exact"] else "NO", f"{max(r['instructions']):,}",
           "—" if r.get("estimated_latency_ms") is None else f"{r['estimated_latency_ms']:.1f}",
           f"{r['flash']['total']:,}", f"{r['ram']['total']:,}", f"{r['ram']['arena_used']:,}",

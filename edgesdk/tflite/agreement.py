@@ -92,7 +92,7 @@ def litert_reading(interpreter: Any, reader: str = "LiteRT") -> Reading:
 def micro_reading(interpreter: Any, reader: str = "TFLite Micro") -> Reading:
     """What a TFLite Micro interpreter reads (it has no count of its inputs and outputs: they
     are probed until it refuses an index; what it prints then is swallowed)."""
-    from edgesdk.tflite.micro import capture_stderr
+    from edgesdk.tflite.capture import capture_stderr
 
     def views(get: Any) -> tuple[IoView, ...]:
         found = []

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from edgesdk.errors import InconsistentModelError
+from edgesdk.tflite import metrics
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def compare(
     max_err = float(np.max(np.abs(diff))) if diff.size else 0.0
     agreement = None
     if is_classifier_output(reference.shape):
-        agreement = float(np.mean(np.argmax(reference, axis=1) == np.argmax(candidate, axis=1)))
+        agreement = metrics.top1_agreement(reference, candidate)
     return OutputFidelity(
         name=name,
         samples=len(reference),

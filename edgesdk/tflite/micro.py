@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -12,6 +10,7 @@ import numpy as np
 
 from edgesdk.core.profiles import TargetProfile
 from edgesdk.errors import ExportError
+from edgesdk.tflite.capture import capture_stderr
 from edgesdk.tflite.model_info import FLOAT_TYPES, ModelInfo
 
 # Builtin op → MicroMutableOpResolver method (TFLite Micro's kernels).
@@ -100,7 +99,7 @@ def op_support(info: ModelInfo, profile: TargetProfile) -> list[OpSupport]:
                         None,
                         False,
                         f"{t.dtype} model input/output; {profile.name} needs int8 I/O "
-                        "(quantize with --io int8)",
+                        '(quantize with `io="int8"`)',
                     )
                 )
     return rows
@@ -122,23 +121,6 @@ def _interpreter(model: bytes, arena_size: int) -> Any:
     from tflite_micro.python.tflite_micro import runtime
 
     return runtime.Interpreter.from_bytes(model, arena_size=arena_size)
-
-
-def capture_stderr(func: Any) -> tuple[Any, str, Exception | None]:
-    """Run ``func``; return its value, what it wrote to the C-level stderr (fd 2), its error."""
-    saved = os.dup(2)
-    value, error = None, None
-    with tempfile.TemporaryFile() as tmp:
-        os.dup2(tmp.fileno(), 2)
-        try:
-            value = func()
-        except RuntimeError as e:
-            error = e
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-        tmp.seek(0)
-        return value, tmp.read().decode("utf-8", "replace"), error
 
 
 def load_interpreter(model: bytes, max_arena: int = 1 << 30) -> tuple[Any, int]:
@@ -254,12 +236,10 @@ def compare_with_litert(
             damaged file: LiteRT derives shapes from the ops, TFLite Micro takes the declared
             ones), checked before any value is compared.
     """
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
+    from edgesdk.tflite import interpreters
     from edgesdk.tflite.agreement import check_agreement, litert_reading, micro_reading
 
-    ref = Interpreter(model_content=model, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
-    ref.allocate_tensors()
+    ref = interpreters.litert(model, interpreters.Kernels.REFERENCE)
     check_agreement(
         what, [litert_reading(ref, "LiteRT's reference kernels"), micro_reading(interpreter)]
     )

@@ -87,14 +87,12 @@ def first_divergence(
     Raises:
         InconsistentModelError: the two read an op's output with different shapes.
     """
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
+    from edgesdk.tflite import interpreters
     from edgesdk.tflite.agreement import check_agreement, litert_reading, micro_reading
 
     probe, ops = with_all_outputs(model)
     micro, _ = load_interpreter(probe)
-    ref = Interpreter(model_content=probe, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
-    ref.allocate_tensors()
+    ref = interpreters.litert(probe, interpreters.Kernels.REFERENCE)
     check_agreement(  # every op's output is an output here
         what, [litert_reading(ref, "LiteRT's reference kernels"), micro_reading(micro)]
     )

@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 
 from edgesdk.errors import EdgeSdkError, InspectionError, WorkerCrashedError
+from edgesdk.tflite import interpreters
+from edgesdk.tflite.interpreters import Kernels
 
 RUNTIMES = ("litert", "litert-reference", "tflite-micro")
 _NAMES = {
@@ -34,7 +36,6 @@ def exercise(
         InspectionError: a runtime refuses the model (an error, not a crash).
         InconsistentModelError: the runtimes (or the file) read it differently.
     """
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     from edgesdk.tflite.agreement import (
         check_agreement,
@@ -60,11 +61,8 @@ def exercise(
                 n = len(readings[-1].outputs)
                 runs.append((name, lambda m=micro, d=details, n=n: run_micro(m, _zeros(d), n)))
                 continue
-            kwargs: dict[str, Any] = {"model_content": model}
-            if name == "litert-reference":
-                kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_REF
-            interpreter = Interpreter(**kwargs)
-            interpreter.allocate_tensors()
+            kernels = Kernels.REFERENCE if name == "litert-reference" else Kernels.DEFAULT
+            interpreter = interpreters.litert(model, kernels)
             readings.append(litert_reading(interpreter, _NAMES[name]))
             litert = litert or interpreter
             runs.append((name, lambda i=interpreter: _invoke_litert(i)))
@@ -111,6 +109,7 @@ def preflight(model: bytes, what: str, runtimes: tuple[str, ...] = RUNTIMES) -> 
             shapes differently (a damaged or inconsistent file).
     """
     from edgesdk._worker.parent import run_task
+    from edgesdk._worker.tasks import PreflightRequest
 
     stages: list[str] = []
     with tempfile.TemporaryDirectory(prefix="edgesdk-preflight-") as tmp:
@@ -118,8 +117,7 @@ def preflight(model: bytes, what: str, runtimes: tuple[str, ...] = RUNTIMES) -> 
         path.write_bytes(model)
         try:
             run_task(
-                "preflight",
-                {"model": str(path), "runtimes": list(runtimes), "what": what},
+                PreflightRequest(str(path), list(runtimes), what),
                 Path(tmp),
                 what,
                 on_progress=lambda event: stages.append(event["stage"]),
@@ -128,6 +126,6 @@ def preflight(model: bytes, what: str, runtimes: tuple[str, ...] = RUNTIMES) -> 
             runtime = _NAMES.get(stages[-1], "a runtime") if stages else "a runtime"
             raise InspectionError(
                 f"Malformed .tflite file {what}: {runtime} crashed on it "
-                f"({str(e).split('(', 1)[-1].split(')')[0]}); nothing was written",
+                f"({e.signal or f'exit {e.exit_code}'}); nothing was written",
                 what=runtime,
             ) from e

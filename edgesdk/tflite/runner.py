@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 
 from edgesdk.errors import DatasetError
+from edgesdk.tflite import interpreters, metrics
+from edgesdk.tflite.interpreters import Kernels
 
 
 def natural_key(name: str) -> list[Any]:
@@ -35,12 +37,8 @@ class TfliteRunner:
     """
 
     def __init__(self, model: bytes, reference_kernels: bool = False, threads: int | None = None):
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-        kwargs: dict[str, Any] = {"model_content": model, "num_threads": threads}
-        if reference_kernels:
-            kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_REF
-        self.interpreter = Interpreter(**kwargs)
+        kernels = Kernels.REFERENCE if reference_kernels else Kernels.DEFAULT
+        self.interpreter = interpreters.litert(model, kernels, threads, allocate=False)
         signatures = self.interpreter.get_signature_list()
         self.signature = next(iter(signatures)) if signatures else None
         if self.signature is None:
@@ -153,7 +151,7 @@ def top1_accuracy(model: bytes, arrays: dict[str, np.ndarray], labels: np.ndarra
     runner = TfliteRunner(model)
     mapping = runner.map_inputs(list(arrays))
     _, outputs = runner.run({mapping[k]: v for k, v in arrays.items()})
-    return float(np.mean(np.argmax(outputs[0], axis=-1) == labels))
+    return metrics.top1_accuracy(outputs[0], labels)
 
 
 class RawIo:

@@ -33,7 +33,7 @@ def test_the_plan_spares_the_fragile_layer_and_reaches_the_target():
 
 
 def test_a_budget_needs_pruning():
-    with pytest.raises(ConfigError, match="needs prune"):
+    with pytest.raises(ConfigError, match="needs `prune`"):
         edgesdk.compress("m.keras", "d.npz", "o.keras", cluster=8, max_accuracy_drop=0.01)
 
 

@@ -141,7 +141,8 @@ def test_a_bundle_cannot_read_write_or_remove_host_files(tiny_model, tmp_path):
     assert "s3cr3t" not in r.output + r.stderr
 
 
-def test_the_emulator_has_no_network(tmp_path):
+@pytest.mark.parametrize("board", ["mps2-an386", "mps2-an385", "mps2-an500"])
+def test_the_emulator_has_no_network(tmp_path, board):
     """The MPS2 boards have an Ethernet controller (lan9118): qemu must give it no host
     network (user-mode networking would let firmware connect to the host and beyond). Asked
     through a monitor on a socket, added to the exact command line emulate runs."""
@@ -152,7 +153,9 @@ def test_the_emulator_has_no_network(tmp_path):
     from edgesdk.firmware.emulator import qemu_command
     from edgesdk.firmware.toolchain import find_toolchain
 
-    core = core_for("cortex-m4", "fpv4-sp-d16", "mps2-an386", "cortex-m4")
+    core = core_for(*{"mps2-an385": ("cortex-m0plus", "none"),
+                      "mps2-an386": ("cortex-m4", "fpv4-sp-d16"),
+                      "mps2-an500": ("cortex-m7", "fpv5-d16")}[board], board)  # fmt: skip
     cmd = qemu_command(core, tmp_path / "unused.elf", find_toolchain())
     cmd = cmd[: cmd.index("-kernel")]  # no firmware: -S holds the core before it would run
     sock = tmp_path / "monitor.sock"

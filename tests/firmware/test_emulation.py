@@ -70,8 +70,8 @@ def _bundle(model: Path, target: str, folder: Path) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("target", ["arduino-nano-33-ble", "rp2040"])
-def test_digits_cnn_is_bit_exact_on_m4f_and_m0plus(digits_int8, tmp_path, target):
+@pytest.mark.parametrize("target", ["arduino-nano-33-ble", "rp2040", "stm32f746-disco"])
+def test_digits_cnn_is_bit_exact_on_m4f_m0plus_and_m7(digits_int8, tmp_path, target):
     bundle = _bundle(digits_int8, target, tmp_path / "bundle")
     first = edgesdk.emulate(bundle)
     assert first.target == target and first.bit_exact
@@ -85,7 +85,8 @@ def test_digits_cnn_is_bit_exact_on_m4f_and_m0plus(digits_int8, tmp_path, target
     assert f["total"] == f["model"] + f["tflm"] + f["rest"]
     assert 0 < r["arena_used"] <= r["arena"] and first.budget["fits"]
     assert first.estimated_latency_ms is not None and first.to_dict()["latency_is_estimate"]
-    assert first.core == {"arduino-nano-33-ble": "cortex-m4f", "rp2040": "cortex-m0plus"}[target]
+    assert first.core == {"arduino-nano-33-ble": "cortex-m4f", "rp2040": "cortex-m0plus",
+                          "stm32f746-disco": "cortex-m7"}[target]  # fmt: skip
 
 
 @pytest.mark.parametrize("target", ["arduino-nano-33-ble", "rp2040"])
@@ -178,7 +179,8 @@ def test_a_model_over_the_targets_ram_is_reported_with_linked_numbers(digits_int
     bundle = tmp_path / "bundle"
     edgesdk.export_c(digits_int8, bundle, target=str(tiny), test_vectors=2, force=True)
     with pytest.raises(
-        FirmwareError, match=r"does not fit: RAM overflowed by \d+ bytes \(has 12288\)"
+        FirmwareError,
+        match=r"does not fit: RAM overflowed by \d+ bytes \(has 12288: the target's RAM\)",
     ):
         edgesdk.emulate(bundle, target=str(tiny))
     # room for the link but not within the budget left after the reserved RAM: a result, exit 1

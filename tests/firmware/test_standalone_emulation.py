@@ -1,5 +1,6 @@
-"""The standalone C engine on emulated Cortex-M0 (micro:bit) and Cortex-M4F (MPS2 AN386): real
-arm-none-eabi-gcc, real qemu-system-arm, every output byte against LiteRT's reference kernels."""
+"""The standalone C engine on emulated Cortex-M0 (micro:bit), Cortex-M0+ code (MPS2 AN385's
+Cortex-M3), Cortex-M4F (MPS2 AN386) and Cortex-M7 (MPS2 AN500): real arm-none-eabi-gcc, real
+qemu-system-arm, every output byte against LiteRT's reference kernels."""
 
 from __future__ import annotations
 
@@ -37,13 +38,13 @@ def _bundle(tmp_path: Path, model: str, target: str | Path) -> Path:
 
 
 @pytest.mark.parametrize("model", ["digits_cnn", "ds_cnn"])
-@pytest.mark.parametrize("target", ["arduino-nano-33-ble", "rp2040", "m0"])
+@pytest.mark.parametrize("target", ["arduino-nano-33-ble", "rp2040", "m0", "stm32f746-disco"])
 def test_models_are_bit_exact_on_emulated_cores(tmp_path, model, target, cortex_m0):
     profile = cortex_m0 if target == "m0" else target
     result = edgesdk.emulate(_bundle(tmp_path, model, profile), target=profile)
     assert result.bit_exact and [v["passed"] for v in result.vectors] == [True] * 3
     assert result.core == {"arduino-nano-33-ble": "cortex-m4f", "rp2040": "cortex-m0plus",
-                           "m0": "cortex-m0"}[target]  # fmt: skip
+                           "m0": "cortex-m0", "stm32f746-disco": "cortex-m7"}[target]  # fmt: skip
     assert len(result.instructions) == 3 and min(result.instructions) > 10_000
     assert max(result.instructions) - min(result.instructions) < 0.01 * max(result.instructions)
     # per-layer counts (a second build with a marker before each layer) add up to the whole

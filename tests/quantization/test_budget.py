@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 import edgesdk
 from edgesdk.cli import app
+from edgesdk.cli.flags import cli_text
 from edgesdk.errors import ConversionError, DatasetError
 
 runner = CliRunner()
@@ -125,7 +126,8 @@ def test_mcu_target_reports_honestly_that_it_cannot(lossy, tmp_path):
             lossy / "lossy.keras", lossy / "train.npz", out, target="esp32-s3",
             max_accuracy_drop=0.01, eval_data=lossy / "eval.npz",
         )  # fmt: skip
-    assert "edgesdk compress" in str(e.value) and "--qat" in str(e.value)
+    assert "try quantization-aware training (compress with `qat=True`" in str(e.value)
+    assert "(compress with --qat, then" in cli_text(str(e.value), "quantize")  # the CLI's words
     search = e.value.details["search"]
     assert search["chosen"] is None and len(search["candidates"]) >= 2
     for c in search["candidates"]:  # int8 only, no float left, every one measured

@@ -23,7 +23,8 @@ class StandaloneEmulation(JsonResult):
     bundle: str
     target: str
     core: str
-    machine: str
+    machine: str  # the qemu board that ran it
+    board: dict[str, Any]  # machine, CPU, architectures, who chose it, memory map, ISA check
     bit_exact: bool  # every output byte of every vector equals LiteRT BUILTIN_REF's
     vectors: tuple[dict[str, Any], ...]
     instructions: tuple[int, ...]  # per inference, per vector (measured, qemu plugin)
@@ -36,6 +37,7 @@ class StandaloneEmulation(JsonResult):
     clock_mhz: int | None
     cpi: float
     seconds: dict[str, float]
+    warnings: tuple[str, ...] = ()
 
     @property
     def fits(self) -> bool:
@@ -55,6 +57,7 @@ class StandaloneEmulation(JsonResult):
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data["vectors"] = list(self.vectors)
         data["instructions"] = list(self.instructions)
+        data["warnings"] = list(self.warnings)
         data["layer_instructions"] = [
             {"op_index": i, "op": op, "instructions": n} for i, op, n in self.layer_instructions
         ]
@@ -93,16 +96,20 @@ def emulate_standalone(
     timeout: float = 120.0,
     work_dir: str | Path | None = None,
     per_layer: bool = True,
+    board: str | None = None,
 ) -> StandaloneEmulation:
     """Build the standalone bundle's firmware for the target's core, run it under qemu.
 
+    ``board``: a qemu board instead of the profile's, as for
+    :func:`edgesdk.firmware.emulation.emulate`.
+
     Raises:
-        FirmwareError: no [mcu] section or emulator, a missing tool, a build error, a hang or
-            a fault.
+        FirmwareError: no [mcu] section or emulator, a board that cannot run the target's
+            code, a missing tool, a build error (an overflow in one line), an instruction the
+            target's architecture lacks (on a stand-in board), a hang or a fault.
     """
-    from edgesdk.firmware import project as proj
+    from edgesdk.firmware import target_board
     from edgesdk.firmware.bundle_input import builtin_target
-    from edgesdk.firmware.cores import core_for
     from edgesdk.firmware.emulator import _read_marks, qemu_command, run_firmware, symbol_address
     from edgesdk.firmware.size import section_sizes
     from edgesdk.firmware.toolchain import find_toolchain, icount_plugin
@@ -116,18 +123,14 @@ def emulate_standalone(
         profile = builtin_target(b.target, b.folder / "export.json")
     else:
         raise FirmwareError(f"{b.folder} names no target; give the target profile", what="target")
-    mcu = profile.mcu
-    if mcu is None:
-        raise FirmwareError(
-            f"Target {profile.name} has no [mcu] section: it cannot be emulated", what="target"
-        )
-    core = core_for(mcu.core, mcu.fpu, mcu.qemu_machine, mcu.qemu_cpu)
+    chosen = target_board.choose(profile, board)
+    core, memory = chosen.core, chosen.memory
     toolchain = find_toolchain()
-    memory = proj.memory_map_for(core, profile.memory.flash_bytes, profile.memory.ram_bytes)
     plugin = icount_plugin(toolchain)
     with tempfile.TemporaryDirectory(prefix="edgesdk-standalone-fw-") as tmp:
         folder = Path(work_dir) if work_dir else Path(tmp)
         built = build(b, core, toolchain, folder / "firmware", memory)
+        isa = target_board.check_code(chosen, built.elf, toolchain.objdump)
         run = run_firmware(built.elf, core, toolchain, plugin, timeout)
         sections = section_sizes(built.elf, toolchain)
         layers: tuple[tuple[int, str, int], ...] = ()
@@ -136,6 +139,7 @@ def emulate_standalone(
 
             ops = list(b.layers)
             probe = build(b, core, toolchain, folder / "probe", memory, layer_marks=True)
+            target_board.check_code(chosen, probe.elf, toolchain.objdump)
             marks_file = folder / "probe" / "marks.txt"
             mark = symbol_address(probe.elf, "edgesdk_icount_mark", toolchain)
             cmd = qemu_command(core, probe.elf, toolchain)
@@ -170,6 +174,7 @@ def emulate_standalone(
         target=profile.name,
         core=core.name,
         machine=core.qemu_machine,
+        board=target_board.describe(chosen, isa),
         bit_exact=run.passed,
         vectors=tuple(dataclasses.asdict(v) for v in run.vectors),
         instructions=run.instructions_per_invoke,
@@ -192,4 +197,5 @@ def emulate_standalone(
         clock_mhz=profile.clock_mhz,
         cpi=core.cpi,
         seconds={"firmware_build": round(built.seconds, 3), "run": round(run.seconds, 3)},
+        warnings=tuple(target_board.notes(chosen, isa, profile.name)),
     )

@@ -309,8 +309,8 @@ def export_standalone(
             f"scratch needed, {budget} available"
         )
         if not force:
-            raise ExportError(message + "; use --force to write anyway")
-        warnings.append(message + "; written anyway (--force)")
+            raise ExportError(message + "; use `force=True` to write anyway")
+        warnings.append(message + "; written anyway (`force=True`)")
     with staged_dir(out, "the C sources") as tmp:
         files = [f"{ident}_model.h", f"{ident}_model.c"]
         (tmp / files[0]).write_text(compiled.sources.header)

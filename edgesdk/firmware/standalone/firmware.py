@@ -205,7 +205,7 @@ def build(
     (folder / "linker.ld").write_text(_linker_script(b, memory))  # type: ignore[arg-type]
     elf, map_file = folder / "firmware.elf", folder / "firmware.map"
     defines = [f'-DEDGESDK_CONST_SECTION=__attribute__((section("{CONSTANTS_SECTION}")))']
-    defines += core.uart.defines  # output through the emulated board's UART: no semihosting
+    defines += core.io_defines  # output through the emulated board's UART: no semihosting
     if layer_marks:
         defines.append("-DEDGESDK_LAYER_HOOK(op)=edgesdk_icount_mark()")
     hook = ["-include", str(folder / "hook.h")] if layer_marks else []
@@ -218,5 +218,8 @@ def build(
     start = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     if proc.returncode != 0:
+        overflow = memory.overflow_error(proc.stderr, core.name)
+        if overflow is not None:
+            raise overflow
         raise FirmwareError(f"Standalone firmware build failed:\n{proc.stderr[-3000:]}")
     return Built(elf, map_file, time.monotonic() - start)

@@ -21,12 +21,9 @@ def op_references(kernels: dict[int, str]) -> dict[int, str]:
 
 
 def _litert(model: bytes) -> Callable[[list[np.ndarray]], np.ndarray]:
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    from edgesdk.tflite import interpreters
 
-    interp = Interpreter(
-        model_content=model, experimental_op_resolver_type=OpResolverType.BUILTIN_REF
-    )
-    interp.allocate_tensors()
+    interp = interpreters.litert(model, interpreters.Kernels.REFERENCE)
     ins, out = interp.get_input_details(), interp.get_output_details()[0]
 
     def run(xs: list[np.ndarray]) -> np.ndarray:

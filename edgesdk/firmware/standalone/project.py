@@ -21,7 +21,7 @@ from edgesdk.firmware.user_project import IO_LINES
 
 README = """# Firmware for {name} on {target} ({core})
 
-Written by `edgesdk export-c --engine standalone --firmware`. A self-checking firmware:
+Written by `edgesdk export-c` (standalone engine, firmware project). A self-checking firmware:
 `main.c` writes every test vector of the bundle (the folder above) into the model's static
 buffer through the in-place entry (`{name}_input0()` ..., `{name}_invoke_in_place()`), compares
 every output byte with LiteRT's reference kernels' outputs and prints PASS/FAIL per vector

@@ -42,13 +42,9 @@ def _constant(m: object, t: object) -> bool:
 def elementwise_table(model: bytes, g: Graph, op: Op) -> np.ndarray:
     """The int8 -> int8 table of an element-wise op, from LiteRT's reference kernel run on all
     256 input values (exact by construction)."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    from edgesdk.tflite import interpreters
 
-    interp = Interpreter(
-        model_content=one_op_model(model, op),
-        experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
-    )
-    interp.allocate_tensors()
+    interp = interpreters.litert(one_op_model(model, op), interpreters.Kernels.REFERENCE)
     i, o = interp.get_input_details()[0], interp.get_output_details()[0]
     size = int(np.prod(i["shape"]))
     values = np.arange(-128, 128, dtype=np.int8)
@@ -65,12 +61,9 @@ def elementwise_table(model: bytes, g: Graph, op: Op) -> np.ndarray:
 
 def reference_outputs(model: bytes, g: Graph, inputs: list[np.ndarray]) -> list[np.ndarray]:
     """Raw outputs of the whole model on raw inputs (in the graph's I/O order), BUILTIN_REF."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    from edgesdk.tflite import interpreters
 
-    interp = Interpreter(
-        model_content=model, experimental_op_resolver_type=OpResolverType.BUILTIN_REF
-    )
-    interp.allocate_tensors()
+    interp = interpreters.litert(model, interpreters.Kernels.REFERENCE)
     by_index = {d["index"]: d for d in interp.get_input_details() + interp.get_output_details()}
     ins = [by_index[t] for t in g.inputs]
     outs = [by_index[t] for t in g.outputs]

@@ -9,7 +9,11 @@
  *    then requests a system reset (qemu -no-reboot exits). No semihosting: the emulator runs
  *    without it, so the firmware cannot reach the host's files or shell.
  *  - otherwise (a user's board under a debugger; link with rdimon.specs): stdio and the exit
- *    code go through semihosting (librdimon). */
+ *    code go through semihosting (librdimon).
+ *
+ * EDGESDK_TRAP_UNALIGNED (what `edgesdk emulate` adds when an ARMv7-M core runs ARMv6-M code,
+ * e.g. an MPS2 AN385's Cortex-M3 for an RP2040's Cortex-M0+): CCR.UNALIGN_TRP is set first,
+ * so an unaligned load or store faults as it always does on ARMv6-M instead of running. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -196,6 +200,10 @@ void Default_Handler(void) {
 }
 
 void Reset_Handler(void) {
+#if defined(EDGESDK_TRAP_UNALIGNED)
+  *(volatile uint32_t *)0xE000ED14u |= (1u << 3); /* CCR.UNALIGN_TRP (RES1 on ARMv6-M) */
+  __asm__ volatile("dsb\n isb" ::: "memory");
+#endif
 #if defined(__ARM_FP)
   *(volatile uint32_t *)0xE000ED88u |= (0xFu << 20); /* CPACR: CP10/CP11 full access */
   __asm__ volatile("dsb\n isb");
