@@ -15,6 +15,7 @@ Run: .venv/bin/python benchmarks/distill_baseline.py [--epochs 10] [--seeds 0 1 
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,26 +25,10 @@ import numpy as np
 import edgesdk
 from edgesdk.inputs.datasets import load_fashion_mnist
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+from compress_fashion_mnist import build as cnn  # noqa: E402 - the example's CNN, one definition
+
 OLD_DEFAULT_RATE = 1e-4
-
-
-def cnn(filters: tuple[int, int], hidden: int, seed: int):
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    return keras.Sequential(
-        [
-            keras.Input((28, 28, 1), name="image"),
-            keras.layers.Conv2D(filters[0], 3, padding="same", activation="relu", name="conv1"),
-            keras.layers.MaxPooling2D(name="pool1"),
-            keras.layers.Conv2D(filters[1], 3, padding="same", activation="relu", name="conv2"),
-            keras.layers.MaxPooling2D(name="pool2"),
-            keras.layers.Flatten(name="flat"),
-            keras.layers.Dropout(0.25, name="drop"),
-            keras.layers.Dense(hidden, activation="relu", name="hidden"),
-            keras.layers.Dense(10, activation="softmax", name="classes"),
-        ]
-    )
 
 
 def _pct(v: float | None) -> str:

@@ -261,3 +261,17 @@ def cortex_m0(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("profiles") / "test-cortex-m0.toml"
     path.write_text(text)
     return path
+
+
+def require_firmware_tools() -> None:
+    """Skip (one line naming what is missing) without the toolchain, qemu or TFLite Micro."""
+    from edgesdk.errors import FirmwareError
+    from edgesdk.firmware.emulation import REPO_ROOT
+    from edgesdk.firmware.tflm_library import locate_source
+    from edgesdk.firmware.toolchain import find_toolchain
+
+    try:
+        find_toolchain()
+        locate_source(REPO_ROOT)
+    except FirmwareError as e:
+        pytest.skip(f"firmware emulation unavailable: {e}")

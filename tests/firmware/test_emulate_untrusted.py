@@ -11,12 +11,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import require_firmware_tools
 from standalone_models import whole_model
 from typer.testing import CliRunner
 
 import edgesdk
 from edgesdk.cli import app
-from edgesdk.errors import FirmwareError
 
 pytestmark = pytest.mark.emulation
 runner = CliRunner()
@@ -69,16 +69,7 @@ FILES_BODY = """  static const char secret[] = "%s";
 
 @pytest.fixture(scope="module", autouse=True)
 def firmware_tools():
-    """Skip (one line naming what is missing) without the toolchain, qemu or TFLite Micro."""
-    from edgesdk.firmware.emulation import REPO_ROOT
-    from edgesdk.firmware.tflm_library import locate_source
-    from edgesdk.firmware.toolchain import find_toolchain
-
-    try:
-        find_toolchain()
-        locate_source(REPO_ROOT)
-    except FirmwareError as e:
-        pytest.skip(f"firmware emulation unavailable: {e}")
+    require_firmware_tools()
 
 
 @pytest.fixture(scope="module")

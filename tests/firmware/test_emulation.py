@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import require_firmware_tools
 from typer.testing import CliRunner
 
 import edgesdk
@@ -23,16 +24,7 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module", autouse=True)
 def firmware_tools():
-    """Skip (one line naming what is missing) without the toolchain, qemu or TFLite Micro."""
-    from edgesdk.firmware.emulation import REPO_ROOT
-    from edgesdk.firmware.tflm_library import locate_source
-    from edgesdk.firmware.toolchain import find_toolchain
-
-    try:
-        find_toolchain()
-        locate_source(REPO_ROOT)
-    except FirmwareError as e:
-        pytest.skip(f"firmware emulation unavailable: {e}")
+    require_firmware_tools()
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import require_firmware_tools
 from standalone_models import whole_model
 from typer.testing import CliRunner
 
@@ -29,15 +30,7 @@ ENGINES = ("tflm", "standalone")
 
 @pytest.fixture(scope="module", autouse=True)
 def firmware_tools():
-    from edgesdk.firmware.emulation import REPO_ROOT
-    from edgesdk.firmware.tflm_library import locate_source
-    from edgesdk.firmware.toolchain import find_toolchain
-
-    try:
-        find_toolchain()
-        locate_source(REPO_ROOT)
-    except FirmwareError as e:
-        pytest.skip(f"firmware emulation unavailable: {e}")
+    require_firmware_tools()
 
 
 @pytest.fixture(scope="module")
