@@ -156,11 +156,15 @@ def ssh_home(tmp_path, monkeypatch):
 @pytest.fixture
 def trusted_device(ssh_home, sshd_server, tmp_path):
     """Device 'pi' (this venv's Python, LiteRT) with a hostile workdir, host key already trusted."""
-    import sys
+    workdir = str(tmp_path / "dev dir 'q' \"dq\" $(touch PWNED) `touch PWNED2`")
+    return add_trusted_device(sshd_server, workdir)
 
+
+def add_trusted_device(sshd_server, workdir: str):
+    """Device 'pi' on ``sshd_server`` (this venv's Python) working in ``workdir``, its host key
+    trusted in $EDGESDK_HOME."""
     from edgesdk.devices.inventory import Device, Inventory, config_home
 
-    workdir = str(tmp_path / "dev dir 'q' \"dq\" $(touch PWNED) `touch PWNED2`")
     device = Inventory().add(
         Device(
             "pi",

@@ -20,7 +20,7 @@ from typing import Any
 
 from edgesdk.core.results import JsonResult
 from edgesdk.devices import layout
-from edgesdk.devices.layout import CURRENT, HISTORY, KEEP_VERSIONS, MODELS  # noqa: F401
+from edgesdk.devices.layout import CURRENT, HISTORY, MODELS
 from edgesdk.devices.lock import DeviceLock, remote_workdir
 from edgesdk.devices.ssh import Session
 from edgesdk.errors import DeviceError

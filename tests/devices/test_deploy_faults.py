@@ -11,12 +11,13 @@ import threading
 from pathlib import Path
 
 import pytest
+from conftest import add_trusted_device
 from typer.testing import CliRunner
 
 import edgesdk
 from edgesdk.cli import app
 from edgesdk.devices.deploy import sha256_file, status
-from edgesdk.devices.inventory import Device, Inventory
+from edgesdk.devices.inventory import Inventory
 from edgesdk.devices.lock import DeviceLock
 from edgesdk.devices.ssh import Session
 from edgesdk.errors import DeviceError
@@ -85,20 +86,6 @@ def fill(folder: Path) -> Path:
     finally:
         os.close(fd)
     return filler
-
-
-def device_at(sshd_server, workdir: str) -> Device:
-    return Inventory().add(
-        Device(
-            "pi",
-            "127.0.0.1",
-            sshd_server.port,
-            "root",
-            str(sshd_server.client_key),
-            sys.executable,
-            workdir,
-        )
-    )
 
 
 def test_an_unreadable_history_stops_the_deploy_before_anything_is_deleted(trusted_device, models):
@@ -181,8 +168,7 @@ def test_a_held_lock_names_its_holder(trusted_device, models):
 
 def test_a_full_disk_is_named_and_leaves_nothing(ssh_home, sshd_server, models, tmpfs):
     disk = tmpfs("4m")
-    device_at(sshd_server, str(disk))
-    (Path(os.environ["EDGESDK_HOME"]) / "known_hosts").write_text(sshd_server.known_hosts_line())
+    add_trusted_device(sshd_server, str(disk))
     r = runner.invoke(app, ["deploy", str(models["big"]), "--device", "pi"])
     assert r.exit_code == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "Not enough space on pi for big.tflite: needs" in r.stderr and "free in" in r.stderr
@@ -196,8 +182,7 @@ def test_a_disk_that_fills_during_the_upload_or_the_history_write(
     from edgesdk.devices.deploy import RemoteStore
 
     disk = tmpfs("12m")
-    device_at(sshd_server, str(disk))
-    (Path(os.environ["EDGESDK_HOME"]) / "known_hosts").write_text(sshd_server.known_hosts_line())
+    add_trusted_device(sshd_server, str(disk))
     edgesdk.deploy(models["a"], "pi")
     commit = RemoteStore.commit
     for when in ("upload", "history"):
@@ -233,8 +218,7 @@ def test_a_disk_that_fills_during_the_upload_or_the_history_write(
 
 def test_a_read_only_work_folder_is_one_line_everywhere(ssh_home, sshd_server, models, tmpfs):
     disk = tmpfs("16m")
-    device_at(sshd_server, str(disk / "work"))
-    (Path(os.environ["EDGESDK_HOME"]) / "known_hosts").write_text(sshd_server.known_hosts_line())
+    add_trusted_device(sshd_server, str(disk / "work"))
     subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
     for argv in (
         ["deploy", str(models["a"]), "--device", "pi"],
@@ -264,8 +248,7 @@ def test_a_tilde_work_folder_is_the_users_home_like_ansible(ssh_home, sshd_serve
 
     home = Path(pwd.getpwnam("root").pw_dir)  # the SSH user's home on the device
     name = f"edgesdk-tilde-{os.getpid()}"
-    device_at(sshd_server, f"~/{name}")
-    (Path(os.environ["EDGESDK_HOME"]) / "known_hosts").write_text(sshd_server.known_hosts_line())
+    add_trusted_device(sshd_server, f"~/{name}")
     try:
         result = edgesdk.deploy(models["a"], "pi")
         assert result.path == str(home / name / "current.tflite")
