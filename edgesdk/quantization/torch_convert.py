@@ -12,6 +12,7 @@ from edgesdk.core.options import IoType, QuantizeOptions, QuantMode
 from edgesdk.errors import ConfigError, ConversionError
 from edgesdk.inputs.models import FloatModel
 from edgesdk.inputs.samples import Samples
+from edgesdk.quantization.torch_layout import fold_flatten_transposes
 
 log = logging.getLogger(__name__)
 
@@ -77,47 +78,56 @@ def _prepare(module: Any, sample: tuple[Any, ...], quantizer: Any) -> Any:
     ) from last
 
 
+def pt2e_int8(model: FloatModel, opts: QuantizeOptions, calibration: Samples) -> bytes:
+    """litert-torch's int8 model as it comes (the flatten TRANSPOSE still in)."""
+    import litert_torch
+    import torch
+    from litert_torch.quantize.pt2e_quantizer import (
+        PT2EQuantizer,
+        get_symmetric_quantization_config,
+    )
+    from litert_torch.quantize.quant_config import QuantConfig
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
+
+    module, sample = _wrapped(model)
+    config = get_symmetric_quantization_config(is_per_channel=bool(opts.per_channel))
+    quantizer = PT2EQuantizer().set_global(config)
+    prepared = _prepare(module, sample, quantizer)
+    x = _tflite_inputs(model, next(iter(calibration.arrays.values())))
+    with torch.no_grad():
+        for i in range(len(x)):
+            prepared(torch.from_numpy(np.ascontiguousarray(x[i : i + 1])))
+    converted = convert_pt2e(prepared, fold_quantize=False)
+    edge = litert_torch.convert(
+        converted, sample, quant_config=QuantConfig(pt2e_quantizer=quantizer)
+    )
+    return bytes(edge.model_content())
+
+
 def convert_torch(
     model: FloatModel, opts: QuantizeOptions | None, calibration: Samples | None
 ) -> bytes:
-    """Float .tflite bytes (``opts`` None) or int8 ones calibrated on ``calibration``.
+    """Float .tflite bytes (``opts`` None) or int8 ones calibrated on ``calibration``, the
+    flatten TRANSPOSE folded into the weights.
 
     Raises:
         ConfigError: a mode or I/O type the PT2E route cannot make.
         ConversionError: litert-torch failed (its first line).
     """
     import litert_torch
-    import torch
 
-    module, sample = _wrapped(model)
     try:
         if opts is None:
+            module, sample = _wrapped(model)
             return bytes(litert_torch.convert(module, sample).model_content())
         check_torch_options(opts)
         if calibration is None:
             raise ConversionError("Mode int8 needs representative data")
-        from litert_torch.quantize.pt2e_quantizer import (
-            PT2EQuantizer,
-            get_symmetric_quantization_config,
-        )
-        from litert_torch.quantize.quant_config import QuantConfig
-        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
-
-        config = get_symmetric_quantization_config(is_per_channel=bool(opts.per_channel))
-        quantizer = PT2EQuantizer().set_global(config)
-        prepared = _prepare(module, sample, quantizer)
-        x = _tflite_inputs(model, next(iter(calibration.arrays.values())))
-        with torch.no_grad():
-            for i in range(len(x)):
-                prepared(torch.from_numpy(np.ascontiguousarray(x[i : i + 1])))
-        converted = convert_pt2e(prepared, fold_quantize=False)
-        edge = litert_torch.convert(
-            converted, sample, quant_config=QuantConfig(pt2e_quantizer=quantizer)
-        )
-        return bytes(edge.model_content())
+        model_bytes, _ = fold_flatten_transposes(pt2e_int8(model, opts, calibration))
+        return model_bytes
     except (ConfigError, ConversionError):
         raise
     except Exception as e:  # noqa: BLE001 - torch and litert-torch raise many types
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
-        what = "float" if opts is None else opts.mode.value if opts.mode else "int8"
+        what = "float" if opts is None else "int8"
         raise ConversionError(f"PyTorch conversion ({what}) failed: {first}") from e
