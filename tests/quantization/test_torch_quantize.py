@@ -278,3 +278,40 @@ def test_the_flatten_transpose_is_folded_bit_exactly(digits_files, quantized):
     builder = flatbuffers.Builder(len(folded) + 1024)
     builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
     assert not np.array_equal(outputs(unfolded), outputs(bytes(builder.Output())))
+
+
+@pytest.fixture(scope="module")
+def rgb_data(tmp_path_factory):
+    from torch_nets import photo_patches
+
+    path = tmp_path_factory.mktemp("rgb") / "patches.npy"
+    np.save(path, photo_patches())
+    return path
+
+
+def test_rgb_net_with_batchnorm_separable_and_residual_add(rgb_data, tmp_path):
+    """Conv+BatchNorm, a depthwise-separable block and a residual ADD, from a function whose
+    input shape comes from the data: all-int8 for an MCU target, C from the standalone engine."""
+    out = tmp_path / "rgb.tflite"
+    result = edgesdk.quantize(f"{NETS}:rgb_net", rgb_data, out, target="arduino-nano-33-ble")
+    assert result.strict and result.float_ops == ()
+    assert {"ADD", "DEPTHWISE_CONV_2D", "CONV_2D", "MEAN"} <= set(result.op_counts)
+    assert "BATCH_NORM" not in " ".join(result.op_counts)  # folded into the convolutions
+    assert result.inputs[0].shape == (1, 16, 16, 3)
+    f = result.fidelity[0]
+    assert f.cosine > 0.999 and f.sqnr_db > 30 and f.max_abs_error_lsb < 4
+    export = edgesdk.export_c(
+        out, tmp_path / "c", target="arduino-nano-33-ble", engine="standalone"
+    )
+    assert export.verified_samples > 0
+
+
+def test_float_islands_left_by_pt2e_are_refused_in_strict_mode(rgb_data, tmp_path):
+    """torch.relu after an ADD and torch.mean are not annotated by PT2E: float ops stay, and an
+    MCU target (strict)
+    refuses the model in one line naming them, writing nothing."""
+    out = tmp_path / "mean.tflite"
+    with pytest.raises(edgesdk.errors.ConversionError) as e:
+        edgesdk.quantize(f"{NETS}:rgb_net_with_mean", rgb_data, out, target="arduino-nano-33-ble")
+    assert "Float computation left in the graph" in str(e.value) and "MEAN" in str(e.value)
+    assert "\n" not in str(e.value) and not out.exists()

@@ -62,3 +62,61 @@ def trained_digits_cnn() -> nn.Module:
 def not_a_module() -> str:
     """A model function that returns something else."""
     return "not a module"
+
+
+def photo_patches(count: int = 400, size: int = 16) -> np.ndarray:
+    """``count`` RGB patches (N, 3, size, size) in [0, 1] from scikit-learn's sample photos."""
+    from sklearn.datasets import load_sample_images
+
+    rng = np.random.default_rng(0)
+    photos = load_sample_images().images
+    patches = []
+    for i in range(count):
+        photo = photos[i % len(photos)]
+        r = rng.integers(0, photo.shape[0] - size)
+        c = rng.integers(0, photo.shape[1] - size)
+        patches.append(photo[r : r + size, c : c + size])
+    return (np.stack(patches).astype(np.float32) / 255.0).transpose(0, 3, 1, 2).copy()
+
+
+class RgbNet(nn.Module):
+    """Conv + BatchNorm, a depthwise-separable block, a residual ADD, global average pool."""
+
+    def __init__(self, mean: bool = False) -> None:
+        super().__init__()
+        self.mean = mean  # torch.relu and torch.mean: PT2E leaves the ADD and MEAN in float
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU())
+        self.separable = nn.Sequential(
+            nn.Conv2d(16, 16, 3, padding=1, groups=16),
+            nn.BatchNorm2d(16),
+            nn.ReLU(),
+            nn.Conv2d(16, 16, 1),
+            nn.BatchNorm2d(16),
+        )
+        self.relu = nn.ReLU()  # a module: PT2E fuses add + nn.ReLU, not add + torch.relu
+        self.head = nn.Linear(16, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        if self.mean:
+            x = torch.relu(x + self.separable(x))
+            return self.head(torch.mean(x, dim=(2, 3)))
+        x = self.relu(x + self.separable(x))
+        return self.head(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+def rgb_net(mean: bool = False) -> nn.Module:
+    """The RGB net with BatchNorm statistics gathered on the photo patches (no training)."""
+    torch.manual_seed(0)
+    model = RgbNet(mean).train()
+    x = torch.from_numpy(photo_patches())
+    with torch.no_grad():
+        for part in x.split(50):
+            model(part)
+    return model.eval()
+
+
+def rgb_net_with_mean() -> nn.Module:
+    """:func:`rgb_net` with ``torch.relu`` after the ADD and ``torch.mean`` pooling (float
+    islands after PT2E)."""
+    return rgb_net(mean=True)
