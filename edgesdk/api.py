@@ -234,12 +234,16 @@ def emulate_model(
 
 
 def demo(
-    out_dir: str | Path = "edgesdk-demo", target: str = "arduino-nano-33-ble", epochs: int = 30
+    out_dir: str | Path = "edgesdk-demo",
+    target: str = "arduino-nano-33-ble",
+    epochs: int = 30,
+    framework: str = "keras",
 ) -> DemoResult:
-    """Train the digits CNN, quantize it to int8, evaluate and export it (the built-in demo)."""
-    from edgesdk.demos.digits import run_demo
+    """Train the digits CNN (``framework``: ``keras`` or ``torch``), quantize it to int8,
+    evaluate and export it (the built-in demo)."""
+    from edgesdk.demos.digits import demo_for
 
-    return run_demo(out_dir, target=target, epochs=epochs)
+    return demo_for(framework)(out_dir, target=target, epochs=epochs)
 
 
 def evaluate(

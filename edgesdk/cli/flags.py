@@ -21,6 +21,7 @@ FLAGS: dict[str, str] = {
     "engine": "--engine",
     "eval_data": "--eval-data",
     "force": "--force",
+    "framework": "--framework",
     "host": "--host",
     "input_shape": "--input-shape",
     "io": "--io",
