@@ -238,20 +238,12 @@ def run_quantize(
 
 
 def input_shape_of(options: QuantizeOptions, data: str | None) -> tuple[int, ...] | None:
-    """The input shape given in the options, else the shape of array data (read from the file
-    header, batch first), else None."""
+    """The input shape given in the options (batch first), else that of array data, else None."""
+    from edgesdk.inputs.samples import data_shape
+
     if options.input_shape is not None:
         return (1, *options.input_shape)
-    if data is None or not data.lower().endswith((".npy", ".npz")) or not Path(data).is_file():
-        return None
-    from edgesdk.inputs.arrays import open_npy, open_npz
-    from edgesdk.inputs.samples import LABEL_KEYS
-
-    if data.lower().endswith(".npy"):
-        return tuple(open_npy(Path(data)).shape)
-    content = open_npz(Path(data))
-    keys = ["x"] if "x" in content else [k for k in content if k not in LABEL_KEYS]
-    return tuple(content[keys[0]].shape) if len(keys) == 1 else None
+    return data_shape(data)
 
 
 def calibration_info(spec: str | None, calibration: Samples | None) -> dict[str, Any] | None:

@@ -315,3 +315,22 @@ def test_float_islands_left_by_pt2e_are_refused_in_strict_mode(rgb_data, tmp_pat
         edgesdk.quantize(f"{NETS}:rgb_net_with_mean", rgb_data, out, target="arduino-nano-33-ble")
     assert "Float computation left in the graph" in str(e.value) and "MEAN" in str(e.value)
     assert "\n" not in str(e.value) and not out.exists()
+
+
+def test_evaluate_takes_the_pytorch_model_as_the_float_reference(digits_files, quantized, tmp_path):
+    """NCHW labelled digits: the float run is torch's, the .tflite runs get them as NHWC."""
+    folder, x, y = digits_files
+    _, out = quantized
+    data = tmp_path / "test.npz"
+    np.savez(data, x=x, y=y)
+    result = edgesdk.evaluate(folder / "digits.pt2", [out], str(data), tflm=True)
+    runs = {r.runtime: r for r in result.runs}
+    assert runs["float (PyTorch)"].samples == 397
+    with torch.no_grad():
+        expected = (trained_digits_cnn()(torch.from_numpy(x)).argmax(1).numpy() == y).mean()
+    assert runs["float (PyTorch)"].top1 == pytest.approx(expected)
+    others = [r for r in result.runs if r.runtime != "float (PyTorch)"]
+    assert len(others) >= 2  # LiteRT and TFLite Micro
+    for run in others:
+        assert abs(run.top1 - expected) <= 0.02, run
+        assert run.fidelity[0].top1_agreement >= 0.97
