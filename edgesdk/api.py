@@ -79,9 +79,12 @@ def quantize(
     """Quantize a float model for a target and write the ``.tflite`` atomically.
 
     Args:
-        model: a ``.keras``/``.h5`` file, a SavedModel directory, or an in-memory Keras model.
+        model: a ``.keras``/``.h5`` file, a SavedModel directory, or an in-memory Keras model;
+            PyTorch: a ``.pt2`` file (``torch.export.save``) or ``module:function`` /
+            ``path/file.py:function`` returning an ``nn.Module`` (needs ``edgesdk[torch]``).
         data: representative data: an image folder, ``.npy``/``.npz``, ``module:function``,
-            a numpy array, or a dict of arrays by input name (None only for float16/dynamic).
+            a numpy array, or a dict of arrays by input name (None only for float16/dynamic);
+            NCHW for PyTorch image models (the ``.tflite`` takes NHWC).
         output: where the ``.tflite`` goes.
         target: a built-in profile name, a profile ``.toml`` path, or a TargetProfile.
         options: how to quantize; blanks take the profile's defaults.

@@ -15,7 +15,7 @@ from edgesdk._worker import protocol
 from edgesdk._worker.tasks import QuantizeRequest, QuantizeSearchRequest
 from edgesdk.core.options import QuantizeOptions
 from edgesdk.core.profiles import TargetProfile
-from edgesdk.errors import ConfigError, DatasetError
+from edgesdk.errors import ConfigError, DatasetError, ModelError
 from edgesdk.quantization.result import QuantizationResult
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,12 @@ def _model_path(model: Any, jobdir: Path) -> tuple[str, str]:
     if isinstance(model, (str, Path)):
         recognise(model)
         return locate(model), str(model)
+    if any(c.__module__.startswith("torch.") for c in type(model).__mro__):
+        raise ModelError(
+            f"An in-memory PyTorch model ({type(model).__name__}) cannot be handed to the "
+            "converter process: save it with torch.export.save as .pt2, or pass "
+            "'module:function' returning it"
+        )
     name = f"in-memory model {getattr(model, 'name', '')}".strip()
     return str(save_keras_model(model, jobdir)), name
 

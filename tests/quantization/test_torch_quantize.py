@@ -334,3 +334,10 @@ def test_evaluate_takes_the_pytorch_model_as_the_float_reference(digits_files, q
     for run in others:
         assert abs(run.top1 - expected) <= 0.02, run
         assert run.fidelity[0].top1_agreement >= 0.97
+
+
+def test_an_in_memory_torch_module_is_one_line(digits_files, tmp_path):
+    folder, _, _ = digits_files
+    with pytest.raises(ModelError, match="torch.export.save") as e:
+        edgesdk.quantize(trained_digits_cnn(), folder / "test.npy", tmp_path / "x.tflite")
+    assert "\n" not in str(e.value) and not (tmp_path / "x.tflite").exists()
