@@ -122,6 +122,8 @@ def export_c(
     data: str | Path | None = None,
     engine: str | Engine = DEFAULT_ENGINE,
     integer_only: bool = False,
+    kernels: str | None = None,
+    arena: str | None = None,
 ) -> ExportResult | StandaloneExportResult:
     """Write a firmware bundle (C array, I/O constants, arena size, op resolver) for a .tflite.
 
@@ -146,6 +148,13 @@ def export_c(
             gcc.
         integer_only: (standalone engine) no float or double in the C: SOFTMAX as TFLite
             Micro's fixed-point kernel, verified against TFLite Micro; int8 I/O only.
+        kernels: (TFLite Micro engine) the kernel set the firmware is for: ``"cmsis-nn"``
+            (the default on Cortex-M cores, what firmware ships with) or ``"reference"``;
+            recorded in export.json (``emulate`` builds with it) and the firmware project.
+        arena: (TFLite Micro engine) ``"host"`` (default: TFLite Micro's arena measured on
+            this 64-bit host, plus the profile's margin) or ``"target"``: the arena the
+            firmware uses on the target's emulated core, plus the same margin (checked there
+            once more before the bundle is written).
 
     Returns:
         The ExportResult (StandaloneExportResult for the standalone engine).
@@ -166,6 +175,8 @@ def export_c(
         firmware=firmware,
         data_spec=str(data) if data is not None else None,
         integer_only=integer_only,
+        kernels=kernels,
+        arena=arena,
     )
     return cast("ExportResult | StandaloneExportResult", export(request, engine))
 
@@ -177,6 +188,7 @@ def emulate(
     timeout: float = 120.0,
     work_dir: str | Path | None = None,
     board: str | None = None,
+    kernels: str | None = None,
 ) -> EmulationResult | StandaloneEmulation:
     """Build TFLite Micro firmware for a C bundle and the target's core, run it under
     qemu-system-arm, and measure it.
@@ -191,6 +203,8 @@ def emulate(
         board: a qemu board instead of the target profile's, one that runs the target's code
             (e.g. ``"microbit"``, a Cortex-M0 with 16 KB of RAM, for ``rp2040``, whose profile
             runs on ``"mps2-an385"``, a Cortex-M3 limited to the Pico's 264 KB and 2 MB).
+        kernels: (TFLite Micro bundles) ``"cmsis-nn"`` or ``"reference"`` (default: the
+            bundle's, else CMSIS-NN on Cortex-M); every figure of the result is for that set.
 
     Returns:
         The EmulationResult: bit-exactness per vector against the host TFLite Micro
@@ -204,7 +218,7 @@ def emulate(
     from edgesdk.firmware.engines import EmulateRequest
     from edgesdk.firmware.engines import emulate as _emulate
 
-    request = EmulateRequest(Path(bundle_dir), target, tflm_src, timeout, work_dir, board)
+    request = EmulateRequest(Path(bundle_dir), target, tflm_src, timeout, work_dir, board, kernels)
     return cast("EmulationResult | StandaloneEmulation", _emulate(request))
 
 
@@ -216,16 +230,18 @@ def emulate_model(
     timeout: float = 120.0,
     engine: str | Engine = DEFAULT_ENGINE,
     board: str | None = None,
+    kernels: str | None = None,
 ) -> EmulationResult | StandaloneEmulation:
     """:func:`export_c` into a temporary bundle, then :func:`emulate` it (a .tflite in, the
     EmulationResult out; nothing is kept). ``engine="standalone"``: the standalone C engine;
-    ``board``: as for :func:`emulate`."""
+    ``board``, ``kernels``: as for :func:`emulate`."""
     import tempfile
 
     profile = _profile(target)
     with tempfile.TemporaryDirectory(prefix="edgesdk-emulate-") as tmp:
-        export_c(model, Path(tmp) / "bundle", profile, test_vectors=test_vectors, engine=engine)
-        return emulate(Path(tmp) / "bundle", profile, tflm_src, timeout, board=board)
+        bundle = Path(tmp) / "bundle"
+        export_c(model, bundle, profile, test_vectors=test_vectors, engine=engine, kernels=kernels)
+        return emulate(bundle, profile, tflm_src, timeout, board=board, kernels=kernels)
 
 
 def demo(

@@ -37,6 +37,13 @@ def emulate(
             "RAM; the code is built for the target's core either way."
         ),
     ] = None,
+    kernels: Annotated[
+        str | None,
+        typer.Option(
+            help="TFLite Micro kernel set: cmsis-nn or reference (default: the bundle's, else "
+            "cmsis-nn on Cortex-M cores)."
+        ),
+    ] = None,
     save: Annotated[str | None, typer.Option(help="Also write the result as JSON here.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
@@ -46,7 +53,7 @@ def emulate(
     from edgesdk import api
 
     with console.status(f"Building and emulating {safe(bundle)} ..."):
-        result = api.emulate(bundle, target, tflm_src, timeout, keep, board=board)
+        result = api.emulate(bundle, target, tflm_src, timeout, keep, board=board, kernels=kernels)
     finish(result, save, json_out)
 
 

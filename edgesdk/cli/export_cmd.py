@@ -56,6 +56,21 @@ def export_c(
             "interpreter (verified against LiteRT's reference kernels).",
         ),
     ] = DEFAULT_ENGINE.value,
+    kernels: Annotated[
+        str | None,
+        typer.Option(
+            help="TFLite Micro kernel set: cmsis-nn or reference (default: "
+            "cmsis-nn on Cortex-M cores); recorded for emulate and --firmware."
+        ),
+    ] = None,
+    arena: Annotated[
+        str | None,
+        typer.Option(
+            help="Where the declared tensor arena comes from: host (TFLite Micro on this "
+            "machine, plus the profile's margin; the default) or target (the firmware on the "
+            "target's emulated core, plus the same margin)."
+        ),
+    ] = None,
     integer_only: Annotated[
         bool,
         typer.Option(
@@ -80,6 +95,8 @@ def export_c(
         data=data,
         engine=engine,
         integer_only=integer_only,
+        kernels=kernels,
+        arena=arena,
     )
     if json_out:
         print_json(result.to_dict())

@@ -204,6 +204,36 @@ def read_io(data: dict[str, Any], where: Path) -> tuple[tuple[IoTensor, ...], tu
     return found[0], found[1]
 
 
+_OP_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
+
+
+def read_layers(meta: dict[str, Any], where: Path) -> tuple[tuple[int, str], ...]:
+    """export.json's ``layers``: (op index, op name) in the order the firmware runs them
+    (empty when the bundle records none).
+
+    Raises:
+        FirmwareError: an entry that is not an object with op_index and op.
+    """
+    layers = []
+    for i, layer in enumerate(field(meta, "layers", "list", where) if "layers" in meta else []):
+        index = layer.get("op_index") if isinstance(layer, dict) else None
+        op = layer.get("op") if isinstance(layer, dict) else None
+        if (
+            not isinstance(index, int)
+            or isinstance(index, bool)
+            or index < 0
+            or not isinstance(op, str)
+            or not _OP_NAME.fullmatch(op)
+        ):
+            raise FirmwareError(
+                f"Invalid layers[{i}]={shown(layer)} in {where} (must be an object with "
+                "op_index, a non-negative integer, and op, an op name such as CONV_2D)",
+                what="layers",
+            )
+        layers.append((index, op))
+    return tuple(layers)
+
+
 def builtin_target(target: str, where: Path) -> Any:
     """The built-in profile a bundle's export.json names (never a path: a file outside the
     bundle is not read on a bundle's word).

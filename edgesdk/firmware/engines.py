@@ -49,6 +49,8 @@ class ExportRequest:
     firmware: bool = False  # also write the bundle's firmware/ project
     data_spec: str | None = None
     integer_only: bool = False
+    kernels: str | None = None  # the TFLite Micro kernel set (None: the core's usual one)
+    arena: str | None = None  # "host" or "target": where the declared arena comes from
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class EmulateRequest:
     timeout: float = 120.0
     work_dir: str | Path | None = None
     board: str | None = None
+    kernels: str | None = None  # engines without kernel sets refuse it
 
 
 class EngineResult(Protocol):
@@ -86,7 +89,9 @@ ENGINES: dict[str, str | FirmwareEngine] = {
     Engine.STANDALONE.value: "edgesdk.firmware.standalone.entry",
 }
 # options only some engines take: option -> what the message says about it
-ENGINE_OPTIONS = {"integer_only": "no float or double in the C"}
+ENGINE_OPTIONS = {"integer_only": "no float or double in the C",
+                  "kernels": "a TFLite Micro kernel set",
+                  "arena": "the TFLite Micro tensor arena"}  # fmt: skip
 
 
 def names() -> list[str]:
@@ -164,4 +169,13 @@ def emulate(request: EmulateRequest) -> Any:
     Raises:
         FirmwareError: see the engine's ``emulate``.
     """
-    return engine(engine_of(request.bundle_dir)).emulate(request)
+    name = engine_of(request.bundle_dir)
+    chosen = engine(name)
+    if request.kernels is not None and "kernels" not in chosen.OPTIONS:
+        raise FirmwareError(
+            f"kernels={request.kernels!r} is for TFLite Micro bundles; {request.bundle_dir} was "
+            f"written by the {name} engine",
+            what="kernels",
+            value=request.kernels,
+        )
+    return chosen.emulate(request)

@@ -3,7 +3,6 @@ with arm-none-eabi-gcc (no TFLite Micro) and run under qemu-system-arm like the 
 
 from __future__ import annotations
 
-import re
 import subprocess
 import time
 from dataclasses import dataclass
@@ -42,32 +41,6 @@ class StandaloneBundle:
         return f"{self.name}_constants"
 
 
-_OP_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
-
-
-def _layers(meta: dict[str, Any], where: Path) -> tuple[tuple[int, str], ...]:
-    from edgesdk.firmware.bundle_input import field, shown
-
-    layers = []
-    for i, layer in enumerate(field(meta, "layers", "list", where) if "layers" in meta else []):
-        index = layer.get("op_index") if isinstance(layer, dict) else None
-        op = layer.get("op") if isinstance(layer, dict) else None
-        if (
-            not isinstance(index, int)
-            or isinstance(index, bool)
-            or index < 0
-            or not isinstance(op, str)
-            or not _OP_NAME.fullmatch(op)
-        ):
-            raise FirmwareError(
-                f"Invalid layers[{i}]={shown(layer)} in {where} (must be an object with "
-                "op_index, a non-negative integer, and op, an op name such as CONV_2D)",
-                what="layers",
-            )
-        layers.append((index, op))
-    return tuple(layers)
-
-
 def read_bundle(folder: Path) -> StandaloneBundle:
     """Read a standalone bundle's names and sizes.
 
@@ -84,6 +57,7 @@ def read_bundle(folder: Path) -> StandaloneBundle:
         field,
         read_export_json,
         read_io,
+        read_layers,
     )
 
     folder = Path(folder).expanduser().resolve()
@@ -118,7 +92,7 @@ def read_bundle(folder: Path) -> StandaloneBundle:
     return StandaloneBundle(
         folder, name, io(inputs, "inputs"), io(outputs, "outputs"), vectors,
         field(meta, "ram.arena_peak", "int", where), field(meta, "target", "str?", where),
-        _layers(meta, where),
+        read_layers(meta, where),
     )  # fmt: skip
 
 

@@ -10,7 +10,9 @@ if TYPE_CHECKING:
     from edgesdk.firmware.tflm.emulation import EmulationResult
     from edgesdk.firmware.tflm.export import ExportResult
 
-OPTIONS: frozenset[str] = frozenset()  # TFLite Micro's kernels are its own: no integer_only
+OPTIONS: frozenset[str] = frozenset(
+    {"kernels", "arena"}
+)  # no integer_only: TFLM's kernels are its own
 
 
 def export(request: ExportRequest) -> ExportResult:
@@ -21,7 +23,7 @@ def export(request: ExportRequest) -> ExportResult:
     return export_tflm(
         r.model, r.profile, r.out_dir, r.name, r.test_vectors, r.verify,
         100 if r.verify_samples is None else r.verify_samples, r.force, r.seed, r.firmware,
-        r.data_spec,
+        r.data_spec, r.kernels, r.arena,
     )  # fmt: skip
 
 
@@ -30,4 +32,4 @@ def emulate(request: EmulateRequest) -> EmulationResult:
     from edgesdk.firmware.tflm.emulation import emulate as run
 
     r = request
-    return run(r.bundle_dir, r.target, r.tflm_src, r.timeout, r.work_dir, board=r.board)
+    return run(r.bundle_dir, r.target, r.tflm_src, r.timeout, r.work_dir, r.board, r.kernels)

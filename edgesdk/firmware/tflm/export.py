@@ -25,6 +25,8 @@ from edgesdk.firmware.csource import (
     write_byte_array,
 )
 from edgesdk.firmware.engines import Engine
+from edgesdk.firmware.tflm.library import KernelSet, default_kernels, parse_kernels
+from edgesdk.firmware.tflm.registrations import Registration, registrations
 from edgesdk.firmware.vectors import samples_for, test_vectors_header, untied
 from edgesdk.tflite.micro import (
     ArenaMeasurement,
@@ -87,10 +89,18 @@ class ExportResult(JsonResult):
     forced: bool = False
     warnings: tuple[str, ...] = field(default_factory=tuple)
     io: dict[str, Any] = field(default_factory=dict)  # name, dtype, shape of inputs, outputs
+    kernels: str = KernelSet.CMSIS_NN.value  # the kernel set the firmware is for
+    registrations: tuple[Registration, ...] = ()
+    arena_source: str = "host"  # where arena_declared comes from: "host" or "target"
+    arena_measured_target: int | None = None  # arena used by the firmware on the target's core
+    layers: tuple[tuple[int, str], ...] = ()  # (op index, op) of the main subgraph, run order
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "engine": Engine.TFLM.value,
+            "kernels": self.kernels,
+            "registrations": [r.to_dict() for r in self.registrations],
+            "layers": [{"op_index": i, "op": op} for i, op in self.layers],
             "model": self.model,
             "target": self.target,
             "name": self.name,
@@ -100,6 +110,8 @@ class ExportResult(JsonResult):
             "sha256": self.sha256,
             "arena_measured": self.arena.to_dict(),
             "arena_declared": self.arena_declared,
+            "arena_source": self.arena_source,
+            "arena_measured_target": self.arena_measured_target,
             "flash": self.flash.to_dict(),
             "ram": self.ram.to_dict(),
             "ops": [o.to_dict() for o in self.ops],
@@ -219,17 +231,22 @@ def _write_model_source(
     f.write(f"}};\nconst unsigned int g_{name}_model_data_len = {len(data)};\n".encode())
 
 
-def _resolver_header(name: str, banner: str, ops: list[OpSupport]) -> str:
+def _resolver_header(name: str, banner: str, regs: list[Registration]) -> str:
     upper, cname = name.upper(), camel(name)
-    methods = [o.method for o in ops if o.method]
-    body = "\n".join(f"  if (resolver.{m}() != kTfLiteOk) return kTfLiteError;" for m in methods)
+    body = "\n".join(f"  if (resolver.{r.call} != kTfLiteOk) return kTfLiteError;" for r in regs)
+    headers = sorted({r.header for r in regs if r.header})
+    includes = "".join(f'#include "{h}"\n' for h in headers)
+    int8 = sum(r.int8_only for r in regs)
     return (
         f"{banner}"
         f"#ifndef EDGESDK_{upper}_OP_RESOLVER_H_\n#define EDGESDK_{upper}_OP_RESOLVER_H_\n\n"
-        '#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"\n\n'
-        f"constexpr unsigned int k{cname}OpCount = {len(methods)};\n"
+        '#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"\n'
+        f"{includes}\n"
+        f"constexpr unsigned int k{cname}OpCount = {len(regs)};\n"
         f"using {cname}OpResolver = tflite::MicroMutableOpResolver<k{cname}OpCount>;\n\n"
-        f"// Registers exactly the {len(methods)} ops the model uses.\n"
+        f"// Registers exactly the {len(regs)} ops the model uses; {int8} with the int8-only\n"
+        "// kernel (every instance of the op in the model is int8: with CMSIS-NN, compiled with\n"
+        "// -DCMSIS_NN, that links only the int8 code), the others with the generic one.\n"
         f"inline TfLiteStatus {cname}RegisterOps({cname}OpResolver& resolver) {{\n"
         f"{body}\n  return kTfLiteOk;\n}}\n\n#endif  // EDGESDK_{upper}_OP_RESOLVER_H_\n"
     )
@@ -249,8 +266,18 @@ def export_tflm(
     seed: int = 0,
     firmware: bool = False,
     data_spec: str | None = None,
+    kernels: str | None = None,
+    arena: str | None = None,
 ) -> ExportResult:
     """Write the TFLite Micro bundle for ``model`` and ``profile`` into ``out_dir`` (atomically).
+
+    ``kernels``: the TFLite Micro kernel set the firmware is for ("reference" or "cmsis-nn";
+    default: the profile's core's usual set, CMSIS-NN on Cortex-M), recorded in export.json
+    (``emulate`` builds with it) and in the firmware project's defines.
+    ``arena``: "host" (default: the arena TFLite Micro measured on this 64-bit host, plus the
+    profile's margin) or "target": the arena the firmware used on the emulated target core
+    (built with ``kernels``), plus the same margin; the bundle is then run there once more
+    with that arena before it is written.
 
     Raises:
         InspectionError: not a (complete) .tflite file.
@@ -258,6 +285,8 @@ def export_tflm(
             budgets exceeded (unless ``force``).
         OutputError: the folder exists with files (unless ``force``) or cannot be written.
     """
+    kernel_set = parse_kernels(kernels) or _profile_kernels(profile)
+    on_target = _arena_source(arena, profile) == ARENA_TARGET
     if firmware and not test_vectors:
         test_vectors = 4  # the firmware checks its outputs against them
     data = read_tflite(model)
@@ -266,6 +295,7 @@ def export_tflm(
     out = Path(out_dir).expanduser().absolute()
     check_out_dir(out, force)
     ops = op_support(info, profile)
+    regs = registrations(info, ops)
     refused = [o for o in ops if not o.supported]
     if refused:
         reasons = "; ".join(f"{o.op}: {o.reason}" for o in refused)
@@ -274,7 +304,11 @@ def export_tflm(
     interpreter, _ = load_interpreter(data)
     arena = measure_arena(interpreter)
     h = profile.header
-    declared = declared_arena(arena.total, h.arena_margin_percent, h.alignment)
+    target_used = _arena_on_target(model, profile, kernel_set) if on_target else None
+    declared = declared_arena(
+        target_used if target_used is not None else arena.total, h.arena_margin_percent,
+        h.alignment,
+    )  # fmt: skip
     inputs, outputs = info.io_tensors()
     io_bytes = sum(_tensor_bytes(t) for t in (*inputs, *outputs))
     flash = Budget(len(data) + h.runtime_flash_estimate_bytes, profile.memory.flash_budget_bytes)
@@ -286,7 +320,8 @@ def export_tflm(
     parity: list[OutputParity] = []
     divergence = None
     if verify:
-        check_arena(data, declared)
+        if not on_target:  # a 32-bit target's arena is smaller than what this host needs
+            check_arena(data, declared)
         parity = compare_with_litert(data, interpreter, len(samples), seed, samples, str(model))
         first = next((p.first_difference for p in parity if p.first_difference is not None), None)
         if first is not None:
@@ -309,12 +344,12 @@ def export_tflm(
     sha = hashlib.sha256(data).hexdigest()
     with staged_dir(out, "the bundle") as tmp:
         files = _write_sources(
-            tmp, ident, str(model), data, sha, profile, info, declared, arena.total, ops,
+            tmp, ident, str(model), data, sha, profile, info, declared, arena.total, regs,
             interpreter, untied(interpreter, info, samples, test_vectors, warnings),
         )  # fmt: skip
         if firmware:
             _write_user_project(tmp, ident, files, declared, (inputs, outputs), test_vectors,
-                                profile)  # fmt: skip
+                                profile, kernel_set)  # fmt: skip
             files.append("firmware/")
         result = ExportResult(
             model=str(model),
@@ -337,9 +372,18 @@ def export_tflm(
             forced=force,
             warnings=tuple(warnings),
             io=io_record(inputs, outputs),
+            kernels=kernel_set.value,
+            registrations=tuple(regs),
+            arena_source=ARENA_TARGET if on_target else ARENA_HOST,
+            layers=tuple((op.index, op.name) for op in info.main.ops),
+            arena_measured_target=target_used,
         )
-        options = {"name": ident, "verify": verify, "test_vectors": test_vectors, "force": force}
+        options = {"name": ident, "verify": verify, "test_vectors": test_vectors, "force": force,
+                   "kernels": kernel_set.value,
+                   "arena": ARENA_TARGET if on_target else ARENA_HOST}  # fmt: skip
         record_export(tmp, out, model, result, options, profile)
+        if on_target and test_vectors:  # the declared arena, run once on the target's core
+            _check_on_target(tmp, profile, kernel_set)
     for w in warnings:
         log.warning("%s", w)
     return result
@@ -353,6 +397,7 @@ def _write_user_project(
     io: tuple[list[TensorInfo], list[TensorInfo]],
     vector_count: int,
     profile: TargetProfile,
+    kernels: KernelSet,
 ) -> None:
     """``tmp/firmware/``: the project a user builds with their own TFLite Micro."""
     from edgesdk.firmware.tflm.project import Bundle
@@ -368,8 +413,91 @@ def _write_user_project(
         output_count=len(io[1]),
         vector_count=vector_count,
         estimate=None,
+        kernels=kernels,
     )
     write_for_profile(bundle, profile)
+
+
+ARENA_HOST, ARENA_TARGET = "host", "target"
+
+
+def _arena_source(value: str | None, profile: TargetProfile) -> str:
+    """``value`` checked: "host" (also for None) or "target" (which needs an [mcu] section).
+
+    Raises:
+        ConfigError: another value.
+        ExportError: "target" for a profile whose core cannot be emulated.
+    """
+    from edgesdk.errors import ConfigError
+
+    choice = ARENA_HOST if value is None else value
+    if choice not in (ARENA_HOST, ARENA_TARGET):
+        raise ConfigError(
+            f"Invalid arena={value!r} (must be one of: {ARENA_HOST}, {ARENA_TARGET})",
+            what="arena",
+            value=str(value)[:40],
+            allowed=[ARENA_HOST, ARENA_TARGET],
+        )
+    if choice == ARENA_TARGET and profile.mcu is None:
+        raise ExportError(
+            f'`arena="target"` measures the arena on the target\'s core under qemu; '
+            f'{profile.name} has no [mcu] section (use `arena="host"`)',
+            what="arena",
+            value=choice,
+        )
+    return choice
+
+
+def _arena_on_target(model: str | Path, profile: TargetProfile, kernels: KernelSet) -> int:
+    """The arena the firmware uses on the target's emulated core (a probe bundle with one
+    test vector, built and run like ``emulate``; nothing of it is kept).
+
+    Raises:
+        ExportError: the probe did not run bit-exact (the firmware's own error otherwise).
+    """
+    import tempfile
+
+    from edgesdk.firmware.tflm.emulation import emulate
+
+    with tempfile.TemporaryDirectory(prefix="edgesdk-arena-") as tmp:
+        probe = Path(tmp) / "probe"
+        export_tflm(model, profile, probe, "probe", test_vectors=1, verify=False,
+                    kernels=kernels.value)  # fmt: skip
+        run = emulate(probe, profile, kernels=kernels.value)
+    if not run.bit_exact:
+        raise ExportError(
+            f"The firmware on {run.core} did not match the host's TFLite Micro outputs, so its "
+            "arena figure is not used (emulating the bundle shows which vectors differ)",
+            what="arena",
+        )
+    return int(run.ram["arena_used"])
+
+
+def _check_on_target(folder: Path, profile: TargetProfile, kernels: KernelSet) -> None:
+    """The staged bundle, run on the target's core with the arena it declares.
+
+    Raises:
+        ExportError: it does not allocate or does not match (nothing is written).
+    """
+    from edgesdk.errors import FirmwareError
+    from edgesdk.firmware.tflm.emulation import emulate
+
+    try:
+        run = emulate(folder, profile, kernels=kernels.value)
+    except FirmwareError as e:
+        raise ExportError(f"The arena measured on the target did not hold: {e}") from e
+    if not run.bit_exact:
+        raise ExportError("The bundle's firmware with the target's arena differs from the host")
+
+
+def _profile_kernels(profile: TargetProfile) -> KernelSet:
+    """The usual kernel set of the profile's core (CMSIS-NN on Cortex-M), reference without
+    an [mcu] section."""
+    from edgesdk.firmware.cores import COMPILERS
+
+    mcu = profile.mcu
+    compiler = COMPILERS.get((mcu.core, mcu.fpu)) if mcu is not None else None
+    return default_kernels(compiler.name if compiler else "")
 
 
 def _check_budgets(profile: TargetProfile, flash: Budget, ram: Budget, force: bool) -> list[str]:
@@ -400,7 +528,7 @@ def _write_sources(
     info: Any,
     declared: int,
     arena_used: int,
-    ops: list[OpSupport],
+    regs: list[Registration],
     interpreter: Any,
     vectors: list[list[np.ndarray]],
 ) -> list[str]:
@@ -417,7 +545,7 @@ def _write_sources(
     )
     with (tmp / files[1]).open("wb") as f:
         _write_model_source(f, ident, banner(files[1]), data, profile)
-    (tmp / files[2]).write_text(_resolver_header(ident, banner(files[2]), ops))
+    (tmp / files[2]).write_text(_resolver_header(ident, banner(files[2]), regs))
     if vectors:
         files.append(f"{ident}_test_vectors.h")
         (tmp / files[3]).write_text(

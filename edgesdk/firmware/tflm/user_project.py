@@ -16,19 +16,29 @@ def _user_config_mk(bundle: Bundle, core: Any) -> str:
     """config.mk for a user's own TFLite Micro checkout (no edgesdk cache involved)."""
     from edgesdk.firmware.tflm.library import (
         BUILD_TYPE_DEFINES,
+        CMSIS_NN_DEFINES,
         COMMON_DEFINES,
         CXX_FLAGS,
         INCLUDE_DIRS,
         BuildType,
+        KernelSet,
     )
 
     lang = "c" if bundle.model_source.suffix == ".c" else "cc"
-    defines = (*COMMON_DEFINES, *core.cmsis_defines, *BUILD_TYPE_DEFINES[BuildType.RELEASE])
+    cmsis_nn = bundle.kernels is KernelSet.CMSIS_NN
+    kernels = (*COMMON_DEFINES, *(CMSIS_NN_DEFINES if cmsis_nn else ()))
+    defines = (*kernels, *core.cmsis_defines, *BUILD_TYPE_DEFINES[BuildType.RELEASE])
+    which = (
+        "CMSIS-NN kernels: TFLM_LIB built with OPTIMIZED_KERNEL_DIR=cmsis_nn and these DEFINES"
+        if cmsis_nn
+        else "reference kernels: TFLM_LIB built without OPTIMIZED_KERNEL_DIR"
+    )
     includes = " ".join(f"-I$(TFLM_SRC)/{d}" if d != "." else "-I$(TFLM_SRC)" for d in INCLUDE_DIRS)
     lines = [
         f"# Written by edgesdk for {core.name}. Set TFLM_SRC to your TFLite Micro checkout (with",
         "# its third-party downloads) and TFLM_LIB to libtensorflow-microlite.a built for this core",
         "# with the same DEFINES and CPU_FLAGS, e.g. make TFLM_SRC=~/tflite-micro TFLM_LIB=...",
+        f"# Kernels: {which} (export-c's `kernels` option chooses).",
         "TFLM_SRC ?= $(error set TFLM_SRC to a TFLite Micro source folder)",
         "TFLM_LIB ?= $(error set TFLM_LIB to libtensorflow-microlite.a built for this core)",
         "CC := arm-none-eabi-gcc",
