@@ -121,6 +121,7 @@ def export_c(
     data: str | Path | None = None,
     engine: str = "tflm",
     integer_only: bool = False,
+    io: str | None = None,
 ) -> ExportResult | StandaloneExportResult:
     """Write a firmware bundle (C array, I/O constants, arena size, op resolver) for a .tflite.
 
@@ -144,6 +145,12 @@ def export_c(
             reference kernels with the host gcc.
         integer_only: (standalone engine) no float or double in the C: SOFTMAX as TFLite
             Micro's fixed-point kernel, verified against TFLite Micro; int8 I/O only.
+        io: (TFLite Micro engine) a model quantized to int8 inside with float I/O (QUANTIZE
+            and DEQUANTIZE ops at its edges, as many published models come): ``"int8"``
+            removes those edge ops, the I/O taking their scale and zero point, checks the
+            rewritten model's outputs equal the original's on the parity samples and writes it
+            into the bundle as ``NAME_int8_io.tflite``; ``"float32"`` keeps float I/O on a core
+            with an FPU. None: the model as it is (float I/O refused on integer-only targets).
 
     Returns:
         The ExportResult (StandaloneExportResult for the standalone engine).
@@ -165,6 +172,7 @@ def export_c(
         data_spec=str(data) if data is not None else None,
         engine=engine,
         integer_only=integer_only,
+        io=io,
     )
 
 

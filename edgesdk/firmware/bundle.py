@@ -25,6 +25,7 @@ from edgesdk.firmware.csource import (
 )
 from edgesdk.firmware.user_project import write_for_profile
 from edgesdk.firmware.vectors import samples_for, test_vectors_header, untied
+from edgesdk.tflite.io_choice import InterfaceRecord, prepare_io, verify_io, with_file
 from edgesdk.tflite.micro import (
     ArenaMeasurement,
     OpSupport,
@@ -86,6 +87,7 @@ class ExportResult(JsonResult):
     test_vectors: int = 0
     forced: bool = False
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    interface: InterfaceRecord | None = None  # the I/O asked for (`io`): rewritten or kept
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -110,6 +112,7 @@ class ExportResult(JsonResult):
             "test_vectors": self.test_vectors,
             "forced": self.forced,
             "warnings": list(self.warnings),
+            "interface": self.interface.to_dict() if self.interface else None,
         }
 
 
@@ -249,6 +252,7 @@ def export_c(
     data_spec: str | None = None,
     engine: str = "tflm",
     integer_only: bool = False,
+    io: str | None = None,
 ) -> Any:
     """Write the firmware bundle for ``model`` and ``profile`` into ``out_dir`` (atomically).
 
@@ -257,6 +261,10 @@ def export_c(
         ExportError: bad name, ops the target cannot run, TFLite Micro / LiteRT disagreement,
             budgets exceeded (unless ``force``).
         OutputError: the folder exists with files (unless ``force``) or cannot be written.
+
+    ``io="int8"`` rewrites float I/O around an int8 body to int8 I/O (checked against the
+    model as given, written into the bundle); ``io="float32"`` keeps it on a core with an FPU
+    (:mod:`edgesdk.tflite.io_choice`).
 
     ``engine="standalone"`` writes the model as plain C instead (no interpreter; see
     :mod:`edgesdk.firmware.standalone.export`) and returns its StandaloneExportResult.
@@ -275,6 +283,13 @@ def export_c(
             what="integer_only",
             value=engine,
         )
+    if io is not None and engine != "tflm":
+        raise ExportError(
+            f'`io` applies to `engine="tflm"` (the standalone engine takes the model\'s own '
+            f"I/O), got engine={engine!r}",
+            what="io",
+            value=io,
+        )
     if engine == "standalone":  # the model as plain C: edgesdk.firmware.standalone
         from edgesdk.firmware.standalone.export import export_standalone
 
@@ -286,10 +301,12 @@ def export_c(
         test_vectors = 4  # the firmware checks its outputs against them
     data = read_tflite(model)
     info = inspect_bytes(data, str(model))
+    original = data
+    data, info, interface = prepare_io(data, info, profile, io, str(model))
     ident = sanitize_identifier(name if name is not None else Path(model).stem)
     out = Path(out_dir).expanduser().absolute()
     check_out_dir(out, force)
-    ops = op_support(info, profile)
+    ops = op_support(info, profile, float_io=interface is not None and interface.io == "float32")
     refused = [o for o in ops if not o.supported]
     if refused:
         reasons = "; ".join(f"{o.op}: {o.reason}" for o in refused)
@@ -307,6 +324,7 @@ def export_c(
     )
     warnings = _check_budgets(profile, flash, ram, force)
     samples, samples_from = samples_for(interpreter, info, data_spec, max(verify_samples, 1), seed)
+    interface = verify_io(interface, original, data, samples, str(model))
     parity: list[OutputParity] = []
     divergence = None
     if verify:
@@ -336,6 +354,10 @@ def export_c(
             tmp, ident, str(model), data, sha, profile, info, declared, arena.total, ops,
             interpreter, untied(interpreter, info, samples, test_vectors, warnings),
         )  # fmt: skip
+        if interface is not None and interface.rewritten:
+            files.append(f"{ident}_int8_io.tflite")
+            (tmp / files[-1]).write_bytes(data)
+            interface = with_file(interface, files[-1], data)
         if firmware:
             write_for_profile(tmp, profile)
             files.append("firmware/")
@@ -359,8 +381,10 @@ def export_c(
             test_vectors=test_vectors,
             forced=force,
             warnings=tuple(warnings),
+            interface=interface,
         )
         options = {"name": ident, "verify": verify, "test_vectors": test_vectors, "force": force}
+        options["io"] = io
         record_export(tmp, out, model, result, options, profile)
     for w in warnings:
         log.warning("%s", w)

@@ -11,6 +11,7 @@ import numpy as np
 from edgesdk.core.profiles import TargetProfile
 from edgesdk.errors import ExportError
 from edgesdk.tflite.capture import capture_stderr
+from edgesdk.tflite.io_choice import float_io_reason
 from edgesdk.tflite.model_info import FLOAT_TYPES, ModelInfo
 
 # Builtin op → MicroMutableOpResolver method (TFLite Micro's kernels).
@@ -60,8 +61,9 @@ class OpSupport:
         return asdict(self)
 
 
-def op_support(info: ModelInfo, profile: TargetProfile) -> list[OpSupport]:
-    """Per op type: the resolver method and, if it cannot run on ``profile``, why not."""
+def op_support(info: ModelInfo, profile: TargetProfile, float_io: bool = False) -> list[OpSupport]:
+    """Per op type: the resolver method and, if it cannot run on ``profile``, why not
+    (float I/O is allowed on an integer-only target with ``float_io``: the core has an FPU)."""
     integer_only = not profile.quantization.float_ops_allowed
     float_ops: dict[str, str] = {}
     for sg in info.subgraphs:
@@ -88,20 +90,12 @@ def op_support(info: ModelInfo, profile: TargetProfile) -> list[OpSupport]:
         elif integer_only and name in float_ops:
             reason = f"{float_ops[name]}; {profile.name} runs integer-only models"
         rows.append(OpSupport(name, count, method, not reason, reason))
-    if integer_only:
-        sg = info.main
-        for t in (sg.tensors[i] for i in (*sg.inputs, *sg.outputs)):
-            if t.dtype in FLOAT_TYPES:
-                rows.append(
-                    OpSupport(
-                        f"I/O tensor {t.name}",
-                        1,
-                        None,
-                        False,
-                        f"{t.dtype} model input/output; {profile.name} needs int8 I/O "
-                        '(quantize with `io="int8"`)',
-                    )
-                )
+    sg = info.main
+    io = [sg.tensors[i] for i in (*sg.inputs, *sg.outputs)]
+    floats = [t.name for t in io if t.dtype in FLOAT_TYPES]
+    if integer_only and floats and not float_io:
+        what = f"I/O tensor{'s' if len(floats) > 1 else ''} {', '.join(floats)}"
+        rows.append(OpSupport(what, len(floats), None, False, float_io_reason(info, profile)))
     return rows
 
 
