@@ -56,7 +56,9 @@ def test_the_rewrite_gives_int8_io_with_the_removed_ops_scale_and_zero_point(rew
     )
     # LiteRT reads it through its signature, int8 in and out
     runner = interpreters.litert(new).get_signature_runner("serving_default")
-    (got,) = runner(keras_tensor=np.zeros((1, 8, 8, 1), np.int8)).values()
+    (name,) = runner.get_input_details()
+    assert runner.get_input_details()[name]["dtype"] == np.int8
+    (got,) = runner(**{name: np.zeros((1, 8, 8, 1), np.int8)}).values()
     assert got.dtype == np.int8 and got.shape == (1, 10)
 
 
