@@ -33,6 +33,7 @@ from edgesdk.tflite.micro import (
     check_arena,
     compare_with_litert,
     declared_arena,
+    fit_arena,
     load_interpreter,
     measure_arena,
     op_support,
@@ -316,13 +317,14 @@ def export_c(
     arena = measure_arena(interpreter)
     h = profile.header
     declared = declared_arena(arena.total, h.arena_margin_percent, h.alignment)
+    declared, arena_note = fit_arena(data, declared, h.alignment)
     inputs, outputs = info.io_tensors()
     io_bytes = sum(_tensor_bytes(t) for t in (*inputs, *outputs))
     flash = Budget(len(data) + h.runtime_flash_estimate_bytes, profile.memory.flash_budget_bytes)
     ram = Budget(
         declared + io_bytes + h.runtime_ram_estimate_bytes, profile.memory.ram_budget_bytes
     )
-    warnings = _check_budgets(profile, flash, ram, force)
+    warnings = _check_budgets(profile, flash, ram, force) + ([arena_note] if arena_note else [])
     samples, samples_from = samples_for(interpreter, info, data_spec, max(verify_samples, 1), seed)
     interface = verify_io(interface, original, data, samples, str(model))
     parity: list[OutputParity] = []
