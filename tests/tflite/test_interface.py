@@ -123,3 +123,38 @@ def test_models_that_cannot_be_rewritten_are_refused(models, name, reason):
 def test_a_model_with_int8_io_is_left_alone(models):
     data = models["int8_io"].read_bytes()
     assert to_int8_io(data, inspect_bytes(data), "int8_io") == (data, ())
+
+
+def test_two_inputs_keep_their_order_scales_and_outputs(multi_input_model, tmp_path):
+    """Two float inputs with very different ranges: each becomes int8 with its own QUANTIZE's
+    scale, in the model's order, and the outputs still equal the original's."""
+    import keras
+    import tensorflow as tf
+
+    path, npz = multi_input_model
+    arrays = np.load(npz)
+    model = keras.models.load_model(path, compile=False)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: (
+        {name: arrays[name][i : i + 1] for name in ("image", "meta")} for i in range(100)
+    )
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    data = converter.convert()
+    before = inspect_bytes(data)
+    new, edges = to_int8_io(data, before, "two_inputs")
+    assert [(e.side, e.position) for e in edges] == [("input", 0), ("input", 1), ("output", 0)]
+    (in0, in1), (out,) = inspect_bytes(new).io_tensors()
+    (f0, f1), _ = before.io_tensors()
+    assert (in0.name, in1.name) == (f0.name, f1.name)
+    assert [(in0.scale[0], in0.zero_point[0]), (in1.scale[0], in1.zero_point[0])] == [
+        (e.scale, e.zero_point) for e in edges[:2]
+    ]
+    assert in0.scale[0] != in1.scale[0] and in0.dtype == in1.dtype == out.dtype == "int8"
+    rng = np.random.default_rng(0)
+    samples = [
+        [rng.integers(-128, 128, size=t.shape, dtype=np.int8) for t in (in0, in1)]
+        for _ in range(50)
+    ]
+    check = check_rewrite(data, new, edges, samples, "two_inputs")
+    assert check.exact and check.values == 50 * 4
