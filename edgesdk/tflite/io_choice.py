@@ -108,6 +108,7 @@ def prepare_io(
     """
     if io is None:
         return data, info, None
+    io = str(getattr(io, "value", io))  # an IoType member too
     if io not in IO_CHOICES:
         raise ExportError(
             f"Invalid `io` {io!r} (must be one of: {', '.join(IO_CHOICES)})",

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 import edgesdk
 from edgesdk.cli import app
+from edgesdk.core.options import IoType
 from edgesdk.errors import ExportError
 
 runner = CliRunner()
@@ -165,7 +166,10 @@ def test_bad_inputs_are_one_line_and_write_nothing(tmp_path, models, model, args
 
 def test_io_int8_on_a_model_with_int8_io_is_a_noop_with_a_note(tmp_path, models):
     data = models["int8_io"].read_bytes()
-    result = edgesdk.export_c(models["int8_io"], tmp_path / "b", target=FPU_TARGET, io="int8")
+    result = edgesdk.export_c(
+        models["int8_io"], tmp_path / "b", target=FPU_TARGET, io=IoType.INT8
+    )  # the quantize option's enum works too
+    assert result.interface.io == "int8"
     iface = result.interface
     assert not iface.rewritten and iface.note == "the model already has int8 I/O: nothing rewritten"
     assert result.sha256 == _sha(data) == iface.source_sha256 and iface.file is None
