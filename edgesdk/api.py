@@ -6,7 +6,7 @@ import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from edgesdk.core.options import CompressOptions, Normalization, PruneSchedule, QuantizeOptions
 from edgesdk.core.profiles import TargetProfile, list_profiles, load_profile
@@ -21,10 +21,10 @@ if TYPE_CHECKING:  # for annotations only: results pull in numpy, models Keras
     from edgesdk.demos.digits import DemoResult
     from edgesdk.devices.inventory import Device
     from edgesdk.evaluation.compare import EvaluationResult
-    from edgesdk.firmware.bundle import ExportResult
-    from edgesdk.firmware.emulation import EmulationResult
     from edgesdk.firmware.standalone.emulation import StandaloneEmulation
     from edgesdk.firmware.standalone.export import StandaloneExportResult
+    from edgesdk.firmware.tflm.emulation import EmulationResult
+    from edgesdk.firmware.tflm.export import ExportResult
     from edgesdk.quantization.result import QuantizationResult
     from edgesdk.reporting.build import ReportResult
 
@@ -47,6 +47,7 @@ from edgesdk.device_api import (  # noqa: F401 - the device verbs, re-exported
     rollback,
     trust_group,
 )
+from edgesdk.firmware.engines import DEFAULT_ENGINE, Engine
 from edgesdk.mobile_api import (  # noqa: F401 - the mobile verbs, re-exported
     export_coreml,
     inspect_mobile,
@@ -119,7 +120,7 @@ def export_c(
     force: bool = False,
     firmware: bool = False,
     data: str | Path | None = None,
-    engine: str = "tflm",
+    engine: str | Engine = DEFAULT_ENGINE,
     integer_only: bool = False,
     io: str | None = None,
 ) -> ExportResult | StandaloneExportResult:
@@ -140,9 +141,10 @@ def export_c(
         data: samples (as for quantize: .npy/.npz, image folder, module:function) for the test
             vectors and the TFLite Micro parity check (the standalone engine's verification),
             instead of random inputs.
-        engine: ``"tflm"`` (the model for TFLite Micro) or ``"standalone"``: the model compiled
-            to plain C99 kernels, no interpreter, verified bit for bit against LiteRT's
-            reference kernels with the host gcc.
+        engine: a name from :data:`edgesdk.firmware.engines.ENGINES`: ``"tflm"`` (the model
+            for TFLite Micro) or ``"standalone"``: the model compiled to plain C99 kernels, no
+            interpreter, verified bit for bit against LiteRT's reference kernels with the host
+            gcc.
         integer_only: (standalone engine) no float or double in the C: SOFTMAX as TFLite
             Micro's fixed-point kernel, verified against TFLite Micro; int8 I/O only.
         io: (TFLite Micro engine) a model quantized to int8 inside with float I/O (QUANTIZE
@@ -156,11 +158,11 @@ def export_c(
         The ExportResult (StandaloneExportResult for the standalone engine).
 
     Raises:
-        InspectionError, ExportError, OutputError.
+        ConfigError (an unknown engine), InspectionError, ExportError, OutputError.
     """
-    from edgesdk.firmware.bundle import export_c as _export
+    from edgesdk.firmware.engines import ExportRequest, export
 
-    return _export(
+    request = ExportRequest(
         model,
         _profile(target),
         out_dir,
@@ -170,10 +172,10 @@ def export_c(
         force=force,
         firmware=firmware,
         data_spec=str(data) if data is not None else None,
-        engine=engine,
         integer_only=integer_only,
         io=io,
     )
+    return cast("ExportResult | StandaloneExportResult", export(request, engine))
 
 
 def emulate(
@@ -205,14 +207,13 @@ def emulate(
         map that ran it.
 
     Raises:
-        FirmwareError: see :func:`edgesdk.firmware.emulation.emulate`.
+        FirmwareError: see :func:`edgesdk.firmware.tflm.emulation.emulate`.
     """
-    from edgesdk.firmware.emulation import emulate as _emulate
-    from edgesdk.firmware.standalone.emulation import emulate_standalone, is_standalone
+    from edgesdk.firmware.engines import EmulateRequest
+    from edgesdk.firmware.engines import emulate as _emulate
 
-    if is_standalone(bundle_dir):  # export-c --engine standalone: no TFLite Micro
-        return emulate_standalone(bundle_dir, target, timeout, work_dir, board=board)
-    return _emulate(bundle_dir, target, tflm_src, timeout, work_dir, board=board)
+    request = EmulateRequest(Path(bundle_dir), target, tflm_src, timeout, work_dir, board)
+    return cast("EmulationResult | StandaloneEmulation", _emulate(request))
 
 
 def emulate_model(
@@ -221,7 +222,7 @@ def emulate_model(
     test_vectors: int = 4,
     tflm_src: str | Path | None = None,
     timeout: float = 120.0,
-    engine: str = "tflm",
+    engine: str | Engine = DEFAULT_ENGINE,
     board: str | None = None,
 ) -> EmulationResult | StandaloneEmulation:
     """:func:`export_c` into a temporary bundle, then :func:`emulate` it (a .tflite in, the
@@ -229,16 +230,10 @@ def emulate_model(
     ``board``: as for :func:`emulate`."""
     import tempfile
 
-    from edgesdk.firmware.emulation import emulate as _emulate
-
     profile = _profile(target)
     with tempfile.TemporaryDirectory(prefix="edgesdk-emulate-") as tmp:
         export_c(model, Path(tmp) / "bundle", profile, test_vectors=test_vectors, engine=engine)
-        if engine == "standalone":
-            from edgesdk.firmware.standalone.emulation import emulate_standalone
-
-            return emulate_standalone(Path(tmp) / "bundle", profile, timeout, board=board)
-        return _emulate(Path(tmp) / "bundle", profile, tflm_src, timeout, board=board)
+        return emulate(Path(tmp) / "bundle", profile, tflm_src, timeout, board=board)
 
 
 def demo(

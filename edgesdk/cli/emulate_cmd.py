@@ -56,14 +56,10 @@ def finish(result: Any, save: str | None, json_out: bool) -> None:
         result.save(save)
     if json_out:
         print_json(result.to_dict())
-    elif result.to_dict().get("engine") == "standalone":
-        from edgesdk.cli.rendering import render_standalone_emulation
-
-        render_standalone_emulation(result, console)
     else:
-        from edgesdk.cli.render_runs import render_emulation
+        from edgesdk.cli.engine_views import show_emulation
 
-        render_emulation(result, console)
+        show_emulation(result, console)
     bad = result.first_mismatch()
     if bad is not None:
         err_console.print(

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from edgesdk.cli.common import console, handle_errors, print_json
+from edgesdk.firmware.engines import DEFAULT_ENGINE
 
 
 @handle_errors
@@ -54,7 +55,7 @@ def export_c(
             help="tflm: the model for TFLite Micro; standalone: the model as plain C, no "
             "interpreter (verified against LiteRT's reference kernels).",
         ),
-    ] = "tflm",
+    ] = DEFAULT_ENGINE.value,
     integer_only: Annotated[
         bool,
         typer.Option(
@@ -93,11 +94,6 @@ def export_c(
     if json_out:
         print_json(result.to_dict())
         return
-    if engine == "standalone":
-        from edgesdk.cli.rendering import render_standalone_export
+    from edgesdk.cli.engine_views import show_export
 
-        render_standalone_export(result, console)
-        return
-    from edgesdk.cli.rendering import render_export
-
-    render_export(result, console)
+    show_export(result, console)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgesdk.firmware.engines import Engine
 from edgesdk.reporting.collect import Collected
 from edgesdk.reporting.plots import (
     _accuracy_points,
@@ -237,7 +238,12 @@ def _exports(found: Collected, plots: dict[str, bytes], out: list[Section]) -> N
     """One section per C bundle."""
     for _rel, r in found.items["export-c"]:
         s = Section(f"C export: {r['name']} for {r['target']}")
-        if r.get("engine") == "standalone":
+        engine = r.get("engine") or Engine.TFLM.value  # bundles that name none are TFLM's
+        if engine not in (Engine.TFLM.value, Engine.STANDALONE.value):
+            s.paragraphs.append(f"Engine {engine}; files: {', '.join(map(str, r['files']))}.")
+            out.append(s)
+            continue
+        if engine == Engine.STANDALONE.value:
             s.paragraphs.append(
                 f"Standalone C engine (no interpreter): {r['model_bytes']:,} bytes of model, "
                 f"{r['constant_bytes']:,} bytes of constants, activations "

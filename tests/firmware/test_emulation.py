@@ -212,10 +212,10 @@ def test_a_hang_and_a_fault_are_errors_not_a_stuck_cli(digits_int8, tmp_path):
 
 def test_export_c_firmware_project_builds_with_the_users_tflm(digits_int8, tmp_path):
     from edgesdk.firmware.cores import core_for
-    from edgesdk.firmware.emulation import REPO_ROOT
     from edgesdk.firmware.emulator import run_firmware
-    from edgesdk.firmware.project import uart_make_vars
-    from edgesdk.firmware.tflm_library import BuildType, build_library, locate_source, open_source
+    from edgesdk.firmware.linking import uart_make_vars
+    from edgesdk.firmware.tflm.emulation import REPO_ROOT
+    from edgesdk.firmware.tflm.library import BuildType, build_library, locate_source, open_source
     from edgesdk.firmware.toolchain import find_toolchain
 
     r = runner.invoke(

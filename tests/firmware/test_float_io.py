@@ -151,7 +151,11 @@ def test_without_io_the_refusal_names_the_option(tmp_path, models):
         ("float_island", ["--io", "int8"], "float ops inside the model"),
         ("fio", ["--io", "uint8"], "Invalid --io 'uint8' (must be one of: int8, float32)"),
         ("fio", ["--io", "float32", "-t", NO_FPU_TARGET], "has no FPU; must be --io int8"),
-        ("fio", ["--io", "int8", "--engine", "standalone"], "--io applies to --engine tflm"),
+        (
+            "fio",
+            ["--io", "int8", "--engine", "standalone"],
+            "io needs engine='tflm' (rewrites or keeps a model's float I/O)",
+        ),
     ],
 )
 def test_bad_inputs_are_one_line_and_write_nothing(tmp_path, models, model, args, message):

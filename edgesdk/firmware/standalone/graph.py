@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from edgesdk.errors import ExportError
+from edgesdk.firmware.engines import Engine
 
 SUPPORTED_OPS = (
     "CONV_2D",
@@ -28,7 +29,7 @@ SUPPORTED_OPS = (
 )
 _ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6"}
 _DTYPES = {0: "float32", 2: "int32", 3: "uint8", 9: "int8", 7: "int16", 4: "int64"}
-ESCAPE = 'use `engine="tflm"` for this model'
+ESCAPE = f'use `engine="{Engine.TFLM.value}"` for this model'
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from edgesdk.core.manifest import record_export
 from edgesdk.core.profiles import TargetProfile
 from edgesdk.core.results import JsonResult
 from edgesdk.errors import ExportError
+from edgesdk.firmware.bundle_input import io_record
 from edgesdk.firmware.csource import (
     C_TYPES,
     camel,
@@ -23,7 +24,7 @@ from edgesdk.firmware.csource import (
     sanitize_identifier,
     write_byte_array,
 )
-from edgesdk.firmware.user_project import write_for_profile
+from edgesdk.firmware.engines import Engine
 from edgesdk.firmware.vectors import samples_for, test_vectors_header, untied
 from edgesdk.tflite.io_choice import InterfaceRecord, prepare_io, verify_io, with_file
 from edgesdk.tflite.micro import (
@@ -43,7 +44,6 @@ from edgesdk.tflite.parity import first_divergence, lsb_warnings, parity_failure
 from edgesdk.tflite.preflight import preflight
 
 log = logging.getLogger(__name__)
-ENGINES = ("tflm", "standalone")  # tflm: the model array for TFLite Micro; standalone: plain C
 
 
 @dataclass(frozen=True)
@@ -88,11 +88,12 @@ class ExportResult(JsonResult):
     test_vectors: int = 0
     forced: bool = False
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    io: dict[str, Any] = field(default_factory=dict)  # name, dtype, shape of inputs, outputs
     interface: InterfaceRecord | None = None  # the I/O asked for (`io`): rewritten or kept
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "engine": "tflm",
+            "engine": Engine.TFLM.value,
             "model": self.model,
             "target": self.target,
             "name": self.name,
@@ -113,6 +114,7 @@ class ExportResult(JsonResult):
             "test_vectors": self.test_vectors,
             "forced": self.forced,
             "warnings": list(self.warnings),
+            "io": self.io,
             "interface": self.interface.to_dict() if self.interface else None,
         }
 
@@ -239,7 +241,7 @@ def _resolver_header(name: str, banner: str, ops: list[OpSupport]) -> str:
 
 # Over 80 lines: the checks that must pass before anything is written, in order, then one
 # atomic write of the whole folder.
-def export_c(
+def export_tflm(
     model: str | Path,
     profile: TargetProfile,
     out_dir: str | Path,
@@ -251,11 +253,9 @@ def export_c(
     seed: int = 0,
     firmware: bool = False,
     data_spec: str | None = None,
-    engine: str = "tflm",
-    integer_only: bool = False,
     io: str | None = None,
-) -> Any:
-    """Write the firmware bundle for ``model`` and ``profile`` into ``out_dir`` (atomically).
+) -> ExportResult:
+    """Write the TFLite Micro bundle for ``model`` and ``profile`` into ``out_dir`` (atomically).
 
     Raises:
         InspectionError: not a (complete) .tflite file.
@@ -266,38 +266,7 @@ def export_c(
     ``io="int8"`` rewrites float I/O around an int8 body to int8 I/O (checked against the
     model as given, written into the bundle); ``io="float32"`` keeps it on a core with an FPU
     (:mod:`edgesdk.tflite.io_choice`).
-
-    ``engine="standalone"`` writes the model as plain C instead (no interpreter; see
-    :mod:`edgesdk.firmware.standalone.export`) and returns its StandaloneExportResult.
     """
-    if engine not in ENGINES:
-        raise ExportError(
-            f"Invalid engine={engine!r} (must be one of: {', '.join(ENGINES)})",
-            what="engine",
-            value=engine,
-            allowed=list(ENGINES),
-        )
-    if integer_only and engine != "standalone":
-        raise ExportError(
-            f"integer_only needs engine='standalone' (TFLite Micro's kernels are its own), "
-            f"got engine={engine!r}",
-            what="integer_only",
-            value=engine,
-        )
-    if io is not None and engine != "tflm":
-        raise ExportError(
-            f'`io` applies to `engine="tflm"` (the standalone engine takes the model\'s own '
-            f"I/O), got engine={engine!r}",
-            what="io",
-            value=io,
-        )
-    if engine == "standalone":  # the model as plain C: edgesdk.firmware.standalone
-        from edgesdk.firmware.standalone.export import export_standalone
-
-        return export_standalone(
-            model, profile, out_dir, name, test_vectors, verify, force=force, seed=seed,
-            firmware=firmware, data_spec=data_spec, integer_only=integer_only,
-        )  # fmt: skip
     if firmware and not test_vectors:
         test_vectors = 4  # the firmware checks its outputs against them
     data = read_tflite(model)
@@ -361,7 +330,8 @@ def export_c(
             (tmp / files[-1]).write_bytes(data)
             interface = with_file(interface, files[-1], data)
         if firmware:
-            write_for_profile(tmp, profile)
+            _write_user_project(tmp, ident, files, declared, (inputs, outputs), test_vectors,
+                                profile)  # fmt: skip
             files.append("firmware/")
         result = ExportResult(
             model=str(model),
@@ -383,6 +353,7 @@ def export_c(
             test_vectors=test_vectors,
             forced=force,
             warnings=tuple(warnings),
+            io=io_record(inputs, outputs),
             interface=interface,
         )
         options = {"name": ident, "verify": verify, "test_vectors": test_vectors, "force": force}
@@ -391,6 +362,33 @@ def export_c(
     for w in warnings:
         log.warning("%s", w)
     return result
+
+
+def _write_user_project(
+    tmp: Path,
+    ident: str,
+    files: list[str],
+    declared: int,
+    io: tuple[list[TensorInfo], list[TensorInfo]],
+    vector_count: int,
+    profile: TargetProfile,
+) -> None:
+    """``tmp/firmware/``: the project a user builds with their own TFLite Micro."""
+    from edgesdk.firmware.tflm.project import Bundle
+    from edgesdk.firmware.tflm.user_project import write_for_profile
+
+    bundle = Bundle(
+        folder=tmp,
+        name=ident,
+        model_source=tmp / files[1],
+        headers=tuple(tmp / f for f in (files[0], files[2], files[3])),
+        arena_size=declared,
+        input_count=len(io[0]),
+        output_count=len(io[1]),
+        vector_count=vector_count,
+        estimate=None,
+    )
+    write_for_profile(bundle, profile)
 
 
 def _check_budgets(profile: TargetProfile, flash: Budget, ram: Budget, force: bool) -> list[str]:

@@ -14,10 +14,11 @@ from typing import Any
 from edgesdk.core.profiles import TargetProfile, load_profile
 from edgesdk.core.results import JsonResult
 from edgesdk.errors import FirmwareError
+from edgesdk.firmware.engines import Engine
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]  # a source checkout: ../shared/ may hold the kit
+REPO_ROOT = Path(__file__).resolve().parents[3]  # a source checkout: ../shared/ may hold the kit
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class EmulationResult(JsonResult):
         data["instructions"] = list(self.instructions)
         data["warnings"] = list(self.warnings)
         data["kind"] = "emulate"
+        data["engine"] = Engine.TFLM.value
         data["estimated_latency_ms"] = self.estimated_latency_ms
         data["latency_is_estimate"] = True
         return data
@@ -130,12 +132,12 @@ def emulate(
             instruction the target's architecture lacks (on a stand-in board), a hang, a fault
             or a set-up error on the target.
     """
-    from edgesdk.firmware import project as proj
     from edgesdk.firmware import target_board
     from edgesdk.firmware.cores import CPI_SOURCES
     from edgesdk.firmware.emulator import run_firmware
     from edgesdk.firmware.size import measure
-    from edgesdk.firmware.tflm_library import BuildType, build_library, locate_source, open_source
+    from edgesdk.firmware.tflm import project as proj
+    from edgesdk.firmware.tflm.library import BuildType, build_library, locate_source, open_source
     from edgesdk.firmware.toolchain import find_toolchain, icount_plugin
 
     bundle = proj.read_bundle(Path(bundle_dir))
