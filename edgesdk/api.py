@@ -124,6 +124,7 @@ def export_c(
     integer_only: bool = False,
     kernels: str | None = None,
     arena: str | None = None,
+    io: str | None = None,
 ) -> ExportResult | StandaloneExportResult:
     """Write a firmware bundle (C array, I/O constants, arena size, op resolver) for a .tflite.
 
@@ -155,6 +156,12 @@ def export_c(
             this 64-bit host, plus the profile's margin) or ``"target"``: the arena the
             firmware uses on the target's emulated core, plus the same margin (checked there
             once more before the bundle is written).
+        io: (TFLite Micro engine) a model quantized to int8 inside with float I/O (QUANTIZE
+            and DEQUANTIZE ops at its edges, as many published models come): ``"int8"``
+            removes those edge ops, the I/O taking their scale and zero point, checks the
+            rewritten model's outputs equal the original's on the parity samples and writes it
+            into the bundle as ``NAME_int8_io.tflite``; ``"float32"`` keeps float I/O on a core
+            with an FPU. None: the model as it is (float I/O refused on integer-only targets).
 
     Returns:
         The ExportResult (StandaloneExportResult for the standalone engine).
@@ -177,6 +184,7 @@ def export_c(
         integer_only=integer_only,
         kernels=kernels,
         arena=arena,
+        io=io,
     )
     return cast("ExportResult | StandaloneExportResult", export(request, engine))
 

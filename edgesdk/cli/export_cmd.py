@@ -79,6 +79,15 @@ def export_c(
             "fixed-point kernel, verified against TFLite Micro); int8 I/O only.",
         ),
     ] = False,
+    io: Annotated[
+        str | None,
+        typer.Option(
+            "--io",
+            help="int8: give a model that is int8 inside with float I/O (QUANTIZE/DEQUANTIZE "
+            "at its edges) int8 I/O, checked against it and written into the bundle; float32: "
+            "keep its float I/O (cores with an FPU).",
+        ),
+    ] = None,
 ) -> None:
     """Emit C/C++ sources for TFLite Micro firmware: model array, arena size, op resolver."""
     from edgesdk import api
@@ -97,6 +106,7 @@ def export_c(
         integer_only=integer_only,
         kernels=kernels,
         arena=arena,
+        io=io,
     )
     if json_out:
         print_json(result.to_dict())

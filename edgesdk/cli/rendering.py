@@ -242,6 +242,16 @@ def render_export(result: Any, console: Console) -> None:
             f"measured {result.arena.total} B on this host, declared {result.arena_declared} B",
         )
     head.add_row("kernels", f"TFLite Micro, {safe(result.kernels)}")
+    iface = getattr(result, "interface", None)
+    if iface is not None:
+        check = iface.check
+        same = (
+            f"; outputs equal the original's after dequantization on {check.samples} samples "
+            f"({check.equal_values}/{check.values} values, {safe(check.kernels)})"
+            if check
+            else ""
+        )
+        head.add_row(f"I/O ({safe(iface.io)})", library_text(iface.note, newlines=False) + same)
     for label, b in (("flash", result.flash), ("RAM", result.ram)):
         pct = "" if b.percent is None else f" ({b.percent:.1f}% of {human_bytes(b.budget)})"
         head.add_row(label, f"{human_bytes(b.used)}{pct}")

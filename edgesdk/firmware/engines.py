@@ -51,6 +51,7 @@ class ExportRequest:
     integer_only: bool = False
     kernels: str | None = None  # the TFLite Micro kernel set (None: the core's usual one)
     arena: str | None = None  # "host" or "target": where the declared arena comes from
+    io: str | None = None  # float I/O: "int8" rewrites it, "float32" keeps it (FPU cores)
 
 
 @dataclass(frozen=True)
@@ -89,9 +90,12 @@ ENGINES: dict[str, str | FirmwareEngine] = {
     Engine.STANDALONE.value: "edgesdk.firmware.standalone.entry",
 }
 # options only some engines take: option -> what the message says about it
-ENGINE_OPTIONS = {"integer_only": "no float or double in the C",
-                  "kernels": "a TFLite Micro kernel set",
-                  "arena": "the TFLite Micro tensor arena"}  # fmt: skip
+ENGINE_OPTIONS = {
+    "integer_only": "no float or double in the C",
+    "kernels": "a TFLite Micro kernel set",
+    "arena": "the TFLite Micro tensor arena",
+    "io": "rewrites or keeps a model's float I/O",
+}
 
 
 def names() -> list[str]:

@@ -10,9 +10,8 @@ if TYPE_CHECKING:
     from edgesdk.firmware.tflm.emulation import EmulationResult
     from edgesdk.firmware.tflm.export import ExportResult
 
-OPTIONS: frozenset[str] = frozenset(
-    {"kernels", "arena"}
-)  # no integer_only: TFLM's kernels are its own
+# TFLite Micro's kernels are its own: no integer_only; float I/O rewritten or kept
+OPTIONS: frozenset[str] = frozenset({"kernels", "arena", "io"})
 
 
 def export(request: ExportRequest) -> ExportResult:
@@ -23,7 +22,7 @@ def export(request: ExportRequest) -> ExportResult:
     return export_tflm(
         r.model, r.profile, r.out_dir, r.name, r.test_vectors, r.verify,
         100 if r.verify_samples is None else r.verify_samples, r.force, r.seed, r.firmware,
-        r.data_spec, r.kernels, r.arena,
+        r.data_spec, r.kernels, r.arena, r.io,
     )  # fmt: skip
 
 

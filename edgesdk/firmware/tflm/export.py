@@ -28,6 +28,7 @@ from edgesdk.firmware.engines import Engine
 from edgesdk.firmware.tflm.library import KernelSet, default_kernels, parse_kernels
 from edgesdk.firmware.tflm.registrations import Registration, registrations
 from edgesdk.firmware.vectors import samples_for, test_vectors_header, untied
+from edgesdk.tflite.io_choice import InterfaceRecord, prepare_io, verify_io, with_file
 from edgesdk.tflite.micro import (
     ArenaMeasurement,
     OpSupport,
@@ -35,6 +36,7 @@ from edgesdk.tflite.micro import (
     check_arena,
     compare_with_litert,
     declared_arena,
+    fit_arena,
     load_interpreter,
     measure_arena,
     op_support,
@@ -94,6 +96,7 @@ class ExportResult(JsonResult):
     arena_source: str = "host"  # where arena_declared comes from: "host" or "target"
     arena_measured_target: int | None = None  # arena used by the firmware on the target's core
     layers: tuple[tuple[int, str], ...] = ()  # (op index, op) of the main subgraph, run order
+    interface: InterfaceRecord | None = None  # the I/O asked for (`io`): rewritten or kept
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -124,6 +127,7 @@ class ExportResult(JsonResult):
             "forced": self.forced,
             "warnings": list(self.warnings),
             "io": self.io,
+            "interface": self.interface.to_dict() if self.interface else None,
         }
 
 
@@ -268,6 +272,7 @@ def export_tflm(
     data_spec: str | None = None,
     kernels: str | None = None,
     arena: str | None = None,
+    io: str | None = None,
 ) -> ExportResult:
     """Write the TFLite Micro bundle for ``model`` and ``profile`` into ``out_dir`` (atomically).
 
@@ -284,6 +289,10 @@ def export_tflm(
         ExportError: bad name, ops the target cannot run, TFLite Micro / LiteRT disagreement,
             budgets exceeded (unless ``force``).
         OutputError: the folder exists with files (unless ``force``) or cannot be written.
+
+    ``io="int8"`` rewrites float I/O around an int8 body to int8 I/O (checked against the
+    model as given, written into the bundle); ``io="float32"`` keeps it on a core with an FPU
+    (:mod:`edgesdk.tflite.io_choice`).
     """
     kernel_set = parse_kernels(kernels) or _profile_kernels(profile)
     on_target = _arena_source(arena, profile) == ARENA_TARGET
@@ -291,10 +300,12 @@ def export_tflm(
         test_vectors = 4  # the firmware checks its outputs against them
     data = read_tflite(model)
     info = inspect_bytes(data, str(model))
+    original = data
+    data, info, interface = prepare_io(data, info, profile, io, str(model))
     ident = sanitize_identifier(name if name is not None else Path(model).stem)
     out = Path(out_dir).expanduser().absolute()
     check_out_dir(out, force)
-    ops = op_support(info, profile)
+    ops = op_support(info, profile, float_io=interface is not None and interface.io == "float32")
     regs = registrations(info, ops)
     refused = [o for o in ops if not o.supported]
     if refused:
@@ -304,19 +315,23 @@ def export_tflm(
     interpreter, _ = load_interpreter(data)
     arena = measure_arena(interpreter)
     h = profile.header
-    target_used = _arena_on_target(model, profile, kernel_set) if on_target else None
-    declared = declared_arena(
-        target_used if target_used is not None else arena.total, h.arena_margin_percent,
-        h.alignment,
-    )  # fmt: skip
+    if on_target:  # what the firmware used on the target's core (a 32-bit arena)
+        target_used: int | None = _arena_on_target(model, profile, kernel_set, io)
+        declared = declared_arena(target_used or 0, h.arena_margin_percent, h.alignment)
+        arena_note = None
+    else:
+        target_used = None
+        declared = declared_arena(arena.total, h.arena_margin_percent, h.alignment)
+        declared, arena_note = fit_arena(data, declared, h.alignment)
     inputs, outputs = info.io_tensors()
     io_bytes = sum(_tensor_bytes(t) for t in (*inputs, *outputs))
     flash = Budget(len(data) + h.runtime_flash_estimate_bytes, profile.memory.flash_budget_bytes)
     ram = Budget(
         declared + io_bytes + h.runtime_ram_estimate_bytes, profile.memory.ram_budget_bytes
     )
-    warnings = _check_budgets(profile, flash, ram, force)
+    warnings = _check_budgets(profile, flash, ram, force) + ([arena_note] if arena_note else [])
     samples, samples_from = samples_for(interpreter, info, data_spec, max(verify_samples, 1), seed)
+    interface = verify_io(interface, original, data, samples, str(model))
     parity: list[OutputParity] = []
     divergence = None
     if verify:
@@ -347,6 +362,10 @@ def export_tflm(
             tmp, ident, str(model), data, sha, profile, info, declared, arena.total, regs,
             interpreter, untied(interpreter, info, samples, test_vectors, warnings),
         )  # fmt: skip
+        if interface is not None and interface.rewritten:
+            files.append(f"{ident}_int8_io.tflite")
+            (tmp / files[-1]).write_bytes(data)
+            interface = with_file(interface, files[-1], data)
         if firmware:
             _write_user_project(tmp, ident, files, declared, (inputs, outputs), test_vectors,
                                 profile, kernel_set)  # fmt: skip
@@ -377,9 +396,10 @@ def export_tflm(
             arena_source=ARENA_TARGET if on_target else ARENA_HOST,
             layers=tuple((op.index, op.name) for op in info.main.ops),
             arena_measured_target=target_used,
+            interface=interface,
         )
         options = {"name": ident, "verify": verify, "test_vectors": test_vectors, "force": force,
-                   "kernels": kernel_set.value,
+                   "kernels": kernel_set.value, "io": io,
                    "arena": ARENA_TARGET if on_target else ARENA_HOST}  # fmt: skip
         record_export(tmp, out, model, result, options, profile)
         if on_target and test_vectors:  # the declared arena, run once on the target's core
@@ -448,7 +468,9 @@ def _arena_source(value: str | None, profile: TargetProfile) -> str:
     return choice
 
 
-def _arena_on_target(model: str | Path, profile: TargetProfile, kernels: KernelSet) -> int:
+def _arena_on_target(
+    model: str | Path, profile: TargetProfile, kernels: KernelSet, io: str | None
+) -> int:
     """The arena the firmware uses on the target's emulated core (a probe bundle with one
     test vector, built and run like ``emulate``; nothing of it is kept).
 
@@ -462,7 +484,7 @@ def _arena_on_target(model: str | Path, profile: TargetProfile, kernels: KernelS
     with tempfile.TemporaryDirectory(prefix="edgesdk-arena-") as tmp:
         probe = Path(tmp) / "probe"
         export_tflm(model, profile, probe, "probe", test_vectors=1, verify=False,
-                    kernels=kernels.value)  # fmt: skip
+                    kernels=kernels.value, io=io)  # fmt: skip
         run = emulate(probe, profile, kernels=kernels.value)
     if not run.bit_exact:
         raise ExportError(
