@@ -70,11 +70,12 @@ _DEVICE_HEADER_DEFINE = "-DCMSIS_DEVICE_ARM_CORTEX_M_XX_HEADER_FILE="
 _CMSIS_NN_SKIP = ("_f16.c", "_f32.c", "arm_nntables_flt.c")
 
 
-def parse_kernels(value: str | KernelSet | None) -> KernelSet | None:
-    """``value`` as a KernelSet (None stays None: the default).
+def parse_kernels(value: str | KernelSet | None, where: Path | None = None) -> KernelSet | None:
+    """``value`` as a KernelSet (None stays None: the default). ``where``: the bundle file it
+    was read from (a FirmwareError then, naming it).
 
     Raises:
-        ConfigError: not a kernel set.
+        ConfigError: not a kernel set (FirmwareError with ``where``).
     """
     if value is None or isinstance(value, KernelSet):
         return value
@@ -84,10 +85,13 @@ def parse_kernels(value: str | KernelSet | None) -> KernelSet | None:
         from edgesdk.errors import ConfigError
 
         allowed = [k.value for k in KernelSet]
-        raise ConfigError(
-            f"Invalid kernels={value!r} (must be one of: {', '.join(allowed)})",
+        shown = repr(value)[:40]
+        error = ConfigError if where is None else FirmwareError
+        raise error(
+            f"Invalid kernels={shown}{'' if where is None else f' in {where}'} (must be one of: "
+            f"{', '.join(allowed)})",
             what="kernels",
-            value=str(value)[:40],
+            value=shown,
             allowed=allowed,
         ) from None
 
