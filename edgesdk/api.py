@@ -6,7 +6,7 @@ import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from edgesdk.core.options import CompressOptions, Normalization, PruneSchedule, QuantizeOptions
 from edgesdk.core.profiles import TargetProfile, list_profiles, load_profile
@@ -21,10 +21,10 @@ if TYPE_CHECKING:  # for annotations only: results pull in numpy, models Keras
     from edgesdk.demos.digits import DemoResult
     from edgesdk.devices.inventory import Device
     from edgesdk.evaluation.compare import EvaluationResult
-    from edgesdk.firmware.bundle import ExportResult
-    from edgesdk.firmware.emulation import EmulationResult
     from edgesdk.firmware.standalone.emulation import StandaloneEmulation
     from edgesdk.firmware.standalone.export import StandaloneExportResult
+    from edgesdk.firmware.tflm.emulation import EmulationResult
+    from edgesdk.firmware.tflm.export import ExportResult
     from edgesdk.quantization.result import QuantizationResult
     from edgesdk.reporting.build import ReportResult
 
@@ -47,6 +47,7 @@ from edgesdk.device_api import (  # noqa: F401 - the device verbs, re-exported
     rollback,
     trust_group,
 )
+from edgesdk.firmware.engines import DEFAULT_ENGINE, Engine
 from edgesdk.mobile_api import (  # noqa: F401 - the mobile verbs, re-exported
     export_coreml,
     inspect_mobile,
@@ -122,8 +123,11 @@ def export_c(
     force: bool = False,
     firmware: bool = False,
     data: str | Path | None = None,
-    engine: str = "tflm",
+    engine: str | Engine = DEFAULT_ENGINE,
     integer_only: bool = False,
+    kernels: str | None = None,
+    arena: str | None = None,
+    io: str | None = None,
 ) -> ExportResult | StandaloneExportResult:
     """Write a firmware bundle (C array, I/O constants, arena size, op resolver) for a .tflite.
 
@@ -142,21 +146,35 @@ def export_c(
         data: samples (as for quantize: .npy/.npz, image folder, module:function) for the test
             vectors and the TFLite Micro parity check (the standalone engine's verification),
             instead of random inputs.
-        engine: ``"tflm"`` (the model for TFLite Micro) or ``"standalone"``: the model compiled
-            to plain C99 kernels, no interpreter, verified bit for bit against LiteRT's
-            reference kernels with the host gcc.
+        engine: a name from :data:`edgesdk.firmware.engines.ENGINES`: ``"tflm"`` (the model
+            for TFLite Micro) or ``"standalone"``: the model compiled to plain C99 kernels, no
+            interpreter, verified bit for bit against LiteRT's reference kernels with the host
+            gcc.
         integer_only: (standalone engine) no float or double in the C: SOFTMAX as TFLite
             Micro's fixed-point kernel, verified against TFLite Micro; int8 I/O only.
+        kernels: (TFLite Micro engine) the kernel set the firmware is for: ``"cmsis-nn"``
+            (the default on Cortex-M cores, what firmware ships with) or ``"reference"``;
+            recorded in export.json (``emulate`` builds with it) and the firmware project.
+        arena: (TFLite Micro engine) ``"host"`` (default: TFLite Micro's arena measured on
+            this 64-bit host, plus the profile's margin) or ``"target"``: the arena the
+            firmware uses on the target's emulated core, plus the same margin (checked there
+            once more before the bundle is written).
+        io: (TFLite Micro engine) a model quantized to int8 inside with float I/O (QUANTIZE
+            and DEQUANTIZE ops at its edges, as many published models come): ``"int8"``
+            removes those edge ops, the I/O taking their scale and zero point, checks the
+            rewritten model's outputs equal the original's on the parity samples and writes it
+            into the bundle as ``NAME_int8_io.tflite``; ``"float32"`` keeps float I/O on a core
+            with an FPU. None: the model as it is (float I/O refused on integer-only targets).
 
     Returns:
         The ExportResult (StandaloneExportResult for the standalone engine).
 
     Raises:
-        InspectionError, ExportError, OutputError.
+        ConfigError (an unknown engine), InspectionError, ExportError, OutputError.
     """
-    from edgesdk.firmware.bundle import export_c as _export
+    from edgesdk.firmware.engines import ExportRequest, export
 
-    return _export(
+    request = ExportRequest(
         model,
         _profile(target),
         out_dir,
@@ -166,9 +184,12 @@ def export_c(
         force=force,
         firmware=firmware,
         data_spec=str(data) if data is not None else None,
-        engine=engine,
         integer_only=integer_only,
+        kernels=kernels,
+        arena=arena,
+        io=io,
     )
+    return cast("ExportResult | StandaloneExportResult", export(request, engine))
 
 
 def emulate(
@@ -178,6 +199,7 @@ def emulate(
     timeout: float = 120.0,
     work_dir: str | Path | None = None,
     board: str | None = None,
+    kernels: str | None = None,
 ) -> EmulationResult | StandaloneEmulation:
     """Build TFLite Micro firmware for a C bundle and the target's core, run it under
     qemu-system-arm, and measure it.
@@ -192,6 +214,8 @@ def emulate(
         board: a qemu board instead of the target profile's, one that runs the target's code
             (e.g. ``"microbit"``, a Cortex-M0 with 16 KB of RAM, for ``rp2040``, whose profile
             runs on ``"mps2-an385"``, a Cortex-M3 limited to the Pico's 264 KB and 2 MB).
+        kernels: (TFLite Micro bundles) ``"cmsis-nn"`` or ``"reference"`` (default: the
+            bundle's, else CMSIS-NN on Cortex-M); every figure of the result is for that set.
 
     Returns:
         The EmulationResult: bit-exactness per vector against the host TFLite Micro
@@ -200,14 +224,13 @@ def emulate(
         map that ran it.
 
     Raises:
-        FirmwareError: see :func:`edgesdk.firmware.emulation.emulate`.
+        FirmwareError: see :func:`edgesdk.firmware.tflm.emulation.emulate`.
     """
-    from edgesdk.firmware.emulation import emulate as _emulate
-    from edgesdk.firmware.standalone.emulation import emulate_standalone, is_standalone
+    from edgesdk.firmware.engines import EmulateRequest
+    from edgesdk.firmware.engines import emulate as _emulate
 
-    if is_standalone(bundle_dir):  # export-c --engine standalone: no TFLite Micro
-        return emulate_standalone(bundle_dir, target, timeout, work_dir, board=board)
-    return _emulate(bundle_dir, target, tflm_src, timeout, work_dir, board=board)
+    request = EmulateRequest(Path(bundle_dir), target, tflm_src, timeout, work_dir, board, kernels)
+    return cast("EmulationResult | StandaloneEmulation", _emulate(request))
 
 
 def emulate_model(
@@ -216,24 +239,20 @@ def emulate_model(
     test_vectors: int = 4,
     tflm_src: str | Path | None = None,
     timeout: float = 120.0,
-    engine: str = "tflm",
+    engine: str | Engine = DEFAULT_ENGINE,
     board: str | None = None,
+    kernels: str | None = None,
 ) -> EmulationResult | StandaloneEmulation:
     """:func:`export_c` into a temporary bundle, then :func:`emulate` it (a .tflite in, the
     EmulationResult out; nothing is kept). ``engine="standalone"``: the standalone C engine;
-    ``board``: as for :func:`emulate`."""
+    ``board``, ``kernels``: as for :func:`emulate`."""
     import tempfile
-
-    from edgesdk.firmware.emulation import emulate as _emulate
 
     profile = _profile(target)
     with tempfile.TemporaryDirectory(prefix="edgesdk-emulate-") as tmp:
-        export_c(model, Path(tmp) / "bundle", profile, test_vectors=test_vectors, engine=engine)
-        if engine == "standalone":
-            from edgesdk.firmware.standalone.emulation import emulate_standalone
-
-            return emulate_standalone(Path(tmp) / "bundle", profile, timeout, board=board)
-        return _emulate(Path(tmp) / "bundle", profile, tflm_src, timeout, board=board)
+        bundle = Path(tmp) / "bundle"
+        export_c(model, bundle, profile, test_vectors=test_vectors, engine=engine, kernels=kernels)
+        return emulate(bundle, profile, tflm_src, timeout, board=board, kernels=kernels)
 
 
 def demo(

@@ -50,9 +50,10 @@ def quantize_run(
         check_out_dir(emit_c)
     result = quantize(model, data, output, profile, options, max_accuracy_drop, eval_data)
     if emit_c is not None:
-        from edgesdk.firmware.bundle import export_c
+        from edgesdk.firmware.engines import ExportRequest, export
 
-        result = dataclasses.replace(result, export=export_c(result.output, profile, emit_c))
+        bundle = export(ExportRequest(result.output, profile, emit_c))
+        result = dataclasses.replace(result, export=bundle)
     if labels is not None:
         from edgesdk.mobile.package import package_quantized
 

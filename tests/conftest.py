@@ -270,8 +270,8 @@ def cortex_m0(tmp_path_factory) -> Path:
 def require_firmware_tools() -> None:
     """Skip (one line naming what is missing) without the toolchain, qemu or TFLite Micro."""
     from edgesdk.errors import FirmwareError
-    from edgesdk.firmware.emulation import REPO_ROOT
-    from edgesdk.firmware.tflm_library import locate_source
+    from edgesdk.firmware.tflm.emulation import REPO_ROOT
+    from edgesdk.firmware.tflm.library import locate_source
     from edgesdk.firmware.toolchain import find_toolchain
 
     try:

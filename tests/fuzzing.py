@@ -314,7 +314,7 @@ def data_entries(tmp: Path) -> dict[str, tuple[bytes, Callable[[bytes], object]]
 
 def bundle_entry(bundle: Path, tmp: Path, rng: random.Random) -> Callable[[], object]:
     """read_bundle (what emulate starts with) on a copy of ``bundle`` with one file damaged."""
-    from edgesdk.firmware.project import read_bundle
+    from edgesdk.firmware.tflm.project import read_bundle
 
     copy = tmp / "bundle-copy"
     shutil.rmtree(copy, ignore_errors=True)

@@ -137,7 +137,7 @@ def test_the_base_imports_no_stage():
     "module, target",
     [
         ("edgesdk.tflite.agreement", "edgesdk.tflite.micro"),  # micro imports agreement
-        ("edgesdk.firmware.bundle", "edgesdk.api"),
+        ("edgesdk.firmware.tflm.export", "edgesdk.api"),
         ("edgesdk.compression.host", "edgesdk.runs"),
     ],
 )

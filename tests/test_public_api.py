@@ -125,8 +125,8 @@ def test_result_types_are_the_stages_own_classes():
     """The annotations name what the verbs really return (spot checks across the three
     modules, resolved like the check above)."""
     from edgesdk.devices.check import DeviceReport
-    from edgesdk.firmware.bundle import ExportResult
     from edgesdk.firmware.standalone.export import StandaloneExportResult
+    from edgesdk.firmware.tflm.export import ExportResult
     from edgesdk.mobile.package import PackageResult
 
     def hints(module: str, name: str) -> dict[str, object]:

@@ -8,6 +8,7 @@ import typer
 
 from edgesdk.cli.common import console, handle_errors, print_json, prompt_passphrase, safe
 from edgesdk.cli.live import run_fleet
+from edgesdk.firmware.engines import DEFAULT_ENGINE
 
 
 # Over 80 lines: one typer parameter per CLI option; the body picks one of four paths.
@@ -53,6 +54,20 @@ def benchmark(
         str | None,
         typer.Option(help="With --emulate: a qemu board instead of the target's (see emulate)."),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="With --emulate: the firmware engine, tflm (TFLite Micro) or standalone (the "
+            "model as plain C)."
+        ),
+    ] = DEFAULT_ENGINE.value,
+    kernels: Annotated[
+        str | None,
+        typer.Option(
+            help="With --emulate and the tflm engine: the TFLite Micro kernel set, cmsis-nn or "
+            "reference (default: cmsis-nn on Cortex-M cores)."
+        ),
+    ] = None,
     sweep: Annotated[
         list[str] | None,
         typer.Option(
@@ -91,15 +106,17 @@ def benchmark(
         else:
             render_sweep(result, console)
         return
-    if board is not None and not emulate:
-        raise typer.BadParameter("--board works with --emulate")
+    if not emulate and (board is not None or kernels is not None
+                        or engine != DEFAULT_ENGINE.value):  # fmt: skip
+        raise typer.BadParameter("--board, --engine and --kernels work with --emulate")
     if emulate:
         if target is None or device is not None or group is not None:
             raise typer.BadParameter("--emulate needs --target and no --device/--group")
         from edgesdk.cli.emulate_cmd import finish
 
         with console.status(f"Emulating {safe(model)} on {safe(target)} ..."):
-            finish(api.emulate_model(model, target, board=board), save, json_out)
+            result = api.emulate_model(model, target, engine=engine, board=board, kernels=kernels)
+        finish(result, save, json_out)
         return
 
     options = BenchmarkOptions(

@@ -37,6 +37,13 @@ def emulate(
             "RAM; the code is built for the target's core either way."
         ),
     ] = None,
+    kernels: Annotated[
+        str | None,
+        typer.Option(
+            help="TFLite Micro kernel set: cmsis-nn or reference (default: the bundle's, else "
+            "cmsis-nn on Cortex-M cores)."
+        ),
+    ] = None,
     save: Annotated[str | None, typer.Option(help="Also write the result as JSON here.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
@@ -46,7 +53,7 @@ def emulate(
     from edgesdk import api
 
     with console.status(f"Building and emulating {safe(bundle)} ..."):
-        result = api.emulate(bundle, target, tflm_src, timeout, keep, board=board)
+        result = api.emulate(bundle, target, tflm_src, timeout, keep, board=board, kernels=kernels)
     finish(result, save, json_out)
 
 
@@ -56,14 +63,10 @@ def finish(result: Any, save: str | None, json_out: bool) -> None:
         result.save(save)
     if json_out:
         print_json(result.to_dict())
-    elif result.to_dict().get("engine") == "standalone":
-        from edgesdk.cli.rendering import render_standalone_emulation
-
-        render_standalone_emulation(result, console)
     else:
-        from edgesdk.cli.render_runs import render_emulation
+        from edgesdk.cli.engine_views import show_emulation
 
-        render_emulation(result, console)
+        show_emulation(result, console)
     bad = result.first_mismatch()
     if bad is not None:
         err_console.print(

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from edgesdk.cli.common import console, handle_errors, print_json
+from edgesdk.firmware.engines import DEFAULT_ENGINE
 
 
 @handle_errors
@@ -54,7 +55,22 @@ def export_c(
             help="tflm: the model for TFLite Micro; standalone: the model as plain C, no "
             "interpreter (verified against LiteRT's reference kernels).",
         ),
-    ] = "tflm",
+    ] = DEFAULT_ENGINE.value,
+    kernels: Annotated[
+        str | None,
+        typer.Option(
+            help="TFLite Micro kernel set: cmsis-nn or reference (default: "
+            "cmsis-nn on Cortex-M cores); recorded for emulate and --firmware."
+        ),
+    ] = None,
+    arena: Annotated[
+        str | None,
+        typer.Option(
+            help="Where the declared tensor arena comes from: host (TFLite Micro on this "
+            "machine, plus the profile's margin; the default) or target (the firmware on the "
+            "target's emulated core, plus the same margin)."
+        ),
+    ] = None,
     integer_only: Annotated[
         bool,
         typer.Option(
@@ -63,6 +79,15 @@ def export_c(
             "fixed-point kernel, verified against TFLite Micro); int8 I/O only.",
         ),
     ] = False,
+    io: Annotated[
+        str | None,
+        typer.Option(
+            "--io",
+            help="int8: give a model that is int8 inside with float I/O (QUANTIZE/DEQUANTIZE "
+            "at its edges) int8 I/O, checked against it and written into the bundle; float32: "
+            "keep its float I/O (cores with an FPU).",
+        ),
+    ] = None,
 ) -> None:
     """Emit C/C++ sources for TFLite Micro firmware: model array, arena size, op resolver."""
     from edgesdk import api
@@ -79,15 +104,13 @@ def export_c(
         data=data,
         engine=engine,
         integer_only=integer_only,
+        kernels=kernels,
+        arena=arena,
+        io=io,
     )
     if json_out:
         print_json(result.to_dict())
         return
-    if engine == "standalone":
-        from edgesdk.cli.rendering import render_standalone_export
+    from edgesdk.cli.engine_views import show_export
 
-        render_standalone_export(result, console)
-        return
-    from edgesdk.cli.rendering import render_export
-
-    render_export(result, console)
+    show_export(result, console)

@@ -17,6 +17,7 @@ from edgesdk.errors import EdgeSdkError, UnknownHostKeyError, WorkerCrashedError
 
 FLAGS: dict[str, str] = {
     # API option -> the flag that sets it, in every command that has it
+    "arena": "--arena",
     "data": "--data",
     "engine": "--engine",
     "eval_data": "--eval-data",
@@ -25,6 +26,8 @@ FLAGS: dict[str, str] = {
     "host": "--host",
     "input_shape": "--input-shape",
     "io": "--io",
+    "kernels": "--kernels",
+    "integer_only": "--integer-only",
     "max_accuracy_drop": "--max-accuracy-drop",
     "mean": "--mean",
     "mode": "--mode",
@@ -38,6 +41,7 @@ FLAGS: dict[str, str] = {
     "skip_layers": "--skip-layer",
     "std": "--std",
     "sweep": "--sweep",
+    "tflm_src": "--tflm-src",
 }
 
 COMMAND_FLAGS: dict[str, dict[str, str]] = {

@@ -9,7 +9,14 @@ from rich.console import Console
 from rich.table import Table
 
 from edgesdk.cli.common import library_text, print_table, safe
-from edgesdk.cli.rendering import _fmt, _key_value_table, _pct, board_rows, human_bytes
+from edgesdk.cli.rendering import (
+    _fmt,
+    _key_value_table,
+    _pct,
+    board_rows,
+    human_bytes,
+    render_layers,
+)
 
 
 def render_benchmark(result: Any, console: Console) -> None:
@@ -276,6 +283,8 @@ def render_prune_search(search: dict[str, Any], console: Console) -> None:
 
 def render_emulation(result: Any, console: Console) -> None:
     """Bit-exactness per vector, instructions (measured), latency (estimated), flash and RAM."""
+    from edgesdk.firmware.tflm.library import KERNEL_LABELS
+
     head = _key_value_table(
         f"edgesdk emulate: {safe(Path(result.bundle).name)} on {safe(result.target)} "
         f"({result.core}, qemu {result.machine})"
@@ -283,6 +292,26 @@ def render_emulation(result: Any, console: Console) -> None:
     for name, value in board_rows(result.board):
         head.add_row(name, value)
     exact = sum(1 for v in result.vectors if v["passed"])
+    kernels = KERNEL_LABELS.get(result.kernels, result.kernels)
+    dsp = result.dsp_instructions or {}
+    head.add_row(
+        "kernels",
+        f"TFLite Micro, {kernels}; "
+        + (
+            f"{sum(dsp.values()):,} DSP SIMD instructions in the image ("
+            + ", ".join(f"{k} {n:,}" for k, n in list(dsp.items())[:4])
+            + ")"
+            if dsp
+            else "no DSP SIMD instruction in the image"
+        ),
+    )
+    if result.registrations:
+        generic = [r["op"] for r in result.registrations if not r["int8_only"]]
+        head.add_row(
+            "op resolver",
+            f"{len(result.registrations) - len(generic)} of {len(result.registrations)} ops "
+            "registered int8-only" + (f" (generic: {', '.join(generic)})" if generic else ""),
+        )
     head.add_row(
         "outputs vs host TFLite Micro",
         f"{'bit-exact' if result.bit_exact else 'DIFFERENT'}: {exact} of {len(result.vectors)} "
@@ -299,7 +328,7 @@ def render_emulation(result: Any, console: Console) -> None:
         head.add_row(
             "latency (ESTIMATE)",
             f"{latency:.2f} ms at {result.clock_mhz} MHz x {result.cpi:g} cycles/instruction "
-            f"(TFLite Micro reference kernels; qemu models no timing; factor: "
+            f"(TFLite Micro, {kernels}; qemu models no timing; factor: "
             f"{safe(result.cpi_source)})",
         )
     f, r, b = result.flash, result.ram, result.budget
@@ -332,7 +361,7 @@ def render_emulation(result: Any, console: Console) -> None:
     lib = result.library
     head.add_row(
         "TFLite Micro library",
-        f"{result.build} build for {lib['core']}, "
+        f"{result.build} build with {kernels} for {lib['core']}, "
         + ("cached" if lib["reused"] else f"built in {lib['build_seconds']:.0f} s")
         + (
             f" (waited {lib['waited_seconds']:.0f} s for another process building it)"
@@ -341,6 +370,12 @@ def render_emulation(result: Any, console: Console) -> None:
         ),
     )
     print_table(console, head)
+    render_layers(
+        result.layer_instructions,
+        "Instructions inside each op's Invoke (vector 0; the rest of the total is the "
+        "interpreter's own)",
+        console,
+    )
     for w in result.warnings:
         console.print(f"[yellow]note:[/] {library_text(w)}")
 

@@ -230,7 +230,28 @@ def render_export(result: Any, console: Console) -> None:
     head.add_row("target", safe(result.target))
     head.add_row("files", safe(", ".join(result.files)))
     head.add_row("model", f"{human_bytes(result.model_bytes)} (sha256 {result.sha256[:16]})")
-    head.add_row("arena", f"measured {result.arena.total} B, declared {result.arena_declared} B")
+    if result.arena_measured_target is not None:
+        head.add_row(
+            "arena",
+            f"declared {result.arena_declared} B from the target: {result.arena_measured_target} "
+            f"B used on its emulated core + margin (this host measured {result.arena.total} B)",
+        )
+    else:
+        head.add_row(
+            "arena",
+            f"measured {result.arena.total} B on this host, declared {result.arena_declared} B",
+        )
+    head.add_row("kernels", f"TFLite Micro, {safe(result.kernels)}")
+    iface = getattr(result, "interface", None)
+    if iface is not None:
+        check = iface.check
+        same = (
+            f"; outputs equal the original's after dequantization on {check.samples} samples "
+            f"({check.equal_values}/{check.values} values, {safe(check.kernels)})"
+            if check
+            else ""
+        )
+        head.add_row(f"I/O ({safe(iface.io)})", library_text(iface.note, newlines=False) + same)
     for label, b in (("flash", result.flash), ("RAM", result.ram)):
         pct = "" if b.percent is None else f" ({b.percent:.1f}% of {human_bytes(b.budget)})"
         head.add_row(label, f"{human_bytes(b.used)}{pct}")
@@ -386,6 +407,19 @@ def board_rows(board: dict[str, Any]) -> list[tuple[str, str]]:
     return [("board", safe(text)), ("memory map", safe(memory))]
 
 
+def render_layers(rows: tuple[tuple[int, str, int], ...], title: str, console: Console) -> None:
+    """Per-layer instruction counts (either engine): op, kind, instructions, share."""
+    if not rows:
+        return
+    layers = Table(title=title, title_justify="left")
+    for col in ("op", "kind", "instructions", "share"):
+        layers.add_column(col)
+    total = sum(n for _, _, n in rows) or 1
+    for idx, kind, n in rows:
+        layers.add_row(str(idx), safe(kind), f"{n:,}", f"{100 * n / total:.1f}%")
+    print_table(console, layers)
+
+
 def render_standalone_emulation(result: Any, console: Console) -> None:
     """Bit-exactness, flash/RAM and instructions (total and per layer) of standalone firmware."""
     head = _key_value_table(
@@ -416,13 +450,6 @@ def render_standalone_emulation(result: Any, console: Console) -> None:
         f"{r['stack_used']:,} B used + heap {r['heap_used']:,} B used (test driver's stdio)",
     )
     print_table(console, head)
-    if result.layer_instructions:
-        layers = Table(title="Instructions per layer (vector 0)", title_justify="left")
-        for col in ("op", "kind", "instructions", "share"):
-            layers.add_column(col)
-        total = sum(n for _, _, n in result.layer_instructions) or 1
-        for idx, kind, n in result.layer_instructions:
-            layers.add_row(str(idx), safe(kind), f"{n:,}", f"{100 * n / total:.1f}%")
-        print_table(console, layers)
+    render_layers(result.layer_instructions, "Instructions per layer (vector 0)", console)
     for w in result.warnings:
         console.print(f"[yellow]note:[/] {safe(w, newlines=True)}")

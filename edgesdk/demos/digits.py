@@ -104,7 +104,7 @@ def run_demo(
     """
     from edgesdk.core.fileio import check_writable
     from edgesdk.core.profiles import load_profile
-    from edgesdk.firmware.bundle import export_c
+    from edgesdk.firmware.engines import ExportRequest, export
     from edgesdk.quantization.job import quantize
 
     out = Path(out_dir).expanduser().absolute()
@@ -127,7 +127,9 @@ def run_demo(
     float_acc = float(np.mean(np.argmax(model.predict(x_test, verbose=0), axis=1) == y_test))
     int8_acc = tflite_accuracy(tflite_path.read_bytes(), x_test, y_test)
     result.save(out / "quantize.json")
-    firmware = export_c(tflite_path, profile, out / "firmware", test_vectors=4, force=True)
+    firmware = export(
+        ExportRequest(tflite_path, profile, out / "firmware", test_vectors=4, force=True)
+    )
     demo = DemoResult(
         out_dir=str(out),
         target=target,

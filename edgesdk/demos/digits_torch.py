@@ -58,7 +58,7 @@ def run_torch_demo(
     """
     from edgesdk.core.fileio import check_writable
     from edgesdk.core.profiles import load_profile
-    from edgesdk.firmware.bundle import export_c
+    from edgesdk.firmware.engines import ExportRequest, export
     from edgesdk.inputs.torch_models import import_torch
     from edgesdk.quantization.job import quantize
 
@@ -85,7 +85,9 @@ def run_torch_demo(
     float_acc = float(np.mean(predicted == y_test))
     int8_acc = tflite_accuracy(tflite_path.read_bytes(), np.moveaxis(x_test, 1, -1), y_test)
     result.save(out / "quantize.json")
-    firmware = export_c(tflite_path, profile, out / "firmware", test_vectors=4, force=True)
+    firmware = export(
+        ExportRequest(tflite_path, profile, out / "firmware", test_vectors=4, force=True)
+    )
     files = (Path(firmware.out_dir) / f for f in firmware.files)
     manifest = tflite_path.with_name(tflite_path.name + ".manifest.json")
     demo = DemoResult(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -125,24 +126,112 @@ def field(data: dict[str, Any], dotted: str, kind: str, where: Path) -> Any:
     return node
 
 
-def engine_of(folder: Path) -> str:
-    """The engine that wrote the bundle: export.json's ``engine``, "tflm" without one.
+IO_DTYPES = ("int8", "uint8", "int16", "int32", "float32")
+MAX_IO_TENSORS = 64
+
+
+@dataclass(frozen=True)
+class IoTensor:
+    """One model input or output as export.json records it."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+
+    @property
+    def elements(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape)}
+
+
+def io_record(inputs: Any, outputs: Any) -> dict[str, list[dict[str, Any]]]:
+    """export.json's ``io``: name, dtype and shape of every input and output (anything with
+    those three attributes), so a bundle is read without parsing its C."""
+
+    def one(t: Any) -> dict[str, Any]:
+        return IoTensor(str(t.name), str(t.dtype), tuple(int(d) for d in t.shape)).to_dict()
+
+    return {"inputs": [one(t) for t in inputs], "outputs": [one(t) for t in outputs]}
+
+
+def read_io(data: dict[str, Any], where: Path) -> tuple[tuple[IoTensor, ...], tuple[IoTensor, ...]]:
+    """export.json's ``io``, every entry type-checked.
 
     Raises:
-        FirmwareError: export.json is malformed, or names an engine edgesdk does not know.
+        FirmwareError: missing (a bundle from an older edgesdk: export it again) or malformed.
     """
-    data = read_export_json(Path(folder).expanduser().resolve())
-    if data is None:
-        return "tflm"
-    engine = field(data, "engine", "str?", Path(folder) / EXPORT_JSON) or "tflm"
-    if engine not in ("tflm", "standalone"):
+    if "io" not in data:
         raise FirmwareError(
-            f"Invalid engine={shown(engine)} in {Path(folder) / EXPORT_JSON} (must be one of: "
-            "tflm, standalone)",
-            what="engine",
-            value=shown(engine),
+            f"{where} lacks io (the model's inputs and outputs; written by an older edgesdk?): "
+            "export the bundle again",
+            what="io",
         )
-    return engine
+    found: list[tuple[IoTensor, ...]] = []
+    for kind in ("inputs", "outputs"):
+        entries = field(data, f"io.{kind}", "list", where)
+        if not 1 <= len(entries) <= MAX_IO_TENSORS:
+            raise FirmwareError(
+                f"Invalid io.{kind} in {where} (must list 1 to {MAX_IO_TENSORS} tensors, got "
+                f"{len(entries)})",
+                what=f"io.{kind}",
+            )
+        tensors = []
+        for i, e in enumerate(entries):
+            shape = e.get("shape") if isinstance(e, dict) else None
+            ok = (
+                isinstance(e, dict)
+                and isinstance(e.get("name"), str)
+                and e.get("dtype") in IO_DTYPES
+                and isinstance(shape, list)
+                and len(shape) <= 8
+                and all(isinstance(d, int) and not isinstance(d, bool) and 0 < d < 2**24
+                        for d in shape)
+            )  # fmt: skip
+            if not ok:
+                raise FirmwareError(
+                    f"Invalid io.{kind}[{i}]={shown(e)} in {where} (must be an object with a "
+                    f"name, a dtype ({', '.join(IO_DTYPES)}) and a shape of positive integers)",
+                    what=f"io.{kind}",
+                    value=shown(e),
+                )
+            tensors.append(IoTensor(e["name"], e["dtype"], tuple(shape)))
+        found.append(tuple(tensors))
+    return found[0], found[1]
+
+
+_OP_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
+
+
+def read_layers(meta: dict[str, Any], where: Path) -> tuple[tuple[int, str], ...]:
+    """export.json's ``layers``: (op index, op name) in the order the firmware runs them
+    (empty when the bundle records none).
+
+    Raises:
+        FirmwareError: an entry that is not an object with op_index and op.
+    """
+    layers = []
+    for i, layer in enumerate(field(meta, "layers", "list", where) if "layers" in meta else []):
+        index = layer.get("op_index") if isinstance(layer, dict) else None
+        op = layer.get("op") if isinstance(layer, dict) else None
+        if (
+            not isinstance(index, int)
+            or isinstance(index, bool)
+            or index < 0
+            or not isinstance(op, str)
+            or not _OP_NAME.fullmatch(op)
+        ):
+            raise FirmwareError(
+                f"Invalid layers[{i}]={shown(layer)} in {where} (must be an object with "
+                "op_index, a non-negative integer, and op, an op name such as CONV_2D)",
+                what="layers",
+            )
+        layers.append((index, op))
+    return tuple(layers)
 
 
 def builtin_target(target: str, where: Path) -> Any:

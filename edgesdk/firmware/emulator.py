@@ -147,7 +147,7 @@ def _fields(line: str) -> dict[str, str]:
     return dict(_KV.findall(line))
 
 
-def _read_marks(path: Path) -> tuple[int | None, list[int]]:
+def read_marks(path: Path) -> tuple[int | None, list[int]]:
     total: int | None = None
     marks: list[int] = []
     if not path.is_file():
@@ -281,7 +281,7 @@ def run_firmware(
                 details=_log(out, printable(e.stderr or b"")),
             ) from e
         seconds = time.monotonic() - start
-        total, marks = _read_marks(marks_file) if marks_file else (None, [])
+        total, marks = read_marks(marks_file) if marks_file else (None, [])
     finally:
         if marks_file is not None:
             marks_file.unlink(missing_ok=True)

@@ -161,3 +161,20 @@ def require_arch(elf: Path, arch: str, objdump: Path, board: str) -> IsaCheck:
             details={"first_outside": "\n".join(result.outside)},
         )
     return result
+
+
+# the DSP extension's SIMD multiply-accumulate and packing instructions CMSIS-NN's int8
+# kernels are built on (ARMv7E-M, ARMv8-M Mainline with DSP); none exist in ARMv6-M
+DSP_SIMD = ("smlad", "smladx", "smlsd", "smuad", "smusd", "sxtb16", "sxtab16", "uxtb16",
+            "uxtab16", "qadd16", "qsub16", "sadd16", "ssub16", "ssat16", "pkhbt", "pkhtb")  # fmt: skip
+
+
+def dsp_instructions(elf: Path, objdump: Path) -> dict[str, int]:
+    """How many of each DSP SIMD instruction the linked image holds (by mnemonic; a
+    condition or width suffix such as ``.w`` is ignored). Proof that the SIMD path is in."""
+    counts: dict[str, int] = {}
+    for insn in disassemble(elf, objdump):
+        mnemonic = insn.text.split(" ", 1)[0].split(".", 1)[0]
+        if mnemonic in DSP_SIMD:
+            counts[mnemonic] = counts.get(mnemonic, 0) + 1
+    return dict(sorted(counts.items()))

@@ -11,7 +11,7 @@ from edgesdk.core.profiles import TargetProfile
 from edgesdk.errors import FirmwareError
 from edgesdk.firmware.cores import Core, core_for
 from edgesdk.firmware.isa import IsaCheck, require_arch
-from edgesdk.firmware.project import MemoryMap, memory_map_for
+from edgesdk.firmware.linking import MemoryMap, memory_map_for
 
 
 @dataclass(frozen=True)

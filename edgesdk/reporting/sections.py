@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgesdk.firmware.engines import Engine
 from edgesdk.reporting.collect import Collected
 from edgesdk.reporting.plots import (
     _accuracy_points,
@@ -237,7 +238,12 @@ def _exports(found: Collected, plots: dict[str, bytes], out: list[Section]) -> N
     """One section per C bundle."""
     for _rel, r in found.items["export-c"]:
         s = Section(f"C export: {r['name']} for {r['target']}")
-        if r.get("engine") == "standalone":
+        engine = r.get("engine") or Engine.TFLM.value  # bundles that name none are TFLM's
+        if engine not in (Engine.TFLM.value, Engine.STANDALONE.value):
+            s.paragraphs.append(f"Engine {engine}; files: {', '.join(map(str, r['files']))}.")
+            out.append(s)
+            continue
+        if engine == Engine.STANDALONE.value:
             s.paragraphs.append(
                 f"Standalone C engine (no interpreter): {r['model_bytes']:,} bytes of model, "
                 f"{r['constant_bytes']:,} bytes of constants, activations "
@@ -298,6 +304,16 @@ def _memory_map_cell(r: dict[str, Any]) -> str:
     return f"{region('flash', m['flash'])}, {region('RAM', m['ram'])}"
 
 
+def _kernels_cell(r: dict[str, Any]) -> str:
+    """Which code produced an emulation's figures."""
+    engine = r.get("engine") or Engine.TFLM.value
+    if engine != Engine.TFLM.value:
+        return f"{engine} engine"
+    # emulate results from before kernel sets were recorded ran the reference kernels
+    kernels = r.get("kernels") or "reference"
+    return "TFLite Micro, " + ("CMSIS-NN" if kernels == "cmsis-nn" else f"{kernels} kernels")
+
+
 def _emulations(found: Collected, plots: dict[str, bytes], out: list[Section]) -> None:
     """Firmware on emulated cores: bit-exactness, instructions, estimated latency, memory."""
     rows = [r for _rel, r in found.items["emulate"]]
@@ -307,12 +323,14 @@ def _emulations(found: Collected, plots: dict[str, bytes], out: list[Section]) -
     s = Section("Firmware on emulated cores")
     s.paragraphs.append(
         "Instructions are counted by qemu (a measurement); latencies are estimates: "
-        "instructions x cycles per instruction / clock, for TFLite Micro's reference kernels."
+        "instructions x cycles per instruction / clock, for the engine and kernels of each row."
     )
     s.tables.append((
-        ["bundle", "target", "core (qemu board)", "emulated memory map", "bit-exact",
-         "instructions", "est. latency ms", "flash B", "RAM B", "arena used B", "fits"],
-        [[Path(r["bundle"]).name, r["target"], _board_cell(r), _memory_map_cell(r),
+        ["bundle", "target", "engine and kernels", "core (qemu board)", "emulated memory map",
+         "bit-exact", "instructions", "est. latency ms", "flash B", "RAM B", "arena used B",
+         "fits"],
+        [[Path(r["bundle"]).name, r["target"], _kernels_cell(r), _board_cell(r),
+          _memory_map_cell(r),
           "yes" if r["bit_exact"] else "NO", f"{max(r['instructions']):,}",
           "—" if r.get("estimated_latency_ms") is None else f"{r['estimated_latency_ms']:.1f}",
           f"{r['flash']['total']:,}", f"{r['ram']['total']:,}", f"{r['ram']['arena_used']:,}",
@@ -320,6 +338,33 @@ def _emulations(found: Collected, plots: dict[str, bytes], out: list[Section]) -
     ))  # fmt: skip
     s.plots.append(("emulation.png", "Instructions per inference and linked memory per target"))
     out.append(s)
+
+
+def _layers(found: Collected, plots: dict[str, bytes], out: list[Section]) -> None:
+    """Instructions per layer, engines side by side: one table per target and model (results
+    whose layers are the same ops in the same order), a column per engine and kernel set."""
+    groups: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = {}
+    for _rel, r in found.items["emulate"]:
+        layers = r.get("layer_instructions") or []
+        if layers:
+            ops = tuple(f"{layer['op_index']}:{layer['op']}" for layer in layers)
+            groups.setdefault((r["target"], tuple(sorted(ops))), []).append(r)
+    for (target, _ops), rows in groups.items():
+        s = Section(f"Instructions per layer on {target}")
+        s.paragraphs.append(
+            "Measured by qemu for test vector 0. TFLite Micro's figures count the instructions "
+            "inside each op's Invoke (its interpreter adds its own between ops); the standalone "
+            "engine's count each layer's code."
+        )
+        by_op = [{(x["op_index"], x["op"]): x["instructions"] for x in r["layer_instructions"]}
+                 for r in rows]  # fmt: skip
+        keys = sorted({k for counts in by_op for k in counts})
+        s.tables.append((
+            ["op", "kind", *(f"{_kernels_cell(r)} ({Path(r['bundle']).name})" for r in rows)],
+            [[str(i), op, *(f"{c[(i, op)]:,}" if (i, op) in c else "—" for c in by_op)]
+             for i, op in keys],
+        ))  # fmt: skip
+        out.append(s)
 
 
 def _sweeps(found: Collected, plots: dict[str, bytes], out: list[Section]) -> None:
@@ -354,6 +399,7 @@ _BUILDERS = (
     _latency,
     _exports,
     _emulations,
+    _layers,
     _sweeps,
     _manifests,
 )

@@ -11,6 +11,7 @@ import numpy as np
 from edgesdk.core.profiles import TargetProfile
 from edgesdk.errors import ExportError
 from edgesdk.tflite.capture import capture_stderr
+from edgesdk.tflite.io_choice import float_io_reason
 from edgesdk.tflite.model_info import FLOAT_TYPES, ModelInfo
 
 # Builtin op → MicroMutableOpResolver method (TFLite Micro's kernels).
@@ -60,8 +61,9 @@ class OpSupport:
         return asdict(self)
 
 
-def op_support(info: ModelInfo, profile: TargetProfile) -> list[OpSupport]:
-    """Per op type: the resolver method and, if it cannot run on ``profile``, why not."""
+def op_support(info: ModelInfo, profile: TargetProfile, float_io: bool = False) -> list[OpSupport]:
+    """Per op type: the resolver method and, if it cannot run on ``profile``, why not
+    (float I/O is allowed on an integer-only target with ``float_io``: the core has an FPU)."""
     integer_only = not profile.quantization.float_ops_allowed
     float_ops: dict[str, str] = {}
     for sg in info.subgraphs:
@@ -88,20 +90,12 @@ def op_support(info: ModelInfo, profile: TargetProfile) -> list[OpSupport]:
         elif integer_only and name in float_ops:
             reason = f"{float_ops[name]}; {profile.name} runs integer-only models"
         rows.append(OpSupport(name, count, method, not reason, reason))
-    if integer_only:
-        sg = info.main
-        for t in (sg.tensors[i] for i in (*sg.inputs, *sg.outputs)):
-            if t.dtype in FLOAT_TYPES:
-                rows.append(
-                    OpSupport(
-                        f"I/O tensor {t.name}",
-                        1,
-                        None,
-                        False,
-                        f"{t.dtype} model input/output; {profile.name} needs int8 I/O "
-                        '(quantize with `io="int8"`)',
-                    )
-                )
+    sg = info.main
+    io = [sg.tensors[i] for i in (*sg.inputs, *sg.outputs)]
+    floats = [t.name for t in io if t.dtype in FLOAT_TYPES]
+    if integer_only and floats and not float_io:
+        what = f"I/O tensor{'s' if len(floats) > 1 else ''} {', '.join(floats)}"
+        rows.append(OpSupport(what, len(floats), None, False, float_io_reason(info, profile)))
     return rows
 
 
@@ -151,6 +145,26 @@ def check_arena(model: bytes, arena: int) -> None:
             f"The declared arena of {arena} bytes is too small for TFLite Micro: "
             + " ".join(str(error).split())
         )
+
+
+def fit_arena(model: bytes, declared: int, alignment: int, steps: int = 64) -> tuple[int, str]:
+    """``declared``, or the smallest larger multiple of ``alignment`` (at most ``steps`` more)
+    in which TFLite Micro builds the model: its recorded total leaves out what it needs only
+    while planning (on a float-I/O model 432 bytes, 14%, more than the usual margin).
+
+    Returns:
+        The arena size and a note when it had to grow ('' otherwise).
+    """
+    if capture_stderr(lambda: _interpreter(model, declared))[2] is None:
+        return declared, ""
+    for n in range(1, steps + 1):
+        size = declared + n * alignment
+        if capture_stderr(lambda s=size: _interpreter(model, s))[2] is None:
+            return size, (
+                f"declared arena raised from {declared} to {size} bytes: TFLite Micro on the "
+                "host could not build the model in the measured size plus margin"
+            )
+    return declared, ""  # check_arena says what is wrong
 
 
 def measure_arena(interpreter: Any) -> ArenaMeasurement:

@@ -223,6 +223,70 @@ def test_hostile_export_json_fields_are_one_line_errors(
     assert expected in line, line
 
 
+@pytest.fixture(scope="module")
+def tflm_bundle(tiny_model, tmp_path_factory) -> Path:
+    return _bundle(tiny_model, tmp_path_factory.mktemp("tflm") / "bundle")
+
+
+@pytest.mark.parametrize(
+    "field, value, expected",
+    [
+        ("name", "digits_cnn; touch x", "name"),
+        ("arena_declared", "9000", "arena_declared"),
+        ("arena_declared", -16, "arena_declared"),
+        ("test_vectors", 0, "test vectors"),
+        ("files", "digits_cnn_model.cc", "files"),
+        ("io", None, "io"),
+        ("kernels", "simd; touch x", "kernels"),
+        ("registrations", [{"op": "CONV_2D", "int8_only": "yes"}], "registrations"),
+        ("layers", [{"op_index": -1, "op": "CONV_2D"}], "layers"),
+        ("io.inputs", [], "io.inputs"),
+        ("io.outputs", [{"name": "y", "dtype": "int8", "shape": [1, "10; x"]}], "io.outputs"),
+        ("io.inputs", [{"name": "x", "dtype": "complex64", "shape": [1, 8, 8, 1]}], "io.inputs"),
+    ],
+)
+def test_hostile_export_json_fields_of_a_tflm_bundle_are_one_line_errors(
+    tflm_bundle, tmp_path, field, value, expected
+):
+    import shutil
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(tflm_bundle, bundle)
+    meta = _export_json(bundle)
+    if value is None:
+        del meta[field]
+    else:
+        meta = _set(meta, field, value)
+    (bundle / "export.json").write_text(json.dumps(meta))
+    line = _one_line_error(runner.invoke(app, ["emulate", str(bundle)]))
+    assert expected in line, line
+
+
+def test_emulate_takes_its_figures_from_export_json_not_the_c(tflm_bundle, tmp_path):
+    """The header's arena constant edited to 64 bytes (far too small to allocate the model):
+    emulate uses export.json's arena and its I/O, and the firmware still passes; the same
+    figure made too small in export.json is what the firmware then gets."""
+    import re
+    import shutil
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(tflm_bundle, bundle)
+    header = bundle / "digits_cnn_model.h"
+    text, n = re.subn(r"(kDigitsCnnTensorArenaSize\s*=\s*)\d+", r"\g<1>64", header.read_text())
+    assert n == 1
+    header.write_text(text)
+    declared = _export_json(bundle)["arena_declared"]
+    project = tmp_path / "project"
+    result = edgesdk.emulate(bundle, work_dir=project)
+    assert result.bit_exact
+    assert f"#define BUNDLE_ARENA_SIZE {declared}\n" in (project / "bundle_config.h").read_text()
+    (bundle / "export.json").write_text(
+        json.dumps(_set(_export_json(bundle), "arena_declared", 64))
+    )
+    line = _one_line_error(runner.invoke(app, ["emulate", str(bundle)]))
+    assert "arena" in line.lower() or "exit" in line, line  # the check above can fail
+
+
 def test_export_json_that_is_not_an_object_is_one_line(standalone_bundle, tmp_path):
     import shutil
 
@@ -272,14 +336,17 @@ def test_a_bundle_file_linked_outside_the_bundle_is_refused(tiny_model, tmp_path
     ],
 )
 def test_a_file_name_cannot_inject_make_commands(tiny_model, tmp_path, evil, camel):
-    """The TFLite Micro bundle's name comes from its file names and reaches the generated
-    config.mk: a name that is not a C identifier is refused before make runs."""
+    """The TFLite Micro bundle's name (export.json's, which names its files) reaches the
+    generated config.mk: a name that is not a C identifier is refused before make runs."""
     bundle = _bundle(tiny_model, tmp_path / "bundle")
     for path in list(bundle.iterdir()):
         if path.name.startswith("digits_cnn_"):
             text = path.read_text().replace("DigitsCnn", camel).replace("digits_cnn_", f"{evil}_")
             path.unlink()
             (bundle / path.name.replace("digits_cnn_", f"{evil}_", 1)).write_text(text)
+    meta = _export_json(bundle)
+    meta["files"] = [f.replace("digits_cnn_", f"{evil}_", 1) for f in meta["files"]]
+    (bundle / "export.json").write_text(json.dumps({**meta, "name": evil}))
     project = tmp_path / "project"
     r = runner.invoke(app, ["emulate", str(bundle), "--keep", str(project)])
     line = _one_line_error(r)

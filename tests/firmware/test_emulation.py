@@ -212,10 +212,16 @@ def test_a_hang_and_a_fault_are_errors_not_a_stuck_cli(digits_int8, tmp_path):
 
 def test_export_c_firmware_project_builds_with_the_users_tflm(digits_int8, tmp_path):
     from edgesdk.firmware.cores import core_for
-    from edgesdk.firmware.emulation import REPO_ROOT
     from edgesdk.firmware.emulator import run_firmware
-    from edgesdk.firmware.project import uart_make_vars
-    from edgesdk.firmware.tflm_library import BuildType, build_library, locate_source, open_source
+    from edgesdk.firmware.linking import uart_make_vars
+    from edgesdk.firmware.tflm.emulation import REPO_ROOT
+    from edgesdk.firmware.tflm.library import (
+        BuildType,
+        KernelSet,
+        build_library,
+        locate_source,
+        open_source,
+    )
     from edgesdk.firmware.toolchain import find_toolchain
 
     r = runner.invoke(
@@ -233,7 +239,9 @@ def test_export_c_firmware_project_builds_with_the_users_tflm(digits_int8, tmp_p
     tc = find_toolchain()
     core = core_for("cortex-m4", "fpv4-sp-d16", "mps2-an386", "cortex-m4")
     source = open_source(locate_source(REPO_ROOT))
-    lib = build_library(source, core, tc, BuildType.RELEASE)
+    # the bundle is for CMSIS-NN (the default on Cortex-M): its config.mk has -DCMSIS_NN
+    assert "-DCMSIS_NN" in (project / "config.mk").read_text()
+    lib = build_library(source, core, tc, BuildType.RELEASE, kernels=KernelSet.CMSIS_NN)
     make = ["make", "-s", "-C", str(project), f"TFLM_SRC={source.root}", f"TFLM_LIB={lib.path}"]
     subprocess.run(make, check=True, capture_output=True)
     assert (project / "build" / "firmware.elf").is_file()  # semihosting: a board + debugger

@@ -9,7 +9,6 @@ import dataclasses
 import json
 import re
 import subprocess
-import types
 from pathlib import Path
 
 import numpy as np
@@ -190,7 +189,7 @@ def test_the_armv6m_check_fails_on_code_built_for_the_cortex_m3(tmp_path, toolch
 
 
 def _unaligned_firmware(tmp_path: Path, core, defines: tuple[str, ...], toolchain) -> Path:
-    from edgesdk.firmware.project import UART_SPECS, _linker_script, memory_map_for
+    from edgesdk.firmware.linking import UART_SPECS, linker_script, memory_map_for
     from edgesdk.firmware.toolchain import TEMPLATES
 
     main = tmp_path / "main.c"
@@ -205,7 +204,7 @@ def _unaligned_firmware(tmp_path: Path, core, defines: tuple[str, ...], toolchai
     )
     memory = memory_map_for(core, PICO_FLASH, PICO_RAM)
     linker = tmp_path / "linker.ld"
-    linker.write_text(_linker_script(types.SimpleNamespace(model_symbol="none"), memory))
+    linker.write_text(linker_script("none", memory))
     elf = tmp_path / "firmware.elf"
     subprocess.run(
         [str(toolchain.gcc), *core.cpu_flags, "-Os", *defines, str(main),

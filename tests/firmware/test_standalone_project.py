@@ -31,7 +31,7 @@ def make(project: Path, toolchain, *variables: str) -> subprocess.CompletedProce
 def test_the_written_project_builds_and_runs_bit_exact_under_qemu(tmp_path, toolchain):
     from edgesdk.firmware.cores import core_for
     from edgesdk.firmware.emulator import run_firmware
-    from edgesdk.firmware.project import uart_make_vars
+    from edgesdk.firmware.linking import uart_make_vars
 
     model = tmp_path / "ds_cnn.tflite"
     model.write_bytes(whole_model("ds_cnn"))

@@ -25,8 +25,8 @@ import dataclasses, hashlib, json, logging, sys, time
 from pathlib import Path
 logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s: %(message)s")
 from edgesdk.firmware.cores import core_for
-from edgesdk.firmware.emulation import REPO_ROOT
-from edgesdk.firmware.tflm_library import (BuildType, TflmSource, build_library, locate_source,
+from edgesdk.firmware.tflm.emulation import REPO_ROOT
+from edgesdk.firmware.tflm.library import (BuildType, TflmSource, build_library, locate_source,
                                            open_source)
 from edgesdk.firmware.toolchain import find_toolchain
 
@@ -47,8 +47,8 @@ print(json.dumps({"key": lib.key, "path": str(lib.path), "reused": lib.reused,
 
 @pytest.fixture(scope="module", autouse=True)
 def firmware_tools():
-    from edgesdk.firmware.emulation import REPO_ROOT
-    from edgesdk.firmware.tflm_library import locate_source, open_source
+    from edgesdk.firmware.tflm.emulation import REPO_ROOT
+    from edgesdk.firmware.tflm.library import locate_source, open_source
     from edgesdk.firmware.toolchain import find_toolchain
 
     try:

@@ -13,7 +13,7 @@ from typing import Any
 from edgesdk.core.profiles import TargetProfile, load_profile
 from edgesdk.core.results import JsonResult
 from edgesdk.errors import FirmwareError
-from edgesdk.firmware.standalone.firmware import CONSTANTS_SECTION, build, read_bundle
+from edgesdk.firmware.standalone.firmware import CONSTANTS_SECTION, ENGINE, build, read_bundle
 
 
 @dataclass(frozen=True)
@@ -62,21 +62,10 @@ class StandaloneEmulation(JsonResult):
             {"op_index": i, "op": op, "instructions": n} for i, op, n in self.layer_instructions
         ]
         data["kind"] = "emulate"
-        data["engine"] = "standalone"
+        data["engine"] = ENGINE
         data["estimated_latency_ms"] = self.estimated_latency_ms
         data["latency_is_estimate"] = True
         return data
-
-
-def is_standalone(bundle_dir: str | Path) -> bool:
-    """Whether ``bundle_dir`` was written by the standalone engine (its export.json says so).
-
-    Raises:
-        FirmwareError: the bundle's export.json is malformed or names an unknown engine.
-    """
-    from edgesdk.firmware.bundle_input import engine_of
-
-    return engine_of(Path(bundle_dir)) == "standalone"
 
 
 def _layer_counts(marks: list[int], ops: list[tuple[int, str]]) -> tuple[tuple[int, str, int], ...]:
@@ -110,7 +99,7 @@ def emulate_standalone(
     """
     from edgesdk.firmware import target_board
     from edgesdk.firmware.bundle_input import builtin_target
-    from edgesdk.firmware.emulator import _read_marks, qemu_command, run_firmware, symbol_address
+    from edgesdk.firmware.emulator import qemu_command, read_marks, run_firmware, symbol_address
     from edgesdk.firmware.size import section_sizes
     from edgesdk.firmware.toolchain import find_toolchain, icount_plugin
 
@@ -145,7 +134,7 @@ def emulate_standalone(
             cmd = qemu_command(core, probe.elf, toolchain)
             cmd += ["-plugin", f"{plugin},out={marks_file},mark=0x{mark:x}"]
             subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
-            _, marks = _read_marks(marks_file)
+            _, marks = read_marks(marks_file)
             layers = _layer_counts(marks, ops)
     flash_sections = (
         "isr_vector",

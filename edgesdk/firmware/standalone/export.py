@@ -19,14 +19,16 @@ from edgesdk.core.manifest import record_export
 from edgesdk.core.profiles import TargetProfile
 from edgesdk.core.results import JsonResult
 from edgesdk.errors import ExportError
+from edgesdk.firmware.bundle_input import io_record
 from edgesdk.firmware.csource import camel, comment_text, sanitize_identifier
+from edgesdk.firmware.engines import Engine
 from edgesdk.firmware.standalone.engine import Compiled, compile_model
 from edgesdk.firmware.standalone.graph import Graph
 from edgesdk.firmware.standalone.mixed_reference import LITERT_REF, MixedReference, op_references
 from edgesdk.tflite.preflight import preflight
 
 log = logging.getLogger(__name__)
-ENGINE = "standalone"
+ENGINE = Engine.STANDALONE.value
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class StandaloneExportResult(JsonResult):
     warnings: tuple[str, ...] = field(default_factory=tuple)
     integer_only: bool = False  # no float or double in the C (SOFTMAX as TFLite Micro's)
     op_references: tuple[tuple[int, str, str], ...] = ()  # (op index, op, verified against)
+    io: dict[str, Any] = field(default_factory=dict)  # name, dtype, shape of inputs, outputs
 
     @property
     def engine(self) -> str:
@@ -106,6 +109,7 @@ class StandaloneExportResult(JsonResult):
             "generation_seconds": round(self.generation_seconds, 4),
             "forced": self.forced,
             "warnings": list(self.warnings),
+            "io": self.io,
         }
 
 
@@ -397,6 +401,7 @@ def export_standalone(
             warnings=tuple(warnings),
             integer_only=integer_only,
             op_references=tuple((L.op.index, L.op.kind, refs[L.op.index]) for L in compiled.layers),
+            io=io_record([g.tensors[t] for t in g.inputs], [g.tensors[t] for t in g.outputs]),
         )
         options = {
             "name": ident,

@@ -3,7 +3,6 @@ with arm-none-eabi-gcc (no TFLite Micro) and run under qemu-system-arm like the 
 
 from __future__ import annotations
 
-import re
 import subprocess
 import time
 from dataclasses import dataclass
@@ -12,12 +11,16 @@ from typing import Any
 
 from edgesdk.errors import FirmwareError
 from edgesdk.firmware.csource import camel
+from edgesdk.firmware.engines import Engine
+
+ENGINE = Engine.STANDALONE.value
 
 # The same -Os and CPU flags as the TFLite Micro firmware's C sources and library (release).
 C_FLAGS = ("-std=c99", "-Os", "-g", "-Wall", "-Wextra", "-Werror", "-ffunction-sections",
            "-fdata-sections")  # fmt: skip
 LD_FLAGS = ("-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections")  # + the I/O specs
 CONSTANTS_SECTION = ".model"  # the linker script's own section: size -A shows it apart
+C_IO_TYPES = {"int8": "int8_t", "float32": "float"}  # export.json's dtype -> the C type
 
 
 @dataclass(frozen=True)
@@ -38,32 +41,6 @@ class StandaloneBundle:
         return f"{self.name}_constants"
 
 
-_OP_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
-
-
-def _layers(meta: dict[str, Any], where: Path) -> tuple[tuple[int, str], ...]:
-    from edgesdk.firmware.bundle_input import field, shown
-
-    layers = []
-    for i, layer in enumerate(field(meta, "layers", "list", where) if "layers" in meta else []):
-        index = layer.get("op_index") if isinstance(layer, dict) else None
-        op = layer.get("op") if isinstance(layer, dict) else None
-        if (
-            not isinstance(index, int)
-            or isinstance(index, bool)
-            or index < 0
-            or not isinstance(op, str)
-            or not _OP_NAME.fullmatch(op)
-        ):
-            raise FirmwareError(
-                f"Invalid layers[{i}]={shown(layer)} in {where} (must be an object with "
-                "op_index, a non-negative integer, and op, an op name such as CONV_2D)",
-                what="layers",
-            )
-        layers.append((index, op))
-    return tuple(layers)
-
-
 def read_bundle(folder: Path) -> StandaloneBundle:
     """Read a standalone bundle's names and sizes.
 
@@ -79,50 +56,43 @@ def read_bundle(folder: Path) -> StandaloneBundle:
         check_name,
         field,
         read_export_json,
-        read_text,
+        read_io,
+        read_layers,
     )
 
     folder = Path(folder).expanduser().resolve()
     where = folder / "export.json"
     meta = read_export_json(folder, required=True) or {}
-    if meta.get("engine") != "standalone":
+    if meta.get("engine") != ENGINE:
         raise FirmwareError(
             f"{folder} is not a standalone-engine bundle (engine {str(meta.get('engine'))[:40]!r})"
         )
     name = check_name(meta.get("name"), str(where))
-    if not (folder / f"{name}_test_vectors.h").exists():
+    vectors = field(meta, "test_vectors", "int", where)
+    if vectors < 1 or not (folder / f"{name}_test_vectors.h").exists():
         raise FirmwareError(
             f"{folder} has no {name}_test_vectors.h: export it again with test vectors"
         )
-    header_path = bundle_file(folder, f"{name}_model.h")
-    vectors_h = bundle_file(folder, f"{name}_test_vectors.h")
-    bundle_file(folder, f"{name}_model.c")  # compiled from the bundle's folder
-    header = read_text(header_path)
-    upper = name.upper()
+    for f in (f"{name}_model.h", f"{name}_test_vectors.h", f"{name}_model.c"):
+        bundle_file(folder, f)  # compiled from the bundle's folder: inside it, regular files
+    inputs, outputs = read_io(meta, where)
 
-    def number(pattern: str, text: str, path: Path) -> int:
-        m = re.search(pattern, text)
-        if m is None:
-            raise FirmwareError(
-                f"{path} is not an edgesdk standalone header (no match for {pattern!r})"
-            )
-        return int(m.group(1))
-
-    def io(kind: str) -> tuple[tuple[str, int], ...]:
-        count = number(rf"#define {upper}_{kind}_COUNT (\d+)", header, header_path)
+    def io(tensors: tuple[Any, ...], kind: str) -> tuple[tuple[str, int], ...]:
         out = []
-        for i in range(count):
-            n = number(rf"#define {upper}_{kind}{i}_ELEMENTS (\d+)", header, header_path)
-            is_float = re.search(rf"/\* {kind.lower()} {i} '.*?': float32", header) is not None
-            out.append(("float" if is_float else "int8_t", n))
+        for i, t in enumerate(tensors):
+            if t.dtype not in C_IO_TYPES:
+                raise FirmwareError(
+                    f"Invalid io.{kind}[{i}].dtype={t.dtype!r} in {where} (the standalone engine's "
+                    f"I/O is one of: {', '.join(C_IO_TYPES)})",
+                    what=f"io.{kind}",
+                )
+            out.append((C_IO_TYPES[t.dtype], t.elements))
         return tuple(out)
 
-    text = read_text(vectors_h)
-    count = number(rf"k{camel(name)}TestVectorCount = (\d+)", text, vectors_h)
     return StandaloneBundle(
-        folder, name, io("INPUT"), io("OUTPUT"), count,
+        folder, name, io(inputs, "inputs"), io(outputs, "outputs"), vectors,
         field(meta, "ram.arena_peak", "int", where), field(meta, "target", "str?", where),
-        _layers(meta, where),
+        read_layers(meta, where),
     )  # fmt: skip
 
 
@@ -196,13 +166,13 @@ def build(
     Raises:
         FirmwareError: compile or link errors (an overflow names the region).
     """
-    from edgesdk.firmware.project import UART_SPECS, _linker_script
+    from edgesdk.firmware.linking import UART_SPECS, linker_script
     from edgesdk.firmware.toolchain import TEMPLATES
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "main.c").write_text(driver(b))
     (folder / "startup.c").write_text((TEMPLATES / "startup.c").read_text())
-    (folder / "linker.ld").write_text(_linker_script(b, memory))  # type: ignore[arg-type]
+    (folder / "linker.ld").write_text(linker_script(b.model_symbol, memory))
     elf, map_file = folder / "firmware.elf", folder / "firmware.map"
     defines = [f'-DEDGESDK_CONST_SECTION=__attribute__((section("{CONSTANTS_SECTION}")))']
     defines += core.io_defines  # output through the emulated board's UART: no semihosting

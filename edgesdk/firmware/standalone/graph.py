@@ -28,7 +28,7 @@ SUPPORTED_OPS = (
 )
 _ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6"}
 _DTYPES = {0: "float32", 2: "int32", 3: "uint8", 9: "int8", 7: "int16", 4: "int64"}
-ESCAPE = 'use `engine="tflm"` for this model'
+ESCAPE = 'use `engine="tflm"` for this model'  # the TFLite Micro engine (Engine.TFLM)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 from edgesdk.core.profiles import TargetProfile
 from edgesdk.errors import ExportError
+from edgesdk.firmware.linking import IO_LINES
 from edgesdk.firmware.standalone.firmware import (
     C_FLAGS,
     CONSTANTS_SECTION,
@@ -17,7 +18,6 @@ from edgesdk.firmware.standalone.firmware import (
     StandaloneBundle,
     driver,
 )
-from edgesdk.firmware.user_project import IO_LINES
 
 README = """# Firmware for {name} on {target} ({core})
 
@@ -101,25 +101,23 @@ def check_firmware_target(profile: TargetProfile) -> tuple[Any, int, tuple[str, 
 
 def write_project(bundle: StandaloneBundle, profile: TargetProfile, folder: Path) -> Path:
     """``folder`` (the bundle's ``firmware/``): Makefile, main.c, startup.c, linker.ld, README."""
-    from edgesdk.firmware import project as proj
-    from edgesdk.firmware.cores import MemoryRegion
-    from edgesdk.firmware.project import _linker_script
+    from edgesdk.firmware import linking
     from edgesdk.firmware.toolchain import TEMPLATES
 
-    mcu, flash_bytes, cpu_flags = check_firmware_target(profile)
-    small = profile.memory.ram_bytes <= proj.SMALL_RAM
-    memory = proj.MemoryMap(
-        flash=MemoryRegion(mcu.flash_origin, flash_bytes),
-        ram=MemoryRegion(mcu.ram_origin, profile.memory.ram_bytes),
-        stack_size=proj.SMALL_STACK_SIZE if small else proj.DEFAULT_STACK_SIZE,
-        heap_size=proj.SMALL_HEAP_SIZE if small else proj.DEFAULT_HEAP_SIZE,
-        note=f"{profile.name}: flash and RAM as its profile gives them",
+    mcu, _, cpu_flags = check_firmware_target(profile)
+    small = profile.memory.ram_bytes <= linking.SMALL_RAM
+    memory = linking.profile_memory_map(
+        profile,
+        mcu.flash_origin,
+        mcu.ram_origin,
+        linking.SMALL_STACK_SIZE if small else linking.DEFAULT_STACK_SIZE,
+        linking.SMALL_HEAP_SIZE if small else linking.DEFAULT_HEAP_SIZE,
     )
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "Makefile").write_text(makefile(bundle, cpu_flags, mcu.core))
     (folder / "main.c").write_text(driver(bundle))
     (folder / "startup.c").write_text((TEMPLATES / "startup.c").read_text())
-    (folder / "linker.ld").write_text(_linker_script(bundle, memory))  # type: ignore[arg-type]
+    (folder / "linker.ld").write_text(linking.linker_script(bundle.model_symbol, memory))
     (folder / "README.md").write_text(
         README.format(
             name=bundle.name,

@@ -16,7 +16,12 @@
 #include <cstddef>
 #include <type_traits>
 
+// cortex_m_generic's log callback; a tree made by create_tflm_tree.py without TARGET has the
+// generic micro/debug_log.cc instead (it prints through stderr, which is the same UART here)
+#if __has_include("tensorflow/lite/micro/cortex_m_generic/debug_log_callback.h")
 #include "tensorflow/lite/micro/cortex_m_generic/debug_log_callback.h"
+#define EDGESDK_HAS_LOG_CALLBACK 1
+#endif
 #include "tensorflow/lite/micro/micro_interpreter.h"
 #include "tensorflow/lite/micro/system_setup.h"
 #include "tensorflow/lite/schema/schema_generated.h"
@@ -47,6 +52,23 @@ extern "C" __attribute__((noinline, used)) void edgesdk_icount_mark(void) {
   __asm volatile("" ::: "memory");
 }
 
+#ifdef EDGESDK_LAYER_MARKS
+// emulate's per-layer probe: a mark right before and right after every op's Invoke
+#include "tensorflow/lite/micro/micro_profiler_interface.h"
+class LayerMarks : public tflite::MicroProfilerInterface {
+ public:
+  uint32_t BeginEvent(const char*) override {
+    edgesdk_icount_mark();
+    return 0;
+  }
+  void EndEvent(uint32_t) override { edgesdk_icount_mark(); }
+};
+static LayerMarks g_layer_marks;
+#define EDGESDK_PROFILER (&g_layer_marks)
+#else
+#define EDGESDK_PROFILER nullptr
+#endif
+
 static const TensorVectors kInputs[] = {BUNDLE_INPUT_VECTORS};
 static const TensorVectors kOutputs[] = {BUNDLE_OUTPUT_VECTORS};
 constexpr int kInputCount = sizeof(kInputs) / sizeof(kInputs[0]);
@@ -57,7 +79,9 @@ alignas(16) static uint8_t g_arena[BUNDLE_ARENA_SIZE];
 alignas(BundleOpResolver) static uint8_t g_resolver_storage[sizeof(BundleOpResolver)];
 alignas(tflite::MicroInterpreter) static uint8_t g_interpreter_storage[sizeof(tflite::MicroInterpreter)];
 
+#ifdef EDGESDK_HAS_LOG_CALLBACK
 static void LogToStdout(const char* s) { fputs(s, stdout); }
+#endif
 
 // One element as a printable integer (floats as their bit pattern).
 static long ElementValue(const TensorVectors& t, const uint8_t* p) {
@@ -73,7 +97,9 @@ static long ElementValue(const TensorVectors& t, const uint8_t* p) {
 }
 
 int main() {
+#ifdef EDGESDK_HAS_LOG_CALLBACK
   RegisterDebugLogCallback(LogToStdout);
+#endif
   tflite::InitializeTarget();
   printf("edgesdk-fw 1 model=%s vectors=%d arena_size=%u\n", BUNDLE_NAME,
          static_cast<int>(BUNDLE_VECTOR_COUNT), static_cast<unsigned>(sizeof g_arena));
@@ -92,7 +118,8 @@ int main() {
     return 3;
   }
   auto* interpreter =
-      new (g_interpreter_storage) tflite::MicroInterpreter(model, *resolver, g_arena, sizeof g_arena);
+      new (g_interpreter_storage) tflite::MicroInterpreter(model, *resolver, g_arena, sizeof g_arena,
+                                                           nullptr, EDGESDK_PROFILER);
   if (interpreter->AllocateTensors() != kTfLiteOk) {
     printf("error allocate_tensors arena_size=%u\n", static_cast<unsigned>(sizeof g_arena));
     return 4;

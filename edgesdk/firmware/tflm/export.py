@@ -16,6 +16,7 @@ from edgesdk.core.manifest import record_export
 from edgesdk.core.profiles import TargetProfile
 from edgesdk.core.results import JsonResult
 from edgesdk.errors import ExportError
+from edgesdk.firmware.bundle_input import io_record
 from edgesdk.firmware.csource import (
     C_TYPES,
     camel,
@@ -23,8 +24,11 @@ from edgesdk.firmware.csource import (
     sanitize_identifier,
     write_byte_array,
 )
-from edgesdk.firmware.user_project import write_for_profile
+from edgesdk.firmware.engines import Engine
+from edgesdk.firmware.tflm.library import KernelSet, default_kernels, parse_kernels
+from edgesdk.firmware.tflm.registrations import Registration, registrations
 from edgesdk.firmware.vectors import samples_for, test_vectors_header, untied
+from edgesdk.tflite.io_choice import InterfaceRecord, prepare_io, verify_io, with_file
 from edgesdk.tflite.micro import (
     ArenaMeasurement,
     OpSupport,
@@ -32,6 +36,7 @@ from edgesdk.tflite.micro import (
     check_arena,
     compare_with_litert,
     declared_arena,
+    fit_arena,
     load_interpreter,
     measure_arena,
     op_support,
@@ -41,7 +46,6 @@ from edgesdk.tflite.parity import first_divergence, lsb_warnings, parity_failure
 from edgesdk.tflite.preflight import preflight
 
 log = logging.getLogger(__name__)
-ENGINES = ("tflm", "standalone")  # tflm: the model array for TFLite Micro; standalone: plain C
 
 
 @dataclass(frozen=True)
@@ -86,10 +90,20 @@ class ExportResult(JsonResult):
     test_vectors: int = 0
     forced: bool = False
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    io: dict[str, Any] = field(default_factory=dict)  # name, dtype, shape of inputs, outputs
+    kernels: str = KernelSet.CMSIS_NN.value  # the kernel set the firmware is for
+    registrations: tuple[Registration, ...] = ()
+    arena_source: str = "host"  # where arena_declared comes from: "host" or "target"
+    arena_measured_target: int | None = None  # arena used by the firmware on the target's core
+    layers: tuple[tuple[int, str], ...] = ()  # (op index, op) of the main subgraph, run order
+    interface: InterfaceRecord | None = None  # the I/O asked for (`io`): rewritten or kept
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "engine": "tflm",
+            "engine": Engine.TFLM.value,
+            "kernels": self.kernels,
+            "registrations": [r.to_dict() for r in self.registrations],
+            "layers": [{"op_index": i, "op": op} for i, op in self.layers],
             "model": self.model,
             "target": self.target,
             "name": self.name,
@@ -99,6 +113,8 @@ class ExportResult(JsonResult):
             "sha256": self.sha256,
             "arena_measured": self.arena.to_dict(),
             "arena_declared": self.arena_declared,
+            "arena_source": self.arena_source,
+            "arena_measured_target": self.arena_measured_target,
             "flash": self.flash.to_dict(),
             "ram": self.ram.to_dict(),
             "ops": [o.to_dict() for o in self.ops],
@@ -110,6 +126,8 @@ class ExportResult(JsonResult):
             "test_vectors": self.test_vectors,
             "forced": self.forced,
             "warnings": list(self.warnings),
+            "io": self.io,
+            "interface": self.interface.to_dict() if self.interface else None,
         }
 
 
@@ -217,17 +235,22 @@ def _write_model_source(
     f.write(f"}};\nconst unsigned int g_{name}_model_data_len = {len(data)};\n".encode())
 
 
-def _resolver_header(name: str, banner: str, ops: list[OpSupport]) -> str:
+def _resolver_header(name: str, banner: str, regs: list[Registration]) -> str:
     upper, cname = name.upper(), camel(name)
-    methods = [o.method for o in ops if o.method]
-    body = "\n".join(f"  if (resolver.{m}() != kTfLiteOk) return kTfLiteError;" for m in methods)
+    body = "\n".join(f"  if (resolver.{r.call} != kTfLiteOk) return kTfLiteError;" for r in regs)
+    headers = sorted({r.header for r in regs if r.header})
+    includes = "".join(f'#include "{h}"\n' for h in headers)
+    int8 = sum(r.int8_only for r in regs)
     return (
         f"{banner}"
         f"#ifndef EDGESDK_{upper}_OP_RESOLVER_H_\n#define EDGESDK_{upper}_OP_RESOLVER_H_\n\n"
-        '#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"\n\n'
-        f"constexpr unsigned int k{cname}OpCount = {len(methods)};\n"
+        '#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"\n'
+        f"{includes}\n"
+        f"constexpr unsigned int k{cname}OpCount = {len(regs)};\n"
         f"using {cname}OpResolver = tflite::MicroMutableOpResolver<k{cname}OpCount>;\n\n"
-        f"// Registers exactly the {len(methods)} ops the model uses.\n"
+        f"// Registers exactly the {len(regs)} ops the model uses; {int8} with the int8-only\n"
+        "// kernel (every instance of the op in the model is int8: with CMSIS-NN, compiled with\n"
+        "// -DCMSIS_NN, that links only the int8 code), the others with the generic one.\n"
         f"inline TfLiteStatus {cname}RegisterOps({cname}OpResolver& resolver) {{\n"
         f"{body}\n  return kTfLiteOk;\n}}\n\n#endif  // EDGESDK_{upper}_OP_RESOLVER_H_\n"
     )
@@ -235,7 +258,7 @@ def _resolver_header(name: str, banner: str, ops: list[OpSupport]) -> str:
 
 # Over 80 lines: the checks that must pass before anything is written, in order, then one
 # atomic write of the whole folder.
-def export_c(
+def export_tflm(
     model: str | Path,
     profile: TargetProfile,
     out_dir: str | Path,
@@ -247,10 +270,19 @@ def export_c(
     seed: int = 0,
     firmware: bool = False,
     data_spec: str | None = None,
-    engine: str = "tflm",
-    integer_only: bool = False,
-) -> Any:
-    """Write the firmware bundle for ``model`` and ``profile`` into ``out_dir`` (atomically).
+    kernels: str | None = None,
+    arena: str | None = None,
+    io: str | None = None,
+) -> ExportResult:
+    """Write the TFLite Micro bundle for ``model`` and ``profile`` into ``out_dir`` (atomically).
+
+    ``kernels``: the TFLite Micro kernel set the firmware is for ("reference" or "cmsis-nn";
+    default: the profile's core's usual set, CMSIS-NN on Cortex-M), recorded in export.json
+    (``emulate`` builds with it) and in the firmware project's defines.
+    ``arena``: "host" (default: the arena TFLite Micro measured on this 64-bit host, plus the
+    profile's margin) or "target": the arena the firmware used on the emulated target core
+    (built with ``kernels``), plus the same margin; the bundle is then run there once more
+    with that arena before it is written.
 
     Raises:
         InspectionError: not a (complete) .tflite file.
@@ -258,38 +290,23 @@ def export_c(
             budgets exceeded (unless ``force``).
         OutputError: the folder exists with files (unless ``force``) or cannot be written.
 
-    ``engine="standalone"`` writes the model as plain C instead (no interpreter; see
-    :mod:`edgesdk.firmware.standalone.export`) and returns its StandaloneExportResult.
+    ``io="int8"`` rewrites float I/O around an int8 body to int8 I/O (checked against the
+    model as given, written into the bundle); ``io="float32"`` keeps it on a core with an FPU
+    (:mod:`edgesdk.tflite.io_choice`).
     """
-    if engine not in ENGINES:
-        raise ExportError(
-            f"Invalid engine={engine!r} (must be one of: {', '.join(ENGINES)})",
-            what="engine",
-            value=engine,
-            allowed=list(ENGINES),
-        )
-    if integer_only and engine != "standalone":
-        raise ExportError(
-            f"integer_only needs engine='standalone' (TFLite Micro's kernels are its own), "
-            f"got engine={engine!r}",
-            what="integer_only",
-            value=engine,
-        )
-    if engine == "standalone":  # the model as plain C: edgesdk.firmware.standalone
-        from edgesdk.firmware.standalone.export import export_standalone
-
-        return export_standalone(
-            model, profile, out_dir, name, test_vectors, verify, force=force, seed=seed,
-            firmware=firmware, data_spec=data_spec, integer_only=integer_only,
-        )  # fmt: skip
+    kernel_set = parse_kernels(kernels) or _profile_kernels(profile)
+    on_target = _arena_source(arena, profile) == ARENA_TARGET
     if firmware and not test_vectors:
         test_vectors = 4  # the firmware checks its outputs against them
     data = read_tflite(model)
     info = inspect_bytes(data, str(model))
+    original = data
+    data, info, interface = prepare_io(data, info, profile, io, str(model))
     ident = sanitize_identifier(name if name is not None else Path(model).stem)
     out = Path(out_dir).expanduser().absolute()
     check_out_dir(out, force)
-    ops = op_support(info, profile)
+    ops = op_support(info, profile, float_io=interface is not None and interface.io == "float32")
+    regs = registrations(info, ops)
     refused = [o for o in ops if not o.supported]
     if refused:
         reasons = "; ".join(f"{o.op}: {o.reason}" for o in refused)
@@ -298,19 +315,28 @@ def export_c(
     interpreter, _ = load_interpreter(data)
     arena = measure_arena(interpreter)
     h = profile.header
-    declared = declared_arena(arena.total, h.arena_margin_percent, h.alignment)
+    if on_target:  # what the firmware used on the target's core (a 32-bit arena)
+        target_used: int | None = _arena_on_target(model, profile, kernel_set, io)
+        declared = declared_arena(target_used or 0, h.arena_margin_percent, h.alignment)
+        arena_note = None
+    else:
+        target_used = None
+        declared = declared_arena(arena.total, h.arena_margin_percent, h.alignment)
+        declared, arena_note = fit_arena(data, declared, h.alignment)
     inputs, outputs = info.io_tensors()
     io_bytes = sum(_tensor_bytes(t) for t in (*inputs, *outputs))
     flash = Budget(len(data) + h.runtime_flash_estimate_bytes, profile.memory.flash_budget_bytes)
     ram = Budget(
         declared + io_bytes + h.runtime_ram_estimate_bytes, profile.memory.ram_budget_bytes
     )
-    warnings = _check_budgets(profile, flash, ram, force)
+    warnings = _check_budgets(profile, flash, ram, force) + ([arena_note] if arena_note else [])
     samples, samples_from = samples_for(interpreter, info, data_spec, max(verify_samples, 1), seed)
+    interface = verify_io(interface, original, data, samples, str(model))
     parity: list[OutputParity] = []
     divergence = None
     if verify:
-        check_arena(data, declared)
+        if not on_target:  # a 32-bit target's arena is smaller than what this host needs
+            check_arena(data, declared)
         parity = compare_with_litert(data, interpreter, len(samples), seed, samples, str(model))
         first = next((p.first_difference for p in parity if p.first_difference is not None), None)
         if first is not None:
@@ -333,11 +359,16 @@ def export_c(
     sha = hashlib.sha256(data).hexdigest()
     with staged_dir(out, "the bundle") as tmp:
         files = _write_sources(
-            tmp, ident, str(model), data, sha, profile, info, declared, arena.total, ops,
+            tmp, ident, str(model), data, sha, profile, info, declared, arena.total, regs,
             interpreter, untied(interpreter, info, samples, test_vectors, warnings),
         )  # fmt: skip
+        if interface is not None and interface.rewritten:
+            files.append(f"{ident}_int8_io.tflite")
+            (tmp / files[-1]).write_bytes(data)
+            interface = with_file(interface, files[-1], data)
         if firmware:
-            write_for_profile(tmp, profile)
+            _write_user_project(tmp, ident, files, declared, (inputs, outputs), test_vectors,
+                                profile, kernel_set)  # fmt: skip
             files.append("firmware/")
         result = ExportResult(
             model=str(model),
@@ -359,12 +390,136 @@ def export_c(
             test_vectors=test_vectors,
             forced=force,
             warnings=tuple(warnings),
+            io=io_record(inputs, outputs),
+            kernels=kernel_set.value,
+            registrations=tuple(regs),
+            arena_source=ARENA_TARGET if on_target else ARENA_HOST,
+            layers=tuple((op.index, op.name) for op in info.main.ops),
+            arena_measured_target=target_used,
+            interface=interface,
         )
-        options = {"name": ident, "verify": verify, "test_vectors": test_vectors, "force": force}
+        options = {"name": ident, "verify": verify, "test_vectors": test_vectors, "force": force,
+                   "kernels": kernel_set.value, "io": io,
+                   "arena": ARENA_TARGET if on_target else ARENA_HOST}  # fmt: skip
         record_export(tmp, out, model, result, options, profile)
+        if on_target and test_vectors:  # the declared arena, run once on the target's core
+            _check_on_target(tmp, profile, kernel_set)
     for w in warnings:
         log.warning("%s", w)
     return result
+
+
+def _write_user_project(
+    tmp: Path,
+    ident: str,
+    files: list[str],
+    declared: int,
+    io: tuple[list[TensorInfo], list[TensorInfo]],
+    vector_count: int,
+    profile: TargetProfile,
+    kernels: KernelSet,
+) -> None:
+    """``tmp/firmware/``: the project a user builds with their own TFLite Micro."""
+    from edgesdk.firmware.tflm.project import Bundle
+    from edgesdk.firmware.tflm.user_project import write_for_profile
+
+    bundle = Bundle(
+        folder=tmp,
+        name=ident,
+        model_source=tmp / files[1],
+        headers=tuple(tmp / f for f in (files[0], files[2], files[3])),
+        arena_size=declared,
+        input_count=len(io[0]),
+        output_count=len(io[1]),
+        vector_count=vector_count,
+        estimate=None,
+        kernels=kernels,
+    )
+    write_for_profile(bundle, profile)
+
+
+ARENA_HOST, ARENA_TARGET = "host", "target"
+
+
+def _arena_source(value: str | None, profile: TargetProfile) -> str:
+    """``value`` checked: "host" (also for None) or "target" (which needs an [mcu] section).
+
+    Raises:
+        ConfigError: another value.
+        ExportError: "target" for a profile whose core cannot be emulated.
+    """
+    from edgesdk.errors import ConfigError
+
+    choice = ARENA_HOST if value is None else value
+    if choice not in (ARENA_HOST, ARENA_TARGET):
+        raise ConfigError(
+            f"Invalid arena={value!r} (must be one of: {ARENA_HOST}, {ARENA_TARGET})",
+            what="arena",
+            value=str(value)[:40],
+            allowed=[ARENA_HOST, ARENA_TARGET],
+        )
+    if choice == ARENA_TARGET and profile.mcu is None:
+        raise ExportError(
+            f'`arena="target"` measures the arena on the target\'s core under qemu; '
+            f'{profile.name} has no [mcu] section (use `arena="host"`)',
+            what="arena",
+            value=choice,
+        )
+    return choice
+
+
+def _arena_on_target(
+    model: str | Path, profile: TargetProfile, kernels: KernelSet, io: str | None
+) -> int:
+    """The arena the firmware uses on the target's emulated core (a probe bundle with one
+    test vector, built and run like ``emulate``; nothing of it is kept).
+
+    Raises:
+        ExportError: the probe did not run bit-exact (the firmware's own error otherwise).
+    """
+    import tempfile
+
+    from edgesdk.firmware.tflm.emulation import emulate
+
+    with tempfile.TemporaryDirectory(prefix="edgesdk-arena-") as tmp:
+        probe = Path(tmp) / "probe"
+        export_tflm(model, profile, probe, "probe", test_vectors=1, verify=False,
+                    kernels=kernels.value, io=io)  # fmt: skip
+        run = emulate(probe, profile, kernels=kernels.value)
+    if not run.bit_exact:
+        raise ExportError(
+            f"The firmware on {run.core} did not match the host's TFLite Micro outputs, so its "
+            "arena figure is not used (emulating the bundle shows which vectors differ)",
+            what="arena",
+        )
+    return int(run.ram["arena_used"])
+
+
+def _check_on_target(folder: Path, profile: TargetProfile, kernels: KernelSet) -> None:
+    """The staged bundle, run on the target's core with the arena it declares.
+
+    Raises:
+        ExportError: it does not allocate or does not match (nothing is written).
+    """
+    from edgesdk.errors import FirmwareError
+    from edgesdk.firmware.tflm.emulation import emulate
+
+    try:
+        run = emulate(folder, profile, kernels=kernels.value)
+    except FirmwareError as e:
+        raise ExportError(f"The arena measured on the target did not hold: {e}") from e
+    if not run.bit_exact:
+        raise ExportError("The bundle's firmware with the target's arena differs from the host")
+
+
+def _profile_kernels(profile: TargetProfile) -> KernelSet:
+    """The usual kernel set of the profile's core (CMSIS-NN on Cortex-M), reference without
+    an [mcu] section."""
+    from edgesdk.firmware.cores import COMPILERS
+
+    mcu = profile.mcu
+    compiler = COMPILERS.get((mcu.core, mcu.fpu)) if mcu is not None else None
+    return default_kernels(compiler.name if compiler else "")
 
 
 def _check_budgets(profile: TargetProfile, flash: Budget, ram: Budget, force: bool) -> list[str]:
@@ -395,7 +550,7 @@ def _write_sources(
     info: Any,
     declared: int,
     arena_used: int,
-    ops: list[OpSupport],
+    regs: list[Registration],
     interpreter: Any,
     vectors: list[list[np.ndarray]],
 ) -> list[str]:
@@ -412,7 +567,7 @@ def _write_sources(
     )
     with (tmp / files[1]).open("wb") as f:
         _write_model_source(f, ident, banner(files[1]), data, profile)
-    (tmp / files[2]).write_text(_resolver_header(ident, banner(files[2]), ops))
+    (tmp / files[2]).write_text(_resolver_header(ident, banner(files[2]), regs))
     if vectors:
         files.append(f"{ident}_test_vectors.h")
         (tmp / files[3]).write_text(

@@ -7,46 +7,38 @@ from typing import Any
 
 from edgesdk.core.profiles import TargetProfile
 from edgesdk.errors import ExportError
-from edgesdk.firmware.project import (
-    SEMIHOSTING_SPECS,
-    UART_SPECS,
-    Bundle,
-    MemoryMap,
-    _bundle_config,
-    _linker_script,
-    _make_list,
-    _write_if_changed,
-)
+from edgesdk.firmware.linking import IO_LINES, MemoryMap, linker_script, profile_memory_map
+from edgesdk.firmware.tflm.project import Bundle, _bundle_config, _make_list, _write_if_changed
 from edgesdk.firmware.toolchain import TEMPLATES
-
-# config.mk / Makefile lines of a user project: semihosting by default (a board under a
-# debugger), a UART on request (what `edgesdk emulate` uses for qemu's boards)
-IO_LINES = (
-    "# Output through semihosting (librdimon; run under a debugger). To print through a UART",
-    "# instead: IO_DEFINES=-DEDGESDK_IO_UART plus the UART kind (-DEDGESDK_UART_CMSDK_APB or",
-    f"# -DEDGESDK_UART_NRF51) and -DEDGESDK_UART_BASE=<address>, and IO_SPECS={UART_SPECS}",
-    "IO_DEFINES ?=",
-    f"IO_SPECS ?= {SEMIHOSTING_SPECS}",
-)
 
 
 def _user_config_mk(bundle: Bundle, core: Any) -> str:
     """config.mk for a user's own TFLite Micro checkout (no edgesdk cache involved)."""
-    from edgesdk.firmware.tflm_library import (
+    from edgesdk.firmware.tflm.library import (
         BUILD_TYPE_DEFINES,
+        CMSIS_NN_DEFINES,
         COMMON_DEFINES,
         CXX_FLAGS,
         INCLUDE_DIRS,
         BuildType,
+        KernelSet,
     )
 
     lang = "c" if bundle.model_source.suffix == ".c" else "cc"
-    defines = (*COMMON_DEFINES, *core.cmsis_defines, *BUILD_TYPE_DEFINES[BuildType.RELEASE])
+    cmsis_nn = bundle.kernels is KernelSet.CMSIS_NN
+    kernels = (*COMMON_DEFINES, *(CMSIS_NN_DEFINES if cmsis_nn else ()))
+    defines = (*kernels, *core.cmsis_defines, *BUILD_TYPE_DEFINES[BuildType.RELEASE])
+    which = (
+        "CMSIS-NN kernels: TFLM_LIB built with OPTIMIZED_KERNEL_DIR=cmsis_nn and these DEFINES"
+        if cmsis_nn
+        else "reference kernels: TFLM_LIB built without OPTIMIZED_KERNEL_DIR"
+    )
     includes = " ".join(f"-I$(TFLM_SRC)/{d}" if d != "." else "-I$(TFLM_SRC)" for d in INCLUDE_DIRS)
     lines = [
         f"# Written by edgesdk for {core.name}. Set TFLM_SRC to your TFLite Micro checkout (with",
         "# its third-party downloads) and TFLM_LIB to libtensorflow-microlite.a built for this core",
         "# with the same DEFINES and CPU_FLAGS, e.g. make TFLM_SRC=~/tflite-micro TFLM_LIB=...",
+        f"# Kernels: {which} (export-c's `kernels` option chooses).",
         "TFLM_SRC ?= $(error set TFLM_SRC to a TFLite Micro source folder)",
         "TFLM_LIB ?= $(error set TFLM_LIB to libtensorflow-microlite.a built for this core)",
         "CC := arm-none-eabi-gcc",
@@ -92,7 +84,7 @@ def write_user_project(
         _write_if_changed(folder / name, (TEMPLATES / name).read_text())
     _write_if_changed(folder / "bundle_config.h", _bundle_config(bundle, None))
     _write_if_changed(folder / "config.mk", _user_config_mk(bundle, core))
-    _write_if_changed(folder / "linker.ld", _linker_script(bundle, memory))
+    _write_if_changed(folder / "linker.ld", linker_script(bundle.model_symbol, memory))
     readme = USER_README.format(
         name=bundle.name,
         target=target,
@@ -106,10 +98,9 @@ def write_user_project(
     return folder
 
 
-def write_for_profile(folder: Path, profile: TargetProfile) -> None:
-    """``folder/firmware/``: a project the user builds with their own TFLite Micro checkout."""
-    from edgesdk.firmware.cores import MemoryRegion, compiler_for
-    from edgesdk.firmware.project import read_bundle
+def write_for_profile(bundle: Bundle, profile: TargetProfile) -> None:
+    """``bundle.folder/firmware/``: a project the user builds with their own TFLite Micro."""
+    from edgesdk.firmware.cores import compiler_for
 
     mcu = profile.mcu
     if mcu is None:
@@ -120,11 +111,5 @@ def write_for_profile(folder: Path, profile: TargetProfile) -> None:
             value=profile.name,
         )
     compiler = compiler_for(mcu.core, mcu.fpu)
-    memory = MemoryMap(
-        flash=MemoryRegion(mcu.flash_origin, profile.memory.flash_bytes or 0),
-        ram=MemoryRegion(mcu.ram_origin, profile.memory.ram_bytes),
-        stack_size=4096,
-        heap_size=2048,
-        note=f"{profile.name}: flash and RAM as its profile gives them",
-    )
-    write_user_project(read_bundle(folder), compiler, memory, folder / "firmware", profile.name)
+    memory = profile_memory_map(profile, mcu.flash_origin, mcu.ram_origin, 4096, 2048)
+    write_user_project(bundle, compiler, memory, bundle.folder / "firmware", profile.name)

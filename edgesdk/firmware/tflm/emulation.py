@@ -14,10 +14,11 @@ from typing import Any
 from edgesdk.core.profiles import TargetProfile, load_profile
 from edgesdk.core.results import JsonResult
 from edgesdk.errors import FirmwareError
+from edgesdk.firmware.engines import Engine
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]  # a source checkout: ../shared/ may hold the kit
+REPO_ROOT = Path(__file__).resolve().parents[3]  # a source checkout: ../shared/ may hold the kit
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class EmulationResult(JsonResult):
     emulation_note: str  # the profile's note about its board ("" on a board asked for)
     board: dict[str, Any]  # machine, CPU, architectures, who chose it, memory map, ISA check
     build: str  # TFLite Micro build flavour (release: NDEBUG, no error strings, -Os)
+    kernels: str  # the kernel set every figure is for: "reference" or "cmsis-nn"
     bit_exact: bool  # every output of every vector equals the host TFLite Micro interpreter's
     vectors: tuple[dict[str, Any], ...]
     instructions: tuple[int, ...]  # per inference, per vector: a measurement (qemu plugin)
@@ -44,6 +46,10 @@ class EmulationResult(JsonResult):
     library: dict[str, Any]  # the cached TFLite Micro library: key, reused, build/wait seconds
     seconds: dict[str, float]  # firmware build and emulator run (wall clock, this machine)
     warnings: tuple[str, ...] = ()
+    dsp_instructions: dict[str, int] | None = None  # DSP SIMD instructions in the linked image
+    # (op index, op, instructions inside its Invoke) for vector 0, from the per-layer probe
+    layer_instructions: tuple[tuple[int, str, int], ...] = ()
+    registrations: tuple[dict[str, Any], ...] = ()  # per op: int8-only or generic (export.json)
 
     @property
     def estimated_latency_ms(self) -> float | None:
@@ -64,7 +70,12 @@ class EmulationResult(JsonResult):
         data["vectors"] = list(self.vectors)
         data["instructions"] = list(self.instructions)
         data["warnings"] = list(self.warnings)
+        data["registrations"] = list(self.registrations)
+        data["layer_instructions"] = [
+            {"op_index": i, "op": op, "instructions": n} for i, op, n in self.layer_instructions
+        ]
         data["kind"] = "emulate"
+        data["engine"] = Engine.TFLM.value
         data["estimated_latency_ms"] = self.estimated_latency_ms
         data["latency_is_estimate"] = True
         return data
@@ -108,6 +119,8 @@ def emulate(
     timeout: float = 120.0,
     work_dir: str | Path | None = None,
     board: str | None = None,
+    kernels: str | None = None,
+    per_layer: bool = True,
 ) -> EmulationResult:
     """Build the bundle's firmware for the target's core, run it under qemu and measure it.
 
@@ -122,6 +135,11 @@ def emulate(
             target's code: e.g. ``microbit`` (Cortex-M0, 16 KB RAM) for ``rp2040``. The code
             is built for the target's core either way; RAM and flash are the smaller of the
             board's and the target's.
+        kernels: "reference" or "cmsis-nn" (default: the bundle's, from export-c, else the
+            core's usual set: CMSIS-NN on Cortex-M). Asked for, a set the TFLite Micro source
+            cannot build is an error; by default the source's own set is used, with a warning.
+        per_layer: also build the per-layer probe (the same firmware with a mark around every
+            op's Invoke) and report instructions per layer.
 
     Raises:
         FirmwareError: no [mcu] section or no emulator for the core, a board that cannot run
@@ -130,14 +148,22 @@ def emulate(
             instruction the target's architecture lacks (on a stand-in board), a hang, a fault
             or a set-up error on the target.
     """
-    from edgesdk.firmware import project as proj
     from edgesdk.firmware import target_board
     from edgesdk.firmware.cores import CPI_SOURCES
     from edgesdk.firmware.emulator import run_firmware
+    from edgesdk.firmware.isa import dsp_instructions
     from edgesdk.firmware.size import measure
-    from edgesdk.firmware.tflm_library import BuildType, build_library, locate_source, open_source
+    from edgesdk.firmware.tflm import project as proj
+    from edgesdk.firmware.tflm.library import (
+        BuildType,
+        build_library,
+        locate_source,
+        open_source,
+        parse_kernels,
+    )
     from edgesdk.firmware.toolchain import find_toolchain, icount_plugin
 
+    asked = parse_kernels(kernels)
     bundle = proj.read_bundle(Path(bundle_dir))
     profile = _profile_of(bundle, target)
     chosen = target_board.choose(profile, board)
@@ -145,7 +171,8 @@ def emulate(
     toolchain = find_toolchain()
     env = {"EDGESDK_TFLM_SRC": str(tflm_src)} if tflm_src else None
     source = open_source(locate_source(REPO_ROOT, env))
-    library = build_library(source, core, toolchain, BuildType.RELEASE)
+    kernel_set, kernel_note = _kernels(asked, bundle, core.name, source)
+    library = build_library(source, core, toolchain, BuildType.RELEASE, kernels=kernel_set)
     with tempfile.TemporaryDirectory(prefix="edgesdk-fw-") as tmp:
         folder = Path(work_dir) if work_dir else Path(tmp)
         project = proj.write_project(bundle, core, library, folder, toolchain, memory)
@@ -153,6 +180,12 @@ def emulate(
         isa = target_board.check_code(chosen, built.elf, toolchain.objdump)
         run = run_firmware(built.elf, core, toolchain, icount_plugin(toolchain), timeout)
         sizes = measure(built.elf, built.map_file, toolchain, bundle.model_symbol)
+        dsp = dsp_instructions(built.elf, toolchain.objdump)
+        layers, layer_note = (
+            _layer_counts(bundle, core, library, folder / "probe", toolchain, memory, timeout)
+            if per_layer
+            else ((), ())
+        )
     flash = dataclasses.asdict(sizes.flash)
     ram = {
         **dataclasses.asdict(sizes.ram),
@@ -168,6 +201,7 @@ def emulate(
         emulation_note=chosen.profile_note,
         board=target_board.describe(chosen, isa),
         build=library.build_type.value,
+        kernels=library.kernels.value,
         bit_exact=run.passed,
         vectors=tuple(dataclasses.asdict(v) for v in run.vectors),
         instructions=run.instructions_per_invoke,
@@ -184,7 +218,67 @@ def emulate(
             "reused": library.reused,
             "waited_seconds": library.waited_seconds,  # for another process's build of it
             "build_seconds": library.build_seconds,
+            "kernels": library.kernels.value,
+            "source": library.source,
+            "source_layout": library.source_layout,
         },
         seconds={"firmware_build": round(built.seconds, 3), "run": round(run.seconds, 3)},
-        warnings=tuple(target_board.notes(chosen, isa, profile.name)),
+        warnings=(*target_board.notes(chosen, isa, profile.name), *kernel_note, *layer_note),
+        dsp_instructions=dsp,
+        layer_instructions=layers,
+        registrations=bundle.registrations,
+    )
+
+
+def _layer_counts(
+    bundle: Any, core: Any, library: Any, folder: Path, toolchain: Any, memory: Any,
+    timeout: float,
+) -> tuple[tuple[tuple[int, str, int], ...], tuple[str, ...]]:  # fmt: skip
+    """Instructions inside each op's Invoke for vector 0: the probe firmware marks before and
+    after every op (templates/layer_graph.cc); a mark's own cost is taken off each."""
+    import subprocess
+
+    from edgesdk.firmware.emulator import qemu_command, read_marks, symbol_address
+    from edgesdk.firmware.tflm import project as proj
+    from edgesdk.firmware.toolchain import icount_plugin
+
+    if not bundle.layers:
+        return (), ("per-layer counts: the bundle records no layers (export it again)",)
+    project = proj.write_project(bundle, core, library, folder, toolchain, memory, layer_marks=True)
+    built = proj.build_firmware(project, toolchain)
+    marks_file = folder / "marks.txt"
+    mark = symbol_address(built.elf, "edgesdk_icount_mark", toolchain)
+    cmd = qemu_command(core, built.elf, toolchain)
+    cmd += ["-plugin", f"{icount_plugin(toolchain)},out={marks_file},mark=0x{mark:x}"]
+    subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    _, marks = read_marks(marks_file)
+    n = len(bundle.layers)
+    # [overhead pair, then vector 0: before Invoke, (begin, end) per op, after Invoke, ...]
+    if len(marks) < 2 + 2 * n + 2:
+        return (), (f"per-layer counts: the probe gave {len(marks)} marks for {n} ops",)
+    overhead = marks[1] - marks[0]
+    pairs = marks[3 : 3 + 2 * n]
+    counts = tuple(
+        (index, op, pairs[2 * k + 1] - pairs[2 * k] - overhead)
+        for k, (index, op) in enumerate(bundle.layers)
+    )
+    return counts, ()
+
+
+def _kernels(asked: Any, bundle: Any, core: str, source: Any) -> tuple[Any, tuple[str, ...]]:
+    """The kernel set to build with, and a note when the usual one could not be used: asked
+    for, it must be buildable (sources_for raises); otherwise the bundle's (export-c's
+    choice), else the core's usual set, falling back to what the source has."""
+    from edgesdk.firmware.tflm.library import default_kernels
+
+    if asked is not None:
+        source.sources_for(asked)  # one clear line if the source lacks it
+        return asked, ()
+    wanted = bundle.kernels or default_kernels(core)
+    if wanted in source.kernel_sets:
+        return wanted, ()
+    have = source.kernel_sets[0]
+    return have, (
+        f"kernels: {have.value}, not {wanted.value}: the TFLite Micro source at "
+        f"{source.root} has no {wanted.value} kernels",
     )
