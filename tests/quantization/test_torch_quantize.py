@@ -377,3 +377,23 @@ def test_a_failing_prepare_is_retried_with_a_fresh_export(digits_files, monkeypa
         torch_convert.convert_torch(model, opts, calibration)
     assert len(calls) == torch_convert.PREPARE_ATTEMPTS
     assert "failed 5 times" in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.emulation
+def test_the_torch_model_is_bit_exact_on_an_emulated_cortex_m4f(quantized, tmp_path):
+    """The standalone engine's firmware for the torch digits CNN, built with arm-none-eabi-gcc
+    and run by qemu-system-arm: every output byte as LiteRT's reference kernels give it."""
+    from edgesdk.errors import FirmwareError
+    from edgesdk.firmware.toolchain import find_toolchain
+
+    try:
+        find_toolchain()
+    except FirmwareError as e:
+        pytest.skip(f"firmware emulation unavailable: {e}")
+    _, out = quantized
+    bundle = tmp_path / "bundle"
+    edgesdk.export_c(out, bundle, target="arduino-nano-33-ble", engine="standalone", test_vectors=3)
+    result = edgesdk.emulate(bundle)
+    assert result.core == "cortex-m4f" and result.bit_exact
+    assert [v["passed"] for v in result.vectors] == [True] * 3
+    assert min(result.instructions) > 10_000
