@@ -1,0 +1,195 @@
+"""The stages a pipeline runs, as a table: what each reads (hashed for the cache), the options
+it resolves, the library call it makes (the same as its command's) and what it measures."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from edgesdk.pipeline.spec import OptionValue, PipelineSpec, StageSpec, TargetSpec
+
+if TYPE_CHECKING:
+    from edgesdk.core.profiles import TargetProfile
+
+TFLITE = "model.tflite"
+BUNDLE = "bundle"
+EMULATION = "emulate.json"
+
+
+@dataclass(frozen=True)
+class StageContext:
+    """What a stage of one target sees: the pipeline, the target, its profile and folder."""
+
+    pipeline: PipelineSpec
+    target: TargetSpec
+    profile: TargetProfile
+    folder: Path
+    stage: StageSpec
+
+    def lists(self, stage: str) -> bool:
+        return stage in self.target.stage_names()
+
+
+@dataclass(frozen=True)
+class StageOutcome:
+    """What one stage wrote and measured (the measurements gates are checked against)."""
+
+    outputs: dict[str, Path]
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One row of the table: inputs and options (the cache key), then the run itself."""
+
+    inputs: Callable[[StageContext], dict[str, Path | None]]
+    options: Callable[[StageContext], dict[str, OptionValue | None]]
+    run: Callable[[StageContext], StageOutcome]
+
+
+def _str(value: OptionValue | None) -> str | None:
+    return None if value is None else str(value)
+
+
+# quantize --------------------------------------------------------------------------------------
+_QUANTIZE_OPTIONS = (
+    "mode",
+    "io",
+    "per_channel",
+    "samples",
+    "strict",
+    "eval_samples",
+    "seed",
+    "normalize_arrays",
+)
+
+
+def _quantize_data(ctx: StageContext) -> Path | None:
+    data = ctx.stage.option("data")
+    return Path(str(data)) if data is not None else ctx.pipeline.data
+
+
+def _quantize_inputs(ctx: StageContext) -> dict[str, Path | None]:
+    eval_data = ctx.stage.option("eval_data")
+    return {
+        "model": ctx.pipeline.model,
+        "data": _quantize_data(ctx),
+        "eval_data": Path(str(eval_data)) if eval_data is not None else None,
+    }
+
+
+def _quantize_options(ctx: StageContext) -> dict[str, OptionValue | None]:
+    return {k: v for k, v in ctx.stage.options if k not in ("data", "eval_data")}
+
+
+def _quantize_run(ctx: StageContext) -> StageOutcome:
+    from edgesdk.core.options import QuantizeOptions
+    from edgesdk.quantization.job import quantize
+
+    opts = ctx.stage.options_dict()
+    options = QuantizeOptions(**{k: v for k, v in opts.items() if k in _QUANTIZE_OPTIONS})  # type: ignore[arg-type]
+    drop = opts.get("max_accuracy_drop")
+    result = quantize(
+        ctx.pipeline.model,
+        _quantize_data(ctx),
+        ctx.folder / TFLITE,
+        ctx.profile,
+        options,
+        float(drop) if drop is not None else None,
+        _str(opts.get("eval_data")),
+    )
+    metrics = {"size_bytes": float(result.size.raw_bytes)}
+    agreements = [f.top1_agreement for f in result.fidelity if f.top1_agreement is not None]
+    if agreements:
+        metrics["agreement"] = float(min(agreements))
+    return StageOutcome({"tflite": ctx.folder / TFLITE}, metrics)
+
+
+# export-c --------------------------------------------------------------------------------------
+def _export_inputs(ctx: StageContext) -> dict[str, Path | None]:
+    data = ctx.stage.option("data")
+    return {"tflite": ctx.folder / TFLITE, "data": Path(str(data)) if data is not None else None}
+
+
+def _export_options(ctx: StageContext) -> dict[str, OptionValue | None]:
+    options: dict[str, OptionValue | None] = {"engine": "tflm", "test_vectors": 0}
+    if ctx.lists("emulate"):  # the firmware checks itself against test vectors
+        options["test_vectors"] = 4
+    options.update((k, v) for k, v in ctx.stage.options if k != "data")
+    return options
+
+
+def _export_run(ctx: StageContext) -> StageOutcome:
+    from edgesdk.firmware.engines import ExportRequest, export
+
+    bundle = ctx.folder / BUNDLE
+    if bundle.exists():  # this pipeline's own earlier bundle: replaced, never merged
+        shutil.rmtree(bundle)
+    o = _export_options(ctx)
+    request = ExportRequest(
+        ctx.folder / TFLITE,
+        ctx.profile,
+        bundle,
+        name=_str(o.get("name")),
+        test_vectors=int(o.get("test_vectors") or 0),
+        verify=bool(o.get("verify", True)),
+        firmware=bool(o.get("firmware", False)),
+        data_spec=_str(ctx.stage.option("data")),
+        integer_only=bool(o.get("integer_only", False)),
+        kernels=_str(o.get("kernels")),
+        arena=_str(o.get("arena")),
+        io=_str(o.get("io")),
+    )
+    export(request, str(o["engine"]))
+    return StageOutcome({"bundle": bundle})
+
+
+# emulate ---------------------------------------------------------------------------------------
+def _emulate_inputs(ctx: StageContext) -> dict[str, Path | None]:
+    return {"bundle": ctx.folder / BUNDLE}
+
+
+def _emulate_options(ctx: StageContext) -> dict[str, OptionValue | None]:
+    return {"timeout": 120.0, **ctx.stage.options_dict()}
+
+
+def _emulate_run(ctx: StageContext) -> StageOutcome:
+    from edgesdk.firmware.engines import EmulateRequest, emulate
+
+    o = _emulate_options(ctx)
+    request = EmulateRequest(
+        ctx.folder / BUNDLE,
+        ctx.profile,
+        _str(o.get("tflm_src")),
+        float(o["timeout"] or 120.0),
+        None,
+        _str(o.get("board")),
+        _str(o.get("kernels")),
+    )
+    result = emulate(request)
+    result.save(ctx.folder / EMULATION)
+    data = result.to_dict()
+    budget = data["budget"]
+    metrics = {
+        "flash_bytes": float(budget["flash_used"]),
+        "ram_bytes": float(budget["ram_used"]),
+        "bit_exact": 1.0 if data["bit_exact"] else 0.0,
+    }
+    if data["instructions"]:
+        metrics["instructions"] = float(max(data["instructions"]))
+    latency = data.get("estimated_latency_ms")
+    if latency is None and data["instructions"] and data.get("clock_mhz"):
+        latency = max(data["instructions"]) * data["cpi"] / (data["clock_mhz"] * 1e3)
+    if latency is not None:
+        metrics["estimated_latency_ms"] = float(latency)
+    return StageOutcome({"emulation": ctx.folder / EMULATION}, metrics)
+
+
+STAGES: dict[str, Stage] = {
+    "quantize": Stage(_quantize_inputs, _quantize_options, _quantize_run),
+    "export-c": Stage(_export_inputs, _export_options, _export_run),
+    "emulate": Stage(_emulate_inputs, _emulate_options, _emulate_run),
+}
