@@ -46,9 +46,16 @@ class GateCheck:
             )
         word = "above" if self.bound == "max" else "below"
         return (
-            f"gate {self.name} of target {self.target} failed: {self.value:g} is {word} the "
-            f"limit {self.limit:g}"
+            f"gate {self.name} of target {self.target} failed: {number(self.value)} is {word} "
+            f"the limit {number(self.limit)}"
         )
+
+
+def number(value: float | None) -> str:
+    """A gate's figure as people read it: whole numbers with thousands separators."""
+    if value is None:
+        return "-"
+    return f"{int(value):,}" if value == int(value) else f"{value:.4g}"
 
 
 def check_gates(
