@@ -6,7 +6,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from edgesdk.cli.common import console, err_console, print_json, print_table, safe, state
+from edgesdk.cli.common import (
+    console,
+    err_console,
+    handle_errors,
+    print_json,
+    print_table,
+    safe,
+    state,
+)
 from edgesdk.errors import EdgeSdkError
 
 if TYPE_CHECKING:
@@ -19,7 +27,9 @@ def _fail(e: EdgeSdkError) -> None:
     (its `max_accuracy_drop` is a key of edgesdk.toml, not a flag of this command)."""
     if state["debug"]:
         raise e
-    err_console.print(f"[red]error:[/red] {safe(str(e), newlines=True)}", highlight=False)
+    err_console.print(
+        f"[red]error:[/red] {safe(str(e), newlines=True)}", highlight=False, soft_wrap=True
+    )
     raise typer.Exit(e.exit_code) from None
 
 
@@ -95,6 +105,7 @@ def run(
         raise typer.Exit(1)
 
 
+@handle_errors
 def init(
     model: Annotated[str, typer.Argument(help="The trained model (.keras, .h5, SavedModel).")],
     target: Annotated[
@@ -111,9 +122,5 @@ def init(
     """Write a commented example edgesdk.toml for a model and a target."""
     from edgesdk import api
 
-    try:
-        path = api.init_pipeline(model, target, output, data, force)
-    except EdgeSdkError as e:
-        _fail(e)
-        return
+    path = api.init_pipeline(model, target, output, data, force)
     console.print(f"wrote {safe(path)}; run it with: edgesdk run {safe(output)}", highlight=False)

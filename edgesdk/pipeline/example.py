@@ -21,7 +21,7 @@ out = "edgesdk-run"            # one folder per target inside, with run.json and
 profile = {profile}    # a built-in profile name or a profile .toml path
 stages = [{stages}]
 
-[targets.{name}.quantize]       # the options of `quantize` (blank: the profile's defaults)
+[targets.{name}.quantize]       # options of the quantize command (blank: the profile's defaults)
 samples = 200
 # mode = "int8"
 # per_channel = true
@@ -30,12 +30,12 @@ samples = 200
 """
 
 _FIRMWARE = """
-[targets.{name}.export-c]       # the options of `export-c`
+[targets.{name}.export-c]       # options of the export-c command
 engine = "tflm"                 # or "standalone": plain C99 kernels, no interpreter
 test_vectors = 4                # the emulated firmware checks itself against them
 # kernels = "cmsis-nn"          # or "reference" (TFLite Micro)
 
-[targets.{name}.emulate]        # the options of `emulate` (qemu Cortex-M, no device needed)
+[targets.{name}.emulate]        # options of the emulate command (qemu Cortex-M, no device needed)
 timeout = 120.0
 """
 
