@@ -162,7 +162,8 @@ def _run_target(
         }
         fingerprint = json.loads(json.dumps(fingerprint))  # as the state file keeps it
         record = state.get(stage_spec.name)
-        outputs_now = {k: _sha(Path(p)) for k, p in (record or {}).get("output_paths", {}).items()}
+        recorded = (record or {}).get("output_paths", {})
+        outputs_now = {k: _sha(folder / p) for k, p in recorded.items()}  # a copy stays cached
         reason = "forced" if force else why_stale(record, fingerprint, outputs_now)
         if not reason and record is not None:
             metrics.update(record.get("metrics", {}))
@@ -179,7 +180,9 @@ def _run_target(
         seconds = time.perf_counter() - start
         state[stage_spec.name] = {
             "fingerprint": fingerprint,
-            "output_paths": {k: str(p) for k, p in outcome.outputs.items()},
+            "output_paths": {
+                k: p.relative_to(folder).as_posix() for k, p in outcome.outputs.items()
+            },
             "outputs": {k: _sha(p) for k, p in outcome.outputs.items()},
             "metrics": outcome.metrics,
             "seconds": seconds,
