@@ -208,6 +208,16 @@ def _items(record: dict[str, Any]) -> tuple[tuple[str, float], ...]:
     return tuple(sorted((k, float(v)) for k, v in record.get("metrics", {}).items()))
 
 
+def _history_path(folder: Path) -> Path:
+    """A new file name in ``history/`` (runs a microsecond apart, or in another process, never
+    share one)."""
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    n = 0
+    while (path := folder / f"run-{stamp}-{os.getpid()}-{n}.json").exists():
+        n += 1
+    return path
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
@@ -232,7 +242,8 @@ def run_pipeline(
         for t in targets:
             if stage not in t.stage_names():
                 _selected(t, stage)  # raises, naming the target's stages
-    started, start = _now(), time.perf_counter()
+    started = _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")
+    start = time.perf_counter()
     with run_lock(spec.out):
         done = tuple(
             _run_target(spec, t, stage, force, progress or (lambda _run: None)) for t in targets
@@ -242,8 +253,7 @@ def run_pipeline(
         )
         text = json.dumps(result.to_dict(), indent=2) + "\n"
         write_atomic(spec.out / RUN_FILE, text)
-        stamp = started.replace(":", "").replace("+0000", "Z")
-        write_atomic(spec.out / HISTORY_DIR / f"run-{stamp}-{os.getpid()}.json", text)
+        write_atomic(_history_path(spec.out / HISTORY_DIR), text)
     for gate in result.failed_gates():
         log.warning("%s", gate.message())
     return result

@@ -157,6 +157,15 @@ def test_a_changed_gate_reruns_nothing_and_a_gate_just_below_fails_naming_it(
     r = CliRunner().invoke(app, ["run", str(toml)])
     assert r.exit_code == 0, r.output
     assert len(list((copy / "edgesdk-run" / "history").glob("run-*.json"))) >= 3
+    report = edgesdk.report(copy / "edgesdk-run")  # the gate table and its history
+    md = Path(report.markdown).read_text()
+    assert "## Gates" in md and "## Gate history" in md
+    latest = md.split("## Gates", 1)[1].split("##", 1)[0]
+    assert f"| nano | instructions | {measured:,} | <= {measured:,} | pass |" in latest
+    history = md.split("## Gate history", 1)[1]
+    assert f"{measured:,} ✗" in history  # the failed run stays visible
+    names = {Path(p).name for p in report.plots}
+    assert {f"gate_nano_{g}.png" for g in ("instructions", "flash_bytes", "agreement")} <= names
 
 
 def test_a_run_killed_mid_stage_resumes_without_redoing_finished_stages(project, digits, tmp_path):
