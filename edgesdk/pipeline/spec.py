@@ -33,6 +33,8 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "quantize": (),
     "export-c": ("quantize",),
     "emulate": ("export-c",),
+    "deploy": ("quantize",),
+    "benchmark": ("quantize",),
 }
 
 # stage -> option -> type; the names are the API options of the stage's verb
@@ -64,7 +66,17 @@ STAGE_OPTIONS: dict[str, dict[str, type | str]] = {
         "io": str,
     },
     "emulate": {"timeout": float, "board": str, "kernels": str, "tflm_src": _PATH},
+    "deploy": {"device": str, "lock_wait": float},
+    "benchmark": {
+        "device": str,
+        "threads": int,
+        "runs": int,
+        "warmup": int,
+        "runtime": str,
+        "timeout": float,
+    },
 }
+REQUIRED_OPTIONS: dict[str, tuple[str, ...]] = {"deploy": ("device",)}
 
 # gate -> (the stage that measures it, "max" or "min" limit, what it is)
 GATES: dict[str, tuple[str, str, str]] = {
@@ -75,6 +87,7 @@ GATES: dict[str, tuple[str, str, str]] = {
     "instructions": ("emulate", "max", "instructions per inference (measured)"),
     "estimated_latency_ms": ("emulate", "max", "latency estimated from instructions, ms"),
     "bit_exact": ("emulate", "min", "1 when the firmware's outputs equal the host's, else 0"),
+    "p90_latency_ms": ("benchmark", "max", "p90 latency, ms (the device's, or this machine's)"),
 }
 IMPLIED_GATES: dict[str, float] = {"bit_exact": 1.0}  # checked whenever their stage runs
 
@@ -216,6 +229,12 @@ def _stages(name: str, raw: object, table: dict[str, object], base: Path) -> tup
             raise ConfigError(f"Invalid targets.{name}.{stage} (must be a table)", what=stage)
         valid = STAGE_OPTIONS[stage]
         _unknown(options, tuple(valid), f"targets.{name}.{stage}")
+        for key in REQUIRED_OPTIONS.get(stage, ()):
+            if key not in options:
+                raise ConfigError(
+                    f"Missing key {key!r} in targets.{name}.{stage} (stage {stage!r} needs it)",
+                    what=key,
+                )
         values = tuple(
             (k, _option(v, valid[k], f"targets.{name}.{stage}.{k}", base))
             for k, v in sorted(options.items())

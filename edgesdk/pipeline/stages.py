@@ -13,10 +13,13 @@ from edgesdk.pipeline.spec import OptionValue, PipelineSpec, StageSpec, TargetSp
 
 if TYPE_CHECKING:
     from edgesdk.core.profiles import TargetProfile
+    from edgesdk.devices.ssh import Session
 
 TFLITE = "model.tflite"
 BUNDLE = "bundle"
 EMULATION = "emulate.json"
+DEPLOYMENT = "deploy.json"
+BENCHMARK = "benchmark.json"
 
 
 @dataclass(frozen=True)
@@ -188,8 +191,86 @@ def _emulate_run(ctx: StageContext) -> StageOutcome:
     return StageOutcome({"emulation": ctx.folder / EMULATION}, metrics)
 
 
+# deploy and benchmark ---------------------------------------------------------------------------
+def _device_options(
+    ctx: StageContext, defaults: dict[str, OptionValue]
+) -> dict[str, OptionValue | None]:
+    """The stage's options, and where its device is (a device moved in the inventory is a
+    new device: the stage runs again)."""
+    options: dict[str, OptionValue | None] = {**defaults, **ctx.stage.options_dict()}
+    name = options.get("device")
+    if name is not None:
+        from edgesdk.devices.inventory import Inventory
+
+        d = Inventory().resolve(str(name))
+        options["device_address"] = f"{d.user or ''}@{d.host}:{d.port or ''}/{d.workdir}"
+    return options
+
+
+def _deploy_inputs(ctx: StageContext) -> dict[str, Path | None]:
+    return {"tflite": ctx.folder / TFLITE}
+
+
+def _deploy_options(ctx: StageContext) -> dict[str, OptionValue | None]:
+    return _device_options(ctx, {"lock_wait": 60.0})
+
+
+def _session(device: str) -> Session:
+    from edgesdk.devices.inventory import Inventory
+    from edgesdk.devices.ssh import Session
+
+    return Session(Inventory().resolve(device))
+
+
+def _deploy_run(ctx: StageContext) -> StageOutcome:
+    from edgesdk.devices.deploy import deploy
+    from edgesdk.tflite.model_info import check_tflite_file
+
+    o = _deploy_options(ctx)
+    check_tflite_file(ctx.folder / TFLITE)
+    with _session(str(o["device"])) as session:
+        result = deploy(session, ctx.folder / TFLITE, None, float(o["lock_wait"] or 0.0))
+    result.save(ctx.folder / DEPLOYMENT)
+    return StageOutcome({"deployment": ctx.folder / DEPLOYMENT})
+
+
+_BENCHMARK_DEFAULTS: dict[str, OptionValue] = {"threads": 0, "runs": 100, "warmup": 10,
+                                               "runtime": "auto", "timeout": 600.0}  # fmt: skip
+
+
+def _benchmark_options(ctx: StageContext) -> dict[str, OptionValue | None]:
+    return _device_options(ctx, _BENCHMARK_DEFAULTS)
+
+
+def _benchmark_run(ctx: StageContext) -> StageOutcome:
+    from edgesdk.devices.benchmark import BenchmarkOptions, run_local, run_remote
+    from edgesdk.tflite.model_info import check_tflite_file
+
+    o = _benchmark_options(ctx)
+    options = BenchmarkOptions(
+        threads=int(o["threads"] or 0),
+        runs=int(o["runs"] or 1),
+        warmup=int(o["warmup"] or 0),
+        timeout=float(o["timeout"] or 600.0),
+        runtime=str(o["runtime"]),
+    )
+    model = ctx.folder / TFLITE
+    check_tflite_file(model)
+    if o.get("device") is None:
+        result = run_local(model, options)
+    else:
+        with _session(str(o["device"])) as session:
+            result = run_remote(session, model, options)
+    result.save(ctx.folder / BENCHMARK)
+    p90 = result.stats.get("p90_ms")
+    metrics = {"p90_latency_ms": float(p90)} if p90 is not None else {}
+    return StageOutcome({"benchmark": ctx.folder / BENCHMARK}, metrics)
+
+
 STAGES: dict[str, Stage] = {
     "quantize": Stage(_quantize_inputs, _quantize_options, _quantize_run),
     "export-c": Stage(_export_inputs, _export_options, _export_run),
     "emulate": Stage(_emulate_inputs, _emulate_options, _emulate_run),
+    "deploy": Stage(_deploy_inputs, _deploy_options, _deploy_run),
+    "benchmark": Stage(_deploy_inputs, _benchmark_options, _benchmark_run),
 }

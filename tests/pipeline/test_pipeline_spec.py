@@ -104,6 +104,17 @@ BROKEN = [
         ["Unknown stage 'emulat'", "valid stages: compress, quantize"],
     ),
     (
+        "stage not run yet",
+        GOOD.replace('"emulate"]', '"emulate", "evaluate"]'),
+        ["Stage 'evaluate'", "not run by pipelines yet", "supported: quantize, export-c"],
+    ),
+    (
+        "deploy without a device",
+        GOOD.replace('"emulate"]', '"emulate", "deploy"]')
+        + "\n[targets.mcu.deploy]\nlock_wait = 5\n",
+        ["Missing key 'device' in targets.mcu.deploy"],
+    ),
+    (
         "gate without its stage",
         GOOD.replace(', "emulate"]', "]"),
         ["Gate 'flash_bytes'", "stage 'emulate'"],
