@@ -33,6 +33,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "quantize": (),
     "export-c": ("quantize",),
     "emulate": ("export-c",),
+    "evaluate": ("quantize",),
     "deploy": ("quantize",),
     "benchmark": ("quantize",),
 }
@@ -66,6 +67,7 @@ STAGE_OPTIONS: dict[str, dict[str, type | str]] = {
         "io": str,
     },
     "emulate": {"timeout": float, "board": str, "kernels": str, "tflm_src": _PATH},
+    "evaluate": {"data": _PATH, "tflm": bool, "limit": int, "normalize_arrays": bool},
     "deploy": {"device": str, "lock_wait": float},
     "benchmark": {
         "device": str,
@@ -76,7 +78,7 @@ STAGE_OPTIONS: dict[str, dict[str, type | str]] = {
         "timeout": float,
     },
 }
-REQUIRED_OPTIONS: dict[str, tuple[str, ...]] = {"deploy": ("device",)}
+REQUIRED_OPTIONS: dict[str, tuple[str, ...]] = {"evaluate": ("data",), "deploy": ("device",)}
 
 # gate -> (the stage that measures it, "max" or "min" limit, what it is)
 GATES: dict[str, tuple[str, str, str]] = {
@@ -87,6 +89,11 @@ GATES: dict[str, tuple[str, str, str]] = {
     "instructions": ("emulate", "max", "instructions per inference (measured)"),
     "estimated_latency_ms": ("emulate", "max", "latency estimated from instructions, ms"),
     "bit_exact": ("emulate", "min", "1 when the firmware's outputs equal the host's, else 0"),
+    "accuracy_drop": (
+        "evaluate",
+        "max",
+        "top-1 accuracy of the float model minus the .tflite's (a fraction; worst runtime)",
+    ),
     "p90_latency_ms": ("benchmark", "max", "p90 latency, ms (the device's, or this machine's)"),
 }
 IMPLIED_GATES: dict[str, float] = {"bit_exact": 1.0}  # checked whenever their stage runs

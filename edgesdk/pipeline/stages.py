@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 TFLITE = "model.tflite"
 BUNDLE = "bundle"
 EMULATION = "emulate.json"
+EVALUATION = "evaluate.json"
 DEPLOYMENT = "deploy.json"
 BENCHMARK = "benchmark.json"
 
@@ -191,6 +192,42 @@ def _emulate_run(ctx: StageContext) -> StageOutcome:
     return StageOutcome({"emulation": ctx.folder / EMULATION}, metrics)
 
 
+# evaluate --------------------------------------------------------------------------------------
+def _evaluate_inputs(ctx: StageContext) -> dict[str, Path | None]:
+    return {
+        "model": ctx.pipeline.model,
+        "tflite": ctx.folder / TFLITE,
+        "data": Path(str(ctx.stage.option("data"))),
+    }
+
+
+def _evaluate_options(ctx: StageContext) -> dict[str, OptionValue | None]:
+    defaults: dict[str, OptionValue] = {"tflm": False, "limit": 10_000, "normalize_arrays": False}
+    return {**defaults, **{k: v for k, v in ctx.stage.options if k != "data"}}
+
+
+def _evaluate_run(ctx: StageContext) -> StageOutcome:
+    from edgesdk.evaluation.compare import evaluate
+
+    o = _evaluate_options(ctx)
+    result = evaluate(
+        ctx.pipeline.model,
+        [ctx.folder / TFLITE],
+        str(ctx.stage.option("data")),
+        tflm=bool(o["tflm"]),
+        limit=int(o["limit"] or 1),
+        normalize_arrays=bool(o["normalize_arrays"]),
+    )
+    result.save(ctx.folder / EVALUATION)
+    reference, *runs = result.runs
+    metrics: dict[str, float] = {}
+    accuracies = [r.top1 for r in runs if r.top1 is not None]
+    if reference.top1 is not None and accuracies:
+        metrics["accuracy"] = float(min(accuracies))
+        metrics["accuracy_drop"] = float(reference.top1 - min(accuracies))
+    return StageOutcome({"evaluation": ctx.folder / EVALUATION}, metrics)
+
+
 # deploy and benchmark ---------------------------------------------------------------------------
 def _device_options(
     ctx: StageContext, defaults: dict[str, OptionValue]
@@ -271,6 +308,7 @@ STAGES: dict[str, Stage] = {
     "quantize": Stage(_quantize_inputs, _quantize_options, _quantize_run),
     "export-c": Stage(_export_inputs, _export_options, _export_run),
     "emulate": Stage(_emulate_inputs, _emulate_options, _emulate_run),
+    "evaluate": Stage(_evaluate_inputs, _evaluate_options, _evaluate_run),
     "deploy": Stage(_deploy_inputs, _deploy_options, _deploy_run),
     "benchmark": Stage(_deploy_inputs, _benchmark_options, _benchmark_run),
 }

@@ -22,8 +22,8 @@ def test_the_readme_pipeline_loads(tmp_path):
     (tmp_path / "digits.keras").write_bytes(b"x")
     (tmp_path / "calibration.npy").write_bytes(b"x")
     spec = parse_pipeline(text, tmp_path / "edgesdk.toml")
-    assert spec.targets[0].stage_names() == ("quantize", "export-c", "emulate")
-    assert len(spec.targets[0].gates) == 6
+    assert spec.targets[0].stage_names() == ("quantize", "export-c", "evaluate", "emulate")
+    assert len(spec.targets[0].gates) == 7
 
 
 def test_the_ci_example_runs_the_gate_on_emulated_cores_only():

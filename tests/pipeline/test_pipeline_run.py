@@ -21,19 +21,23 @@ import edgesdk
 from edgesdk.cli import app
 
 pytestmark = pytest.mark.emulation
-STAGES = ["quantize", "export-c", "emulate"]
+STAGES = ["quantize", "export-c", "evaluate", "emulate"]
 TOML = """
 model = "digits.keras"
 data = "calib.npy"
 
 [targets.nano]
 profile = "arduino-nano-33-ble"
-stages = ["quantize", "export-c", "emulate"]
+stages = ["quantize", "export-c", "evaluate", "emulate"]
 
 [targets.nano.quantize]
 samples = 100
 
+[targets.nano.evaluate]
+data = "eval.npz"
+
 [targets.nano.gates]
+accuracy_drop = 0.2
 agreement = 0.5
 size_bytes = 100000
 flash_bytes = 786432
@@ -53,6 +57,7 @@ def project(tmp_path_factory, trained_cnn, digits) -> Path:
     folder.mkdir()
     shutil.copy(trained_cnn, folder / "digits.keras")
     np.save(folder / "calib.npy", digits[0][:100])
+    np.savez(folder / "eval.npz", x=digits[1], y=digits[3])
     (folder / "edgesdk.toml").write_text(TOML.format(instructions=20_000_000))
     return folder
 
@@ -81,8 +86,8 @@ def test_the_first_run_executes_every_stage_and_passes_its_gates(cold, project):
     assert {s.status for s in result.stages} == {"ran"}
     assert all(s.reason == "no finished run recorded" for s in result.stages)
     gates = {g.name: g for g in result.gates}
-    assert set(gates) == {"agreement", "size_bytes", "flash_bytes", "ram_bytes", "instructions",
-                          "bit_exact"}  # fmt: skip
+    assert set(gates) == {"accuracy_drop", "agreement", "size_bytes", "flash_bytes", "ram_bytes",
+                          "instructions", "bit_exact"}  # fmt: skip
     assert result.passed and all(g.checked for g in gates.values())
     out = project / "edgesdk-run"
     nano = out / "nano"
@@ -92,6 +97,10 @@ def test_the_first_run_executes_every_stage_and_passes_its_gates(cold, project):
     emulated = json.loads((nano / "emulate.json").read_text())
     assert max(emulated["instructions"]) == gates["instructions"].value
     assert emulated["budget"]["flash_used"] == gates["flash_bytes"].value
+    evaluated = json.loads((nano / "evaluate.json").read_text())
+    float_run, litert = evaluated["runs"]
+    assert gates["accuracy_drop"].value == pytest.approx(float_run["top1"] - litert["top1"])
+    assert litert["runtime"] == "LiteRT" and float_run["top1"] > 0.2  # 10 classes
     saved = json.loads((out / "run.json").read_text())
     assert saved["passed"] is True and saved["targets"][0]["gates"] == [
         g.to_dict() for g in result.gates
@@ -107,7 +116,7 @@ def test_a_second_run_is_all_cached_and_fast(cold, project, tmp_path, capsys):
     cached_seconds = time.perf_counter() - start
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
-    assert [s["status"] for s in data["targets"][0]["stages"]] == ["cached"] * 3
+    assert [s["status"] for s in data["targets"][0]["stages"]] == ["cached"] * 4
     assert "cached (inputs, options, profile and tool versions unchanged)" in r.stderr
     assert data["targets"][0]["gates"] == [g.to_dict() for g in first.gates]
     with capsys.disabled():
@@ -124,6 +133,7 @@ def test_a_changed_calibration_file_reruns_quantize_and_what_follows(project, di
     assert statuses(result) == {
         "quantize": ("ran", "inputs changed: data"),
         "export-c": ("ran", "inputs changed: tflite"),
+        "evaluate": ("ran", "inputs changed: tflite"),
         "emulate": ("ran", "inputs changed: bundle"),
     }
     again = edgesdk.run(copy / "edgesdk.toml")
@@ -148,7 +158,7 @@ def test_a_changed_gate_reruns_nothing_and_a_gate_just_below_fails_naming_it(
         f"error: gate instructions of target nano failed: {measured:,} is above the limit "
         f"{measured - 1:,}"
     ]
-    assert r.stderr.count(": cached (") == 3 and "running" not in r.stderr
+    assert r.stderr.count(": cached (") == 4 and "running" not in r.stderr
     saved = json.loads((copy / "edgesdk-run" / "run.json").read_text())
     assert saved["passed"] is False
     failed = [g["gate"] for g in saved["targets"][0]["gates"] if not g["passed"]]
@@ -194,11 +204,12 @@ def test_a_run_killed_mid_stage_resumes_without_redoing_finished_stages(project,
         child.wait(timeout=30)
     assert child.returncode == -signal.SIGKILL
     state = json.loads((copy / "edgesdk-run" / "nano" / "state.json").read_text())
-    assert sorted(state["stages"]) == ["export-c", "quantize"]  # emulate never finished
+    assert sorted(state["stages"]) == ["evaluate", "export-c", "quantize"]  # not emulate
     result = edgesdk.run(copy / "edgesdk.toml")
     assert [(s.name, s.status) for s in result.stages] == [
         ("quantize", "cached"),
         ("export-c", "cached"),
+        ("evaluate", "cached"),
         ("emulate", "ran"),
     ]
     assert result.passed
