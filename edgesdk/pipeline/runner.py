@@ -15,7 +15,7 @@ from typing import Any
 
 from edgesdk.core.fileio import write_atomic
 from edgesdk.core.results import JsonResult
-from edgesdk.errors import ConfigError
+from edgesdk.errors import ConfigError, EdgeSdkError
 from edgesdk.pipeline.gates import GateCheck, check_gates
 from edgesdk.pipeline.spec import PipelineSpec, TargetSpec, load_pipeline
 from edgesdk.pipeline.stages import STAGES, StageContext
@@ -242,6 +242,15 @@ def run_pipeline(
         for t in targets:
             if stage not in t.stage_names():
                 _selected(t, stage)  # raises, naming the target's stages
+    for t in targets:  # every option value, before anything runs or is written
+        for stage_spec in t.stages:
+            try:
+                STAGES[stage_spec.name].check(stage_spec)
+            except EdgeSdkError as e:
+                raise ConfigError(
+                    f"targets.{t.name}.{stage_spec.name}: {e}", what=e.what, value=e.value,
+                    allowed=e.allowed,
+                ) from e  # fmt: skip
     started = _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")
     start = time.perf_counter()
     with run_lock(spec.out):

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING
 from edgesdk.pipeline.spec import OptionValue, PipelineSpec, StageSpec, TargetSpec
 
 if TYPE_CHECKING:
+    from edgesdk.core.options import QuantizeOptions
     from edgesdk.core.profiles import TargetProfile
+    from edgesdk.devices.benchmark import BenchmarkOptions
     from edgesdk.devices.ssh import Session
 
 TFLITE = "model.tflite"
@@ -45,13 +47,19 @@ class StageOutcome:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
+def _no_check(stage: StageSpec) -> None:
+    """Options whose values the loader has checked in full."""
+
+
 @dataclass(frozen=True)
 class Stage:
-    """One row of the table: inputs and options (the cache key), then the run itself."""
+    """One row of the table: inputs and options (the cache key), the run itself, and a check
+    of the option values made before any stage of the pipeline runs."""
 
     inputs: Callable[[StageContext], dict[str, Path | None]]
     options: Callable[[StageContext], dict[str, OptionValue | None]]
     run: Callable[[StageContext], StageOutcome]
+    check: Callable[[StageSpec], None] = _no_check
 
 
 def _str(value: OptionValue | None) -> str | None:
@@ -89,12 +97,25 @@ def _quantize_options(ctx: StageContext) -> dict[str, OptionValue | None]:
     return {k: v for k, v in ctx.stage.options if k not in ("data", "eval_data")}
 
 
-def _quantize_run(ctx: StageContext) -> StageOutcome:
+def _quantize_options_object(stage: StageSpec) -> QuantizeOptions:
     from edgesdk.core.options import QuantizeOptions
+
+    chosen = {k: v for k, v in stage.options if k in _QUANTIZE_OPTIONS}
+    return QuantizeOptions(**chosen)  # type: ignore[arg-type]
+
+
+def _quantize_check(stage: StageSpec) -> None:
+    from edgesdk.quantization.job import check_budget
+
+    _quantize_options_object(stage)
+    check_budget(stage.option("max_accuracy_drop"), stage.option("eval_data"))  # type: ignore[arg-type]
+
+
+def _quantize_run(ctx: StageContext) -> StageOutcome:
     from edgesdk.quantization.job import quantize
 
     opts = ctx.stage.options_dict()
-    options = QuantizeOptions(**{k: v for k, v in opts.items() if k in _QUANTIZE_OPTIONS})  # type: ignore[arg-type]
+    options = _quantize_options_object(ctx.stage)
     drop = opts.get("max_accuracy_drop")
     result = quantize(
         ctx.pipeline.model,
@@ -124,6 +145,23 @@ def _export_options(ctx: StageContext) -> dict[str, OptionValue | None]:
         options["test_vectors"] = 4
     options.update((k, v) for k, v in ctx.stage.options if k != "data")
     return options
+
+
+def _export_check(stage: StageSpec) -> None:
+    from edgesdk.errors import ConfigError
+    from edgesdk.firmware.engines import ENGINE_OPTIONS, ENGINES, engine
+
+    name = str(stage.option("engine", "tflm"))
+    chosen = engine(name)
+    for option in ENGINE_OPTIONS:
+        if stage.option(option) and option not in chosen.OPTIONS:
+            takers = [n for n in ENGINES if option in engine(n).OPTIONS]
+            raise ConfigError(
+                f"{option} needs engine={' or '.join(repr(t) for t in takers)} "
+                f"({ENGINE_OPTIONS[option]}), got engine={name!r}",
+                what=option,
+                value=name,
+            )
 
 
 def _export_run(ctx: StageContext) -> StageOutcome:
@@ -244,6 +282,14 @@ def _device_options(
     return options
 
 
+def _device_check(stage: StageSpec) -> None:
+    name = stage.option("device")
+    if name is not None:
+        from edgesdk.devices.inventory import Inventory
+
+        Inventory().resolve(str(name))  # an unknown device is one line, before any stage
+
+
 def _deploy_inputs(ctx: StageContext) -> dict[str, Path | None]:
     return {"tflite": ctx.folder / TFLITE}
 
@@ -279,18 +325,29 @@ def _benchmark_options(ctx: StageContext) -> dict[str, OptionValue | None]:
     return _device_options(ctx, _BENCHMARK_DEFAULTS)
 
 
-def _benchmark_run(ctx: StageContext) -> StageOutcome:
-    from edgesdk.devices.benchmark import BenchmarkOptions, run_local, run_remote
-    from edgesdk.tflite.model_info import check_tflite_file
+def _benchmark_options_object(o: dict[str, OptionValue | None]) -> BenchmarkOptions:
+    from edgesdk.devices.benchmark import BenchmarkOptions
 
-    o = _benchmark_options(ctx)
-    options = BenchmarkOptions(
+    return BenchmarkOptions(
         threads=int(o["threads"] or 0),
         runs=int(o["runs"] or 1),
         warmup=int(o["warmup"] or 0),
         timeout=float(o["timeout"] or 600.0),
         runtime=str(o["runtime"]),
     )
+
+
+def _benchmark_check(stage: StageSpec) -> None:
+    _device_check(stage)
+    _benchmark_options_object({**_BENCHMARK_DEFAULTS, **stage.options_dict()})
+
+
+def _benchmark_run(ctx: StageContext) -> StageOutcome:
+    from edgesdk.devices.benchmark import run_local, run_remote
+    from edgesdk.tflite.model_info import check_tflite_file
+
+    o = _benchmark_options(ctx)
+    options = _benchmark_options_object(o)
     model = ctx.folder / TFLITE
     check_tflite_file(model)
     if o.get("device") is None:
@@ -305,10 +362,10 @@ def _benchmark_run(ctx: StageContext) -> StageOutcome:
 
 
 STAGES: dict[str, Stage] = {
-    "quantize": Stage(_quantize_inputs, _quantize_options, _quantize_run),
-    "export-c": Stage(_export_inputs, _export_options, _export_run),
+    "quantize": Stage(_quantize_inputs, _quantize_options, _quantize_run, _quantize_check),
+    "export-c": Stage(_export_inputs, _export_options, _export_run, _export_check),
     "emulate": Stage(_emulate_inputs, _emulate_options, _emulate_run),
     "evaluate": Stage(_evaluate_inputs, _evaluate_options, _evaluate_run),
-    "deploy": Stage(_deploy_inputs, _deploy_options, _deploy_run),
-    "benchmark": Stage(_deploy_inputs, _benchmark_options, _benchmark_run),
+    "deploy": Stage(_deploy_inputs, _deploy_options, _deploy_run, _device_check),
+    "benchmark": Stage(_deploy_inputs, _benchmark_options, _benchmark_run, _benchmark_check),
 }

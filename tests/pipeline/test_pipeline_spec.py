@@ -167,6 +167,39 @@ def test_a_missing_file_and_an_unknown_target_or_stage_are_one_line(folder):
     assert not (folder / "edgesdk-run").exists()
 
 
+VALUES = [
+    ("samples = 50", 'mode = "int4"', "targets.mcu.quantize: Invalid mode='int4'"),
+    ("samples = 50", "max_accuracy_drop = 0.01", "targets.mcu.quantize: An accuracy budget needs"),
+    ('engine = "tflm"', 'engine = "tvm"', "targets.mcu.export-c: Invalid engine='tvm'"),
+    (
+        'engine = "tflm"',
+        'engine = "standalone"\nkernels = "cmsis-nn"',
+        "targets.mcu.export-c: kernels needs engine='tflm'",
+    ),
+]
+
+
+@pytest.mark.parametrize("old, new, message", VALUES)
+def test_option_values_are_checked_before_anything_runs(folder, old, new, message):
+    path = write(folder, GOOD.replace(old, new))
+    load_pipeline(path)  # the keys and types are right: the values are the stage's to judge
+    r = CliRunner().invoke(app, ["run", str(path)])
+    assert r.exit_code == 1, r.output
+    assert r.stderr.startswith(f"error: {message}") and r.stderr.strip().count("\n") == 0
+    assert not (folder / "edgesdk-run").exists()
+
+
+def test_an_unknown_device_is_one_line_before_anything_runs(folder, monkeypatch, tmp_path):
+    monkeypatch.setenv("EDGESDK_HOME", str(tmp_path / "config"))
+    text = (
+        GOOD.replace('"emulate"]', '"emulate", "deploy"]')
+        + '\n[targets.mcu.deploy]\ndevice = "pi"\n'
+    )
+    r = CliRunner().invoke(app, ["run", str(write(folder, text))])
+    assert r.exit_code == 1 and r.stderr.startswith("error: targets.mcu.deploy: "), r.stderr
+    assert "'pi'" in r.stderr and not (folder / "edgesdk-run").exists()
+
+
 def test_a_second_run_in_the_same_folder_is_refused_in_one_line(folder):
     path = write(folder, GOOD)
     out = folder / "edgesdk-run"
