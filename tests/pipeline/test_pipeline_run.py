@@ -213,3 +213,21 @@ def test_a_run_killed_mid_stage_resumes_without_redoing_finished_stages(project,
         ("emulate", "ran"),
     ]
     assert result.passed
+
+
+def test_switching_to_the_standalone_engine_reruns_export_and_emulate_only(project, tmp_path):
+    copy = copy_of(project, tmp_path)
+    toml = copy / "edgesdk.toml"
+    text = TOML.format(instructions=20_000_000)
+    toml.write_text(text + '\n[targets.nano.export-c]\nengine = "standalone"\n')
+    result = edgesdk.run(toml)
+    assert statuses(result) == {
+        "quantize": ("cached", "inputs, options, profile and tool versions unchanged"),
+        "export-c": ("ran", "options changed: engine"),
+        "evaluate": ("cached", "inputs, options, profile and tool versions unchanged"),
+        "emulate": ("ran", "inputs changed: bundle"),
+    }
+    emulated = json.loads((copy / "edgesdk-run" / "nano" / "emulate.json").read_text())
+    assert emulated["engine"] == "standalone" and emulated["bit_exact"] is True
+    gates = {g.name: g for g in result.gates}
+    assert gates["instructions"].value == max(emulated["instructions"]) and result.passed
