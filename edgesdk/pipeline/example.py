@@ -27,6 +27,17 @@ samples = 200
 # per_channel = true
 # eval_data = "eval.npz"        # with max_accuracy_drop: search within an accuracy budget
 # max_accuracy_drop = 0.01
+
+# [targets.{name}.evaluate]     # add "evaluate" to stages: top-1 on labelled data (accuracy_drop)
+# data = "test.npz"
+"""
+
+_DEVICE = """
+# [targets.{name}.deploy]       # add "deploy" to stages: a device added with edgesdk device add
+# device = "pi"
+# [targets.{name}.benchmark]    # add "benchmark" to stages: p90 latency (p90_latency_ms)
+# device = "pi"                 # leave out to measure on this machine
+# runs = 100
 """
 
 _FIRMWARE = """
@@ -59,8 +70,7 @@ def example_text(
     text = _HEADER.format(
         model=_q(model), data_line=data_line, name=_q_key(name), profile=_q(target), stages=stages
     )
-    if mcu:
-        text += _FIRMWARE.format(name=_q_key(name))
+    text += (_FIRMWARE if mcu else _DEVICE).format(name=_q_key(name))
     lines = []
     for gate, (stage, bound, what) in GATES.items():
         if stage == "emulate" and not mcu:
