@@ -158,7 +158,7 @@ def _run_target(
             "inputs": {k: _sha(v) for k, v in row.inputs(ctx).items()},
             "options": row.options(ctx),
             "profile": profile.to_dict(with_source=False),
-            "versions": tools,
+            "versions": {**tools, **row.tools(ctx)},
         }
         fingerprint = json.loads(json.dumps(fingerprint))  # as the state file keeps it
         record = state.get(stage_spec.name)

@@ -60,6 +60,7 @@ class Stage:
     options: Callable[[StageContext], dict[str, OptionValue | None]]
     run: Callable[[StageContext], StageOutcome]
     check: Callable[[StageSpec], None] = _no_check
+    tools: Callable[[StageContext], dict[str, str | None]] = lambda ctx: {}
 
 
 def _str(value: OptionValue | None) -> str | None:
@@ -361,10 +362,29 @@ def _benchmark_run(ctx: StageContext) -> StageOutcome:
     return StageOutcome({"benchmark": ctx.folder / BENCHMARK}, metrics)
 
 
+def _firmware_tools(ctx: StageContext) -> dict[str, str | None]:
+    """The tools outside Python a firmware run depends on: the Arm compiler, qemu, and the
+    TFLite Micro source the library is built from."""
+    import os
+
+    from edgesdk.firmware.toolchain import find_toolchain
+
+    chain = find_toolchain()
+    found: dict[str, str | None] = {
+        "arm-none-eabi-gcc": chain.gcc_version,
+        "qemu-system-arm": chain.qemu_version,
+    }
+    export = next((s for s in ctx.target.stages if s.name == "export-c"), None)
+    if export is None or export.option("engine", "tflm") == "tflm":  # not the standalone C
+        src = ctx.stage.option("tflm_src") or os.environ.get("EDGESDK_TFLM_SRC")
+        found["tflm-source"] = None if src is None else str(src)
+    return found
+
+
 STAGES: dict[str, Stage] = {
     "quantize": Stage(_quantize_inputs, _quantize_options, _quantize_run, _quantize_check),
     "export-c": Stage(_export_inputs, _export_options, _export_run, _export_check),
-    "emulate": Stage(_emulate_inputs, _emulate_options, _emulate_run),
+    "emulate": Stage(_emulate_inputs, _emulate_options, _emulate_run, tools=_firmware_tools),
     "evaluate": Stage(_evaluate_inputs, _evaluate_options, _evaluate_run),
     "deploy": Stage(_deploy_inputs, _deploy_options, _deploy_run, _device_check),
     "benchmark": Stage(_deploy_inputs, _benchmark_options, _benchmark_run, _benchmark_check),
