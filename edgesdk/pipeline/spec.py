@@ -3,6 +3,7 @@ gates; every mistake is one line naming what is allowed."""
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -269,7 +270,17 @@ def _gates(name: str, raw: object, stages: tuple[str, ...]) -> tuple[tuple[str, 
     return tuple(gates)
 
 
+_TARGET_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+
+
 def _target(name: str, table: object, base: Path) -> TargetSpec:
+    if not _TARGET_NAME.fullmatch(name):  # it names the target's folder
+        raise ConfigError(
+            f"Invalid target name {name!r} (must be 1-64 letters, digits, '_', '-' or '.', "
+            "not starting with '.' or '-')",
+            what="targets",
+            value=name,
+        )
     if not isinstance(table, dict):
         raise ConfigError(f"Invalid targets.{name} (must be a table)", what=name)
     stage_tables = {k: v for k, v in table.items() if k in STAGE_ORDER}

@@ -131,6 +131,11 @@ BROKEN = [
         GOOD.replace("samples = 50", 'samples = "many"'),
         ["Invalid targets.mcu.quantize.samples='many'", "non-negative integer"],
     ),
+    (
+        "target name leaving the folder",
+        GOOD.replace("targets.mcu", 'targets."../../x"'),
+        ["Invalid target name '../../x'"],
+    ),
     ("bad toml", GOOD + "[[", ["Invalid TOML"]),
 ]
 
