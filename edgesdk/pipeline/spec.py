@@ -34,6 +34,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "quantize": (),
     "export-c": ("quantize",),
     "emulate": ("export-c",),
+    "package": ("quantize",),
     "evaluate": ("quantize",),
     "deploy": ("quantize",),
     "benchmark": ("quantize",),
@@ -68,6 +69,18 @@ STAGE_OPTIONS: dict[str, dict[str, type | str]] = {
         "io": str,
     },
     "emulate": {"timeout": float, "board": str, "kernels": str, "tflm_src": _PATH},
+    "package": {
+        "labels": _PATH,
+        "mean": float,
+        "std": float,
+        "requantize_io": bool,
+        "name": str,
+        "description": str,
+        "version": str,
+        "author": str,
+        "license": str,
+        "snippets": bool,
+    },
     "evaluate": {"data": _PATH, "tflm": bool, "limit": int, "normalize_arrays": bool},
     "deploy": {"device": str, "lock_wait": float},
     "benchmark": {
@@ -79,7 +92,11 @@ STAGE_OPTIONS: dict[str, dict[str, type | str]] = {
         "timeout": float,
     },
 }
-REQUIRED_OPTIONS: dict[str, tuple[str, ...]] = {"evaluate": ("data",), "deploy": ("device",)}
+REQUIRED_OPTIONS: dict[str, tuple[str, ...]] = {
+    "package": ("labels",),
+    "evaluate": ("data",),
+    "deploy": ("device",),
+}
 
 # gate -> (the stage that measures it, "max" or "min" limit, what it is)
 GATES: dict[str, tuple[str, str, str]] = {

@@ -16,11 +16,13 @@ if TYPE_CHECKING:
     from edgesdk.core.profiles import TargetProfile
     from edgesdk.devices.benchmark import BenchmarkOptions
     from edgesdk.devices.ssh import Session
+    from edgesdk.mobile.package import PackageOptions
 
 TFLITE = "model.tflite"
 BUNDLE = "bundle"
 EMULATION = "emulate.json"
 EVALUATION = "evaluate.json"
+MOBILE = "mobile"
 DEPLOYMENT = "deploy.json"
 BENCHMARK = "benchmark.json"
 
@@ -231,6 +233,41 @@ def _emulate_run(ctx: StageContext) -> StageOutcome:
     return StageOutcome({"emulation": ctx.folder / EMULATION}, metrics)
 
 
+# package ---------------------------------------------------------------------------------------
+def _package_inputs(ctx: StageContext) -> dict[str, Path | None]:
+    return {"tflite": ctx.folder / TFLITE, "labels": Path(str(ctx.stage.option("labels")))}
+
+
+def _package_options(ctx: StageContext) -> dict[str, OptionValue | None]:
+    return {k: v for k, v in ctx.stage.options if k != "labels"}
+
+
+def _package_options_object(stage: StageSpec) -> PackageOptions:
+    from edgesdk.mobile.package import PackageOptions
+
+    o = stage.options_dict()
+    mean, std = o.pop("mean", None), o.pop("std", None)
+    return PackageOptions(
+        mean=None if mean is None else (float(mean),),
+        std=None if std is None else (float(std),),
+        **{k: v for k, v in o.items()},  # type: ignore[arg-type]
+    )
+
+
+def _package_check(stage: StageSpec) -> None:
+    _package_options_object(stage)
+
+
+def _package_run(ctx: StageContext) -> StageOutcome:
+    from edgesdk.mobile.package import package
+
+    folder = ctx.folder / MOBILE
+    if folder.exists():  # this pipeline's own earlier package: replaced, never merged
+        shutil.rmtree(folder)
+    package(ctx.folder / TFLITE, folder / TFLITE, ctx.profile, _package_options_object(ctx.stage))
+    return StageOutcome({"package": folder})
+
+
 # evaluate --------------------------------------------------------------------------------------
 def _evaluate_inputs(ctx: StageContext) -> dict[str, Path | None]:
     return {
@@ -385,6 +422,7 @@ STAGES: dict[str, Stage] = {
     "quantize": Stage(_quantize_inputs, _quantize_options, _quantize_run, _quantize_check),
     "export-c": Stage(_export_inputs, _export_options, _export_run, _export_check),
     "emulate": Stage(_emulate_inputs, _emulate_options, _emulate_run, tools=_firmware_tools),
+    "package": Stage(_package_inputs, _package_options, _package_run, _package_check),
     "evaluate": Stage(_evaluate_inputs, _evaluate_options, _evaluate_run),
     "deploy": Stage(_deploy_inputs, _deploy_options, _deploy_run, _device_check),
     "benchmark": Stage(_deploy_inputs, _benchmark_options, _benchmark_run, _benchmark_check),

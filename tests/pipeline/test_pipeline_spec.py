@@ -105,8 +105,8 @@ BROKEN = [
     ),
     (
         "stage not run yet",
-        GOOD.replace('"emulate"]', '"emulate", "package"]'),
-        ["Stage 'package'", "not run by pipelines yet", "supported: quantize, export-c"],
+        GOOD.replace('"emulate"]', '"emulate", "export-coreml"]'),
+        ["Stage 'export-coreml'", "not run by pipelines yet", "supported: quantize, export-c"],
     ),
     (
         "deploy without a device",
