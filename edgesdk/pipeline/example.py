@@ -32,6 +32,11 @@ samples = 200
 # data = "test.npz"
 """
 
+_PHONE = """
+# [targets.{name}.package]      # add "package" to stages: metadata and labels for the app
+# labels = "labels.txt"
+"""
+
 _DEVICE = """
 # [targets.{name}.deploy]       # add "deploy" to stages: a device added with edgesdk device add
 # device = "pi"
@@ -57,7 +62,12 @@ _GATES = """
 
 
 def example_text(
-    model: str, target: str, data: str | None, mcu: bool, limits: dict[str, float] | None = None
+    model: str,
+    target: str,
+    data: str | None,
+    mcu: bool,
+    limits: dict[str, float] | None = None,
+    phone: bool = False,
 ) -> str:
     """The example pipeline's text (``model`` and ``data`` as written into the file); gates in
     ``limits`` are set, the others shown commented out."""
@@ -70,6 +80,8 @@ def example_text(
     text = _HEADER.format(
         model=_q(model), data_line=data_line, name=_q_key(name), profile=_q(target), stages=stages
     )
+    if phone:
+        text += _PHONE.format(name=_q_key(name))
     text += (_FIRMWARE if mcu else _DEVICE).format(name=_q_key(name))
     lines = []
     for gate, (stage, bound, what) in GATES.items():
@@ -121,8 +133,8 @@ def write_example(
         if profile.memory.flash_budget_bytes is not None:
             limits["flash_bytes"] = float(profile.memory.flash_budget_bytes)
         limits["ram_bytes"] = float(profile.memory.ram_budget_bytes)
-    text = example_text(
-        rel(model), target_ref, rel(data) if data is not None else None, mcu, limits
-    )
+    data_ref = rel(data) if data is not None else None
+    phone = profile.mobile is not None
+    text = example_text(rel(model), target_ref, data_ref, mcu, limits, phone=phone)
     parse_pipeline(text, out)  # what init writes, run reads
     return write_atomic(out, text)

@@ -241,6 +241,12 @@ def test_init_for_a_phone_target_quantizes_only_and_refuses_an_unknown_profile(t
     (tmp_path / "m.keras").write_bytes(b"x")
     path = write_example(tmp_path / "m.keras", "android-arm64", tmp_path / "p.toml", None, False)
     assert load_pipeline(path).targets[0].stage_names() == ("quantize",)
+    assert "# labels = " in path.read_text()  # a phone: the package table, commented
+    text = path.read_text().replace('stages = ["quantize"]', 'stages = ["quantize", "package"]')
+    text = text.replace("# [targets.android-arm64.package]", "[targets.android-arm64.package]")
+    (tmp_path / "labels.txt").write_text("a\n")
+    (tmp_path / "p.toml").write_text(text.replace("# labels = ", "labels = "))
+    assert load_pipeline(tmp_path / "p.toml").targets[0].stage_names() == ("quantize", "package")
     with pytest.raises(ConfigError):
         write_example(tmp_path / "m.keras", "no-such-board", tmp_path / "q.toml", None, False)
     assert not (tmp_path / "q.toml").exists()
