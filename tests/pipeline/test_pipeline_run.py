@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import require_firmware_tools
 from typer.testing import CliRunner
 
 import edgesdk
@@ -48,7 +47,19 @@ instructions = {instructions}
 
 @pytest.fixture(scope="module", autouse=True)
 def firmware_tools():
-    require_firmware_tools()
+    """Skip (naming what is missing) without the Arm toolchain, qemu or TFLite Micro (as
+    tests/conftest.py's require_firmware_tools: `from conftest import` would find whichever
+    conftest module pytest loaded last, tests/mobile's in a whole-suite run)."""
+    from edgesdk.errors import FirmwareError
+    from edgesdk.firmware.tflm.emulation import REPO_ROOT
+    from edgesdk.firmware.tflm.library import locate_source
+    from edgesdk.firmware.toolchain import find_toolchain
+
+    try:
+        find_toolchain()
+        locate_source(REPO_ROOT)
+    except FirmwareError as e:
+        pytest.skip(f"firmware emulation unavailable: {e}")
 
 
 @pytest.fixture(scope="module")
