@@ -5,7 +5,9 @@ Tiny KWS shape: 49x10 input, Conv 64 10x4 stride 2, 4 depthwise-separable blocks
 12 classes), each exported as a C bundle and run under qemu on a Cortex-M4F (arduino-nano-33-ble)
 and a Cortex-M0+ (rp2040, on qemu's micro:bit: 16 KB RAM, so only models that fit there).
 Instruction counts are measurements; the latency column is an ESTIMATE (instructions x the
-core's cycles-per-instruction factor / the profile's clock, reference kernels). Also printed:
+core's cycles-per-instruction factor / the profile's clock, a factor calibrated on the
+reference kernels). The kernels are each core's default (CMSIS-NN on Cortex-M; the kernels
+column says so; benchmarks/kernel_sets.py compares them with the reference ones). Also printed:
 TFLite Micro's share of the flash (the baseline a standalone engine has to beat) and the cost
 of the library build (cold) against a cached one, measured in the same run.
 
@@ -75,15 +77,16 @@ def main() -> None:
                     print(f"{name:<14} {target:<20} does not run there: {e}")
                     continue
                 seconds = time.perf_counter() - start
-                print(f"{name:<14} {target:<20} {r.core:<14} {'yes' if r.bit_exact else 'NO':>5} "
+                print(f"{name:<14} {target:<20} {r.core + ' ' + r.kernels:<14} "
+                      f"{'yes' if r.bit_exact else 'NO':>5} "
                       f"{max(r.instructions):>13,} {r.estimated_latency_ms:>8.1f} "
                       f"{r.flash['total']:>8,} {r.flash['tflm']:>7,} {r.flash['model']:>8,} "
                       f"{r.ram['total']:>7,} {r.ram['arena_used']:>10,} {seconds:>6.1f}")  # fmt: skip
                 if not r.library["reused"]:
                     print(f"  (TFLite Micro library for {r.core} built in "
                           f"{r.library['build_seconds']:.0f} s; cached from now on)")  # fmt: skip
-        print("instructions: measured under qemu; est. ms: an ESTIMATE (reference kernels, "
-              "cycles/instruction from edgesdk.firmware.cores.CPI_SOURCES)")  # fmt: skip
+        print("instructions: measured under qemu; est. ms: an ESTIMATE (cycles/instruction "
+              "from edgesdk.firmware.cores.CPI_SOURCES, calibrated on the reference kernels)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -82,9 +82,12 @@ def quantize(
     """Quantize a float model for a target and write the ``.tflite`` atomically.
 
     Args:
-        model: a ``.keras``/``.h5`` file, a SavedModel directory, or an in-memory Keras model.
+        model: a ``.keras``/``.h5`` file, a SavedModel directory, or an in-memory Keras model;
+            PyTorch: a ``.pt2`` file (``torch.export.save``) or ``module:function`` /
+            ``path/file.py:function`` returning an ``nn.Module`` (needs ``edgesdk[torch]``).
         data: representative data: an image folder, ``.npy``/``.npz``, ``module:function``,
-            a numpy array, or a dict of arrays by input name (None only for float16/dynamic).
+            a numpy array, or a dict of arrays by input name (None only for float16/dynamic);
+            NCHW for PyTorch image models (the ``.tflite`` takes NHWC).
         output: where the ``.tflite`` goes.
         target: a built-in profile name, a profile ``.toml`` path, or a TargetProfile.
         options: how to quantize; blanks take the profile's defaults.
@@ -255,12 +258,16 @@ def emulate_model(
 
 
 def demo(
-    out_dir: str | Path = "edgesdk-demo", target: str = "arduino-nano-33-ble", epochs: int = 30
+    out_dir: str | Path = "edgesdk-demo",
+    target: str = "arduino-nano-33-ble",
+    epochs: int = 30,
+    framework: str = "keras",
 ) -> DemoResult:
-    """Train the digits CNN, quantize it to int8, evaluate and export it (the built-in demo)."""
-    from edgesdk.demos.digits import run_demo
+    """Train the digits CNN (``framework``: ``keras`` or ``torch``), quantize it to int8,
+    evaluate and export it (the built-in demo)."""
+    from edgesdk.demos.digits import demo_for
 
-    return run_demo(out_dir, target=target, epochs=epochs)
+    return demo_for(framework)(out_dir, target=target, epochs=epochs)
 
 
 def evaluate(

@@ -3,7 +3,7 @@
 #   - system packages: openssh-server (a real sshd on 127.0.0.1), gcc/g++ (compile generated C),
 #     dataset-fashion-mnist (Fashion-MNIST, offline), and for firmware on emulated Cortex-M cores
 #     the Arm GNU toolchain with newlib, qemu-system-arm, make and zstd (the TFLite Micro kit)
-#   - .venv: edgesdk with its test extras
+#   - .venv: edgesdk with its test extras, the mobile clients, torch (CPU) + litert-torch
 #   - .venv-device: a Raspberry-Pi-like Python with only tflite-runtime 2.14 and numpy<2
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +34,11 @@ python3 -m venv .venv
 # mobile clients, in their own call: mediapipe pins absl-py~=2.3, tfmot 0.8.1 declares ~=1.2
 # (no single resolution; pip warns and tfmot runs with absl-py 2.x)
 .venv/bin/pip install -q "mediapipe==1.2.3" "coremltools==9.0"
+# PyTorch models (tests marked torch): the CPU wheel of torch (192 MB; the PyPI default is the
+# CUDA build, 3 GB with its nvidia wheels) and litert-torch, after the mobile clients:
+# litert-converter's xdsl pin needs typing-extensions<4.13, so cattrs (coremltools) stays at
+# 25.1.1. Measured: 25 s from a warm pip cache, +1.7 GB in .venv (torch, jax, transformers)
+.venv/bin/pip install -q "torch==2.13.0+cpu" "litert-torch==0.10.0" "cattrs==25.1.1"
 
 if [ ! -x .venv-device/bin/python ] || ! .venv-device/bin/python -c "import tflite_runtime" 2>/dev/null; then
   python3 -m venv .venv-device

@@ -143,7 +143,7 @@ def test_result_types_are_the_stages_own_classes():
 def test_the_facade_imports_no_heavy_module(module):
     code = (
         f"import sys, {module}\n"
-        "heavy = ('tensorflow', 'numpy', 'paramiko', 'keras', 'tf_keras')\n"
+        "heavy = ('tensorflow', 'numpy', 'paramiko', 'keras', 'tf_keras', 'torch', 'litert_torch')\n"
         "print([m for m in heavy if m in sys.modules])\n"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

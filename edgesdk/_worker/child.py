@@ -46,9 +46,9 @@ def float_outputs_task(request: FloatOutputsRequest, jobdir: Path) -> FloatOutpu
 
     from edgesdk.core.options import Normalization
     from edgesdk.inputs.models import load_float_model
-    from edgesdk.inputs.samples import open_samples
+    from edgesdk.inputs.samples import data_shape, open_samples
 
-    model = load_float_model(request.model)
+    model = load_float_model(request.model, data_shape(request.data))
     source = open_samples(
         request.data,
         model.inputs,
@@ -58,7 +58,9 @@ def float_outputs_task(request: FloatOutputsRequest, jobdir: Path) -> FloatOutpu
     )
     samples = source.read(np.arange(min(source.count, request.limit)))  # only the first limit
     outputs = model.predict(samples.arrays)
-    arrays = {f"in:{k}": v for k, v in samples.arrays.items()}
+    # saved as the .tflite takes them: NHWC for a PyTorch image model (its float model: NCHW)
+    nhwc = model.layout == "NCHW"
+    arrays = {f"in:{k}": np.moveaxis(v, 1, -1) if nhwc else v for k, v in samples.arrays.items()}
     if samples.labels is not None:
         arrays["labels"] = samples.labels
     np.savez(jobdir / protocol.SAMPLES, **arrays)

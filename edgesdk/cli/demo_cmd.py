@@ -16,16 +16,20 @@ def demo(
         str, typer.Option("--target", "-t", help="Target profile.")
     ] = "arduino-nano-33-ble",
     epochs: Annotated[int, typer.Option(min=1, help="Training epochs.")] = 30,
+    framework: Annotated[
+        str,
+        typer.Option(help="Train the CNN with keras or torch (needs edgesdk[torch])."),
+    ] = "keras",
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Train a small CNN on scikit-learn's digits, quantize it to int8 and compare accuracy."""
     from edgesdk.api import demo as run_demo
 
     if json_out:
-        print_json(run_demo(out, target=target, epochs=epochs).to_dict())
+        print_json(run_demo(out, target=target, epochs=epochs, framework=framework).to_dict())
         return
     with console.status("Training a digits CNN and quantizing it to int8 ..."):
-        result = run_demo(out, target=target, epochs=epochs)
+        result = run_demo(out, target=target, epochs=epochs, framework=framework)
     from edgesdk.cli.rendering import render_export, render_quantization
 
     render_quantization(result.quantization, console)

@@ -18,11 +18,28 @@ from edgesdk.core.options import IoType, QuantMode
 from edgesdk.errors import EdgeSdkError
 
 
+def _shape(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(int(d) for d in text.replace("x", ",").split(","))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not a shape (expected whole numbers, e.g. 1,28,28)",
+            param_hint="--input-shape",
+        ) from None
+
+
 # Over 80 lines: one typer parameter per CLI option; the body is a few lines.
 @handle_errors
 def quantize(
     model: Annotated[
-        str, typer.Argument(help="A .keras file, a legacy .h5 file or a SavedModel folder.")
+        str,
+        typer.Argument(
+            help="A .keras file, a legacy .h5 file or a SavedModel folder; PyTorch: a .pt2 "
+            "file (torch.export.save) or module:function / file.py:function returning an "
+            "nn.Module."
+        ),
     ],
     output: Annotated[str, typer.Option("--output", "-o", help="The .tflite file to write.")],
     target: Annotated[
@@ -102,6 +119,13 @@ def quantize(
             "/ Task Library, normalization from --mean/--std or --scale/--offset)."
         ),
     ] = None,
+    input_shape: Annotated[
+        str | None,
+        typer.Option(
+            help="PyTorch function models: one sample's shape, e.g. 1,28,28 (NCHW; default: "
+            "read from .npy/.npz data)."
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Quantize a float model for a target; check every op; measure fidelity on held-out data."""
@@ -123,6 +147,7 @@ def quantize(
             std=parse_floats(std, "--std"),
         ),
         normalize_arrays=normalize_arrays,
+        input_shape=_shape(input_shape),
     )
     if (max_accuracy_drop is None) != (eval_data is None):
         raise typer.BadParameter(

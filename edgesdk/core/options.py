@@ -125,6 +125,8 @@ class QuantizeOptions:
         seed: seed of the shuffle that splits calibration and held-out samples.
         normalization: how raw data is scaled (images always; arrays only if ``normalize``).
         normalize_arrays: apply ``normalization`` to array data too.
+        input_shape: one sample's shape (no batch dimension) for a model that cannot tell it
+            (a PyTorch function); None reads it from the model or from array data.
     """
 
     mode: QuantMode | None = None
@@ -136,10 +138,20 @@ class QuantizeOptions:
     seed: int = 0
     normalization: Normalization = field(default_factory=Normalization)
     normalize_arrays: bool = False
+    input_shape: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.mode is not None:
             object.__setattr__(self, "mode", parse_enum(QuantMode, self.mode, "mode"))
+        if self.input_shape is not None:
+            shape = tuple(self.input_shape)
+            if not shape or any(not isinstance(d, int) or d < 1 for d in shape):
+                raise ConfigError(
+                    f"Invalid input_shape={list(shape)} (must be positive whole numbers, one "
+                    "sample without the batch dimension, e.g. 1,28,28)",
+                    what="input_shape",
+                )
+            object.__setattr__(self, "input_shape", shape)
         if self.io is not None:
             object.__setattr__(self, "io", parse_enum(IoType, self.io, "io"))
         if self.samples < 1:
@@ -158,11 +170,14 @@ class QuantizeOptions:
             "seed": self.seed,
             "normalization": self.normalization.to_dict(),
             "normalize_arrays": self.normalize_arrays,
+            "input_shape": list(self.input_shape) if self.input_shape is not None else None,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> QuantizeOptions:
         values = dict(data)
+        if values.get("input_shape") is not None:
+            values["input_shape"] = tuple(values["input_shape"])
         values["normalization"] = Normalization.from_dict(values.get("normalization") or {})
         return cls(**values)
 

@@ -156,3 +156,31 @@ def run_demo(
     )
     demo.save(out / "demo.json")
     return demo
+
+
+DEMOS: dict[str, str] = {
+    # framework -> "module:function" running the demo (imported only when chosen)
+    "keras": "edgesdk.demos.digits:run_demo",
+    "torch": "edgesdk.demos.digits_torch:run_torch_demo",
+}
+
+
+def demo_for(framework: str) -> Any:
+    """The demo function of ``framework``.
+
+    Raises:
+        ConfigError: an unknown framework (the known ones listed).
+    """
+    import importlib
+
+    from edgesdk.errors import ConfigError
+
+    if framework not in DEMOS:
+        raise ConfigError(
+            f"Invalid framework={framework!r} (must be one of: {', '.join(DEMOS)})",
+            what="framework",
+            value=framework,
+            allowed=list(DEMOS),
+        )
+    module, _, name = DEMOS[framework].partition(":")
+    return getattr(importlib.import_module(module), name)

@@ -262,9 +262,12 @@ def evaluate(
         float_model, data, normalization or Normalization(), normalize_arrays, limit, notify
     )
     top1, top5, confusion = _accuracy(reference[0], labels)
-    float_name = {"tf_keras": "float (tf_keras)", "saved_model": "float (SavedModel)"}.get(
-        meta.loader, "float (Keras)"
-    )
+    float_name = {
+        "tf_keras": "float (tf_keras)",
+        "saved_model": "float (SavedModel)",
+        "torch_program": "float (PyTorch)",
+        "torch_function": "float (PyTorch)",
+    }.get(meta.loader, "float (Keras)")
     runs = [RuntimeEval(str(float_model), float_name, meta.count, top1, top5, confusion)]
     with contextlib.ExitStack() as stack:
         session = None
@@ -292,11 +295,13 @@ def _float_reference(
     notify: Progress,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray], np.ndarray | None, list[np.ndarray]]:
     """The samples, their labels (checked) and the float model's outputs, from the worker."""
+    from edgesdk.inputs.frontends import locate
+
     with tempfile.TemporaryDirectory(prefix="edgesdk-eval-") as tmp:
         jobdir = Path(tmp)
         notify("float model", 0, 1)
         meta = _float_outputs(
-            str(Path(float_model).absolute()), data, normalization, normalize_arrays, limit, jobdir
+            locate(float_model), data, normalization, normalize_arrays, limit, jobdir
         )
         notify("float model", 1, 1)
         with np.load(jobdir / protocol.SAMPLES) as f:

@@ -1,4 +1,5 @@
-"""Loading float models: Keras 3 ``.keras``, legacy ``.h5`` and SavedModel directories."""
+"""Loading float models: Keras 3 ``.keras``, legacy ``.h5`` and SavedModel directories (the
+front ends that pick a loader are :mod:`edgesdk.inputs.frontends`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import atexit
 import logging
 import shutil
 import tempfile
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,37 +20,17 @@ from edgesdk.tflite.runner import natural_key
 
 log = logging.getLogger(__name__)
 
-_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-
 
 def model_kind(path: str | Path) -> str:
-    """Which kind of float model lives at ``path`` (cheap; no TensorFlow import).
+    """Which kind of float model lives at ``path`` (cheap; no TensorFlow import): the value of
+    :class:`edgesdk.inputs.frontends.ModelKind`.
 
     Raises:
-        ModelError: missing, or not a ``.keras``/``.h5`` file or SavedModel directory.
+        ModelError: missing, or no front end reads it.
     """
-    p = Path(path)
-    expected = "expected a Keras .keras file, a legacy .h5 file or a SavedModel directory"
-    if not p.exists():
-        raise ModelError(f"Model not found: {p} ({expected})")
-    if p.is_dir():
-        if (p / "saved_model.pb").is_file():
-            return "saved_model"
-        raise ModelError(f"Not a SavedModel directory (no saved_model.pb): {p} ({expected})")
-    suffix = p.suffix.lower()
-    with p.open("rb") as f:
-        head = f.read(8)
-    if suffix == ".keras":
-        if zipfile.is_zipfile(p):
-            return "keras"
-        raise ModelError(f"Not a Keras model: {p} is not a .keras archive ({expected})")
-    if suffix in (".h5", ".hdf5"):
-        if head == _HDF5_MAGIC:
-            return "h5"
-        raise ModelError(f"Not a Keras model: {p} is not an HDF5 file ({expected})")
-    if suffix == ".tflite":
-        raise ModelError(f"{p} is already a .tflite model ({expected})")
-    raise ModelError(f"Unsupported model file {p} ({expected})")
+    from edgesdk.inputs.frontends import recognise
+
+    return recognise(path).value
 
 
 _EXPORTS: list[str] = []
@@ -77,6 +57,9 @@ class FloatModel:
     converter_fn: Callable[[], Any]
     keras_model: Any = None
     loader: str = "keras"
+    framework: str = "tensorflow"
+    torch_module: Any = None  # the PyTorch float model (torch front ends)
+    layout: str | None = None  # "NCHW" when the .tflite takes the inputs as NHWC
 
     def predict(self, arrays: dict[str, np.ndarray], batch_size: int = 256) -> list[np.ndarray]:
         """Float outputs, in output order, for a dict of input arrays."""
@@ -136,6 +119,18 @@ def from_keras(model: Any, path: Path, kind: str = "keras", loader: str = "keras
     )
 
 
+def load_saved_model(source: str, input_shape: tuple[int, ...] | None = None) -> FloatModel:
+    """The SavedModel front end's loader (``input_shape`` is read from the model)."""
+    return _from_saved_model(Path(source))
+
+
+def load_keras_file(source: str, input_shape: tuple[int, ...] | None = None) -> FloatModel:
+    """The ``.keras`` / ``.h5`` front ends' loader (``input_shape`` is read from the model)."""
+    p = Path(source)
+    loaded = load_keras(p)
+    return from_keras(loaded.model, p, model_kind(p), loader=loaded.loader)
+
+
 def _from_saved_model(path: Path) -> FloatModel:
     import tensorflow as tf
 
@@ -172,18 +167,19 @@ def _from_saved_model(path: Path) -> FloatModel:
     )
 
 
-def load_float_model(path: str | Path) -> FloatModel:
-    """Load a float model (imports TensorFlow).
+def load_float_model(path: str | Path, input_shape: tuple[int, ...] | None = None) -> FloatModel:
+    """Load a float model through its front end (imports TensorFlow or torch).
+
+    Args:
+        path: a model file or folder, or a PyTorch ``module:function``.
+        input_shape: the input shape (batch first) where the model cannot tell it.
 
     Raises:
         ModelError: the file is missing or cannot be loaded as a model.
     """
-    p = Path(path)
-    kind = model_kind(p)
-    if kind == "saved_model":
-        return _from_saved_model(p)
-    loaded = load_keras(p)
-    return from_keras(loaded.model, p, kind, loader=loaded.loader)
+    from edgesdk.inputs.frontends import frontend_for
+
+    return frontend_for(path).load(str(path), input_shape)
 
 
 @dataclass(frozen=True)

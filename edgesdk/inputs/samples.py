@@ -86,6 +86,18 @@ def check_spec(spec: str) -> None:
         )
 
 
+def data_shape(spec: str | None) -> tuple[int, ...] | None:
+    """The shape of single-input array data (``.npy``, or a ``.npz`` with ``x`` or one data
+    array), batch first, from the file header; None for other data."""
+    if spec is None or not spec.lower().endswith(ARRAY_SUFFIXES) or not Path(spec).is_file():
+        return None
+    if spec.lower().endswith(".npy"):
+        return tuple(open_npy(Path(spec)).shape)
+    content = open_npz(Path(spec))
+    keys = ["x"] if "x" in content else [k for k in content if k not in LABEL_KEYS]
+    return tuple(content[keys[0]].shape) if len(keys) == 1 else None
+
+
 def _from_npz(path: Path, inputs: list[TensorSpec]) -> tuple[dict[str, Any], Any]:
     content = open_npz(path)  # nothing read yet (edgesdk.inputs.arrays)
     labels = next((content[k] for k in LABEL_KEYS if k in content), None)

@@ -123,6 +123,15 @@ def convert(converter: Any, what: str) -> bytes:
         raise ConversionError(f"TFLite conversion ({what}) failed: {_converter_message(e)}") from e
 
 
+def convert_tensorflow(
+    model: Any, opts: QuantizeOptions | None, calibration: Samples | None
+) -> bytes:
+    """The TensorFlow front ends' converter: float when ``opts`` is None, else as ``opts``."""
+    if opts is None:
+        return convert(model.converter(), "float")
+    return convert(configure_converter(model.converter(), opts, calibration), opts.mode.value)
+
+
 def _size(data: bytes) -> SizeInfo:
     return SizeInfo.of(data)
 
@@ -151,7 +160,10 @@ def measure_fidelity(
     """Run ``samples`` through the float model and the .tflite model and compare outputs."""
     mapping = runner.map_inputs(list(samples.arrays))
     reference = float_model.predict(samples.arrays)
-    _, candidate = runner.run({mapping[k]: v for k, v in samples.arrays.items()})
+    arrays = samples.arrays
+    if getattr(float_model, "layout", None) == "NCHW":  # the .tflite takes NHWC
+        arrays = {k: np.moveaxis(v, 1, -1) for k, v in arrays.items()}
+    _, candidate = runner.run({mapping[k]: v for k, v in arrays.items()})
     if len(reference) != len(candidate):
         raise ConversionError(
             f"The .tflite model has {len(candidate)} outputs, the float model {len(reference)}"
@@ -171,11 +183,12 @@ def run_quantize(
     Returns:
         The result (``output`` unset) and the .tflite bytes.
     """
-    from edgesdk.inputs.models import load_float_model
+    from edgesdk.inputs.frontends import frontend_for
 
     start = time.perf_counter()
     opts = resolve_options(options, profile)
-    float_model = load_float_model(model_path)
+    frontend = frontend_for(model_path)
+    float_model = frontend.load(model_path, input_shape_of(options, data))
     notes: list[str] = []
     warnings: list[str] = []
     if data is None and opts.mode.needs_calibration:
@@ -195,11 +208,14 @@ def run_quantize(
         warnings.extend(split.notes)
     else:
         notes.append("no data given: fidelity against the float model was not measured")
-    float_bytes = convert(float_model.converter(), "float")
+    float_bytes = frontend.convert(float_model, None, None)
     calibration = split.calibration if split else None
-    quant_bytes = convert(
-        configure_converter(float_model.converter(), opts, calibration), opts.mode.value
-    )
+    quant_bytes = frontend.convert(float_model, opts, calibration)
+    if float_model.layout == "NCHW":
+        notes.append(
+            "inputs: the PyTorch model takes NCHW; the .tflite takes NHWC (what TFLite Micro, "
+            "the C export and MediaPipe expect): transpose data (N, C, H, W) -> (N, H, W, C)"
+        )
     result = build_result(
         model_path,
         float_model,
@@ -213,8 +229,21 @@ def run_quantize(
         warnings,
         start,
     )
-    result = dataclasses.replace(result, extra={"calibration": calibration_info(data, calibration)})
+    extra: dict[str, Any] = {"calibration": calibration_info(data, calibration)}
+    if float_model.framework != "tensorflow":
+        extra["framework"] = float_model.framework
+        extra["layout"] = {"model": float_model.layout, "tflite": "NHWC"}
+    result = dataclasses.replace(result, extra=extra)
     return result, quant_bytes
+
+
+def input_shape_of(options: QuantizeOptions, data: str | None) -> tuple[int, ...] | None:
+    """The input shape given in the options (batch first), else that of array data, else None."""
+    from edgesdk.inputs.samples import data_shape
+
+    if options.input_shape is not None:
+        return (1, *options.input_shape)
+    return data_shape(data)
 
 
 def calibration_info(spec: str | None, calibration: Samples | None) -> dict[str, Any] | None:

@@ -15,7 +15,7 @@ from edgesdk._worker import protocol
 from edgesdk._worker.tasks import QuantizeRequest, QuantizeSearchRequest
 from edgesdk.core.options import QuantizeOptions
 from edgesdk.core.profiles import TargetProfile
-from edgesdk.errors import ConfigError, DatasetError
+from edgesdk.errors import ConfigError, DatasetError, ModelError
 from edgesdk.quantization.result import QuantizationResult
 
 log = logging.getLogger(__name__)
@@ -66,14 +66,39 @@ def check_budget(max_accuracy_drop: float | None, eval_data: Any) -> None:
         )
 
 
+def _check_framework(model: Any, opts: QuantizeOptions, max_accuracy_drop: float | None) -> None:
+    """A PyTorch model: the options the PT2E route can make, and no accuracy budget."""
+    if not isinstance(model, (str, Path)):
+        return
+    from edgesdk.inputs.frontends import frontend_for
+
+    if frontend_for(model).framework != "torch":
+        return
+    from edgesdk.quantization.torch_convert import check_torch_options
+
+    check_torch_options(opts)
+    if max_accuracy_drop is not None:
+        raise ConfigError(
+            "An accuracy budget (`max_accuracy_drop`) is not applicable to PyTorch models: its "
+            "recipes (per-tensor, 16x8, float fallback) rebuild a TensorFlow converter",
+            what="max_accuracy_drop",
+        )
+
+
 def _model_path(model: Any, jobdir: Path) -> tuple[str, str]:
     """(path the worker loads, how to name the model in messages)."""
-    from edgesdk.inputs.models import model_kind
+    from edgesdk.inputs.frontends import locate, recognise
     from edgesdk.quantization.convert import save_keras_model
 
     if isinstance(model, (str, Path)):
-        model_kind(model)
-        return str(Path(model).absolute()), str(model)
+        recognise(model)
+        return locate(model), str(model)
+    if any(c.__module__.startswith("torch.") for c in type(model).__mro__):
+        raise ModelError(
+            f"An in-memory PyTorch model ({type(model).__name__}) cannot be handed to the "
+            "converter process: save it with torch.export.save as .pt2, or pass "
+            "'module:function' returning it"
+        )
     name = f"in-memory model {getattr(model, 'name', '')}".strip()
     return str(save_keras_model(model, jobdir)), name
 
@@ -95,6 +120,7 @@ def quantize(
     start = time.perf_counter()
     check_budget(max_accuracy_drop, eval_data)
     opts = resolve_options(options, profile)
+    _check_framework(model, opts, max_accuracy_drop)
     out = check_writable(output)
     with tempfile.TemporaryDirectory(prefix="edgesdk-") as tmp:
         jobdir = Path(tmp)

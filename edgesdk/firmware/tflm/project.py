@@ -117,21 +117,10 @@ def _layers(meta: dict[str, Any], where: Path) -> tuple[tuple[int, str], ...]:
 
 
 def _recorded_kernels(meta: dict[str, Any], where: Path) -> KernelSet | None:
-    from edgesdk.firmware.bundle_input import field, shown
+    from edgesdk.firmware.bundle_input import field
+    from edgesdk.firmware.tflm.library import parse_kernels
 
-    value = field(meta, "kernels", "str?", where)
-    if value is None:
-        return None
-    try:
-        return KernelSet(value)
-    except ValueError:
-        allowed = [k.value for k in KernelSet]
-        raise FirmwareError(
-            f"Invalid kernels={shown(value)} in {where} (must be one of: {', '.join(allowed)})",
-            what="kernels",
-            value=shown(value),
-            allowed=allowed,
-        ) from None
+    return parse_kernels(field(meta, "kernels", "str?", where), where)
 
 
 def _recorded_registrations(meta: dict[str, Any], where: Path) -> tuple[dict[str, Any], ...]:

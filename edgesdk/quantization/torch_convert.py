@@ -1,0 +1,133 @@
+"""The PyTorch front ends' converter (litert-torch): float, or int8 through PyTorch's PT2E flow
+with NHWC inputs (``to_channel_last_io``), calibrated on the representative samples."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from edgesdk.core.options import IoType, QuantizeOptions, QuantMode
+from edgesdk.errors import ConfigError, ConversionError
+from edgesdk.inputs.models import FloatModel
+from edgesdk.inputs.samples import Samples
+from edgesdk.quantization.torch_layout import fold_flatten_transposes
+
+log = logging.getLogger(__name__)
+
+PREPARE_ATTEMPTS = 5  # prepare_pt2e fails at random on MaxPool2d; each attempt re-exports
+
+
+def check_torch_options(opts: QuantizeOptions) -> None:
+    """What the PT2E route can make: int8 with int8 I/O (per-channel or per-tensor).
+
+    Raises:
+        ConfigError: another mode or I/O type, naming the option.
+    """
+    if opts.mode is not QuantMode.INT8:
+        raise ConfigError(
+            f"Invalid mode={opts.mode.value if opts.mode else None} for a PyTorch model (the "
+            "PT2E route makes int8 only: `mode=int8`)",
+            what="mode",
+            value=opts.mode.value if opts.mode else None,
+            allowed=["int8"],
+        )
+    if opts.io is not IoType.INT8:
+        raise ConfigError(
+            f"Invalid io={opts.io.value if opts.io else None} for a PyTorch model (the PT2E "
+            "route gives int8 inputs and outputs only: `io=int8`)",
+            what="io",
+            value=opts.io.value if opts.io else None,
+            allowed=["int8"],
+        )
+
+
+def _wrapped(model: FloatModel) -> tuple[Any, tuple[Any, ...]]:
+    """The module with NHWC inputs (image models) and a zero sample in that layout."""
+    import litert_torch
+    import torch
+
+    shape = (1, *model.inputs[0].shape[1:])
+    if model.layout == "NCHW":
+        n, c, h, w = shape
+        return litert_torch.to_channel_last_io(model.torch_module, args=[0]), (
+            torch.zeros((n, h, w, c)),
+        )
+    return model.torch_module, (torch.zeros(shape),)
+
+
+def _tflite_inputs(model: FloatModel, x: np.ndarray) -> np.ndarray:
+    return np.moveaxis(x, 1, -1) if model.layout == "NCHW" else x
+
+
+def _prepare(module: Any, sample: tuple[Any, ...], quantizer: Any) -> Any:
+    """Export and ``prepare_pt2e``, a fresh export per attempt (the MaxPool annotation flake)."""
+    import torch
+    from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e
+
+    for attempt in range(1, PREPARE_ATTEMPTS + 1):
+        graph = torch.export.export(module, sample).module()
+        try:
+            return prepare_pt2e(graph, quantizer)
+        except AssertionError as e:  # the shared-spec annotation of max-pool, at random
+            log.info("prepare_pt2e attempt %d failed (%s); exporting again", attempt, e)
+            last = e
+    raise ConversionError(
+        f"PT2E preparation failed {PREPARE_ATTEMPTS} times: {str(last).splitlines()[0][:200]}"
+    ) from last
+
+
+def pt2e_int8(model: FloatModel, opts: QuantizeOptions, calibration: Samples) -> bytes:
+    """litert-torch's int8 model as it comes (the flatten TRANSPOSE still in)."""
+    import litert_torch
+    import torch
+    from litert_torch.quantize.pt2e_quantizer import (
+        PT2EQuantizer,
+        get_symmetric_quantization_config,
+    )
+    from litert_torch.quantize.quant_config import QuantConfig
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
+
+    module, sample = _wrapped(model)
+    config = get_symmetric_quantization_config(is_per_channel=bool(opts.per_channel))
+    quantizer = PT2EQuantizer().set_global(config)
+    prepared = _prepare(module, sample, quantizer)
+    x = _tflite_inputs(model, next(iter(calibration.arrays.values())))
+    with torch.no_grad():
+        for i in range(len(x)):
+            prepared(torch.from_numpy(np.ascontiguousarray(x[i : i + 1])))
+    converted = convert_pt2e(prepared, fold_quantize=False)
+    edge = litert_torch.convert(
+        converted, sample, quant_config=QuantConfig(pt2e_quantizer=quantizer)
+    )
+    return bytes(edge.model_content())
+
+
+def convert_torch(
+    model: FloatModel, opts: QuantizeOptions | None, calibration: Samples | None
+) -> bytes:
+    """Float .tflite bytes (``opts`` None) or int8 ones calibrated on ``calibration``, the
+    flatten TRANSPOSE folded into the weights.
+
+    Raises:
+        ConfigError: a mode or I/O type the PT2E route cannot make.
+        ConversionError: litert-torch failed (its first line).
+    """
+    import litert_torch
+
+    try:
+        if opts is None:
+            module, sample = _wrapped(model)
+            return bytes(litert_torch.convert(module, sample).model_content())
+        check_torch_options(opts)
+        if calibration is None:
+            raise ConversionError("Mode int8 needs representative data")
+        model_bytes, _ = fold_flatten_transposes(pt2e_int8(model, opts, calibration))
+        return model_bytes
+    except (ConfigError, ConversionError):
+        raise
+    except Exception as e:  # noqa: BLE001 - torch and litert-torch raise many types
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+        what = "float" if opts is None else "int8"
+        raise ConversionError(f"PyTorch conversion ({what}) failed: {first}") from e
