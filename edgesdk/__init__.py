@@ -35,6 +35,8 @@ _API = (
     "report",
     "package",
     "export_coreml",
+    "run",
+    "init_pipeline",
 )
 _TYPES = {
     "QuantizeOptions": "edgesdk.core.options",
@@ -47,6 +49,8 @@ _TYPES = {
     "QuantizationResult": "edgesdk.quantization.result",
     "EdgeSdkError": "edgesdk.errors",
     "PackageOptions": "edgesdk.mobile.package",
+    "PipelineResult": "edgesdk.pipeline.runner",
+    "PipelineSpec": "edgesdk.pipeline.spec",
 }
 
 __all__ = [*_API, *_TYPES, "__version__"]

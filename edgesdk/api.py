@@ -25,6 +25,8 @@ if TYPE_CHECKING:  # for annotations only: results pull in numpy, models Keras
     from edgesdk.firmware.standalone.export import StandaloneExportResult
     from edgesdk.firmware.tflm.emulation import EmulationResult
     from edgesdk.firmware.tflm.export import ExportResult
+    from edgesdk.pipeline.runner import PipelineResult, StageRun
+    from edgesdk.pipeline.spec import PipelineSpec
     from edgesdk.quantization.result import QuantizationResult
     from edgesdk.reporting.build import ReportResult
 
@@ -389,3 +391,58 @@ def report(folder: str | Path, out_dir: str | Path | None = None) -> ReportResul
     from edgesdk.reporting.build import make_report
 
     return make_report(folder, out_dir)
+
+
+def run(
+    pipeline: str | Path | PipelineSpec = "edgesdk.toml",
+    target: str | None = None,
+    stage: str | None = None,
+    force: bool = False,
+    progress: Callable[[StageRun], None] | None = None,
+) -> PipelineResult:
+    """Run an ``edgesdk.toml`` pipeline: each target's stages in order, each through the same
+    library call as its verb, then every gate.
+
+    A stage whose inputs (sha256), options, target profile and tool versions equal those of
+    its recorded run is not run again ("cached", with the reason); a stage that runs makes the
+    stages after it see new inputs. The state is written atomically after every stage, so an
+    interrupted run resumes; a lock keeps two runs out of one output folder.
+
+    Args:
+        pipeline: the pipeline file (or a parsed PipelineSpec).
+        target: run only this target.
+        stage: run each target's stages up to and including this one (its gates only).
+        force: run every stage even when its recorded run still holds.
+        progress: called with a StageRun as each stage starts ("running"), runs or is cached.
+
+    Returns:
+        The PipelineResult (per target: the stages and the gate checks; ``passed``), also
+        written as ``run.json`` in the output folder and kept in its ``history/``.
+
+    Raises:
+        ConfigError: a bad pipeline file (one line naming what is allowed), an unknown target
+            or stage.
+        PipelineError: another run holds the output folder.
+        EdgeSdkError: the first stage that fails, as its verb raises it.
+    """
+    from edgesdk.pipeline.runner import run_pipeline
+
+    return run_pipeline(pipeline, target, stage, force, progress)
+
+
+def init_pipeline(
+    model: str | Path,
+    target: str = "arduino-nano-33-ble",
+    path: str | Path = "edgesdk.toml",
+    data: str | Path | None = None,
+    force: bool = False,
+) -> Path:
+    """Write a commented example ``edgesdk.toml`` for ``model`` and ``target`` (checked by the
+    same loader as :func:`run` before it is written).
+
+    Raises:
+        ConfigError: an unknown target profile; OutputError: the file exists (unless ``force``).
+    """
+    from edgesdk.pipeline.example import write_example
+
+    return write_example(model, target, path, data, force)

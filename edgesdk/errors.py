@@ -165,6 +165,10 @@ class BenchmarkError(EdgeSdkError):
     """A benchmark could not run."""
 
 
+class PipelineError(EdgeSdkError):
+    """A pipeline run could not start or finish (another run holds its folder)."""
+
+
 ERROR_TYPES: dict[str, type[EdgeSdkError]] = {
     cls.__name__: cls
     for cls in (
@@ -184,6 +188,7 @@ ERROR_TYPES: dict[str, type[EdgeSdkError]] = {
         PackagingError,
         DeviceError,
         BenchmarkError,
+        PipelineError,
     )
 }
 """Name → class, used to re-raise errors that come back from a worker process."""

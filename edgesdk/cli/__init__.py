@@ -26,6 +26,7 @@ from edgesdk.cli import (
     package_cmd,
     quantize_cmd,
     report_cmd,
+    run_cmd,
     targets_cmd,
 )
 from edgesdk.cli.common import setup_logging
@@ -71,6 +72,8 @@ app.add_typer(device_cmd.app, name="device")
 app.add_typer(fleet_cmd.app, name="fleet")
 app.command("package")(package_cmd.package)
 app.command("export-coreml")(coreml_cmd.export_coreml)
+app.command("run")(run_cmd.run)
+app.command("init")(run_cmd.init)
 flags.register(app)  # each command's path, for the flags its errors name
 
 

@@ -11,7 +11,17 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-KINDS = ("quantize", "export-c", "compress", "evaluate", "benchmark", "fleet", "emulate", "sweep")
+KINDS = (
+    "quantize",
+    "export-c",
+    "compress",
+    "evaluate",
+    "benchmark",
+    "fleet",
+    "emulate",
+    "sweep",
+    "pipeline-run",
+)
 
 
 @dataclass

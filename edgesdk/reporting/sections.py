@@ -8,6 +8,7 @@ from typing import Any
 
 from edgesdk.firmware.engines import Engine
 from edgesdk.reporting.collect import Collected
+from edgesdk.reporting.gates import gate_history, gate_table
 from edgesdk.reporting.plots import (
     _accuracy_points,
     _latency_series,
@@ -391,7 +392,20 @@ def _sweeps(found: Collected, plots: dict[str, bytes], out: list[Section]) -> No
         out.append(s)
 
 
+def _gates(found: Collected, plots: dict[str, bytes], out: list[Section]) -> None:
+    """Pipeline runs: the latest gate table, then each gate across the runs kept."""
+    latest = gate_table(found)
+    if latest is None:
+        return
+    out.append(Section("Gates", [latest[0]], [latest[1]]))
+    history = gate_history(found, plots)
+    if history is not None:
+        text, table, made = history
+        out.append(Section("Gate history", [text], [table], made))
+
+
 _BUILDERS = (
+    _gates,
     _quantization,
     _compression,
     _accuracy_vs_size,

@@ -1,0 +1,252 @@
+"""edgesdk.toml: the loader's one-line refusals, the example ``init`` writes, and the run lock
+(no TensorFlow needed: every case here fails before a stage runs)."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from edgesdk.cli import app
+from edgesdk.errors import ConfigError
+from edgesdk.pipeline.example import write_example
+from edgesdk.pipeline.spec import load_pipeline, parse_pipeline
+from edgesdk.pipeline.state import LOCK_FILE
+
+GOOD = """
+model = "m.keras"
+data = "calib.npy"
+
+[targets.mcu]
+profile = "arduino-nano-33-ble"
+stages = ["quantize", "export-c", "emulate"]
+
+[targets.mcu.quantize]
+samples = 50
+
+[targets.mcu.export-c]
+engine = "tflm"
+
+[targets.mcu.gates]
+flash_bytes = 300000
+instructions = 5000000
+"""
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "m.keras").write_bytes(b"not read before a stage runs")
+    (tmp_path / "calib.npy").write_bytes(b"")
+    return tmp_path
+
+
+def write(folder: Path, text: str) -> Path:
+    path = folder / "edgesdk.toml"
+    path.write_text(text)
+    return path
+
+
+def test_a_good_file_loads_with_paths_resolved(folder):
+    spec = load_pipeline(write(folder, GOOD))
+    assert spec.model == folder / "m.keras" and spec.data == folder / "calib.npy"
+    assert spec.out == folder / "edgesdk-run"
+    (mcu,) = spec.targets
+    assert mcu.stage_names() == ("quantize", "export-c", "emulate")
+    assert mcu.stages[0].options_dict() == {"samples": 50}
+    assert dict(mcu.gates) == {"flash_bytes": 300000.0, "instructions": 5000000.0}
+
+
+BROKEN = [
+    # (what is changed, how, the words the one line must hold)
+    (
+        "unknown top key",
+        GOOD.replace('data = "calib.npy"', 'dataa = "calib.npy"'),
+        ["Unknown key 'dataa'", "valid keys: data, model, out, schema_version, targets"],
+    ),
+    (
+        "unknown target key",
+        GOOD.replace('profile = "', 'profle = "x"\nprofile = "'),
+        ["Unknown key 'profle' in targets.mcu", "valid keys:", "profile", "stages", "gates"],
+    ),
+    (
+        "unknown stage option",
+        GOOD.replace("samples = 50", "sample = 50"),
+        ["Unknown key 'sample' in targets.mcu.quantize", "samples", "max_accuracy_drop"],
+    ),
+    (
+        "unknown gate",
+        GOOD.replace("flash_bytes =", "flash =", 1),
+        ["Unknown key 'flash' in targets.mcu.gates", "flash_bytes", "ram_bytes"],
+    ),
+    (
+        "missing model",
+        GOOD.replace("m.keras", "gone.keras"),
+        ["Model", "gone.keras", "does not exist"],
+    ),
+    (
+        "impossible order",
+        GOOD.replace('"export-c", "emulate"', '"emulate", "export-c"'),
+        ["Impossible stage order", "'emulate' comes before 'export-c'"],
+    ),
+    (
+        "missing need",
+        GOOD.replace('"quantize", "export-c", "emulate"', '"quantize", "emulate"').replace(
+            '[targets.mcu.export-c]\nengine = "tflm"\n', ""
+        ),
+        ["Impossible stage order", "'emulate' needs 'export-c'"],
+    ),
+    (
+        "unknown stage",
+        GOOD.replace('"emulate"]', '"emulat"]'),
+        ["Unknown stage 'emulat'", "valid stages: compress, quantize"],
+    ),
+    (
+        "stage not run yet",
+        GOOD.replace('"emulate"]', '"emulate", "export-coreml"]'),
+        ["Stage 'export-coreml'", "not run by pipelines yet", "supported: quantize, export-c"],
+    ),
+    (
+        "deploy without a device",
+        GOOD.replace('"emulate"]', '"emulate", "deploy"]')
+        + "\n[targets.mcu.deploy]\nlock_wait = 5\n",
+        ["Missing key 'device' in targets.mcu.deploy"],
+    ),
+    (
+        "gate without its stage",
+        GOOD.replace(', "emulate"]', "]"),
+        ["Gate 'flash_bytes'", "stage 'emulate'"],
+    ),
+    (
+        "options of an unlisted stage",
+        GOOD.replace(', "export-c", "emulate"]', "]").replace(
+            "[targets.mcu.gates]\nflash_bytes = 300000\ninstructions = 5000000\n", ""
+        ),
+        ["Options for stage 'export-c'"],
+    ),
+    (
+        "wrong type",
+        GOOD.replace("samples = 50", 'samples = "many"'),
+        ["Invalid targets.mcu.quantize.samples='many'", "non-negative integer"],
+    ),
+    (
+        "target name leaving the folder",
+        GOOD.replace("targets.mcu", 'targets."../../x"'),
+        ["Invalid target name '../../x'"],
+    ),
+    ("bad toml", GOOD + "[[", ["Invalid TOML"]),
+]
+
+
+@pytest.mark.parametrize("case, text, words", BROKEN, ids=[b[0] for b in BROKEN])
+def test_a_broken_file_is_one_line(folder, case, text, words):
+    path = write(folder, text)
+    with pytest.raises(ConfigError) as e:
+        load_pipeline(path)
+    for w in words:
+        assert w in str(e.value), (case, str(e.value))
+    r = CliRunner().invoke(app, ["run", str(path)])
+    assert r.exit_code == 1, r.output
+    assert r.stderr.strip().count("\n") == 0 and r.stderr.startswith("error:"), r.stderr
+    assert words[0] in r.stderr.replace("\n", " ")
+    assert not (folder / "edgesdk-run").exists()  # nothing half-written
+
+
+def test_the_good_file_passes_the_same_checks(folder):
+    """The cases above break one thing each in a file that loads (every check can fail)."""
+    assert parse_pipeline(GOOD, folder / "edgesdk.toml").targets[0].name == "mcu"
+
+
+def test_a_missing_file_and_an_unknown_target_or_stage_are_one_line(folder):
+    r = CliRunner().invoke(app, ["run", str(folder / "nope.toml")])
+    assert r.exit_code == 1 and "Cannot read pipeline file" in r.stderr
+    path = write(folder, GOOD)
+    r = CliRunner().invoke(app, ["run", str(path), "--target", "pi"])
+    assert (
+        r.exit_code == 1 and "Unknown target 'pi'" in r.stderr and "valid targets: mcu" in r.stderr
+    )
+    r = CliRunner().invoke(app, ["run", str(path), "--stage", "deploy"])
+    assert r.exit_code == 1 and "has no stage 'deploy'" in r.stderr
+    assert not (folder / "edgesdk-run").exists()
+
+
+VALUES = [
+    ("samples = 50", 'mode = "int4"', "targets.mcu.quantize: Invalid mode='int4'"),
+    ("samples = 50", "max_accuracy_drop = 0.01", "targets.mcu.quantize: An accuracy budget needs"),
+    ('engine = "tflm"', 'engine = "tvm"', "targets.mcu.export-c: Invalid engine='tvm'"),
+    (
+        'engine = "tflm"',
+        'engine = "standalone"\nkernels = "cmsis-nn"',
+        "targets.mcu.export-c: kernels needs engine='tflm'",
+    ),
+]
+
+
+@pytest.mark.parametrize("old, new, message", VALUES)
+def test_option_values_are_checked_before_anything_runs(folder, old, new, message):
+    path = write(folder, GOOD.replace(old, new))
+    load_pipeline(path)  # the keys and types are right: the values are the stage's to judge
+    r = CliRunner().invoke(app, ["run", str(path)])
+    assert r.exit_code == 1, r.output
+    assert r.stderr.startswith(f"error: {message}") and r.stderr.strip().count("\n") == 0
+    assert not (folder / "edgesdk-run").exists()
+
+
+def test_an_unknown_device_is_one_line_before_anything_runs(folder, monkeypatch, tmp_path):
+    monkeypatch.setenv("EDGESDK_HOME", str(tmp_path / "config"))
+    text = (
+        GOOD.replace('"emulate"]', '"emulate", "deploy"]')
+        + '\n[targets.mcu.deploy]\ndevice = "pi"\n'
+    )
+    r = CliRunner().invoke(app, ["run", str(write(folder, text))])
+    assert r.exit_code == 1 and r.stderr.startswith("error: targets.mcu.deploy: "), r.stderr
+    assert "'pi'" in r.stderr and not (folder / "edgesdk-run").exists()
+
+
+def test_a_second_run_in_the_same_folder_is_refused_in_one_line(folder):
+    path = write(folder, GOOD)
+    out = folder / "edgesdk-run"
+    out.mkdir()
+    fd = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a run in another process holds it
+        r = CliRunner().invoke(app, ["run", str(path)])
+        assert r.exit_code == 1, r.output
+        assert "Another run is using" in r.stderr and r.stderr.strip().count("\n") == 0
+        assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE]  # no stage started
+    finally:
+        os.close(fd)
+
+
+def test_init_writes_a_commented_example_that_run_loads(folder):
+    r = CliRunner().invoke(
+        app, ["init", str(folder / "m.keras"), "--target", "arduino-nano-33-ble", "--data",
+              str(folder / "calib.npy"), "-o", str(folder / "edgesdk.toml")],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    text = (folder / "edgesdk.toml").read_text()
+    assert text.count("\n#") > 5  # commented
+    spec = load_pipeline(folder / "edgesdk.toml")
+    assert spec.targets[0].stage_names() == ("quantize", "export-c", "emulate")
+    assert dict(spec.targets[0].gates) == {"flash_bytes": 786432.0, "ram_bytes": 196608.0}
+    r = CliRunner().invoke(
+        app, ["init", str(folder / "m.keras"), "-o", str(folder / "edgesdk.toml")]
+    )
+    assert r.exit_code == 1 and "exists" in r.stderr and "--force" in r.stderr
+
+
+def test_init_for_a_phone_target_quantizes_only_and_refuses_an_unknown_profile(tmp_path):
+    (tmp_path / "m.keras").write_bytes(b"x")
+    path = write_example(tmp_path / "m.keras", "android-arm64", tmp_path / "p.toml", None, False)
+    assert load_pipeline(path).targets[0].stage_names() == ("quantize",)
+    assert "# labels = " in path.read_text()  # a phone: the package table, commented
+    text = path.read_text().replace('stages = ["quantize"]', 'stages = ["quantize", "package"]')
+    text = text.replace("# [targets.android-arm64.package]", "[targets.android-arm64.package]")
+    (tmp_path / "labels.txt").write_text("a\n")
+    (tmp_path / "p.toml").write_text(text.replace("# labels = ", "labels = "))
+    assert load_pipeline(tmp_path / "p.toml").targets[0].stage_names() == ("quantize", "package")
+    with pytest.raises(ConfigError):
+        write_example(tmp_path / "m.keras", "no-such-board", tmp_path / "q.toml", None, False)
+    assert not (tmp_path / "q.toml").exists()
