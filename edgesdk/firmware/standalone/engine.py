@@ -11,6 +11,7 @@ import numpy as np
 
 from edgesdk.errors import ExportError
 from edgesdk.firmware.standalone.codegen import Sources, generate
+from edgesdk.firmware.standalone.dsp import KERNEL_SETS, specialise
 from edgesdk.firmware.standalone.graph import Graph, read_graph
 from edgesdk.firmware.standalone.layers import Layer, build_layer
 from edgesdk.firmware.standalone.order import OrderSearch, best_order
@@ -112,7 +113,7 @@ def _drop_scratch(
 
 def compile_model(
     model: bytes, name: str, section: str = "", banner: str = "", keep_scratch: bool = False,
-    integer_only: bool = False, float_softmax: bool = False,
+    integer_only: bool = False, float_softmax: bool = False, kernels: str = "portable",
 ) -> Compiled:  # fmt: skip
     """Compile ``model`` to C sources (nothing is written).
 
@@ -125,8 +126,15 @@ def compile_model(
 
     Raises:
         ExportError: an op or option outside the engine's set (one line, naming it), or float
-            I/O / an unsupported softmax with ``integer_only``.
+            I/O / an unsupported softmax with ``integer_only``, or an unknown kernel set.
     """
+    if kernels not in KERNEL_SETS:
+        raise ExportError(
+            f"Invalid standalone kernel set kernels={kernels!r} (must be one of "
+            f"{', '.join(KERNEL_SETS)})",
+            what="kernels",
+            value=kernels,
+        )
     start = time.perf_counter()
     g = read_graph(model)
     if integer_only:
@@ -138,7 +146,8 @@ def compile_model(
             op.kind == "QUANTIZE" and g.tensors[op.inputs[0]].dtype == "int8"
         ):
             lut = elementwise_table(model, g, op)
-        layers.append(build_layer(g, op, lut, integer_only, float_softmax))
+        layer = build_layer(g, op, lut, integer_only, float_softmax)
+        layers.append(specialise(g, layer) if kernels == "dsp" else layer)
     overlays = tuple(
         Overlay(L.op.index, L.op.inputs[0], L.overlay_shift)
         for L in layers
