@@ -15,7 +15,7 @@ from edgesdk.firmware.standalone.layers import Layer
 from edgesdk.firmware.standalone.planner import MemoryPlan
 
 KERNEL_ORDER = (
-    "common", "dsp", "conv2d", "depthwise_conv2d", "pointwise_dsp", "depthwise_dsp", "fully_connected", "pool2d", "add", "mul", "mean",
+    "common", "dsp", "conv2d", "depthwise_conv2d", "pointwise_dsp", "conv_dsp", "depthwise_dsp", "fully_connected", "pool2d", "add", "mul", "mean",
     "softmax", "softmax_fixed", "lut", "concatenation", "pad", "quantize",
 )  # fmt: skip
 _CTYPE = {"int8": "int8_t", "float32": "float"}
@@ -96,7 +96,13 @@ def _depthwise_dsp(g: Graph, plan: MemoryPlan, layer: Layer, sym: str, scratch: 
     return f"es_depthwise_dsp(&{sym}, {x}, {out}, 0);"
 
 
+def _conv_dsp(g: Graph, plan: MemoryPlan, layer: Layer, sym: str, scratch: int | None) -> str:
+    x, out = _ptr(g, plan, layer.op.inputs[0]), _ptr(g, plan, layer.op.outputs[0])
+    return f"es_conv_dsp(&{sym}, {x}, {out}, (es_arena + {scratch}));"
+
+
 DSP_CALLS = {
+    "conv_dsp": lambda *a: [_conv_dsp(*a)],
     "pointwise_dsp": lambda *a: [_pointwise_dsp(*a)],
     "depthwise_dsp": lambda *a: [_depthwise_dsp(*a)],
 }
@@ -200,6 +206,8 @@ def generate(
     attr = " EDGESDK_CONST_SECTION"
     section_attr = f'__attribute__((section("{section}")))' if section else ""
     used = {L.kernel for L in layers} | {"common"}
+    if "conv_dsp" in used:
+        used.add("pointwise_dsp")  # its 2x2 multiply loop
     if any(k.endswith("_dsp") for k in used):
         used.add("dsp")  # the intrinsics (or their portable C) the DSP kernels are written with
     kernels = tuple(k for k in KERNEL_ORDER if k in used)

@@ -25,6 +25,7 @@ DSP_CORES = frozenset(
         "cortex-m85",
     }
 )
+REQUIRED_SCRATCH = frozenset({"conv_dsp"})  # kernels without a variant that needs no scratch
 MAX_TAPS = 64  # ES_DW_MAX_TAPS in kernels/depthwise_dsp.c
 
 
@@ -90,6 +91,21 @@ def _pointwise(g: Graph, layer: Layer) -> Layer | None:
     )  # fmt: skip
 
 
+def _conv(g: Graph, layer: Layer) -> Layer:
+    f, a = _fields(layer), _arrays(layer)
+    oc = int(f["out_c"])
+    taps = int(f["k_h"]) * int(f["k_w"]) * int(f["in_c"])
+    arrays = (
+        ("weights", "int8_t", pack_pointwise(a["weights"].reshape(oc, taps))),
+        *((s, "int32_t", a[s]) for s in ("bias_eff", "mult", "shift")),
+    )
+    # the gather buffer of two pixels is required (REQUIRED_SCRATCH): no variant without it
+    return dataclasses.replace(
+        layer, kernel="conv_dsp", params_type="es_conv_dsp_params", arrays=arrays,
+        scratch=2 * taps, overlay_shift=None, overlay_scratch=0,
+    )  # fmt: skip
+
+
 def _depthwise(g: Graph, layer: Layer) -> Layer | None:
     f, a = _fields(layer), _arrays(layer)
     ch, taps = int(f["out_c"]), int(f["k_h"]) * int(f["k_w"])
@@ -115,7 +131,7 @@ def _depthwise(g: Graph, layer: Layer) -> Layer | None:
 def specialise(g: Graph, layer: Layer) -> Layer:
     """``layer`` on a DSP kernel where one fits its shape, else unchanged (portable C)."""
     if layer.kernel == "conv2d":
-        return _pointwise(g, layer) or layer
+        return _pointwise(g, layer) or _conv(g, layer)
     if layer.kernel == "depthwise_conv2d":
         return _depthwise(g, layer) or layer
     return layer

@@ -11,7 +11,7 @@ import numpy as np
 
 from edgesdk.errors import ExportError
 from edgesdk.firmware.standalone.codegen import Sources, generate
-from edgesdk.firmware.standalone.dsp import KERNEL_SETS, specialise
+from edgesdk.firmware.standalone.dsp import KERNEL_SETS, REQUIRED_SCRATCH, specialise
 from edgesdk.firmware.standalone.graph import Graph, read_graph
 from edgesdk.firmware.standalone.layers import Layer, build_layer
 from edgesdk.firmware.standalone.order import OrderSearch, best_order
@@ -96,15 +96,20 @@ def _drop_scratch(
     search: OrderSearch,
     scratch: dict[int, int],
     plan: Callable[[dict[int, int], tuple[int, ...]], MemoryPlan],
+    keep: frozenset[int] = frozenset(),
 ) -> OrderSearch:
     """Kernel scratch is optional (each kernel has a variant without it): if planning none
-    lowers the peak, give it back op by op (largest first) wherever it does not raise it."""
+    lowers the peak, give it back op by op (largest first) wherever it does not raise it. ``keep``:
+    ops whose kernel has no variant without scratch."""
     order = search.plan.order
-    best = plan({}, order)
+    required = {i: n for i, n in scratch.items() if i in keep}
+    best = plan(required, order)
     if best.arena_bytes >= search.plan.arena_bytes:
         return search
-    kept: dict[int, int] = {}
+    kept: dict[int, int] = dict(required)
     for op_index, nbytes in sorted(scratch.items(), key=lambda kv: -kv[1]):
+        if op_index in keep:
+            continue
         trial = plan({**kept, op_index: nbytes}, order)
         if trial.arena_bytes <= best.arena_bytes:
             kept[op_index], best = nbytes, trial
@@ -158,7 +163,10 @@ def compile_model(
     search = best_order(g, lambda order: plan_memory(g, scratch, overlays, overlay_scratch, order))
     if not keep_scratch:
         search = _drop_scratch(
-            search, scratch, lambda s, o: plan_memory(g, s, overlays, overlay_scratch, o)
+            search,
+            scratch,
+            lambda s, o: plan_memory(g, s, overlays, overlay_scratch, o),
+            frozenset(L.op.index for L in layers if L.kernel in REQUIRED_SCRATCH),
         )
     plan = search.plan
     by_index = {L.op.index: L for L in layers}
