@@ -24,6 +24,22 @@ class Case:
     kind: str
     summary: str
     model: bytes
+    reference: bytes = b""  # the model BUILTIN_REF runs (empty: ``model``; else a check's bait)
+
+
+def with_bias_changed(model: bytes, delta: int) -> bytes:
+    """``model`` with ``delta`` added to the first bias value (one output channel moves)."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    m = schema.ModelT.InitFromObj(schema.Model.GetRootAs(model, 0))
+    buf = m.buffers[m.subgraphs[0].tensors[2].buffer]
+    bias = np.frombuffer(bytes(bytearray(buf.data)), dtype=np.int32).copy()
+    bias[0] += delta
+    buf.data = list(bias.tobytes())
+    b = flatbuffers.Builder(len(model) + 1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
 
 
 def _zp(rng: np.random.Generator) -> int:
@@ -205,7 +221,8 @@ def differential(cases: list[Case], folder: Path, vectors: int = 3) -> list[str]
                 v = rng.integers(-128, 128, size=x.shape).astype(np.int8)
                 v.flat[: min(2, v.size)] = [-128, 127][: min(2, v.size)]
                 feed.append(v.tobytes())
-                expected.append(reference_outputs(case.model, g, [v])[0].tobytes())
+                ref = case.reference or case.model
+                expected.append(reference_outputs(ref, g, [v])[0].tobytes())
                 labels.append(f"seed {case.seed} ({ks}): {case.summary}")
     (folder / "fuzz_main.c").write_text(_driver(names, vectors))
     exe = folder / "fuzz"

@@ -1,0 +1,121 @@
+"""The standalone engine's DSP-extension kernels: chosen from the profile's core, weights packed
+in the loop's order, bit-exact with BUILTIN_REF on the host (the intrinsics' portable C, ASan and
+UBSan) and on the emulated Cortex-M4F (the real SXTB16 / SMLAD), on random models too."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from standalone_fuzz_models import differential, random_case, with_bias_changed
+from standalone_models import whole_model
+
+from edgesdk.core.profiles import load_profile
+from edgesdk.errors import ExportError
+from edgesdk.firmware.standalone.dsp import kernel_set_for, pack_depthwise, pack_pointwise
+from edgesdk.firmware.standalone.engine import compile_model
+from edgesdk.firmware.standalone.export import export_standalone
+
+M4F = "arduino-nano-33-ble"
+
+
+def test_the_kernel_set_follows_the_core():
+    assert [kernel_set_for(c) for c in ("cortex-m4", "cortex-m7", "cortex-m33")] == ["dsp"] * 3
+    assert [kernel_set_for(c) for c in ("cortex-m0", "cortex-m0plus", None)] == ["portable"] * 3
+
+
+def test_pointwise_weights_are_packed_in_the_order_the_loop_reads_them():
+    w = np.arange(3 * 6, dtype=np.int8).reshape(3, 6)  # 3 channels (odd), 6 inputs (4 + 2)
+    got = pack_pointwise(w).tolist()
+    a, b = w[0].tolist(), w[1].tolist()
+    pair0 = [a[0], b[0], a[2], b[2], a[1], b[1], a[3], b[3], a[4], b[4], a[5], b[5]]
+    c = w[2].tolist()
+    pair1 = [c[0], 0, c[2], 0, c[1], 0, c[3], 0, c[4], 0, c[5], 0]
+    assert got == pair0 + pair1
+
+
+def test_depthwise_weights_become_halfword_pairs():
+    w = np.array([[1, -2, 3, -4], [5, 6, -7, 8]], dtype=np.int8)  # 2 taps, 4 channels
+    words = pack_depthwise(w).view(np.uint32).tolist()
+    half = lambda v: v & 0xFFFF  # noqa: E731
+    assert words == [
+        half(1) | half(3) << 16, half(-2) | half(-4) << 16,
+        half(5) | half(-7) << 16, half(6) | half(8) << 16,
+    ]  # fmt: skip
+
+
+def test_an_unknown_kernel_set_is_refused():
+    with pytest.raises(ExportError, match="kernels='neon'.*portable, dsp"):
+        compile_model(whole_model("digits_cnn"), "m", kernels="neon")
+
+
+def test_export_picks_dsp_kernels_for_an_m4f_and_portable_c_for_an_m0(tmp_path, cortex_m0):
+    path = tmp_path / "ds_cnn.tflite"
+    path.write_bytes(whole_model("ds_cnn"))
+    m4 = export_standalone(path, load_profile(M4F), tmp_path / "m4", verify_samples=5)
+    assert m4.kernel_set == "dsp" and m4.verified_samples == 5
+    assert {"pointwise_dsp", "conv_dsp", "depthwise_dsp"} <= set(m4.kernels)
+    m0 = export_standalone(path, load_profile(cortex_m0), tmp_path / "m0", verify_samples=5)
+    assert m0.kernel_set == "portable" and not any(k.endswith("_dsp") for k in m0.kernels)
+    assert "SMLAD" not in (tmp_path / "m0" / "ds_cnn_model.c").read_text()
+
+
+def _cases(start: int, count: int) -> list:
+    return [c for s in range(start, start + count) if (c := random_case(s)) is not None]
+
+
+def test_random_models_are_bit_exact_with_both_kernel_sets_on_the_host(tmp_path):
+    cases = _cases(0, 40)
+    kernels = set()
+    for c in cases:
+        kernels |= {L.kernel for L in compile_model(c.model, "m", kernels="dsp").layers}
+    assert {"pointwise_dsp", "conv_dsp", "depthwise_dsp", "depthwise_conv2d"} <= kernels
+    assert differential(cases, tmp_path / "fuzz") == []
+
+
+def test_the_differential_check_finds_a_wrong_byte(tmp_path):
+    from edgesdk.firmware.standalone.graph import read_graph
+    from edgesdk.firmware.standalone.reference import reference_outputs
+
+    def moves(c: object) -> bool:  # a bias moved by 2^20 changes the first output byte
+        g = read_graph(c.model)
+        v = np.full(g.tensors[g.inputs[0]].shape, 3, dtype=np.int8)
+        outs = [reference_outputs(m, g, [v])[0].flat[0] for m in (c.model, moved(c))]
+        return outs[0] != outs[1]
+
+    moved = lambda c: with_bias_changed(c.model, 1 << 20)  # noqa: E731
+    good, case = _cases(0, 1)[0], next(c for c in _cases(0, 40) if moves(c))
+    # the C of the model, the reference run on the same model with one bias moved
+    bait = dataclasses.replace(case, reference=moved(case))
+    findings = differential([good, bait], tmp_path / "fuzz")
+    assert findings and all(f.startswith(f"seed {case.seed} (") for f in findings)
+
+
+@pytest.mark.emulation
+def test_dsp_kernels_are_bit_exact_on_the_emulated_m4f(tmp_path):
+    from edgesdk.firmware.isa import dsp_instructions
+    from edgesdk.firmware.standalone.emulation import emulate_standalone
+    from edgesdk.firmware.toolchain import find_toolchain
+
+    profile = load_profile(M4F)
+    models = {"ds_cnn": whole_model("ds_cnn")}
+    for c in _cases(100, 40):
+        kinds = {L.kernel for L in compile_model(c.model, "m", kernels="dsp").layers}
+        if kinds & {"pointwise_dsp", "conv_dsp", "depthwise_dsp"} and len(models) < 7:
+            models[f"fuzz{c.seed}"] = c.model
+    assert len(models) == 7
+    for name, data in models.items():
+        path = tmp_path / f"{name}.tflite"
+        path.write_bytes(data)
+        out = tmp_path / name
+        result = export_standalone(path, profile, out, test_vectors=3, verify=False)
+        assert result.kernel_set == "dsp"
+        work = tmp_path / f"{name}-work"
+        emu = emulate_standalone(out, profile, per_layer=False, work_dir=work)
+        assert emu.bit_exact, (name, emu.first_mismatch())
+        elf = work / "firmware" / "firmware.elf"
+        simd = dsp_instructions(elf, find_toolchain().objdump)
+        assert simd.get("sxtb16", 0) > 0, (name, simd)  # every DSP kernel unpacks with it
+        if name == "ds_cnn":
+            assert simd.get("smlad", 0) > 0, simd
