@@ -119,3 +119,48 @@ def test_dsp_kernels_are_bit_exact_on_the_emulated_m4f(tmp_path):
         assert simd.get("sxtb16", 0) > 0, (name, simd)  # every DSP kernel unpacks with it
         if name == "ds_cnn":
             assert simd.get("smlad", 0) > 0, simd
+
+
+REQUANT_CHECK = r"""
+#include <stdint.h>
+#include <stdio.h>
+%s
+static uint64_t s = 88172645463325252ull;
+static uint32_t rnd(void) { s ^= s << 13; s ^= s >> 7; s ^= s << 17; return (uint32_t)s; }
+int main(void) {
+  long i, bad = 0;
+  const int32_t edge[] = {0, 1, -1, INT32_MAX, INT32_MIN, 1 << 30, -(1 << 30), 12345, -12345};
+  for (i = 0; i < 3000000; ++i) {
+    int32_t x = (int32_t)rnd(), m = (int32_t)((rnd() & 0x3fffffffu) | 0x40000000u), sh;
+    if (i %% 7 == 0) x = edge[rnd() %% 9];
+    if (i %% 11 == 0) x >>= rnd() %% 31;
+    if (i %% 13 == 0) m = (i %% 26 == 0) ? 0 : INT32_MAX;
+    sh = (int32_t)(rnd() %% 62) - 31; /* -31 .. 30, QuantizeMultiplier's range */
+    if (sh > 0) x >>= sh;
+    bad += es_requant(x, m, sh) != es_requant_dsp(x, m, sh);
+  }
+  printf("%%ld\n", bad);
+  return 0;
+}
+"""
+
+
+def test_the_dsp_requantization_equals_the_reference_one(tmp_path):
+    """es_requant_dsp (fewer instructions) against common.c's es_requant on 3 M random and edge
+    values; the same program with its rounding comparison loosened must find differences."""
+    import subprocess
+
+    from edgesdk.firmware.standalone.codegen import kernel_text
+    from edgesdk.firmware.standalone.hostrun import SANITIZE_FLAGS, STRICT_FLAGS
+
+    text = kernel_text("common") + kernel_text("dsp")
+    loose = text.replace("((h & mask) > ((mask >> 1)", "((h & mask) >= ((mask >> 1)")
+    assert loose != text
+    counts = []
+    for i, kernels in enumerate((text, loose)):
+        (tmp_path / f"rq{i}.c").write_text(REQUANT_CHECK % kernels)
+        exe = tmp_path / f"rq{i}"
+        cc = ["gcc", *STRICT_FLAGS, *SANITIZE_FLAGS, str(tmp_path / f"rq{i}.c"), "-o", str(exe)]
+        subprocess.run(cc, check=True)
+        counts.append(int(subprocess.run([str(exe)], capture_output=True, text=True).stdout))
+    assert counts[0] == 0 and counts[1] > 1000

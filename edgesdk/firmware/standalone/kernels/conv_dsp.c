@@ -31,7 +31,7 @@ ES_FN void es_conv_dsp_gather(const es_conv_dsp_params *p, const int8_t *in, int
 }
 
 ES_INLINE int8_t es_conv_dsp_out(const es_conv_dsp_params *p, int32_t acc, int oc) {
-  return es_clamp(es_requant(acc, p->mult[oc], p->shift[oc]) + p->out_offset, p->act_min,
+  return es_clamp(es_requant_dsp(acc, p->mult[oc], p->shift[oc]) + p->out_offset, p->act_min,
                   p->act_max);
 }
 

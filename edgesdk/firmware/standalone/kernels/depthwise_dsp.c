@@ -17,6 +17,8 @@ typedef struct {
 
 #define ES_DW_MAX_TAPS 64
 
+/* four channels c..c+3 of one output pixel: the accumulators stay in registers over the taps
+ * (a leaf of its own: with the requantization in the same function they would spill) */
 ES_LEAF void es_dw_group(const int8_t *const *taps, int32_t n, int32_t c, const int32_t *w,
                          int32_t *acc) {
   int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
@@ -37,6 +39,16 @@ ES_LEAF void es_dw_group(const int8_t *const *taps, int32_t n, int32_t c, const 
   acc[3] = a3;
 }
 
+/* the four channels requantized and written */
+ES_LEAF void es_dw_store4(const es_dw_dsp_params *p, const int32_t *acc, int32_t c, int8_t *out) {
+  const int32_t *mult = p->mult + c, *shift = p->shift + c;
+  const int32_t off = p->out_offset, lo = p->act_min, hi = p->act_max;
+  out[0] = es_clamp(es_requant_dsp(acc[0], mult[0], shift[0]) + off, lo, hi);
+  out[1] = es_clamp(es_requant_dsp(acc[1], mult[1], shift[1]) + off, lo, hi);
+  out[2] = es_clamp(es_requant_dsp(acc[2], mult[2], shift[2]) + off, lo, hi);
+  out[3] = es_clamp(es_requant_dsp(acc[3], mult[3], shift[3]) + off, lo, hi);
+}
+
 /* `ring` (in place: `in` and `out` are one buffer, stride 1): pad_t + 1 saved input rows, as
  * es_depthwise_conv2d_m1 keeps them */
 ES_FN void es_depthwise_dsp(const es_dw_dsp_params *p, const int8_t *in, int8_t *out,
@@ -44,7 +56,7 @@ ES_FN void es_depthwise_dsp(const es_dw_dsp_params *p, const int8_t *in, int8_t 
   const int ch = p->ch, kh = p->k_h, kw = p->k_w, nring = p->pad_t + 1;
   const int32_t row_bytes = (int32_t)p->in_w * ch, group = 2 * kh * kw;
   const int8_t *taps[ES_DW_MAX_TAPS];
-  int oy, ox, ky, kx, c, n, k;
+  int oy, ox, ky, kx, c, n;
   for (oy = 0; oy < p->out_h; ++oy) {
     const int y0 = oy * p->stride_h - p->pad_t;
     if (ring) {
@@ -66,13 +78,14 @@ ES_FN void es_depthwise_dsp(const es_dw_dsp_params *p, const int8_t *in, int8_t 
           taps[n++] = row && x >= 0 && x < p->in_w ? row + x * ch : p->zp_row;
         }
       }
-      for (c = 0; c < ch; c += 4, w += group) {
+      for (c = 0; c < ch; c += 4, w += group, out += 4) {
         int32_t acc[4];
-        for (k = 0; k < 4; ++k) acc[k] = p->bias_eff[c + k];
+        acc[0] = p->bias_eff[c];
+        acc[1] = p->bias_eff[c + 1];
+        acc[2] = p->bias_eff[c + 2];
+        acc[3] = p->bias_eff[c + 3];
         es_dw_group(taps, n, c, w, acc);
-        for (k = 0; k < 4; ++k)
-          *out++ = es_clamp(es_requant(acc[k], p->mult[c + k], p->shift[c + k]) + p->out_offset,
-                            p->act_min, p->act_max);
+        es_dw_store4(p, acc, c, out);
       }
     }
   }

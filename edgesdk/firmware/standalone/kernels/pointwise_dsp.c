@@ -54,7 +54,7 @@ ES_LEAF void es_pw_2x2(const int8_t *x0, const int8_t *x1, const int8_t *w, int3
 }
 
 ES_INLINE int8_t es_pw_out(const es_pw_params *p, int32_t acc, int oc) {
-  return es_clamp(es_requant(acc, p->mult[oc], p->shift[oc]) + p->out_offset, p->act_min,
+  return es_clamp(es_requant_dsp(acc, p->mult[oc], p->shift[oc]) + p->out_offset, p->act_min,
                   p->act_max);
 }
 
