@@ -13,7 +13,12 @@ from standalone_models import whole_model
 
 from edgesdk.core.profiles import load_profile
 from edgesdk.errors import ExportError
-from edgesdk.firmware.standalone.dsp import kernel_set_for, pack_depthwise, pack_pointwise
+from edgesdk.firmware.standalone.dsp import (
+    kernel_set_for,
+    pack_depthwise,
+    pack_pointwise,
+    requant_constants,
+)
 from edgesdk.firmware.standalone.engine import compile_model
 from edgesdk.firmware.standalone.export import export_standalone
 
@@ -55,7 +60,7 @@ def test_export_picks_dsp_kernels_for_an_m4f_and_portable_c_for_an_m0(tmp_path, 
     path.write_bytes(whole_model("ds_cnn"))
     m4 = export_standalone(path, load_profile(M4F), tmp_path / "m4", verify_samples=5)
     assert m4.kernel_set == "dsp" and m4.verified_samples == 5
-    assert {"pointwise_dsp", "conv_dsp", "depthwise_dsp"} <= set(m4.kernels)
+    assert {"pointwise_dsp", "conv_dsp", "depthwise_dsp", "fully_connected_dsp"} <= set(m4.kernels)
     m0 = export_standalone(path, load_profile(cortex_m0), tmp_path / "m0", verify_samples=5)
     assert m0.kernel_set == "portable" and not any(k.endswith("_dsp") for k in m0.kernels)
     assert "SMLAD" not in (tmp_path / "m0" / "ds_cnn_model.c").read_text()
@@ -70,7 +75,8 @@ def test_random_models_are_bit_exact_with_both_kernel_sets_on_the_host(tmp_path)
     kernels = set()
     for c in cases:
         kernels |= {L.kernel for L in compile_model(c.model, "m", kernels="dsp").layers}
-    assert {"pointwise_dsp", "conv_dsp", "depthwise_dsp", "depthwise_conv2d"} <= kernels
+    dsp = {"pointwise_dsp", "conv_dsp", "depthwise_dsp", "fully_connected_dsp"}
+    assert dsp | {"depthwise_conv2d"} <= kernels  # and the portable fallback
     assert differential(cases, tmp_path / "fuzz") == []
 
 
@@ -100,11 +106,14 @@ def test_dsp_kernels_are_bit_exact_on_the_emulated_m4f(tmp_path):
 
     profile = load_profile(M4F)
     models = {"ds_cnn": whole_model("ds_cnn")}
-    for c in _cases(100, 40):
-        kinds = {L.kernel for L in compile_model(c.model, "m", kernels="dsp").layers}
-        if kinds & {"pointwise_dsp", "conv_dsp", "depthwise_dsp"} and len(models) < 7:
+    dsp = {"pointwise_dsp", "conv_dsp", "depthwise_dsp", "fully_connected_dsp"}
+    seen: dict[str, int] = {}
+    for c in _cases(100, 40):  # two random cases of each DSP kernel
+        kind = next(iter({L.kernel for L in compile_model(c.model, "m", kernels="dsp").layers}))
+        if kind in dsp and seen.get(kind, 0) < 2:
+            seen[kind] = seen.get(kind, 0) + 1
             models[f"fuzz{c.seed}"] = c.model
-    assert len(models) == 7
+    assert seen == dict.fromkeys(dsp, 2)
     for name, data in models.items():
         path = tmp_path / f"{name}.tflite"
         path.write_bytes(data)
@@ -129,6 +138,7 @@ static uint64_t s = 88172645463325252ull;
 static uint32_t rnd(void) { s ^= s << 13; s ^= s >> 7; s ^= s << 17; return (uint32_t)s; }
 int main(void) {
   long i, bad = 0;
+  int32_t rq[4];
   const int32_t edge[] = {0, 1, -1, INT32_MAX, INT32_MIN, 1 << 30, -(1 << 30), 12345, -12345};
   for (i = 0; i < 3000000; ++i) {
     int32_t x = (int32_t)rnd(), m = (int32_t)((rnd() & 0x3fffffffu) | 0x40000000u), sh;
@@ -137,7 +147,9 @@ int main(void) {
     if (i %% 13 == 0) m = (i %% 26 == 0) ? 0 : INT32_MAX;
     sh = (int32_t)(rnd() %% 62) - 31; /* -31 .. 30, QuantizeMultiplier's range */
     if (sh > 0) x >>= sh;
-    bad += es_requant(x, m, sh) != es_requant_dsp(x, m, sh);
+    rq[0] = m, rq[1] = sh > 0 ? sh : 0, rq[2] = sh > 0 ? 0 : -sh;
+    rq[3] = (int32_t)((1u << rq[2]) - 1u); /* as dsp.requant_constants */
+    bad += es_requant(x, m, sh) != es_requant_rq(x, rq);
   }
   printf("%%ld\n", bad);
   return 0;
@@ -145,8 +157,13 @@ int main(void) {
 """
 
 
+def test_requantization_constants_per_channel():
+    rq = requant_constants(np.array([1 << 30, 2**31 - 1, 0]), np.array([-3, 2, -31]))
+    assert rq.tolist() == [1 << 30, 0, 3, 7, 2**31 - 1, 2, 0, 0, 0, 0, 31, 2**31 - 1]
+
+
 def test_the_dsp_requantization_equals_the_reference_one(tmp_path):
-    """es_requant_dsp (fewer instructions) against common.c's es_requant on 3 M random and edge
+    """es_requant_rq (fewer instructions) against common.c's es_requant on 3 M random and edge
     values; the same program with its rounding comparison loosened must find differences."""
     import subprocess
 

@@ -15,8 +15,8 @@ from edgesdk.firmware.standalone.layers import Layer
 from edgesdk.firmware.standalone.planner import MemoryPlan
 
 KERNEL_ORDER = (
-    "common", "dsp", "conv2d", "depthwise_conv2d", "pointwise_dsp", "conv_dsp", "depthwise_dsp", "fully_connected", "pool2d", "add", "mul", "mean",
-    "softmax", "softmax_fixed", "lut", "concatenation", "pad", "quantize",
+    "common", "dsp", "conv2d", "depthwise_conv2d", "pointwise_dsp", "conv_dsp", "depthwise_dsp",
+    "fully_connected_dsp", "fully_connected", "pool2d", "add", "mul", "mean", "softmax", "softmax_fixed", "lut", "concatenation", "pad", "quantize",
 )  # fmt: skip
 _CTYPE = {"int8": "int8_t", "float32": "float"}
 PRAGMAS = (
@@ -101,7 +101,15 @@ def _conv_dsp(g: Graph, plan: MemoryPlan, layer: Layer, sym: str, scratch: int |
     return f"es_conv_dsp(&{sym}, {x}, {out}, (es_arena + {scratch}));"
 
 
+def _fully_connected_dsp(
+    g: Graph, plan: MemoryPlan, layer: Layer, sym: str, scratch: int | None
+) -> str:
+    x, out = _ptr(g, plan, layer.op.inputs[0]), _ptr(g, plan, layer.op.outputs[0])
+    return f"es_fully_connected_dsp(&{sym}, {x}, {out});"
+
+
 DSP_CALLS = {
+    "fully_connected_dsp": lambda *a: [_fully_connected_dsp(*a)],
     "conv_dsp": lambda *a: [_conv_dsp(*a)],
     "pointwise_dsp": lambda *a: [_pointwise_dsp(*a)],
     "depthwise_dsp": lambda *a: [_depthwise_dsp(*a)],

@@ -60,6 +60,14 @@ def pack_depthwise(w: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(words.reshape(-1))
 
 
+def requant_constants(mult: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """Per channel {multiplier, left shift, right shift, 2^right - 1} (es_requant_rq)."""
+    shift = shift.astype(np.int64)
+    left, right = np.maximum(shift, 0), np.maximum(-shift, 0)
+    rq = np.stack([mult.astype(np.int64), left, right, (1 << right) - 1], axis=1)
+    return np.ascontiguousarray(rq.astype(np.int32).reshape(-1))
+
+
 def _fields(layer: Layer) -> dict[str, str]:
     return dict(layer.fields)
 
@@ -81,7 +89,8 @@ def _pointwise(g: Graph, layer: Layer) -> Layer | None:
     )  # fmt: skip
     arrays = (
         ("weights", "int8_t", pack_pointwise(a["weights"].reshape(oc, ic))),
-        *((s, "int32_t", a[s]) for s in ("bias_eff", "mult", "shift")),
+        ("bias_eff", "int32_t", a["bias_eff"]),
+        ("rq", "int32_t", requant_constants(a["mult"], a["shift"])),
     )
     # in place, the two pixels of a pass are copied out before they are overwritten
     overlay = 2 * ic if layer.overlay_shift is not None else 0
@@ -97,7 +106,8 @@ def _conv(g: Graph, layer: Layer) -> Layer:
     taps = int(f["k_h"]) * int(f["k_w"]) * int(f["in_c"])
     arrays = (
         ("weights", "int8_t", pack_pointwise(a["weights"].reshape(oc, taps))),
-        *((s, "int32_t", a[s]) for s in ("bias_eff", "mult", "shift")),
+        ("bias_eff", "int32_t", a["bias_eff"]),
+        ("rq", "int32_t", requant_constants(a["mult"], a["shift"])),
     )
     # the gather buffer of two pixels is required (REQUIRED_SCRATCH): no variant without it
     return dataclasses.replace(
@@ -118,7 +128,8 @@ def _depthwise(g: Graph, layer: Layer) -> Layer | None:
     zp = -int(f["in_offset"])
     arrays = (
         ("weights", "int32_t", pack_depthwise(a["weights"].reshape(taps, ch))),
-        *((s, "int32_t", a[s]) for s in ("bias_eff", "mult", "shift")),
+        ("bias_eff", "int32_t", a["bias_eff"]),
+        ("rq", "int32_t", requant_constants(a["mult"], a["shift"])),
         ("zp_row", "int8_t", np.full(ch, zp, dtype=np.int8)),
     )
     ring = layer.overlay_scratch - 4 * ch if layer.overlay_shift is not None else 0
@@ -128,10 +139,24 @@ def _depthwise(g: Graph, layer: Layer) -> Layer | None:
     )  # fmt: skip
 
 
+def _fully_connected(g: Graph, layer: Layer) -> Layer:
+    a = _arrays(layer)
+    n_out, depth = g.tensors[layer.op.inputs[1]].shape
+    arrays = (
+        ("weights", "int8_t", pack_pointwise(a["weights"].reshape(n_out, depth))),
+        *((s, "int32_t", a[s]) for s in ("bias_eff", "mult", "shift")),
+    )
+    return dataclasses.replace(
+        layer, kernel="fully_connected_dsp", params_type="es_fc_dsp_params", arrays=arrays
+    )
+
+
 def specialise(g: Graph, layer: Layer) -> Layer:
     """``layer`` on a DSP kernel where one fits its shape, else unchanged (portable C)."""
     if layer.kernel == "conv2d":
         return _pointwise(g, layer) or _conv(g, layer)
     if layer.kernel == "depthwise_conv2d":
         return _depthwise(g, layer) or layer
+    if layer.kernel == "fully_connected":
+        return _fully_connected(g, layer)
     return layer

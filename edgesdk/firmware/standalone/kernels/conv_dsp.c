@@ -8,8 +8,7 @@ typedef struct {
   int32_t in_zp, out_offset, act_min, act_max;
   const int8_t *weights;    /* packed as es_pw_2x2 reads them, in_c = k_h * k_w * in_c */
   const int32_t *bias_eff;  /* [out_c] */
-  const int32_t *mult;      /* [out_c] */
-  const int32_t *shift;     /* [out_c] */
+  const int32_t *rq;        /* [out_c][4]: es_requant_rq's constants */
 } es_conv_dsp_params;
 
 ES_FN void es_conv_dsp_gather(const es_conv_dsp_params *p, const int8_t *in, int8_t *dst,
@@ -31,7 +30,7 @@ ES_FN void es_conv_dsp_gather(const es_conv_dsp_params *p, const int8_t *in, int
 }
 
 ES_INLINE int8_t es_conv_dsp_out(const es_conv_dsp_params *p, int32_t acc, int oc) {
-  return es_clamp(es_requant_dsp(acc, p->mult[oc], p->shift[oc]) + p->out_offset, p->act_min,
+  return es_clamp(es_requant_rq(acc, p->rq + 4 * oc) + p->out_offset, p->act_min,
                   p->act_max);
 }
 

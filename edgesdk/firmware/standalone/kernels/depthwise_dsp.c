@@ -10,8 +10,7 @@ typedef struct {
   int32_t out_offset, act_min, act_max;
   const int32_t *weights;   /* [ch / 4][k_h * k_w]{(w_c, w_c+2), (w_c+1, w_c+3)} as halfwords */
   const int32_t *bias_eff;  /* [ch]: bias + input_offset * sum(weights of the channel) */
-  const int32_t *mult;
-  const int32_t *shift;
+  const int32_t *rq;        /* [ch][4]: es_requant_rq's constants */
   const int8_t *zp_row;     /* [ch] the input zero point: what a padded tap reads */
 } es_dw_dsp_params;
 
@@ -20,8 +19,8 @@ typedef struct {
 /* four channels c..c+3 of one output pixel: the accumulators stay in registers over the taps
  * (a leaf of its own: with the requantization in the same function they would spill) */
 ES_LEAF void es_dw_group(const int8_t *const *taps, int32_t n, int32_t c, const int32_t *w,
-                         int32_t *acc) {
-  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+                         const int32_t *bias, int32_t *acc) {
+  int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
   const int8_t *const *end = taps + n;
   while (taps != end) {
     const uint32_t x = es_read32(*taps++ + c);
@@ -41,12 +40,12 @@ ES_LEAF void es_dw_group(const int8_t *const *taps, int32_t n, int32_t c, const 
 
 /* the four channels requantized and written */
 ES_LEAF void es_dw_store4(const es_dw_dsp_params *p, const int32_t *acc, int32_t c, int8_t *out) {
-  const int32_t *mult = p->mult + c, *shift = p->shift + c;
+  const int32_t *rq = p->rq + 4 * c;
   const int32_t off = p->out_offset, lo = p->act_min, hi = p->act_max;
-  out[0] = es_clamp(es_requant_dsp(acc[0], mult[0], shift[0]) + off, lo, hi);
-  out[1] = es_clamp(es_requant_dsp(acc[1], mult[1], shift[1]) + off, lo, hi);
-  out[2] = es_clamp(es_requant_dsp(acc[2], mult[2], shift[2]) + off, lo, hi);
-  out[3] = es_clamp(es_requant_dsp(acc[3], mult[3], shift[3]) + off, lo, hi);
+  out[0] = es_clamp(es_requant_rq(acc[0], rq + 0) + off, lo, hi);
+  out[1] = es_clamp(es_requant_rq(acc[1], rq + 4) + off, lo, hi);
+  out[2] = es_clamp(es_requant_rq(acc[2], rq + 8) + off, lo, hi);
+  out[3] = es_clamp(es_requant_rq(acc[3], rq + 12) + off, lo, hi);
 }
 
 /* `ring` (in place: `in` and `out` are one buffer, stride 1): pad_t + 1 saved input rows, as
@@ -56,6 +55,7 @@ ES_FN void es_depthwise_dsp(const es_dw_dsp_params *p, const int8_t *in, int8_t 
   const int ch = p->ch, kh = p->k_h, kw = p->k_w, nring = p->pad_t + 1;
   const int32_t row_bytes = (int32_t)p->in_w * ch, group = 2 * kh * kw;
   const int8_t *taps[ES_DW_MAX_TAPS];
+  const int8_t *rows[ES_DW_MAX_TAPS]; /* per kernel row: the input row, or 0 outside the image */
   int oy, ox, ky, kx, c, n;
   for (oy = 0; oy < p->out_h; ++oy) {
     const int y0 = oy * p->stride_h - p->pad_t;
@@ -65,14 +65,17 @@ ES_FN void es_depthwise_dsp(const es_dw_dsp_params *p, const int8_t *in, int8_t 
       int32_t i;
       for (i = 0; i < row_bytes; ++i) slot[i] = src[i];
     }
+    for (ky = 0; ky < kh; ++ky) {
+      const int y = y0 + ky * p->dil_h;
+      rows[ky] = 0;
+      if (y >= 0 && y < p->in_h)
+        rows[ky] = ring && y <= oy ? ring + (y % nring) * row_bytes : in + y * row_bytes;
+    }
     for (ox = 0; ox < p->out_w; ++ox) {
       const int x0 = ox * p->stride_w - p->pad_l;
       const int32_t *w = p->weights;
       for (n = 0, ky = 0; ky < kh; ++ky) {
-        const int y = y0 + ky * p->dil_h;
-        const int8_t *row = 0;
-        if (y >= 0 && y < p->in_h)
-          row = ring && y <= oy ? ring + (y % nring) * row_bytes : in + y * row_bytes;
+        const int8_t *row = rows[ky];
         for (kx = 0; kx < kw; ++kx) {
           const int x = x0 + kx * p->dil_w;
           taps[n++] = row && x >= 0 && x < p->in_w ? row + x * ch : p->zp_row;
@@ -80,11 +83,7 @@ ES_FN void es_depthwise_dsp(const es_dw_dsp_params *p, const int8_t *in, int8_t 
       }
       for (c = 0; c < ch; c += 4, w += group, out += 4) {
         int32_t acc[4];
-        acc[0] = p->bias_eff[c];
-        acc[1] = p->bias_eff[c + 1];
-        acc[2] = p->bias_eff[c + 2];
-        acc[3] = p->bias_eff[c + 3];
-        es_dw_group(taps, n, c, w, acc);
+        es_dw_group(taps, n, c, w, p->bias_eff + c, acc);
         es_dw_store4(p, acc, c, out);
       }
     }

@@ -42,13 +42,14 @@ ES_INLINE uint32_t es_read32(const int8_t *p) {
   return v;
 }
 
-/* es_requant (common.c) in fewer instructions, the same result for every x when the multiplier
- * is not INT32_MIN (QuantizeMultiplier's never are: 0 or in [2^30, 2^31)): the rounding doubling
- * high multiply is (x * m + 2^30) >> 31 (TFLite's truncating division of the nudged product
- * comes to that floor), then the rounding divide by 2^right, halves away from zero. */
-ES_INLINE int32_t es_requant_dsp(int32_t x, int32_t m, int32_t shift) {
-  const int32_t left = shift > 0 ? shift : 0, right = left - shift;
+/* es_requant (common.c) in fewer instructions, with the per-channel constants worked out at
+ * generation time: rq = {multiplier, left shift, right shift, 2^right - 1}
+ * (dsp.requant_constants). The same result for every x when the multiplier is not INT32_MIN
+ * (QuantizeMultiplier's never are: 0 or in [2^30, 2^31)): the rounding doubling high multiply is
+ * (x * m + 2^30) >> 31 (TFLite's truncating division of the nudged product comes to that
+ * floor), then the rounding divide by 2^right, halves away from zero. */
+ES_INLINE int32_t es_requant_rq(int32_t x, const int32_t *rq) {
+  const int32_t m = rq[0], left = rq[1], right = rq[2], mask = rq[3];
   const int32_t h = (int32_t)(((int64_t)(int32_t)((uint32_t)x << left) * m + (1 << 30)) >> 31);
-  const int32_t mask = (int32_t)((1u << right) - 1u);
   return (h >> right) + ((h & mask) > ((mask >> 1) + (int32_t)((uint32_t)h >> 31)));
 }

@@ -10,8 +10,7 @@ typedef struct {
   int32_t pixels, out_offset, act_min, act_max;
   const int8_t *weights;    /* packed as above: ceil(out_c / 2) * 2 * in_c bytes */
   const int32_t *bias_eff;  /* [out_c] */
-  const int32_t *mult;      /* [out_c] */
-  const int32_t *shift;     /* [out_c] */
+  const int32_t *rq;        /* [out_c][4]: es_requant_rq's constants */
 } es_pw_params;
 
 ES_LEAF void es_pw_2x2(const int8_t *x0, const int8_t *x1, const int8_t *w, int32_t n,
@@ -54,7 +53,7 @@ ES_LEAF void es_pw_2x2(const int8_t *x0, const int8_t *x1, const int8_t *w, int3
 }
 
 ES_INLINE int8_t es_pw_out(const es_pw_params *p, int32_t acc, int oc) {
-  return es_clamp(es_requant_dsp(acc, p->mult[oc], p->shift[oc]) + p->out_offset, p->act_min,
+  return es_clamp(es_requant_rq(acc, p->rq + 4 * oc) + p->out_offset, p->act_min,
                   p->act_max);
 }
 
