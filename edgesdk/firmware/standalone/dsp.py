@@ -50,6 +50,27 @@ def pack_pointwise(w: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate([main, tail], axis=1).reshape(-1).astype(np.int8))
 
 
+def pack_pointwise16(w: np.ndarray) -> np.ndarray:
+    """[out_c, in_c] int8 -> the int32 words of es_pw_1x4: per group of 4 channels (zero
+    channels after the last) and per 4 inputs k, for each channel the signed halfword pairs
+    (w_k, w_k+2), (w_k+1, w_k+3), low half first; then per in_c % 4 last input one word per
+    channel."""
+    oc, ic = w.shape
+    pad = -oc % 4
+    w = np.vstack([w, np.zeros((pad, ic), dtype=w.dtype)]).astype(np.int32)
+    groups = w.reshape(-1, 4, ic)  # [g][ch][k]
+    body = ic - ic % 4
+    blk = groups[:, :, :body].reshape(len(groups), 4, body // 4, 4)  # [g][ch][b][k]
+    even = (blk[..., 0] & 0xFFFF) | ((blk[..., 2] & 0xFFFF) << 16)
+    odd = (blk[..., 1] & 0xFFFF) | ((blk[..., 3] & 0xFFFF) << 16)
+    main = np.stack([even, odd], -1).transpose(0, 2, 1, 3).reshape(len(groups), -1)  # [g][b][ch][2]
+    tail = groups[:, :, body:].transpose(0, 2, 1).reshape(len(groups), -1)  # [g][k][ch]
+    words = np.concatenate(
+        [main.astype(np.int64) & 0xFFFFFFFF, tail.astype(np.int64) & 0xFFFFFFFF], 1
+    )
+    return np.ascontiguousarray(words.astype(np.uint32).view(np.int32).reshape(-1))
+
+
 def pack_depthwise(w: np.ndarray) -> np.ndarray:
     """[taps, ch] int8 (ch % 4 == 0) -> int32 words [ch / 4][taps]{(c, c+2), (c+1, c+3)}: signed
     halfword pairs, low half first, as SMLABB / SMLATT read them."""
@@ -87,15 +108,16 @@ def _pointwise(g: Graph, layer: Layer) -> Layer | None:
         ("pixels", str(int(f["out_h"]) * int(f["out_w"]))),
         ("out_offset", f["out_offset"]), ("act_min", f["act_min"]), ("act_max", f["act_max"]),
     )  # fmt: skip
+    bias = np.concatenate([a["bias_eff"], np.zeros(-oc % 4, dtype=np.int32)])
     arrays = (
-        ("weights", "int8_t", pack_pointwise(a["weights"].reshape(oc, ic))),
-        ("bias_eff", "int32_t", a["bias_eff"]),
+        ("weights", "int32_t", pack_pointwise16(a["weights"].reshape(oc, ic))),
+        ("bias_eff", "int32_t", bias),
         ("rq", "int32_t", requant_constants(a["mult"], a["shift"])),
     )
-    # in place, the two pixels of a pass are copied out before they are overwritten
-    overlay = 2 * ic if layer.overlay_shift is not None else 0
+    # in place, the pixel is copied out before its outputs overwrite it
+    overlay = ic if layer.overlay_shift is not None else 0
     return dataclasses.replace(
-        layer, kernel="pointwise_dsp", params_type="es_pw_params", fields=fields, arrays=arrays,
+        layer, kernel="pointwise_dsp", params_type="es_pw16_params", fields=fields, arrays=arrays,
         scratch=0, overlay_scratch=overlay,
     )  # fmt: skip
 
