@@ -70,7 +70,10 @@ def models(folder: Path) -> dict[str, Path]:
     return paths
 
 
-def measure(name: str, model: Path, folder: Path) -> dict[str, tuple[int, dict[str, int]]]:
+Run = tuple[int, dict[str, int], int, int]  # instructions, per class, flash w/o model, model
+
+
+def measure(name: str, model: Path, folder: Path) -> dict[str, Run]:
     profile = load_profile(TARGET)
     classes = op_classes(model.read_bytes())
     runs = {}
@@ -80,14 +83,26 @@ def measure(name: str, model: Path, folder: Path) -> dict[str, tuple[int, dict[s
         r = emulate_standalone(out, profile)
         if not r.bit_exact:
             raise SystemExit(f"{name} standalone {ks}: not bit-exact: {r.first_mismatch()}")
-        runs[f"standalone {ks}"] = (max(r.instructions), split(r.layer_instructions, classes))
+        flash, weights = r.flash["total"], r.flash["constants"]
+        runs[f"standalone {ks}"] = (
+            max(r.instructions),
+            split(r.layer_instructions, classes),
+            flash - weights,
+            weights,
+        )
     bundle = folder / f"{name}-tflm"
     edgesdk.export_c(model, bundle, TARGET, test_vectors=2)
     for kernels in ("cmsis-nn", "reference"):
         r = edgesdk.emulate(bundle, kernels=kernels)
         if not r.bit_exact:
             raise SystemExit(f"{name} TFLM {kernels}: not bit-exact: {r.first_mismatch()}")
-        runs[f"tflm {kernels}"] = (max(r.instructions), split(r.layer_instructions, classes))
+        flash, weights = r.flash["total"], r.flash["model"]
+        runs[f"tflm {kernels}"] = (
+            max(r.instructions),
+            split(r.layer_instructions, classes),
+            flash - weights,
+            weights,
+        )
     return runs
 
 
@@ -96,14 +111,17 @@ def main() -> None:
         folder = Path(tmp)
         results = {name: measure(name, path, folder) for name, path in models(folder).items()}
     print(f"\ninstructions per inference on the emulated Cortex-M4F ({TARGET}), measured by qemu")
+    print("(flash: the linked image; 'model': the standalone engine's constants section, with its")
+    print(" re-packed weights, or the TFLite Micro flatbuffer array)")
     print(
         f"{'model':<14} {'engine':<20} {'instructions':>13} {'/ CMSIS-NN':>10} {'/ TFLM ref':>10}"
     )
     ratios = []
     for name, runs in results.items():
         cmsis, ref = runs["tflm cmsis-nn"][0], runs["tflm reference"][0]
-        for engine, (n, _) in runs.items():
-            print(f"{name:<14} {engine:<20} {n:>13,} {n / cmsis:>10.3f} {n / ref:>10.3f}")
+        for engine, (n, _, code, weights) in runs.items():
+            print(f"{name:<14} {engine:<20} {n:>13,} {n / cmsis:>10.3f} {n / ref:>10.3f} "
+                  f"{code:>17,} {weights:>8,}")  # fmt: skip
         ratios.append(runs["standalone dsp"][0] / cmsis)
     print("\nper op class (per-layer probe, vector 0): instructions, standalone dsp / CMSIS-NN")
     print(f"{'model':<14} {'op class':<16} {'portable':>11} {'dsp':>11} {'CMSIS-NN':>11} "
