@@ -114,7 +114,8 @@ def main() -> None:
     print("(flash: the linked image; 'model': the standalone engine's constants section, with its")
     print(" re-packed weights, or the TFLite Micro flatbuffer array)")
     print(
-        f"{'model':<14} {'engine':<20} {'instructions':>13} {'/ CMSIS-NN':>10} {'/ TFLM ref':>10}"
+        f"{'model':<14} {'engine':<20} {'instructions':>13} {'/ CMSIS-NN':>10} {'/ TFLM ref':>10} "
+        f"{'flash w/o model B':>17} {'model B':>8}"
     )
     ratios = []
     for name, runs in results.items():
