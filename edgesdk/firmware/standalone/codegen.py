@@ -15,8 +15,8 @@ from edgesdk.firmware.standalone.layers import Layer
 from edgesdk.firmware.standalone.planner import MemoryPlan
 
 KERNEL_ORDER = (
-    "common", "conv2d", "depthwise_conv2d", "fully_connected", "pool2d", "add", "mul", "mean",
-    "softmax", "softmax_fixed", "lut", "concatenation", "pad", "quantize",
+    "common", "dsp", "conv2d", "depthwise_conv2d", "pointwise_dsp", "conv_dsp", "depthwise_dsp",
+    "fully_connected_dsp", "fully_connected", "pool2d", "add", "mul", "mean", "softmax", "softmax_fixed", "lut", "concatenation", "pad", "quantize",
 )  # fmt: skip
 _CTYPE = {"int8": "int8_t", "float32": "float"}
 PRAGMAS = (
@@ -82,12 +82,48 @@ def _comment(text: str) -> str:
     return text.replace("*/", "* /")[:100]
 
 
+def _pointwise_dsp(g: Graph, plan: MemoryPlan, layer: Layer, sym: str, scratch: int | None) -> str:
+    x, out = _ptr(g, plan, layer.op.inputs[0]), _ptr(g, plan, layer.op.outputs[0])
+    if layer.op.index in plan.in_place:  # two pixels copied out before they are overwritten
+        return f"es_pointwise16_dsp(&{sym}, {x}, {out}, (es_arena + {scratch}));"
+    return f"es_pointwise16_dsp(&{sym}, {x}, {out}, 0);"
+
+
+def _depthwise_dsp(g: Graph, plan: MemoryPlan, layer: Layer, sym: str, scratch: int | None) -> str:
+    x, out = _ptr(g, plan, layer.op.inputs[0]), _ptr(g, plan, layer.op.outputs[0])
+    if layer.op.index in plan.in_place:  # row by row, the rows still needed kept in a ring
+        return f"es_depthwise_dsp(&{sym}, {x}, {out}, (es_arena + {scratch}));"
+    return f"es_depthwise_dsp(&{sym}, {x}, {out}, 0);"
+
+
+def _conv_dsp(g: Graph, plan: MemoryPlan, layer: Layer, sym: str, scratch: int | None) -> str:
+    x, out = _ptr(g, plan, layer.op.inputs[0]), _ptr(g, plan, layer.op.outputs[0])
+    return f"es_conv_dsp(&{sym}, {x}, {out}, (es_arena + {scratch}));"
+
+
+def _fully_connected_dsp(
+    g: Graph, plan: MemoryPlan, layer: Layer, sym: str, scratch: int | None
+) -> str:
+    x, out = _ptr(g, plan, layer.op.inputs[0]), _ptr(g, plan, layer.op.outputs[0])
+    return f"es_fully_connected_dsp(&{sym}, {x}, {out});"
+
+
+DSP_CALLS = {
+    "fully_connected_dsp": lambda *a: [_fully_connected_dsp(*a)],
+    "conv_dsp": lambda *a: [_conv_dsp(*a)],
+    "pointwise_dsp": lambda *a: [_pointwise_dsp(*a)],
+    "depthwise_dsp": lambda *a: [_depthwise_dsp(*a)],
+}
+
+
 def _call(g: Graph, plan: MemoryPlan, layer: Layer, sym: str) -> list[str]:
     op = layer.op
     t = g.tensors
     x, out = op.inputs[0], op.outputs[0]
     k = op.kind
     scratch = next((o for i, o in plan.scratch if i == op.index), None)
+    if layer.kernel in DSP_CALLS:
+        return DSP_CALLS[layer.kernel](g, plan, layer, sym, scratch)
     if k == "CONV_2D":
         if scratch is None and layer.scratch and op.index not in plan.in_place:
             return [
@@ -177,7 +213,12 @@ def generate(
     upper = name.upper()
     attr = " EDGESDK_CONST_SECTION"
     section_attr = f'__attribute__((section("{section}")))' if section else ""
-    kernels = tuple(k for k in KERNEL_ORDER if k == "common" or any(L.kernel == k for L in layers))
+    used = {L.kernel for L in layers} | {"common"}
+    if "conv_dsp" in used:
+        used.add("pointwise_dsp")  # its 2x2 multiply loop
+    if any(k.endswith("_dsp") for k in used):
+        used.add("dsp")  # the intrinsics (or their portable C) the DSP kernels are written with
+    kernels = tuple(k for k in KERNEL_ORDER if k in used)
     src = BytesIO()
     w = src.write
     w(banner.encode())

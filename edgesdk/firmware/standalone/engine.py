@@ -11,6 +11,7 @@ import numpy as np
 
 from edgesdk.errors import ExportError
 from edgesdk.firmware.standalone.codegen import Sources, generate
+from edgesdk.firmware.standalone.dsp import KERNEL_SETS, REQUIRED_SCRATCH, specialise
 from edgesdk.firmware.standalone.graph import Graph, read_graph
 from edgesdk.firmware.standalone.layers import Layer, build_layer
 from edgesdk.firmware.standalone.order import OrderSearch, best_order
@@ -95,15 +96,20 @@ def _drop_scratch(
     search: OrderSearch,
     scratch: dict[int, int],
     plan: Callable[[dict[int, int], tuple[int, ...]], MemoryPlan],
+    keep: frozenset[int] = frozenset(),
 ) -> OrderSearch:
     """Kernel scratch is optional (each kernel has a variant without it): if planning none
-    lowers the peak, give it back op by op (largest first) wherever it does not raise it."""
+    lowers the peak, give it back op by op (largest first) wherever it does not raise it. ``keep``:
+    ops whose kernel has no variant without scratch."""
     order = search.plan.order
-    best = plan({}, order)
+    required = {i: n for i, n in scratch.items() if i in keep}
+    best = plan(required, order)
     if best.arena_bytes >= search.plan.arena_bytes:
         return search
-    kept: dict[int, int] = {}
+    kept: dict[int, int] = dict(required)
     for op_index, nbytes in sorted(scratch.items(), key=lambda kv: -kv[1]):
+        if op_index in keep:
+            continue
         trial = plan({**kept, op_index: nbytes}, order)
         if trial.arena_bytes <= best.arena_bytes:
             kept[op_index], best = nbytes, trial
@@ -112,7 +118,7 @@ def _drop_scratch(
 
 def compile_model(
     model: bytes, name: str, section: str = "", banner: str = "", keep_scratch: bool = False,
-    integer_only: bool = False, float_softmax: bool = False,
+    integer_only: bool = False, float_softmax: bool = False, kernels: str = "portable",
 ) -> Compiled:  # fmt: skip
     """Compile ``model`` to C sources (nothing is written).
 
@@ -125,8 +131,15 @@ def compile_model(
 
     Raises:
         ExportError: an op or option outside the engine's set (one line, naming it), or float
-            I/O / an unsupported softmax with ``integer_only``.
+            I/O / an unsupported softmax with ``integer_only``, or an unknown kernel set.
     """
+    if kernels not in KERNEL_SETS:
+        raise ExportError(
+            f"Invalid standalone kernel set kernels={kernels!r} (must be one of "
+            f"{', '.join(KERNEL_SETS)})",
+            what="kernels",
+            value=kernels,
+        )
     start = time.perf_counter()
     g = read_graph(model)
     if integer_only:
@@ -138,7 +151,8 @@ def compile_model(
             op.kind == "QUANTIZE" and g.tensors[op.inputs[0]].dtype == "int8"
         ):
             lut = elementwise_table(model, g, op)
-        layers.append(build_layer(g, op, lut, integer_only, float_softmax))
+        layer = build_layer(g, op, lut, integer_only, float_softmax)
+        layers.append(specialise(g, layer) if kernels == "dsp" else layer)
     overlays = tuple(
         Overlay(L.op.index, L.op.inputs[0], L.overlay_shift)
         for L in layers
@@ -149,7 +163,10 @@ def compile_model(
     search = best_order(g, lambda order: plan_memory(g, scratch, overlays, overlay_scratch, order))
     if not keep_scratch:
         search = _drop_scratch(
-            search, scratch, lambda s, o: plan_memory(g, s, overlays, overlay_scratch, o)
+            search,
+            scratch,
+            lambda s, o: plan_memory(g, s, overlays, overlay_scratch, o),
+            frozenset(L.op.index for L in layers if L.kernel in REQUIRED_SCRATCH),
         )
     plan = search.plan
     by_index = {L.op.index: L for L in layers}

@@ -22,6 +22,7 @@ from edgesdk.errors import ExportError
 from edgesdk.firmware.bundle_input import io_record
 from edgesdk.firmware.csource import camel, comment_text, sanitize_identifier
 from edgesdk.firmware.engines import Engine
+from edgesdk.firmware.standalone.dsp import kernel_set_for
 from edgesdk.firmware.standalone.engine import Compiled, compile_model
 from edgesdk.firmware.standalone.graph import Graph
 from edgesdk.firmware.standalone.mixed_reference import LITERT_REF, MixedReference, op_references
@@ -64,6 +65,7 @@ class StandaloneExportResult(JsonResult):
     integer_only: bool = False  # no float or double in the C (SOFTMAX as TFLite Micro's)
     op_references: tuple[tuple[int, str, str], ...] = ()  # (op index, op, verified against)
     io: dict[str, Any] = field(default_factory=dict)  # name, dtype, shape of inputs, outputs
+    kernel_set: str = "portable"  # or "dsp": the DSP extension's kernels (dsp.KERNEL_SETS)
 
     @property
     def engine(self) -> str:
@@ -95,6 +97,7 @@ class StandaloneExportResult(JsonResult):
             "ops": [{"op": op, "count": n} for op, n in self.ops],
             "layers": [{"op_index": i, "op": op} for i, op in self.layers],
             "kernels": list(self.kernels),
+            "kernel_set": self.kernel_set,
             "macs": self.macs,
             "verified": self.verified_samples > 0,
             "verified_samples": self.verified_samples,
@@ -239,6 +242,7 @@ def export_standalone(
     data_spec: str | None = None,
     integer_only: bool = False,
     float_softmax: bool = False,
+    kernels: str | None = None,
 ) -> StandaloneExportResult:
     """Write ``<name>_model.h/.c`` (plain C99, no interpreter) for ``model`` into ``out_dir``.
 
@@ -260,6 +264,8 @@ def export_standalone(
     ``integer_only``: no float or double in the C (SOFTMAX as TFLite Micro's fixed-point kernel,
     verified against TFLite Micro's interpreter; every other op against BUILTIN_REF); int8 I/O.
     ``float_softmax``: LiteRT's older float32-table SOFTMAX (comparisons only, see compile_model).
+    ``kernels``: the kernel set, "portable" or "dsp" (see compile_model); None: the one for the
+    profile's [mcu] core (dsp on Cortex-M4/M7/M33, portable elsewhere and without [mcu]).
     """
     from edgesdk.firmware.standalone.reference import reference_outputs
     from edgesdk.tflite.model_info import inspect_bytes, read_tflite
@@ -294,9 +300,11 @@ def export_standalone(
         f"{comment_text(profile.name)}. Do not edit.\n * Model: {comment_text(str(model))} "
         f"({len(data)} bytes, sha256 {sha})\n */\n"
     )
+    if kernels is None:
+        kernels = kernel_set_for(profile.mcu.core if profile.mcu is not None else None)
     compiled = compile_model(
         data, ident, profile.header.section, banner, integer_only=integer_only,
-        float_softmax=float_softmax,
+        float_softmax=float_softmax, kernels=kernels,
     )  # fmt: skip
     g = compiled.graph
     refs = op_references({L.op.index: L.kernel for L in compiled.layers})
@@ -401,6 +409,7 @@ def export_standalone(
             warnings=tuple(warnings),
             integer_only=integer_only,
             op_references=tuple((L.op.index, L.op.kind, refs[L.op.index]) for L in compiled.layers),
+            kernel_set=kernels,
             io=io_record([g.tensors[t] for t in g.inputs], [g.tensors[t] for t in g.outputs]),
         )
         options = {
@@ -412,6 +421,7 @@ def export_standalone(
             "data": data_spec,
             "firmware": firmware,
             "integer_only": integer_only,
+            "kernels": kernels,
         }
         record_export(tmp, out, model, result, options, profile)
     for w in warnings:
