@@ -242,10 +242,13 @@ def run_pipeline(
         for t in targets:
             if stage not in t.stage_names():
                 _selected(t, stage)  # raises, naming the target's stages
+    from edgesdk.core.profiles import load_profile
+
     for t in targets:  # every option value, before anything runs or is written
+        profile = load_profile(t.profile)
         for stage_spec in t.stages:
             try:
-                STAGES[stage_spec.name].check(stage_spec)
+                STAGES[stage_spec.name].check(stage_spec, profile)
             except EdgeSdkError as e:
                 raise ConfigError(
                     f"targets.{t.name}.{stage_spec.name}: {e}", what=e.what, value=e.value,

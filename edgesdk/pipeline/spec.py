@@ -13,7 +13,7 @@ from edgesdk.errors import ConfigError
 SCHEMA_VERSION = 1
 DEFAULT_FILE = "edgesdk.toml"
 
-OptionValue = str | int | float | bool
+OptionValue = str | int | float | bool | tuple[str, ...]
 """The value of one stage option (paths are strings, resolved against the file's folder)."""
 
 # every stage a pipeline may name, in the only order they can run
@@ -31,7 +31,10 @@ STAGE_ORDER = (
 )
 # the stages `run` runs today, and the stage each needs earlier in the list
 NEEDS: dict[str, tuple[str, ...]] = {
+    "compress": (),
     "quantize": (),
+    "export-coreml": (),
+    "report": (),
     "export-c": ("quantize",),
     "emulate": ("export-c",),
     "package": ("quantize",),
@@ -40,9 +43,35 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "benchmark": ("quantize",),
 }
 
+# when listed, these stages come first (compress: what follows takes its model) or last
+# (report: it renders what the others wrote)
+FIRST, LAST = "compress", "report"
+
 # stage -> option -> type; the names are the API options of the stage's verb
 _PATH = "path"
+_STRINGS = "strings"
 STAGE_OPTIONS: dict[str, dict[str, type | str]] = {
+    "compress": {
+        "data": _PATH,
+        "validation": _PATH,
+        "teacher": _PATH,
+        "int8": bool,
+        "prune": float,
+        "schedule": str,
+        "cluster": int,
+        "qat": bool,
+        "temperature": float,
+        "alpha": float,
+        "epochs": int,
+        "batch_size": int,
+        "learning_rate": float,
+        "skip_layers": _STRINGS,
+        "seed": int,
+        "scale": float,
+        "offset": float,
+        "max_accuracy_drop": float,
+        "baseline": bool,
+    },
     "quantize": {
         "data": _PATH,
         "eval_data": _PATH,
@@ -82,7 +111,19 @@ STAGE_OPTIONS: dict[str, dict[str, type | str]] = {
         "snippets": bool,
     },
     "evaluate": {"data": _PATH, "tflm": bool, "limit": int, "normalize_arrays": bool},
-    "deploy": {"device": str, "lock_wait": float},
+    "export-coreml": {"labels": _PATH, "mean": float, "std": float},
+    "deploy": {
+        "device": str,
+        "lock_wait": float,
+        "group": str,
+        "canary": int,
+        "rollback_on_failure": bool,
+        "parallel": int,
+        "retries": int,
+        "backoff": float,
+        "fail_fast": bool,
+        "connect_timeout": float,
+    },
     "benchmark": {
         "device": str,
         "threads": int,
@@ -91,12 +132,14 @@ STAGE_OPTIONS: dict[str, dict[str, type | str]] = {
         "runtime": str,
         "timeout": float,
     },
+    "report": {},
 }
 REQUIRED_OPTIONS: dict[str, tuple[str, ...]] = {
+    "compress": ("data",),
     "package": ("labels",),
     "evaluate": ("data",),
-    "deploy": ("device",),
 }
+ONE_OF: dict[str, tuple[str, str]] = {"deploy": ("device", "group")}  # exactly one of the two
 
 # gate -> (the stage that measures it, "max" or "min" limit, what it is)
 GATES: dict[str, tuple[str, str, str]] = {
@@ -189,6 +232,12 @@ def _string(value: object, where: str) -> str:
 def _option(value: object, kind: type | str, where: str, base: Path) -> OptionValue:
     if kind == _PATH:
         return str(base / _string(value, where))
+    if kind == _STRINGS:
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise ConfigError(
+                f"Invalid {where}={value!r} (must be a list of non-empty strings)", what=where
+            )
+        return tuple(value)
     if kind is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"Invalid {where}={value!r} (must be true or false)", what=where)
@@ -231,6 +280,13 @@ def _stages(name: str, raw: object, table: dict[str, object], base: Path) -> tup
     if len(set(raw)) != len(raw):
         dup = next(s for s in raw if raw.count(s) > 1)
         raise ConfigError(f"Invalid {where}: stage {dup!r} is listed twice", what=where, value=dup)
+    for stage, at, word in ((FIRST, 0, "first"), (LAST, len(raw) - 1, "last")):
+        if stage in raw and raw.index(stage) != at:
+            raise ConfigError(
+                f"Impossible stage order in {where}: {stage!r} must come {word}",
+                what=where,
+                value=stage,
+            )
     for i, stage in enumerate(raw):
         for need in NEEDS[stage]:
             if need not in raw:
@@ -259,6 +315,15 @@ def _stages(name: str, raw: object, table: dict[str, object], base: Path) -> tup
                 raise ConfigError(
                     f"Missing key {key!r} in targets.{name}.{stage} (stage {stage!r} needs it)",
                     what=key,
+                )
+        if stage in ONE_OF:
+            a, b = ONE_OF[stage]
+            if (a in options) == (b in options):
+                found = "both" if a in options else "neither"
+                raise ConfigError(
+                    f"Stage {stage!r} in targets.{name} takes exactly one of the keys {a!r} and "
+                    f"{b!r} (found {found})",
+                    what=a,
                 )
         values = tuple(
             (k, _option(v, valid[k], f"targets.{name}.{stage}.{k}", base))

@@ -4,65 +4,29 @@ it resolves, the library call it makes (the same as its command's) and what it m
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edgesdk.pipeline.spec import OptionValue, PipelineSpec, StageSpec, TargetSpec
+from edgesdk.pipeline.compress_stage import COMPRESS
+from edgesdk.pipeline.context import (
+    BUNDLE,
+    EMULATION,
+    EVALUATION,
+    MOBILE,
+    TFLITE,
+    Stage,
+    StageContext,
+    StageOutcome,
+    source_model,
+)
+from edgesdk.pipeline.device_stages import BENCHMARK_STAGE, DEPLOY
+from edgesdk.pipeline.output_stages import EXPORT_COREML, REPORT_STAGE
+from edgesdk.pipeline.spec import OptionValue, StageSpec
 
 if TYPE_CHECKING:
     from edgesdk.core.options import QuantizeOptions
     from edgesdk.core.profiles import TargetProfile
-    from edgesdk.devices.benchmark import BenchmarkOptions
-    from edgesdk.devices.ssh import Session
     from edgesdk.mobile.package import PackageOptions
-
-TFLITE = "model.tflite"
-BUNDLE = "bundle"
-EMULATION = "emulate.json"
-EVALUATION = "evaluate.json"
-MOBILE = "mobile"
-DEPLOYMENT = "deploy.json"
-BENCHMARK = "benchmark.json"
-
-
-@dataclass(frozen=True)
-class StageContext:
-    """What a stage of one target sees: the pipeline, the target, its profile and folder."""
-
-    pipeline: PipelineSpec
-    target: TargetSpec
-    profile: TargetProfile
-    folder: Path
-    stage: StageSpec
-
-    def lists(self, stage: str) -> bool:
-        return stage in self.target.stage_names()
-
-
-@dataclass(frozen=True)
-class StageOutcome:
-    """What one stage wrote and measured (the measurements gates are checked against)."""
-
-    outputs: dict[str, Path]
-    metrics: dict[str, float] = field(default_factory=dict)
-
-
-def _no_check(stage: StageSpec) -> None:
-    """Options whose values the loader has checked in full."""
-
-
-@dataclass(frozen=True)
-class Stage:
-    """One row of the table: inputs and options (the cache key), the run itself, and a check
-    of the option values made before any stage of the pipeline runs."""
-
-    inputs: Callable[[StageContext], dict[str, Path | None]]
-    options: Callable[[StageContext], dict[str, OptionValue | None]]
-    run: Callable[[StageContext], StageOutcome]
-    check: Callable[[StageSpec], None] = _no_check
-    tools: Callable[[StageContext], dict[str, str | None]] = lambda ctx: {}
 
 
 def _str(value: OptionValue | None) -> str | None:
@@ -90,7 +54,7 @@ def _quantize_data(ctx: StageContext) -> Path | None:
 def _quantize_inputs(ctx: StageContext) -> dict[str, Path | None]:
     eval_data = ctx.stage.option("eval_data")
     return {
-        "model": ctx.pipeline.model,
+        "model": source_model(ctx),
         "data": _quantize_data(ctx),
         "eval_data": Path(str(eval_data)) if eval_data is not None else None,
     }
@@ -107,7 +71,7 @@ def _quantize_options_object(stage: StageSpec) -> QuantizeOptions:
     return QuantizeOptions(**chosen)  # type: ignore[arg-type]
 
 
-def _quantize_check(stage: StageSpec) -> None:
+def _quantize_check(stage: StageSpec, profile: TargetProfile) -> None:
     from edgesdk.quantization.job import check_budget
 
     _quantize_options_object(stage)
@@ -121,7 +85,7 @@ def _quantize_run(ctx: StageContext) -> StageOutcome:
     options = _quantize_options_object(ctx.stage)
     drop = opts.get("max_accuracy_drop")
     result = quantize(
-        ctx.pipeline.model,
+        source_model(ctx),
         _quantize_data(ctx),
         ctx.folder / TFLITE,
         ctx.profile,
@@ -150,7 +114,7 @@ def _export_options(ctx: StageContext) -> dict[str, OptionValue | None]:
     return options
 
 
-def _export_check(stage: StageSpec) -> None:
+def _export_check(stage: StageSpec, profile: TargetProfile) -> None:
     from edgesdk.errors import ConfigError
     from edgesdk.firmware.engines import ENGINE_OPTIONS, ENGINES, engine
 
@@ -254,7 +218,7 @@ def _package_options_object(stage: StageSpec) -> PackageOptions:
     )
 
 
-def _package_check(stage: StageSpec) -> None:
+def _package_check(stage: StageSpec, profile: TargetProfile) -> None:
     _package_options_object(stage)
 
 
@@ -304,101 +268,6 @@ def _evaluate_run(ctx: StageContext) -> StageOutcome:
     return StageOutcome({"evaluation": ctx.folder / EVALUATION}, metrics)
 
 
-# deploy and benchmark ---------------------------------------------------------------------------
-def _device_options(
-    ctx: StageContext, defaults: dict[str, OptionValue]
-) -> dict[str, OptionValue | None]:
-    """The stage's options, and where its device is (a device moved in the inventory is a
-    new device: the stage runs again)."""
-    options: dict[str, OptionValue | None] = {**defaults, **ctx.stage.options_dict()}
-    name = options.get("device")
-    if name is not None:
-        from edgesdk.devices.inventory import Inventory
-
-        d = Inventory().resolve(str(name))
-        options["device_address"] = f"{d.user or ''}@{d.host}:{d.port or ''}/{d.workdir}"
-    return options
-
-
-def _device_check(stage: StageSpec) -> None:
-    name = stage.option("device")
-    if name is not None:
-        from edgesdk.devices.inventory import Inventory
-
-        Inventory().resolve(str(name))  # an unknown device is one line, before any stage
-
-
-def _deploy_inputs(ctx: StageContext) -> dict[str, Path | None]:
-    return {"tflite": ctx.folder / TFLITE}
-
-
-def _deploy_options(ctx: StageContext) -> dict[str, OptionValue | None]:
-    return _device_options(ctx, {"lock_wait": 60.0})
-
-
-def _session(device: str) -> Session:
-    from edgesdk.devices.inventory import Inventory
-    from edgesdk.devices.ssh import Session
-
-    return Session(Inventory().resolve(device))
-
-
-def _deploy_run(ctx: StageContext) -> StageOutcome:
-    from edgesdk.devices.deploy import deploy
-    from edgesdk.tflite.model_info import check_tflite_file
-
-    o = _deploy_options(ctx)
-    check_tflite_file(ctx.folder / TFLITE)
-    with _session(str(o["device"])) as session:
-        result = deploy(session, ctx.folder / TFLITE, None, float(o["lock_wait"] or 0.0))
-    result.save(ctx.folder / DEPLOYMENT)
-    return StageOutcome({"deployment": ctx.folder / DEPLOYMENT})
-
-
-_BENCHMARK_DEFAULTS: dict[str, OptionValue] = {"threads": 0, "runs": 100, "warmup": 10,
-                                               "runtime": "auto", "timeout": 600.0}  # fmt: skip
-
-
-def _benchmark_options(ctx: StageContext) -> dict[str, OptionValue | None]:
-    return _device_options(ctx, _BENCHMARK_DEFAULTS)
-
-
-def _benchmark_options_object(o: dict[str, OptionValue | None]) -> BenchmarkOptions:
-    from edgesdk.devices.benchmark import BenchmarkOptions
-
-    return BenchmarkOptions(
-        threads=int(o["threads"] or 0),
-        runs=int(o["runs"] or 1),
-        warmup=int(o["warmup"] or 0),
-        timeout=float(o["timeout"] or 600.0),
-        runtime=str(o["runtime"]),
-    )
-
-
-def _benchmark_check(stage: StageSpec) -> None:
-    _device_check(stage)
-    _benchmark_options_object({**_BENCHMARK_DEFAULTS, **stage.options_dict()})
-
-
-def _benchmark_run(ctx: StageContext) -> StageOutcome:
-    from edgesdk.devices.benchmark import run_local, run_remote
-    from edgesdk.tflite.model_info import check_tflite_file
-
-    o = _benchmark_options(ctx)
-    options = _benchmark_options_object(o)
-    model = ctx.folder / TFLITE
-    check_tflite_file(model)
-    if o.get("device") is None:
-        result = run_local(model, options)
-    else:
-        with _session(str(o["device"])) as session:
-            result = run_remote(session, model, options)
-    result.save(ctx.folder / BENCHMARK)
-    p90 = result.stats.get("p90_ms")
-    metrics = {"p90_latency_ms": float(p90)} if p90 is not None else {}
-    return StageOutcome({"benchmark": ctx.folder / BENCHMARK}, metrics)
-
-
 def _firmware_tools(ctx: StageContext) -> dict[str, str | None]:
     """The tools outside Python a firmware run depends on: the Arm compiler, qemu, and the
     TFLite Micro source the library is built from."""
@@ -424,6 +293,9 @@ STAGES: dict[str, Stage] = {
     "emulate": Stage(_emulate_inputs, _emulate_options, _emulate_run, tools=_firmware_tools),
     "package": Stage(_package_inputs, _package_options, _package_run, _package_check),
     "evaluate": Stage(_evaluate_inputs, _evaluate_options, _evaluate_run),
-    "deploy": Stage(_deploy_inputs, _deploy_options, _deploy_run, _device_check),
-    "benchmark": Stage(_deploy_inputs, _benchmark_options, _benchmark_run, _benchmark_check),
+    "deploy": DEPLOY,
+    "benchmark": BENCHMARK_STAGE,
+    "compress": COMPRESS,
+    "export-coreml": EXPORT_COREML,
+    "report": REPORT_STAGE,
 }

@@ -104,15 +104,41 @@ BROKEN = [
         ["Unknown stage 'emulat'", "valid stages: compress, quantize"],
     ),
     (
-        "stage not run yet",
-        GOOD.replace('"emulate"]', '"emulate", "export-coreml"]'),
-        ["Stage 'export-coreml'", "not run by pipelines yet", "supported: quantize, export-c"],
+        "compress not first",
+        GOOD.replace('["quantize",', '["quantize", "compress",')
+        + '\n[targets.mcu.compress]\ndata = "calib.npy"\n',
+        ["Impossible stage order", "'compress' must come first"],
     ),
     (
-        "deploy without a device",
+        "report not last",
+        GOOD.replace('"emulate"]', '"report", "emulate"]'),
+        ["Impossible stage order", "'report' must come last"],
+    ),
+    (
+        "compress without its training data",
+        GOOD.replace('["quantize",', '["compress", "quantize",'),
+        ["Missing key 'data' in targets.mcu.compress"],
+    ),
+    (
+        "compress list option of another type",
+        GOOD.replace('["quantize",', '["compress", "quantize",')
+        + '\n[targets.mcu.compress]\ndata = "calib.npy"\nskip_layers = "conv"\n',
+        ["Invalid targets.mcu.compress.skip_layers='conv'", "list of non-empty strings"],
+    ),
+    (
+        "deploy without a device or group",
         GOOD.replace('"emulate"]', '"emulate", "deploy"]')
         + "\n[targets.mcu.deploy]\nlock_wait = 5\n",
-        ["Missing key 'device' in targets.mcu.deploy"],
+        [
+            "Stage 'deploy' in targets.mcu takes exactly one of the keys 'device' and 'group'",
+            "(found neither)",
+        ],
+    ),
+    (
+        "deploy to a device and a group",
+        GOOD.replace('"emulate"]', '"emulate", "deploy"]')
+        + '\n[targets.mcu.deploy]\ndevice = "pi"\ngroup = "lab"\n',
+        ["takes exactly one of the keys 'device' and 'group' (found both)"],
     ),
     (
         "gate without its stage",
@@ -194,6 +220,41 @@ def test_option_values_are_checked_before_anything_runs(folder, old, new, messag
     assert not (folder / "edgesdk-run").exists()
 
 
+COMPRESS = '["compress", "quantize",'
+NEW_STAGES = [
+    (
+        '["quantize",', COMPRESS, '[targets.mcu.compress]\ndata = "calib.npy"\nmax_accuracy_drop = 0.01',
+        "targets.mcu.compress: An accuracy budget (`max_accuracy_drop`) chooses per-layer pruning",
+    ),
+    (
+        '["quantize",', COMPRESS, '[targets.mcu.compress]\ndata = "calib.npy"\nschedule = "cubic"',
+        "targets.mcu.compress: Invalid schedule='cubic'",
+    ),
+    (
+        '["quantize",', COMPRESS,
+        '[targets.mcu.compress]\ndata = "calib.npy"\nprune = 0.5\nmax_accuracy_drop = 0.1\n'
+        "int8 = false",
+        "targets.mcu.compress: An accuracy budget (`max_accuracy_drop`) is verified on the int8",
+    ),
+    (
+        '"emulate"]', '"emulate", "export-coreml"]', "",
+        "targets.mcu.export-coreml: Invalid profile arduino-nano-33-ble for stage export-coreml",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("old, new, table, message", NEW_STAGES)
+def test_the_option_values_of_compress_and_export_coreml_are_checked_first(
+    folder, old, new, table, message
+):
+    path = write(folder, GOOD.replace(old, new) + "\n" + table + "\n")
+    load_pipeline(path)
+    r = CliRunner().invoke(app, ["run", str(path)])
+    assert r.exit_code == 1, r.output
+    assert r.stderr.startswith(f"error: {message}"), r.stderr
+    assert r.stderr.strip().count("\n") == 0 and not (folder / "edgesdk-run").exists()
+
+
 def test_an_unknown_device_is_one_line_before_anything_runs(folder, monkeypatch, tmp_path):
     monkeypatch.setenv("EDGESDK_HOME", str(tmp_path / "config"))
     text = (
@@ -203,6 +264,12 @@ def test_an_unknown_device_is_one_line_before_anything_runs(folder, monkeypatch,
     r = CliRunner().invoke(app, ["run", str(write(folder, text))])
     assert r.exit_code == 1 and r.stderr.startswith("error: targets.mcu.deploy: "), r.stderr
     assert "'pi'" in r.stderr and not (folder / "edgesdk-run").exists()
+    r = CliRunner().invoke(app, ["run", str(write(folder, text.replace("device =", "group =")))])
+    assert r.exit_code == 1 and r.stderr.startswith("error: targets.mcu.deploy: "), r.stderr
+    assert "No devices in group 'pi'" in r.stderr and not (folder / "edgesdk-run").exists()
+    text += "canary = 1\n"  # a group's option, given with one device
+    r = CliRunner().invoke(app, ["run", str(write(folder, text))])
+    assert r.stderr == "error: targets.mcu.deploy: `canary` needs `group`\n", r.stderr
 
 
 def test_a_second_run_in_the_same_folder_is_refused_in_one_line(folder):
