@@ -34,3 +34,16 @@ def test_the_ci_example_runs_the_gate_on_emulated_cores_only():
     assert "qemu-system-arm" in commands and "ssh" not in commands
     gate = next(s for s in steps if "edgesdk run" in s.get("run", ""))
     assert "if" not in gate and "|| true" not in gate["run"]  # its exit code fails the job
+
+
+def test_the_gitlab_example_runs_the_gate_and_the_readme_names_both_snippets():
+    jobs = yaml.safe_load((ROOT / "examples" / "ci" / "gitlab-ci.yml").read_text())
+    job = jobs["model-gate"]
+    assert job["script"] == ["edgesdk run edgesdk.toml --json > run-result.json"]
+    setup = "\n".join(job["before_script"])
+    assert "qemu-system-arm" in setup and "ssh" not in setup  # emulated cores only
+    assert "edgesdk-run" in job["cache"]["paths"] and job["artifacts"]["when"] == "always"
+    assert not any("edgesdk run" in line for line in job["after_script"])  # the gate is `script`
+    section = (ROOT / "README.md").read_text().split("## Pipelines and CI gates", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    assert "examples/ci/github-actions.yml" in section and "examples/ci/gitlab-ci.yml" in section
