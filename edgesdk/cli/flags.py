@@ -19,10 +19,12 @@ FLAGS: dict[str, str] = {
     # API option -> the flag that sets it, in every command that has it
     "arena": "--arena",
     "data": "--data",
+    "device": "--device",
     "engine": "--engine",
     "eval_data": "--eval-data",
     "force": "--force",
     "framework": "--framework",
+    "group": "--group",
     "host": "--host",
     "input_shape": "--input-shape",
     "io": "--io",
@@ -47,7 +49,7 @@ FLAGS: dict[str, str] = {
 COMMAND_FLAGS: dict[str, dict[str, str]] = {
     # where a command spells an option differently from FLAGS (or has one FLAGS lacks)
     "benchmark": {"input_file": "--input"},
-    "compress": {"validation": "--validation-data"},
+    "compress": {"validation": "--validation-data", "int8": "--int8"},
     "demo": {"out_dir": "--out"},
     "fleet ansible": {"out_dir": "--out"},
     "package": {"version": "--model-version"},
