@@ -399,6 +399,7 @@ def run(
     stage: str | None = None,
     force: bool = False,
     progress: Callable[[StageRun], None] | None = None,
+    lock_wait: float = 600.0,
 ) -> PipelineResult:
     """Run an ``edgesdk.toml`` pipeline: each target's stages in order, each through the same
     library call as its verb, then every gate.
@@ -406,7 +407,7 @@ def run(
     A stage whose inputs (sha256), options, target profile and tool versions equal those of
     its recorded run is not run again ("cached", with the reason); a stage that runs makes the
     stages after it see new inputs. The state is written atomically after every stage, so an
-    interrupted run resumes; a lock keeps two runs out of one output folder.
+    interrupted run resumes; a lock keeps two runs out of one output folder (the second waits).
 
     Args:
         pipeline: the pipeline file (or a parsed PipelineSpec).
@@ -414,6 +415,7 @@ def run(
         stage: run each target's stages up to and including this one (its gates only).
         force: run every stage even when its recorded run still holds.
         progress: called with a StageRun as each stage starts ("running"), runs or is cached.
+        lock_wait: seconds to wait for another run using the same output folder to finish.
 
     Returns:
         The PipelineResult (per target: the stages and the gate checks; ``passed``), also
@@ -422,12 +424,12 @@ def run(
     Raises:
         ConfigError: a bad pipeline file (one line naming what is allowed), an unknown target
             or stage.
-        PipelineError: another run holds the output folder.
+        PipelineError: another run still holds the output folder after ``lock_wait`` seconds.
         EdgeSdkError: the first stage that fails, as its verb raises it.
     """
     from edgesdk.pipeline.runner import run_pipeline
 
-    return run_pipeline(pipeline, target, stage, force, progress)
+    return run_pipeline(pipeline, target, stage, force, progress, lock_wait)
 
 
 def init_pipeline(

@@ -74,6 +74,12 @@ def run(
         bool, typer.Option("--force", help="Run every stage, even those still cached.")
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    lock_wait: Annotated[
+        float,
+        typer.Option(
+            "--lock-wait", help="Seconds to wait for another run using the same output folder."
+        ),
+    ] = 600.0,
 ) -> None:
     """Run an edgesdk.toml pipeline: each target's stages in order (a stage whose inputs,
     options, profile and tool versions are unchanged is cached), then its gates; exit 1 names
@@ -81,7 +87,7 @@ def run(
     from edgesdk import api
 
     try:
-        result = api.run(pipeline, target, stage, force, progress=_show_stage)
+        result = api.run(pipeline, target, stage, force, progress=_show_stage, lock_wait=lock_wait)
     except EdgeSdkError as e:
         _fail(e)
         return

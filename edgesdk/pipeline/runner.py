@@ -24,6 +24,7 @@ from edgesdk.pipeline.state import load_state, run_lock, save_state, why_stale
 log = logging.getLogger(__name__)
 
 RUN_FILE = "run.json"
+DEFAULT_LOCK_WAIT = 600.0  # seconds a run waits for another one in the same folder
 HISTORY_DIR = "history"
 
 
@@ -228,14 +229,17 @@ def run_pipeline(
     stage: str | None = None,
     force: bool = False,
     progress: Progress | None = None,
+    lock_wait: float = DEFAULT_LOCK_WAIT,
 ) -> PipelineResult:
     """Run a pipeline (see :func:`edgesdk.run`); writes ``run.json`` and a copy in ``history/``.
 
     Raises:
-        ConfigError: a bad pipeline file, an unknown target or stage.
-        PipelineError: another run holds the output folder.
+        ConfigError: a bad pipeline file, an unknown target or stage, a negative ``lock_wait``.
+        PipelineError: another run still holds the output folder after ``lock_wait`` seconds.
         EdgeSdkError: the first stage that fails (finished stages stay recorded).
     """
+    if lock_wait < 0:
+        raise ConfigError(f"Invalid lock_wait={lock_wait} (must be >= 0 seconds)", what="lock_wait")
     spec = pipeline if isinstance(pipeline, PipelineSpec) else load_pipeline(pipeline)
     targets = (spec.target(target),) if target is not None else spec.targets
     if stage is not None:
@@ -256,7 +260,7 @@ def run_pipeline(
                 ) from e  # fmt: skip
     started = _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")
     start = time.perf_counter()
-    with run_lock(spec.out):
+    with run_lock(spec.out, lock_wait):
         done = tuple(
             _run_target(spec, t, stage, force, progress or (lambda _run: None)) for t in targets
         )

@@ -6,13 +6,17 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from edgesdk.core.fileio import write_atomic
 from edgesdk.errors import PipelineError
+
+log = logging.getLogger(__name__)
 
 STATE_FILE = "state.json"
 LOCK_FILE = ".edgesdk-run.lock"
@@ -61,24 +65,31 @@ def why_stale(record: Record | None, fingerprint: Record, outputs: dict[str, str
 
 
 @contextlib.contextmanager
-def run_lock(out: Path) -> Iterator[Path]:
-    """Hold the folder's run lock (an flock: released when the process ends, even killed).
+def run_lock(out: Path, wait: float = 0.0) -> Iterator[Path]:
+    """Hold the folder's run lock (an flock: released when the process ends, even killed),
+    waiting up to ``wait`` seconds for another run to release it.
 
     Raises:
-        PipelineError: another run holds the lock (retryable: try again once it finishes).
+        PipelineError: another run still holds the lock after ``wait`` seconds (retryable).
     """
     out.mkdir(parents=True, exist_ok=True)
     path = out / LOCK_FILE
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise PipelineError(
-                f"Another run is using {out} (it holds {path}); wait for it to finish",
-                what=str(out),
-                retryable=True,
-            ) from None
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise PipelineError(
+                        f"Another run is using {out} (it holds {path}; waited {wait:g} s for it)",
+                        what=str(out),
+                        retryable=True,
+                    ) from None
+                log.info("waiting for the run holding %s", path)
+                time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         yield path

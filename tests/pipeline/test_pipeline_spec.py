@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from edgesdk.cli import app
-from edgesdk.errors import ConfigError
+from edgesdk.errors import ConfigError, ModelError
 from edgesdk.pipeline.example import write_example
+from edgesdk.pipeline.runner import run_pipeline
 from edgesdk.pipeline.spec import load_pipeline, parse_pipeline
 from edgesdk.pipeline.state import LOCK_FILE
 
@@ -272,19 +275,45 @@ def test_an_unknown_device_is_one_line_before_anything_runs(folder, monkeypatch,
     assert r.stderr == "error: targets.mcu.deploy: `canary` needs `group`\n", r.stderr
 
 
-def test_a_second_run_in_the_same_folder_is_refused_in_one_line(folder):
+def hold_lock(out: Path) -> int:
+    """Take the run lock as a run in another process holds it (flock is per open file)."""
+    out.mkdir(exist_ok=True)
+    fd = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fd
+
+
+def test_a_second_run_in_the_same_folder_waits_then_is_refused_in_one_line(folder):
     path = write(folder, GOOD)
     out = folder / "edgesdk-run"
-    out.mkdir()
-    fd = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT)
+    fd = hold_lock(out)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a run in another process holds it
-        r = CliRunner().invoke(app, ["run", str(path)])
+        start = time.monotonic()
+        r = CliRunner().invoke(app, ["run", str(path), "--lock-wait", "0.5"])
+        assert time.monotonic() - start >= 0.5  # it waited before giving up
         assert r.exit_code == 1, r.output
-        assert "Another run is using" in r.stderr and r.stderr.strip().count("\n") == 0
+        assert "Another run is using" in r.stderr and "waited 0.5 s" in r.stderr
+        assert r.stderr.strip().count("\n") == 0
         assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE]  # no stage started
+        with pytest.raises(ConfigError, match="Invalid lock_wait=-1"):
+            run_pipeline(path, lock_wait=-1)
     finally:
         os.close(fd)
+
+
+def test_a_second_run_goes_on_once_the_first_releases_the_folder(folder):
+    path = write(folder, GOOD)  # its model is not a model: the run fails in quantize
+    fd = hold_lock(folder / "edgesdk-run")
+    releaser = threading.Timer(0.5, os.close, (fd,))
+    releaser.start()
+    start = time.monotonic()
+    try:
+        with pytest.raises(ModelError, match="m.keras"):  # past the lock, into the stage
+            run_pipeline(path, lock_wait=30)
+    finally:
+        releaser.join()
+    assert 0.5 <= time.monotonic() - start
+    assert (folder / "edgesdk-run" / "mcu" / "state.json").exists()
 
 
 def test_init_writes_a_commented_example_that_run_loads(folder):
