@@ -76,7 +76,20 @@ def compressed_path(ctx: StageContext) -> Path:
     return ctx.folder / f"{COMPRESSED}{suffix}"
 
 
-def source_model(ctx: StageContext) -> Path:
+def source_model(ctx: StageContext) -> str | Path:
     """The float model the stages after compress take: the compressed one when the target
-    lists compress, else the pipeline's model."""
+    lists compress, else the pipeline's model (a function source as the library takes it)."""
+    return compressed_path(ctx) if ctx.lists("compress") else ctx.pipeline.model_source()
+
+
+def source_file(ctx: StageContext) -> Path:
+    """The file :func:`source_model` comes from (what the cache hashes)."""
     return compressed_path(ctx) if ctx.lists("compress") else ctx.pipeline.model
+
+
+def model_function(ctx: StageContext) -> dict[str, OptionValue | None]:
+    """For a function source, the function as written (another function of the same file is
+    another model): an option of the stages that take the model."""
+    if ctx.lists("compress") or ctx.pipeline.model_function is None:
+        return {}
+    return {"model_function": ctx.pipeline.model_function}

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgesdk.errors import ConfigError
+from edgesdk.pipeline.sources import resolve_model
 
 SCHEMA_VERSION = 1
 DEFAULT_FILE = "edgesdk.toml"
@@ -195,10 +196,18 @@ class PipelineSpec:
     """A whole ``edgesdk.toml``: paths are absolute (resolved against the file's folder)."""
 
     source: Path
-    model: Path
+    model: Path  # the model's file; for a function source, the file the function is in
     data: Path | None
     out: Path
     targets: tuple[TargetSpec, ...]
+    model_function: str | None = None  # ``file.py:function`` or ``module:function``, as written
+
+    def model_source(self) -> str | Path:
+        """The model as the library takes it (a function source with its file absolute)."""
+        if self.model_function is None:
+            return self.model
+        module, _, function = self.model_function.rpartition(":")
+        return f"{self.model}:{function}" if module.endswith(".py") else self.model_function
 
     def target(self, name: str) -> TargetSpec:
         for t in self.targets:
@@ -412,9 +421,7 @@ def parse_pipeline(text: str, source: Path) -> PipelineSpec:
         )
     if "model" not in data:
         raise ConfigError(f"Missing key 'model' in {source}", what="model")
-    model = base / _string(data["model"], "model")
-    if not model.exists():
-        raise ConfigError(f"Model {model} named in {source} does not exist", what="model")
+    model, function = resolve_model(_string(data["model"], "model"), base, source)
     data_path = base / _string(data["data"], "data") if "data" in data else None
     if data_path is not None and not data_path.exists():
         raise ConfigError(f"Data {data_path} named in {source} does not exist", what="data")
@@ -425,7 +432,7 @@ def parse_pipeline(text: str, source: Path) -> PipelineSpec:
             f"Missing [targets.<name>] tables in {source} (at least one target)", what="targets"
         )
     specs = tuple(_target(name, table, base) for name, table in targets.items())
-    return PipelineSpec(source, model.absolute(), data_path, out.absolute(), specs)
+    return PipelineSpec(source, model, data_path, out.absolute(), specs, function)
 
 
 def load_pipeline(path: str | Path = DEFAULT_FILE) -> PipelineSpec:

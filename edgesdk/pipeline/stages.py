@@ -17,6 +17,8 @@ from edgesdk.pipeline.context import (
     Stage,
     StageContext,
     StageOutcome,
+    model_function,
+    source_file,
     source_model,
 )
 from edgesdk.pipeline.device_stages import BENCHMARK_STAGE, DEPLOY
@@ -54,14 +56,15 @@ def _quantize_data(ctx: StageContext) -> Path | None:
 def _quantize_inputs(ctx: StageContext) -> dict[str, Path | None]:
     eval_data = ctx.stage.option("eval_data")
     return {
-        "model": source_model(ctx),
+        "model": source_file(ctx),
         "data": _quantize_data(ctx),
         "eval_data": Path(str(eval_data)) if eval_data is not None else None,
     }
 
 
 def _quantize_options(ctx: StageContext) -> dict[str, OptionValue | None]:
-    return {k: v for k, v in ctx.stage.options if k not in ("data", "eval_data")}
+    options = {k: v for k, v in ctx.stage.options if k not in ("data", "eval_data")}
+    return {**options, **model_function(ctx)}
 
 
 def _quantize_options_object(stage: StageSpec) -> QuantizeOptions:
@@ -235,7 +238,7 @@ def _package_run(ctx: StageContext) -> StageOutcome:
 # evaluate --------------------------------------------------------------------------------------
 def _evaluate_inputs(ctx: StageContext) -> dict[str, Path | None]:
     return {
-        "model": ctx.pipeline.model,
+        "model": ctx.pipeline.model,  # the original float model: the drop of every stage
         "tflite": ctx.folder / TFLITE,
         "data": Path(str(ctx.stage.option("data"))),
     }
@@ -243,7 +246,10 @@ def _evaluate_inputs(ctx: StageContext) -> dict[str, Path | None]:
 
 def _evaluate_options(ctx: StageContext) -> dict[str, OptionValue | None]:
     defaults: dict[str, OptionValue] = {"tflm": False, "limit": 10_000, "normalize_arrays": False}
-    return {**defaults, **{k: v for k, v in ctx.stage.options if k != "data"}}
+    function = (
+        {"model_function": ctx.pipeline.model_function} if ctx.pipeline.model_function else {}
+    )
+    return {**defaults, **{k: v for k, v in ctx.stage.options if k != "data"}, **function}
 
 
 def _evaluate_run(ctx: StageContext) -> StageOutcome:
@@ -251,7 +257,7 @@ def _evaluate_run(ctx: StageContext) -> StageOutcome:
 
     o = _evaluate_options(ctx)
     result = evaluate(
-        ctx.pipeline.model,
+        ctx.pipeline.model_source(),
         [ctx.folder / TFLITE],
         str(ctx.stage.option("data")),
         tflm=bool(o["tflm"]),
