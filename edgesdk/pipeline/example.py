@@ -21,6 +21,13 @@ out = "edgesdk-run"            # one folder per target inside, with run.json and
 profile = {profile}    # a built-in profile name or a profile .toml path
 stages = [{stages}]
 
+# [targets.{name}.compress]     # add "compress" first in stages: quantize takes its model
+# data = "train.npz"            # labelled training data (x, y)
+# prune = 0.5
+# epochs = 2
+# max_accuracy_drop = 0.01      # with prune: per-layer sparsities within this budget
+# (add "report" last in stages: `edgesdk report` of the target's folder)
+
 [targets.{name}.quantize]       # options of the quantize command (blank: the profile's defaults)
 samples = 200
 # mode = "int8"
@@ -39,7 +46,7 @@ _PHONE = """
 
 _DEVICE = """
 # [targets.{name}.deploy]       # add "deploy" to stages: a device added with edgesdk device add
-# device = "pi"
+# device = "pi"                 # or: group = "lab" (every device of the group)
 # [targets.{name}.benchmark]    # add "benchmark" to stages: p90 latency (p90_latency_ms)
 # device = "pi"                 # leave out to measure on this machine
 # runs = 100

@@ -327,6 +327,21 @@ def test_init_writes_a_commented_example_that_run_loads(folder):
     spec = load_pipeline(folder / "edgesdk.toml")
     assert spec.targets[0].stage_names() == ("quantize", "export-c", "emulate")
     assert dict(spec.targets[0].gates) == {"flash_bytes": 786432.0, "ram_bytes": 196608.0}
+    # the commented compress table, uncommented, with compress first and report last: loads
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("# [targets.") and
+                 ".compress]" in line)  # fmt: skip
+    for i in range(start, start + 5):
+        lines[i] = lines[i].removeprefix("# ")
+    (folder / "train.npz").write_bytes(b"")
+    edited = "\n".join(lines).replace(
+        'stages = ["quantize", "export-c", "emulate"]',
+        'stages = ["compress", "quantize", "export-c", "emulate", "report"]',
+    )
+    (folder / "edgesdk.toml").write_text(edited)
+    spec = load_pipeline(folder / "edgesdk.toml")
+    assert spec.targets[0].stages[0].options_dict()["prune"] == 0.5
+    (folder / "edgesdk.toml").write_text(text)
     r = CliRunner().invoke(
         app, ["init", str(folder / "m.keras"), "-o", str(folder / "edgesdk.toml")]
     )
