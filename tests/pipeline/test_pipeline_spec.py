@@ -273,6 +273,27 @@ def test_an_unknown_device_is_one_line_before_anything_runs(folder, monkeypatch,
     text += "canary = 1\n"  # a group's option, given with one device
     r = CliRunner().invoke(app, ["run", str(write(folder, text))])
     assert r.stderr == "error: targets.mcu.deploy: `canary` needs `group`\n", r.stderr
+    from edgesdk.devices.inventory import Device, Inventory
+
+    Inventory().add_many(
+        [
+            Device(f"d{i}", "127.0.0.1", 22, "root", None, "python3", "/tmp/x", groups=("pi",))
+            for i in range(2)
+        ]
+    )  # fmt: skip  (never contacted: the checks fail first)
+    group = text.replace('device = "pi"', 'group = "pi"')
+    for option, message in (
+        ("canary = 3", "Invalid canary=3 (must be 0-2 for group 'pi')"),
+        ("parallel = 0", "Invalid parallel=0"),
+        ("lock_wait = 5", "`lock_wait` needs `device`"),
+    ):
+        r = CliRunner().invoke(
+            app, ["run", str(write(folder, group.replace("canary = 1", option)))]
+        )
+        assert r.exit_code == 1 and r.stderr.startswith(f"error: targets.mcu.deploy: {message}"), (
+            r.stderr
+        )
+        assert not (folder / "edgesdk-run").exists()
 
 
 def hold_lock(out: Path) -> int:
