@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from edgesdk.firmware.engines import DEFAULT_ENGINE, Engine
 from edgesdk.pipeline.spec import OptionValue, PipelineSpec, StageSpec, TargetSpec
 
 if TYPE_CHECKING:
@@ -143,7 +144,7 @@ def _export_inputs(ctx: StageContext) -> dict[str, Path | None]:
 
 
 def _export_options(ctx: StageContext) -> dict[str, OptionValue | None]:
-    options: dict[str, OptionValue | None] = {"engine": "tflm", "test_vectors": 0}
+    options: dict[str, OptionValue | None] = {"engine": DEFAULT_ENGINE.value, "test_vectors": 0}
     if ctx.lists("emulate"):  # the firmware checks itself against test vectors
         options["test_vectors"] = 4
     options.update((k, v) for k, v in ctx.stage.options if k != "data")
@@ -154,7 +155,7 @@ def _export_check(stage: StageSpec) -> None:
     from edgesdk.errors import ConfigError
     from edgesdk.firmware.engines import ENGINE_OPTIONS, ENGINES, engine
 
-    name = str(stage.option("engine", "tflm"))
+    name = str(stage.option("engine", DEFAULT_ENGINE.value))
     chosen = engine(name)
     for option in ENGINE_OPTIONS:
         if stage.option(option) and option not in chosen.OPTIONS:
@@ -412,7 +413,10 @@ def _firmware_tools(ctx: StageContext) -> dict[str, str | None]:
         "qemu-system-arm": chain.qemu_version,
     }
     export = next((s for s in ctx.target.stages if s.name == "export-c"), None)
-    if export is None or export.option("engine", "tflm") == "tflm":  # not the standalone C
+    engine = (
+        DEFAULT_ENGINE.value if export is None else export.option("engine", DEFAULT_ENGINE.value)
+    )
+    if engine == Engine.TFLM.value:  # built against a TFLite Micro source
         src = ctx.stage.option("tflm_src") or os.environ.get("EDGESDK_TFLM_SRC")
         found["tflm-source"] = None if src is None else str(src)
     return found
