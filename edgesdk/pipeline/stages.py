@@ -153,19 +153,9 @@ def _export_options(ctx: StageContext) -> dict[str, OptionValue | None]:
 
 def _export_check(stage: StageSpec) -> None:
     from edgesdk.errors import ConfigError
-    from edgesdk.firmware.engines import ENGINE_OPTIONS, ENGINES, engine
+    from edgesdk.firmware.engines import check_options
 
-    name = str(stage.option("engine", DEFAULT_ENGINE.value))
-    chosen = engine(name)
-    for option in ENGINE_OPTIONS:
-        if stage.option(option) and option not in chosen.OPTIONS:
-            takers = [n for n in ENGINES if option in engine(n).OPTIONS]
-            raise ConfigError(
-                f"{option} needs engine={' or '.join(repr(t) for t in takers)} "
-                f"({ENGINE_OPTIONS[option]}), got engine={name!r}",
-                what=option,
-                value=name,
-            )
+    check_options(str(stage.option("engine", DEFAULT_ENGINE.value)), stage.option, ConfigError)
 
 
 def _export_run(ctx: StageContext) -> StageOutcome:
