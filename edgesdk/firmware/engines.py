@@ -12,13 +12,14 @@ the API reach it with no other edit.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
 
 from edgesdk.core.profiles import TargetProfile
-from edgesdk.errors import ConfigError, ExportError, FirmwareError
+from edgesdk.errors import ConfigError, EdgeSdkError, ExportError, FirmwareError
 
 
 class Engine(str, Enum):
@@ -124,6 +125,30 @@ def engine(name: str | Engine) -> FirmwareEngine:
     return entry  # type: ignore[return-value]
 
 
+def check_options(
+    name: str | Engine, given: Callable[[str], Any], error: type[EdgeSdkError] = ExportError
+) -> FirmwareEngine:
+    """The engine ``name``, after checking it takes every engine-specific option that
+    ``given(option)`` says is set.
+
+    Raises:
+        ConfigError: an unknown engine.
+        ``error``: an option the engine does not take (one line naming the engines that do).
+    """
+    chosen = engine(name)
+    key = name.value if isinstance(name, Engine) else name
+    for option in ENGINE_OPTIONS:
+        if given(option) and option not in chosen.OPTIONS:
+            takers = [n for n in ENGINES if option in engine(n).OPTIONS]
+            raise error(
+                f"{option} needs engine={' or '.join(repr(t) for t in takers)} "
+                f"({ENGINE_OPTIONS[option]}), got engine={key!r}",
+                what=option,
+                value=key,
+            )
+    return chosen
+
+
 def export(request: ExportRequest, name: str | Engine = DEFAULT_ENGINE) -> Any:
     """Write the bundle with engine ``name``.
 
@@ -131,18 +156,7 @@ def export(request: ExportRequest, name: str | Engine = DEFAULT_ENGINE) -> Any:
         ConfigError: an unknown engine.
         ExportError: an option the engine does not take, or the engine's own refusals.
     """
-    chosen = engine(name)
-    key = name.value if isinstance(name, Engine) else name
-    for option in ENGINE_OPTIONS:
-        if getattr(request, option) and option not in chosen.OPTIONS:
-            takers = [n for n in ENGINES if option in engine(n).OPTIONS]
-            raise ExportError(
-                f"{option} needs engine={' or '.join(repr(t) for t in takers)} "
-                f"({ENGINE_OPTIONS[option]}), got engine={key!r}",
-                what=option,
-                value=key,
-            )
-    return chosen.export(request)
+    return check_options(name, lambda option: getattr(request, option)).export(request)
 
 
 def engine_of(folder: Path) -> str:

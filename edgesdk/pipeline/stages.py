@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from edgesdk.firmware.engines import DEFAULT_ENGINE, Engine
 from edgesdk.pipeline.compress_stage import COMPRESS
 from edgesdk.pipeline.context import (
     BUNDLE,
@@ -110,7 +111,7 @@ def _export_inputs(ctx: StageContext) -> dict[str, Path | None]:
 
 
 def _export_options(ctx: StageContext) -> dict[str, OptionValue | None]:
-    options: dict[str, OptionValue | None] = {"engine": "tflm", "test_vectors": 0}
+    options: dict[str, OptionValue | None] = {"engine": DEFAULT_ENGINE.value, "test_vectors": 0}
     if ctx.lists("emulate"):  # the firmware checks itself against test vectors
         options["test_vectors"] = 4
     options.update((k, v) for k, v in ctx.stage.options if k != "data")
@@ -119,19 +120,9 @@ def _export_options(ctx: StageContext) -> dict[str, OptionValue | None]:
 
 def _export_check(stage: StageSpec, profile: TargetProfile) -> None:
     from edgesdk.errors import ConfigError
-    from edgesdk.firmware.engines import ENGINE_OPTIONS, ENGINES, engine
+    from edgesdk.firmware.engines import check_options
 
-    name = str(stage.option("engine", "tflm"))
-    chosen = engine(name)
-    for option in ENGINE_OPTIONS:
-        if stage.option(option) and option not in chosen.OPTIONS:
-            takers = [n for n in ENGINES if option in engine(n).OPTIONS]
-            raise ConfigError(
-                f"{option} needs engine={' or '.join(repr(t) for t in takers)} "
-                f"({ENGINE_OPTIONS[option]}), got engine={name!r}",
-                what=option,
-                value=name,
-            )
+    check_options(str(stage.option("engine", DEFAULT_ENGINE.value)), stage.option, ConfigError)
 
 
 def _export_run(ctx: StageContext) -> StageOutcome:
@@ -287,7 +278,10 @@ def _firmware_tools(ctx: StageContext) -> dict[str, str | None]:
         "qemu-system-arm": chain.qemu_version,
     }
     export = next((s for s in ctx.target.stages if s.name == "export-c"), None)
-    if export is None or export.option("engine", "tflm") == "tflm":  # not the standalone C
+    engine = (
+        DEFAULT_ENGINE.value if export is None else export.option("engine", DEFAULT_ENGINE.value)
+    )
+    if engine == Engine.TFLM.value:  # built against a TFLite Micro source
         src = ctx.stage.option("tflm_src") or os.environ.get("EDGESDK_TFLM_SRC")
         found["tflm-source"] = None if src is None else str(src)
     return found
