@@ -18,6 +18,7 @@ from edgesdk.errors import ConfigError, ConversionError
 from edgesdk.inputs.samples import Samples, open_samples, read_split
 from edgesdk.quantization.result import IoTensor, QuantizationResult, SizeInfo
 from edgesdk.tflite.fidelity import OutputFidelity, compare
+from edgesdk.tflite.layout_record import read_layout
 from edgesdk.tflite.model_info import ModelInfo, inspect_bytes
 
 log = logging.getLogger(__name__)
@@ -233,6 +234,9 @@ def run_quantize(
     if float_model.framework != "tensorflow":
         extra["framework"] = float_model.framework
         extra["layout"] = {"model": float_model.layout, "tflite": "NHWC"}
+        recorded = read_layout(quant_bytes)
+        if recorded is not None:  # what export-c and package read back from the .tflite
+            extra["layout"]["recorded"] = recorded.to_dict()
     result = dataclasses.replace(result, extra=extra)
     return result, quant_bytes
 

@@ -57,6 +57,17 @@ def _wrapped(model: FloatModel) -> tuple[Any, tuple[Any, ...]]:
     return model.torch_module, (torch.zeros(shape),)
 
 
+def with_layout(model: FloatModel, data: bytes) -> bytes:
+    """``data`` with the NCHW -> NHWC layout recorded in it (unchanged for other models)."""
+    from edgesdk.tflite.layout_record import LayoutRecord, add_layout
+
+    if model.layout != "NCHW":
+        return data
+    n, c, h, w = (1, *model.inputs[0].shape[1:])
+    record = LayoutRecord("pytorch", "NCHW", "NHWC", (n, c, h, w), (n, h, w, c))
+    return add_layout(data, record)
+
+
 def _tflite_inputs(model: FloatModel, x: np.ndarray) -> np.ndarray:
     return np.moveaxis(x, 1, -1) if model.layout == "NCHW" else x
 
@@ -119,12 +130,12 @@ def convert_torch(
     try:
         if opts is None:
             module, sample = _wrapped(model)
-            return bytes(litert_torch.convert(module, sample).model_content())
+            return with_layout(model, bytes(litert_torch.convert(module, sample).model_content()))
         check_torch_options(opts)
         if calibration is None:
             raise ConversionError("Mode int8 needs representative data")
         model_bytes, _ = fold_flatten_transposes(pt2e_int8(model, opts, calibration))
-        return model_bytes
+        return with_layout(model, model_bytes)
     except (ConfigError, ConversionError):
         raise
     except Exception as e:  # noqa: BLE001 - torch and litert-torch raise many types
