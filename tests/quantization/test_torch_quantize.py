@@ -67,7 +67,12 @@ def test_pt2_is_all_int8_with_nhwc_io_and_agrees_with_torch(digits_files, quanti
         assert set(row.activations) | set(row.outputs) <= {"int8", "int32"}, row
     assert [t.dtype for t in (*result.inputs, *result.outputs)] == ["int8", "int8"]
     assert result.inputs[0].shape == (1, 8, 8, 1)  # NHWC, from NCHW (1, 1, 8, 8)
-    assert result.extra["layout"] == {"model": "NCHW", "tflite": "NHWC"}
+    layout = result.extra["layout"]
+    assert (layout["model"], layout["tflite"]) == ("NCHW", "NHWC")
+    assert layout["recorded"] == {
+        "schema_version": 1, "source": "pytorch", "from": "NCHW", "to": "NHWC",
+        "model_input_shape": [1, 1, 8, 8], "tflite_input_shape": [1, 8, 8, 1],
+    }  # fmt: skip
     assert any("NCHW" in n for n in result.notes)
     manifest = json.loads(out.with_name(out.name + ".manifest.json").read_text())
     assert manifest["result"]["extra"]["layout"]["tflite"] == "NHWC"
@@ -99,6 +104,19 @@ def test_tflite_micro_parity_on_held_out_digits(digits_files, quantized):
     assert parity[0].samples == 50 and parity[0].top1_changes == 0 and parity[0].max_lsb <= 1
 
 
+LAYOUT_LINE = (
+    " * input layout NHWC [1, 8, 8, 1]: converted from the PyTorch model's NCHW [1, 1, 8, 8]; "
+    "transpose NCHW data to NHWC"
+)
+
+
+def _layout_said(folder: Path, name: str) -> tuple[bool, object]:
+    """Whether the C header says the layout in its banner, and export.json's ``layout``."""
+    header = (folder / f"{name}_model.h").read_text().splitlines()
+    exported = json.loads((folder / "export.json").read_text())
+    return LAYOUT_LINE in header[:6], exported["layout"]
+
+
 def test_export_c_both_engines_on_the_torch_model(quantized, tmp_path):
     _, out = quantized
     tflm = edgesdk.export_c(out, tmp_path / "tflm", target="arduino-nano-33-ble")
@@ -107,6 +125,54 @@ def test_export_c_both_engines_on_the_torch_model(quantized, tmp_path):
         out, tmp_path / "standalone", target="arduino-nano-33-ble", engine="standalone"
     )  # verified: the generated C, compiled on the host, bit-exact with the reference kernels
     assert standalone.verified_samples > 0 and standalone.to_dict()["verified"] is True
+    for folder in ("tflm", "standalone"):  # the layout recorded in the .tflite, said in the C
+        said, layout = _layout_said(tmp_path / folder, "digits")
+        assert said and layout["from"] == "NCHW" and layout["to"] == "NHWC", folder
+        assert layout["tflite_input_shape"] == [1, 8, 8, 1]
+
+
+def test_a_model_without_the_layout_record_exports_as_before(quantized, tmp_path):
+    """The record dropped from the .tflite: no layout line or entry, the same ops and parity;
+    and the record written again reads back as it was (a second write replaces it)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    from edgesdk.tflite.layout_record import LAYOUT_FIELD, add_layout, read_layout
+
+    _, out = quantized
+    data = out.read_bytes()
+    record = read_layout(data)
+    assert record is not None and record.source == "pytorch"
+    m = schema.ModelT.InitFromPackedBuf(data, 0)
+    names = [e.name.decode() for e in m.metadata]
+    assert names.count(LAYOUT_FIELD) == 1
+    m.metadata = [e for e in m.metadata if e.name.decode() != LAYOUT_FIELD]
+    import flatbuffers
+
+    builder = flatbuffers.Builder(len(data) + 1024)
+    builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
+    plain = tmp_path / "plain.tflite"
+    plain.write_bytes(bytes(builder.Output()))
+    assert read_layout(plain.read_bytes()) is None
+    again = add_layout(add_layout(plain.read_bytes(), record), record)
+    assert read_layout(again) == record
+    assert [e.name.decode() for e in schema.ModelT.InitFromPackedBuf(again, 0).metadata].count(
+        LAYOUT_FIELD
+    ) == 1
+    with_record = edgesdk.export_c(out, tmp_path / "a", target="arduino-nano-33-ble")
+    without = edgesdk.export_c(plain, tmp_path / "b", target="arduino-nano-33-ble")
+    assert _layout_said(tmp_path / "b", "plain") == (False, None)
+    assert _layout_said(tmp_path / "a", "digits")[0]
+    assert [o.op for o in without.ops] == [o.op for o in with_record.ops]
+    assert [p.max_lsb for p in without.parity] == [p.max_lsb for p in with_record.parity]
+    # the CLI says it in one line (and not for the model without the record)
+    for model, said in ((out, True), (plain, False)):
+        r = runner.invoke(
+            app, ["export-c", str(model), "-o", str(tmp_path / f"cli_{said}"), "-t",
+                  "arduino-nano-33-ble"],
+        )  # fmt: skip
+        assert r.exit_code == 0, r.output
+        lines = [ln for ln in r.output.splitlines() if "input layout NHWC" in ln]
+        assert len(lines) == int(said), r.output
 
 
 def test_a_function_model_quantizes_through_the_cli(digits_files, tmp_path):
