@@ -73,6 +73,8 @@ def configure_converter(converter: Any, opts: QuantizeOptions, calibration: Samp
     import tensorflow as tf
 
     mode = opts.mode
+    if mode is QuantMode.FLOAT32:  # not quantized: the converter as it comes
+        return converter
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter._experimental_disable_per_channel = not opts.per_channel
     if mode is QuantMode.FLOAT16:
@@ -211,7 +213,10 @@ def run_quantize(
         notes.append("no data given: fidelity against the float model was not measured")
     float_bytes = frontend.convert(float_model, None, None)
     calibration = split.calibration if split else None
-    quant_bytes = frontend.convert(float_model, opts, calibration)
+    if opts.mode is QuantMode.FLOAT32:  # the float conversion is the result
+        quant_bytes = float_bytes
+    else:
+        quant_bytes = frontend.convert(float_model, opts, calibration)
     if float_model.layout == "NCHW":
         notes.append(
             "inputs: the PyTorch model takes NCHW; the .tflite takes NHWC (what TFLite Micro, "
