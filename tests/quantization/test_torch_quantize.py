@@ -89,6 +89,43 @@ def test_pt2_is_all_int8_with_nhwc_io_and_agrees_with_torch(digits_files, quanti
     assert (wrong == expected).mean() < 0.5
 
 
+def test_float32_mode_is_the_pytorch_model_with_nhwc_io(digits_files, tmp_path):
+    """``mode=float32``: litert-torch without a quantizer, NHWC float I/O, the layout recorded;
+    the same outputs as the PyTorch float model on the held-out digits (to float rounding)."""
+    from edgesdk.tflite.layout_record import read_layout
+    from edgesdk.tflite.runner import TfliteRunner
+
+    folder, x, _ = digits_files
+    out = tmp_path / "float.tflite"
+    result = edgesdk.quantize(
+        folder / "digits.pt2", folder / "test.npy", out,
+        options=edgesdk.QuantizeOptions(mode="float32"),
+    )  # fmt: skip
+    assert (result.mode, result.io, result.strict) == ("float32", "float32", False)
+    assert [(t.dtype, t.shape) for t in result.inputs] == [("float32", (1, 8, 8, 1))]
+    assert "QUANTIZE" not in result.op_counts and result.size == result.float_size
+    assert result.extra["layout"]["recorded"]["to"] == "NHWC"
+    assert read_layout(out.read_bytes()).model_shape == (1, 1, 8, 8)
+    fidelity = result.fidelity[0]
+    assert fidelity.samples == 197 and fidelity.top1_agreement == 1.0
+    assert fidelity.max_abs_error < 1e-4 and fidelity.cosine > 0.99999
+    # independently: LiteRT on all 397 digits, NHWC, against torch's logits
+    with torch.no_grad():
+        expected = trained_digits_cnn()(torch.from_numpy(x)).numpy()
+    r = TfliteRunner(out.read_bytes())
+    _, got = r.run({r.input_names[0]: np.moveaxis(x, 1, -1)})
+    assert np.abs(got[0] - expected).max() < 1e-4
+    # the check can fail: the same digits in the wrong layout give other logits
+    _, wrong = r.run({r.input_names[0]: x.reshape(len(x), 8, 8, 1).transpose(0, 2, 1, 3)})
+    assert np.abs(wrong[0] - expected).max() > 1.0
+    with pytest.raises(ConfigError, match="Invalid mode=float32 for target arduino-nano-33-ble"):
+        edgesdk.quantize(
+            folder / "digits.pt2", folder / "test.npy", tmp_path / "mcu.tflite",
+            target="arduino-nano-33-ble", options=edgesdk.QuantizeOptions(mode="float32"),
+        )  # fmt: skip
+    assert not (tmp_path / "mcu.tflite").exists()
+
+
 def test_tflite_micro_parity_on_held_out_digits(digits_files, quantized):
     from edgesdk.tflite.micro import compare_with_litert, load_interpreter
     from edgesdk.tflite.runner import TfliteRunner, quantize_array
@@ -227,6 +264,7 @@ def test_per_tensor_differs_from_per_channel(digits_files):
     [
         ({"mode": "float16"}, "mode=float16"),
         ({"io": "uint8"}, "io=uint8"),
+        ({"mode": "float32", "io": "int8"}, "io=int8 for mode float32"),
     ],
 )
 def test_what_pt2e_cannot_make_is_one_line(digits_files, tmp_path, options, words):
