@@ -86,7 +86,7 @@ def quantize(
             PyTorch: a ``.pt2`` file (``torch.export.save``) or ``module:function`` /
             ``path/file.py:function`` returning an ``nn.Module`` (needs ``edgesdk[torch]``).
         data: representative data: an image folder, ``.npy``/``.npz``, ``module:function``,
-            a numpy array, or a dict of arrays by input name (None only for float16/dynamic);
+            a numpy array, or a dict of arrays by input name (None only for float16/dynamic/float32);
             NCHW for PyTorch image models (the ``.tflite`` takes NHWC).
         output: where the ``.tflite`` goes.
         target: a built-in profile name, a profile ``.toml`` path, or a TargetProfile.

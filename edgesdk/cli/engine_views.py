@@ -40,6 +40,11 @@ def _show(views: dict[str, tuple[str, str]], title: str, result: Any, console: C
 def show_export(result: Any, console: Console) -> None:
     """An export-c result, in its engine's view."""
     _show(EXPORT_VIEWS, "edgesdk export-c", result, console)
+    layout = result.to_dict().get("layout")
+    if layout:  # the input layout the .tflite records (a PyTorch model's NCHW -> NHWC)
+        from edgesdk.tflite.layout_record import LayoutRecord
+
+        console.print(safe(LayoutRecord.from_dict(layout).line()))
 
 
 def show_emulation(result: Any, console: Console) -> None:

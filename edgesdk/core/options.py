@@ -17,6 +17,7 @@ class QuantMode(str, Enum):
     INT16X8 = "int16x8"
     FLOAT16 = "float16"
     DYNAMIC = "dynamic"
+    FLOAT32 = "float32"  # not quantized: the float model as .tflite (a float reference)
 
     @property
     def integer_only(self) -> bool:
@@ -52,6 +53,7 @@ ALLOWED_IO: dict[QuantMode, tuple[IoType, ...]] = {
     QuantMode.INT16X8: (IoType.INT16, IoType.FLOAT32),
     QuantMode.FLOAT16: (IoType.FLOAT32,),
     QuantMode.DYNAMIC: (IoType.FLOAT32,),
+    QuantMode.FLOAT32: (IoType.FLOAT32,),
 }
 """The I/O types the TFLite converter accepts for each mode."""
 

@@ -55,6 +55,7 @@ class ClassifierMetadata:
     color_space: str = "RGB"
     score_type: str = "probability"
     labels_file: str = "labels.txt"
+    input_note: str = ""  # appended to the input's description (e.g. a converted layout)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class MobileMetadata:
     labels_file: str
     labels: tuple[str, ...] = ()
     packed_files: tuple[str, ...] = field(default_factory=tuple)
+    input_description: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +87,7 @@ class MobileMetadata:
             "license": self.license,
             "min_parser_version": self.min_parser_version,
             "input_kind": self.input_kind,
+            "input_description": self.input_description,
             "color_space": self.color_space,
             "normalization": {"mean": list(self.mean), "std": list(self.std)}
             if self.mean
@@ -108,7 +111,9 @@ def build_classifier_metadata(meta: ClassifierMetadata) -> bytes:
 
     image = m.TensorMetadataT()
     image.name = "image"
-    image.description = "Input image, normalized as (pixel - mean) / std."
+    image.description = "Input image, normalized as (pixel - mean) / std." + (
+        f" {meta.input_note}." if meta.input_note else ""
+    )
     content = m.ContentT()
     content.contentPropertiesType = m.ContentProperties.ImageProperties
     props = m.ImagePropertiesT()
@@ -239,9 +244,10 @@ def _read_metadata(model: bytes, source: str) -> MobileMetadata | None:
     sub = (meta.subgraphMetadata or [None])[0]
     inputs = (sub.inputTensorMetadata or []) if sub else []
     outputs = (sub.outputTensorMetadata or []) if sub else []
-    kind, color, mean, std = "unknown", "", (), ()
+    kind, color, mean, std, described = "unknown", "", (), (), ""
     if inputs:
         first = inputs[0]
+        described = _text(first.description)
         content = first.content
         if (
             content is not None
@@ -282,4 +288,5 @@ def _read_metadata(model: bytes, source: str) -> MobileMetadata | None:
         labels_file=labels_file,
         labels=labels,
         packed_files=tuple(sorted(files)),
+        input_description=described,
     )

@@ -69,6 +69,7 @@ class PackageResult(JsonResult):
     gpu: dict[str, Any] | None
     snippets: tuple[str, ...]
     notes: tuple[str, ...] = ()
+    layout: dict[str, Any] | None = None  # the input layout a converter changed (PyTorch NCHW)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -87,6 +88,7 @@ class PackageResult(JsonResult):
             "gpu": self.gpu,
             "snippets": list(self.snippets),
             "notes": list(self.notes),
+            "layout": self.layout,
         }
 
 
@@ -199,6 +201,7 @@ def package(
     from edgesdk.core.fileio import check_writable, write_atomic
     from edgesdk.mobile.gpu import check_gpu
     from edgesdk.mobile.metadata import attach_metadata, build_classifier_metadata, read_metadata
+    from edgesdk.tflite.layout_record import read_layout
     from edgesdk.tflite.model_info import inspect_bytes, read_tflite
 
     profile = mobile_profile(target)
@@ -210,6 +213,7 @@ def package(
     labels = rules.read_labels(options.labels, shape.classes)
     out = check_writable(output)
     data, mean, std, requantized = _normalize_io(data, shape, options)
+    layout = read_layout(data)
     meta = ClassifierMetadata(
         name=options.name or out.stem,
         labels=labels,
@@ -222,6 +226,7 @@ def package(
         license=options.license,
         color_space="RGB",
         score_type=shape.score_type,
+        input_note=layout.line() if layout else "",
     )
     labels_text = ("\n".join(labels) + "\n").encode("utf-8")
     packaged = attach_metadata(
@@ -234,6 +239,8 @@ def package(
     _check_loads(packaged, str(out))
     gpu = check_gpu(packaged) if profile.mobile.delegate == "gpu" else None
     notes = ["only image classifiers are packaged so far (detectors, segmenters, text: not yet)"]
+    if layout is not None:
+        notes.append(layout.line())
     if gpu is not None and not gpu.fully_delegated:
         notes.append(
             f"GPU delegate: {len(gpu.cpu_ops)} ops fall back to the CPU, "
@@ -271,6 +278,7 @@ def package(
         gpu=gpu.to_dict() if gpu is not None else None,
         snippets=tuple(str(p) for p in snippet_files),
         notes=tuple(notes),
+        layout=layout.to_dict() if layout else None,
     )
     _manifest(result, model, options, profile)
     return result

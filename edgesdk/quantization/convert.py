@@ -18,6 +18,7 @@ from edgesdk.errors import ConfigError, ConversionError
 from edgesdk.inputs.samples import Samples, open_samples, read_split
 from edgesdk.quantization.result import IoTensor, QuantizationResult, SizeInfo
 from edgesdk.tflite.fidelity import OutputFidelity, compare
+from edgesdk.tflite.layout_record import read_layout
 from edgesdk.tflite.model_info import ModelInfo, inspect_bytes
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,8 @@ def configure_converter(converter: Any, opts: QuantizeOptions, calibration: Samp
     import tensorflow as tf
 
     mode = opts.mode
+    if mode is QuantMode.FLOAT32:  # not quantized: the converter as it comes
+        return converter
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter._experimental_disable_per_channel = not opts.per_channel
     if mode is QuantMode.FLOAT16:
@@ -210,7 +213,10 @@ def run_quantize(
         notes.append("no data given: fidelity against the float model was not measured")
     float_bytes = frontend.convert(float_model, None, None)
     calibration = split.calibration if split else None
-    quant_bytes = frontend.convert(float_model, opts, calibration)
+    if opts.mode is QuantMode.FLOAT32:  # the float conversion is the result
+        quant_bytes = float_bytes
+    else:
+        quant_bytes = frontend.convert(float_model, opts, calibration)
     if float_model.layout == "NCHW":
         notes.append(
             "inputs: the PyTorch model takes NCHW; the .tflite takes NHWC (what TFLite Micro, "
@@ -233,6 +239,9 @@ def run_quantize(
     if float_model.framework != "tensorflow":
         extra["framework"] = float_model.framework
         extra["layout"] = {"model": float_model.layout, "tflite": "NHWC"}
+        recorded = read_layout(quant_bytes)
+        if recorded is not None:  # what export-c and package read back from the .tflite
+            extra["layout"]["recorded"] = recorded.to_dict()
     result = dataclasses.replace(result, extra=extra)
     return result, quant_bytes
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from edgesdk._worker import protocol
 from edgesdk._worker.tasks import QuantizeRequest, QuantizeSearchRequest
-from edgesdk.core.options import QuantizeOptions
+from edgesdk.core.options import QuantizeOptions, QuantMode
 from edgesdk.core.profiles import TargetProfile
 from edgesdk.errors import ConfigError, DatasetError, ModelError
 from edgesdk.quantization.result import QuantizationResult
@@ -120,6 +120,12 @@ def quantize(
     start = time.perf_counter()
     check_budget(max_accuracy_drop, eval_data)
     opts = resolve_options(options, profile)
+    if max_accuracy_drop is not None and opts.mode is QuantMode.FLOAT32:
+        raise ConfigError(
+            "An accuracy budget (`max_accuracy_drop`) chooses among quantization recipes: it "
+            "does not apply to `mode=float32` (not quantized)",
+            what="max_accuracy_drop",
+        )
     _check_framework(model, opts, max_accuracy_drop)
     out = check_writable(output)
     with tempfile.TemporaryDirectory(prefix="edgesdk-") as tmp:

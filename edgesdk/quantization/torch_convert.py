@@ -19,27 +19,35 @@ log = logging.getLogger(__name__)
 PREPARE_ATTEMPTS = 5  # prepare_pt2e fails at random on MaxPool2d; each attempt re-exports
 
 
+TORCH_MODES = {QuantMode.INT8: IoType.INT8, QuantMode.FLOAT32: IoType.FLOAT32}
+"""What litert-torch makes: int8 through PT2E (int8 I/O), or the float model (float32 I/O)."""
+
+
 def check_torch_options(opts: QuantizeOptions) -> None:
-    """What the PT2E route can make: int8 with int8 I/O (per-channel or per-tensor).
+    """What litert-torch can make: int8 with int8 I/O (per-channel or per-tensor) through
+    PT2E, or float32 (no quantizer) with float32 I/O.
 
     Raises:
         ConfigError: another mode or I/O type, naming the option.
     """
-    if opts.mode is not QuantMode.INT8:
+    if opts.mode not in TORCH_MODES:
         raise ConfigError(
-            f"Invalid mode={opts.mode.value if opts.mode else None} for a PyTorch model (the "
-            "PT2E route makes int8 only: `mode=int8`)",
+            f"Invalid mode={opts.mode.value if opts.mode else None} for a PyTorch model "
+            "(litert-torch makes int8 through PT2E or the float model: `mode=int8` or "
+            "`mode=float32`)",
             what="mode",
             value=opts.mode.value if opts.mode else None,
-            allowed=["int8"],
+            allowed=[m.value for m in TORCH_MODES],
         )
-    if opts.io is not IoType.INT8:
+    io = TORCH_MODES[opts.mode]
+    if opts.io is not io:
         raise ConfigError(
-            f"Invalid io={opts.io.value if opts.io else None} for a PyTorch model (the PT2E "
-            "route gives int8 inputs and outputs only: `io=int8`)",
+            f"Invalid io={opts.io.value if opts.io else None} for a PyTorch model in mode "
+            f"{opts.mode.value} (litert-torch gives {io.value} inputs and outputs only: "
+            f"`io={io.value}`)",
             what="io",
             value=opts.io.value if opts.io else None,
-            allowed=["int8"],
+            allowed=[io.value],
         )
 
 
@@ -55,6 +63,17 @@ def _wrapped(model: FloatModel) -> tuple[Any, tuple[Any, ...]]:
             torch.zeros((n, h, w, c)),
         )
     return model.torch_module, (torch.zeros(shape),)
+
+
+def with_layout(model: FloatModel, data: bytes) -> bytes:
+    """``data`` with the NCHW -> NHWC layout recorded in it (unchanged for other models)."""
+    from edgesdk.tflite.layout_record import LayoutRecord, add_layout
+
+    if model.layout != "NCHW":
+        return data
+    n, c, h, w = (1, *model.inputs[0].shape[1:])
+    record = LayoutRecord("pytorch", "NCHW", "NHWC", (n, c, h, w), (n, h, w, c))
+    return add_layout(data, record)
 
 
 def _tflite_inputs(model: FloatModel, x: np.ndarray) -> np.ndarray:
@@ -107,8 +126,8 @@ def pt2e_int8(model: FloatModel, opts: QuantizeOptions, calibration: Samples) ->
 def convert_torch(
     model: FloatModel, opts: QuantizeOptions | None, calibration: Samples | None
 ) -> bytes:
-    """Float .tflite bytes (``opts`` None) or int8 ones calibrated on ``calibration``, the
-    flatten TRANSPOSE folded into the weights.
+    """Float .tflite bytes (``opts`` None or mode float32) or int8 ones calibrated on
+    ``calibration``, the flatten TRANSPOSE folded into the weights.
 
     Raises:
         ConfigError: a mode or I/O type the PT2E route cannot make.
@@ -117,17 +136,18 @@ def convert_torch(
     import litert_torch
 
     try:
-        if opts is None:
+        if opts is not None:
+            check_torch_options(opts)
+        if opts is None or opts.mode is QuantMode.FLOAT32:  # no quantizer: the float model
             module, sample = _wrapped(model)
-            return bytes(litert_torch.convert(module, sample).model_content())
-        check_torch_options(opts)
+            return with_layout(model, bytes(litert_torch.convert(module, sample).model_content()))
         if calibration is None:
             raise ConversionError("Mode int8 needs representative data")
         model_bytes, _ = fold_flatten_transposes(pt2e_int8(model, opts, calibration))
-        return model_bytes
+        return with_layout(model, model_bytes)
     except (ConfigError, ConversionError):
         raise
     except Exception as e:  # noqa: BLE001 - torch and litert-torch raise many types
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
-        what = "float" if opts is None else "int8"
+        what = "float" if opts is None else opts.mode.value
         raise ConversionError(f"PyTorch conversion ({what}) failed: {first}") from e

@@ -14,6 +14,7 @@ from torch import nn  # noqa: E402
 
 import edgesdk  # noqa: E402
 from edgesdk.mobile.clients import litert_top1, mediapipe_top1  # noqa: E402
+from edgesdk.tflite.layout_record import read_layout  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -50,9 +51,15 @@ def test_a_torch_classifier_is_packaged_and_loaded_by_mediapipe(rgb_digits, labe
     )  # fmt: skip
     assert result.inputs[0].shape == (1, 24, 24, 3) and result.float_ops == ()
     packaged = tmp_path / "rgb_pkg.tflite"
-    edgesdk.package(
+    pkg = edgesdk.package(
         int8, packaged, labels_file, "android-arm64", mean=0, std=255, requantize_io=True
     )
+    # the NCHW -> NHWC layout recorded at quantize time survives the uint8 rewrite and the
+    # metadata, and the package says it (its result, its notes, the input's description)
+    assert pkg.layout["from"] == "NCHW" and pkg.layout["tflite_input_shape"] == [1, 24, 24, 3]
+    assert any("converted from the PyTorch model's NCHW" in n for n in pkg.notes)
+    assert "NCHW [1, 3, 24, 24]" in pkg.metadata["input_description"]
+    assert read_layout(packaged.read_bytes()).to_dict() == pkg.layout
     mp_idx, mp_names, _ = mediapipe_top1(packaged, x_test)
     rt_idx, _ = litert_top1(packaged, x_test, (0.0,), (255.0,))
     assert [LABELS[i] for i in mp_idx] == mp_names

@@ -103,9 +103,10 @@ def test_float_fallback_keeps_the_worst_layers_in_float(lossy, tmp_path):
 
     profile = (_builtin_dir() / "linux-x86_64.toml").read_text()
     profile = profile.replace('name = "linux-x86_64"', 'name = "linux-no-16x8"').replace(
-        'allowed_modes = ["int8", "int16x8", "float16", "dynamic"]',
-        'allowed_modes = ["int8", "float16", "dynamic"]',
+        'allowed_modes = ["int8", "int16x8", "float16", "dynamic", "float32"]',
+        'allowed_modes = ["int8", "float16", "dynamic", "float32"]',
     )
+    assert '"int16x8"' not in profile  # the replacement above took
     path = tmp_path / "linux-no-16x8.toml"
     path.write_text(profile)
     result = edgesdk.quantize(

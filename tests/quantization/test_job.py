@@ -60,6 +60,7 @@ def test_must_show_rpi4_int8_end_to_end(tmp_path, trained_cnn, digits_npz):
         ("int16x8", "float32", "float32", "int16"),
         ("float16", "float32", "float32", "float32"),
         ("dynamic", "float32", "float32", "float32"),
+        ("float32", "float32", "float32", "float32"),
     ],
 )
 def test_modes_and_io_types(tmp_path, trained_cnn, digits_npz, mode, io, in_dtype, act_dtype):
@@ -85,6 +86,9 @@ def test_modes_and_io_types(tmp_path, trained_cnn, digits_npz, mode, io, in_dtyp
         assert result.float_ops == ()
     fid = result.fidelity[0]
     assert fid.top1_agreement >= 0.95 and fid.cosine > 0.99
+    if mode == "float32":  # not quantized: the Keras float model, to float rounding
+        assert result.float_size == result.size and "QUANTIZE" not in result.op_counts
+        assert fid.top1_agreement == 1.0 and fid.max_abs_error < 1e-4
     if io in ("int8", "uint8"):
         assert fid.max_abs_error_lsb is not None and fid.output_scale == pytest.approx(
             outputs[0].scale[0]
@@ -239,6 +243,17 @@ def test_invalid_combinations_fail_before_any_work(tmp_path, trained_cnn, digits
             target="raspberry-pi-4",
             options=QuantizeOptions(mode="dynamic", strict=True),
         )
+    with pytest.raises(ConfigError, match="Invalid mode=float32 for target arduino-nano-33-ble"):
+        edgesdk.quantize(
+            trained_cnn, digits_npz, tmp_path / "x.tflite", target="arduino-nano-33-ble",
+            options=QuantizeOptions(mode="float32"),
+        )  # fmt: skip
+    with pytest.raises(ConfigError, match="does not apply to `mode=float32`") as e:
+        edgesdk.quantize(
+            trained_cnn, digits_npz, tmp_path / "x.tflite", options=QuantizeOptions(mode="float32"),
+            max_accuracy_drop=0.01, eval_data=digits_npz,
+        )  # fmt: skip
+    assert "\n" not in str(e.value)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -67,7 +67,12 @@ def test_pt2_is_all_int8_with_nhwc_io_and_agrees_with_torch(digits_files, quanti
         assert set(row.activations) | set(row.outputs) <= {"int8", "int32"}, row
     assert [t.dtype for t in (*result.inputs, *result.outputs)] == ["int8", "int8"]
     assert result.inputs[0].shape == (1, 8, 8, 1)  # NHWC, from NCHW (1, 1, 8, 8)
-    assert result.extra["layout"] == {"model": "NCHW", "tflite": "NHWC"}
+    layout = result.extra["layout"]
+    assert (layout["model"], layout["tflite"]) == ("NCHW", "NHWC")
+    assert layout["recorded"] == {
+        "schema_version": 1, "source": "pytorch", "from": "NCHW", "to": "NHWC",
+        "model_input_shape": [1, 1, 8, 8], "tflite_input_shape": [1, 8, 8, 1],
+    }  # fmt: skip
     assert any("NCHW" in n for n in result.notes)
     manifest = json.loads(out.with_name(out.name + ".manifest.json").read_text())
     assert manifest["result"]["extra"]["layout"]["tflite"] == "NHWC"
@@ -82,6 +87,43 @@ def test_pt2_is_all_int8_with_nhwc_io_and_agrees_with_torch(digits_files, quanti
     # the check can fail: the same digits in the wrong layout disagree
     wrong = litert_top1(out.read_bytes(), x.reshape(len(x), 8, 8, 1).transpose(0, 2, 1, 3))
     assert (wrong == expected).mean() < 0.5
+
+
+def test_float32_mode_is_the_pytorch_model_with_nhwc_io(digits_files, tmp_path):
+    """``mode=float32``: litert-torch without a quantizer, NHWC float I/O, the layout recorded;
+    the same outputs as the PyTorch float model on the held-out digits (to float rounding)."""
+    from edgesdk.tflite.layout_record import read_layout
+    from edgesdk.tflite.runner import TfliteRunner
+
+    folder, x, _ = digits_files
+    out = tmp_path / "float.tflite"
+    result = edgesdk.quantize(
+        folder / "digits.pt2", folder / "test.npy", out,
+        options=edgesdk.QuantizeOptions(mode="float32"),
+    )  # fmt: skip
+    assert (result.mode, result.io, result.strict) == ("float32", "float32", False)
+    assert [(t.dtype, t.shape) for t in result.inputs] == [("float32", (1, 8, 8, 1))]
+    assert "QUANTIZE" not in result.op_counts and result.size == result.float_size
+    assert result.extra["layout"]["recorded"]["to"] == "NHWC"
+    assert read_layout(out.read_bytes()).model_shape == (1, 1, 8, 8)
+    fidelity = result.fidelity[0]
+    assert fidelity.samples == 197 and fidelity.top1_agreement == 1.0
+    assert fidelity.max_abs_error < 1e-4 and fidelity.cosine > 0.99999
+    # independently: LiteRT on all 397 digits, NHWC, against torch's logits
+    with torch.no_grad():
+        expected = trained_digits_cnn()(torch.from_numpy(x)).numpy()
+    r = TfliteRunner(out.read_bytes())
+    _, got = r.run({r.input_names[0]: np.moveaxis(x, 1, -1)})
+    assert np.abs(got[0] - expected).max() < 1e-4
+    # the check can fail: the same digits in the wrong layout give other logits
+    _, wrong = r.run({r.input_names[0]: x.reshape(len(x), 8, 8, 1).transpose(0, 2, 1, 3)})
+    assert np.abs(wrong[0] - expected).max() > 1.0
+    with pytest.raises(ConfigError, match="Invalid mode=float32 for target arduino-nano-33-ble"):
+        edgesdk.quantize(
+            folder / "digits.pt2", folder / "test.npy", tmp_path / "mcu.tflite",
+            target="arduino-nano-33-ble", options=edgesdk.QuantizeOptions(mode="float32"),
+        )  # fmt: skip
+    assert not (tmp_path / "mcu.tflite").exists()
 
 
 def test_tflite_micro_parity_on_held_out_digits(digits_files, quantized):
@@ -99,6 +141,19 @@ def test_tflite_micro_parity_on_held_out_digits(digits_files, quantized):
     assert parity[0].samples == 50 and parity[0].top1_changes == 0 and parity[0].max_lsb <= 1
 
 
+LAYOUT_LINE = (
+    " * input layout NHWC [1, 8, 8, 1]: converted from the PyTorch model's NCHW [1, 1, 8, 8]; "
+    "transpose NCHW data to NHWC"
+)
+
+
+def _layout_said(folder: Path, name: str) -> tuple[bool, object]:
+    """Whether the C header says the layout in its banner, and export.json's ``layout``."""
+    header = (folder / f"{name}_model.h").read_text().splitlines()
+    exported = json.loads((folder / "export.json").read_text())
+    return LAYOUT_LINE in header[:6], exported["layout"]
+
+
 def test_export_c_both_engines_on_the_torch_model(quantized, tmp_path):
     _, out = quantized
     tflm = edgesdk.export_c(out, tmp_path / "tflm", target="arduino-nano-33-ble")
@@ -107,6 +162,54 @@ def test_export_c_both_engines_on_the_torch_model(quantized, tmp_path):
         out, tmp_path / "standalone", target="arduino-nano-33-ble", engine="standalone"
     )  # verified: the generated C, compiled on the host, bit-exact with the reference kernels
     assert standalone.verified_samples > 0 and standalone.to_dict()["verified"] is True
+    for folder in ("tflm", "standalone"):  # the layout recorded in the .tflite, said in the C
+        said, layout = _layout_said(tmp_path / folder, "digits")
+        assert said and layout["from"] == "NCHW" and layout["to"] == "NHWC", folder
+        assert layout["tflite_input_shape"] == [1, 8, 8, 1]
+
+
+def test_a_model_without_the_layout_record_exports_as_before(quantized, tmp_path):
+    """The record dropped from the .tflite: no layout line or entry, the same ops and parity;
+    and the record written again reads back as it was (a second write replaces it)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    from edgesdk.tflite.layout_record import LAYOUT_FIELD, add_layout, read_layout
+
+    _, out = quantized
+    data = out.read_bytes()
+    record = read_layout(data)
+    assert record is not None and record.source == "pytorch"
+    m = schema.ModelT.InitFromPackedBuf(data, 0)
+    names = [e.name.decode() for e in m.metadata]
+    assert names.count(LAYOUT_FIELD) == 1
+    m.metadata = [e for e in m.metadata if e.name.decode() != LAYOUT_FIELD]
+    import flatbuffers
+
+    builder = flatbuffers.Builder(len(data) + 1024)
+    builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
+    plain = tmp_path / "plain.tflite"
+    plain.write_bytes(bytes(builder.Output()))
+    assert read_layout(plain.read_bytes()) is None
+    again = add_layout(add_layout(plain.read_bytes(), record), record)
+    assert read_layout(again) == record
+    assert [e.name.decode() for e in schema.ModelT.InitFromPackedBuf(again, 0).metadata].count(
+        LAYOUT_FIELD
+    ) == 1
+    with_record = edgesdk.export_c(out, tmp_path / "a", target="arduino-nano-33-ble")
+    without = edgesdk.export_c(plain, tmp_path / "b", target="arduino-nano-33-ble")
+    assert _layout_said(tmp_path / "b", "plain") == (False, None)
+    assert _layout_said(tmp_path / "a", "digits")[0]
+    assert [o.op for o in without.ops] == [o.op for o in with_record.ops]
+    assert [p.max_lsb for p in without.parity] == [p.max_lsb for p in with_record.parity]
+    # the CLI says it in one line (and not for the model without the record)
+    for model, said in ((out, True), (plain, False)):
+        r = runner.invoke(
+            app, ["export-c", str(model), "-o", str(tmp_path / f"cli_{said}"), "-t",
+                  "arduino-nano-33-ble"],
+        )  # fmt: skip
+        assert r.exit_code == 0, r.output
+        lines = [ln for ln in r.output.splitlines() if "input layout NHWC" in ln]
+        assert len(lines) == int(said), r.output
 
 
 def test_a_function_model_quantizes_through_the_cli(digits_files, tmp_path):
@@ -161,6 +264,7 @@ def test_per_tensor_differs_from_per_channel(digits_files):
     [
         ({"mode": "float16"}, "mode=float16"),
         ({"io": "uint8"}, "io=uint8"),
+        ({"mode": "float32", "io": "int8"}, "io=int8 for mode float32"),
     ],
 )
 def test_what_pt2e_cannot_make_is_one_line(digits_files, tmp_path, options, words):
