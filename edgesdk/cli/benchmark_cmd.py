@@ -106,9 +106,12 @@ def benchmark(
         else:
             render_sweep(result, console)
         return
-    if not emulate and (board is not None or kernels is not None
-                        or engine != DEFAULT_ENGINE.value):  # fmt: skip
-        raise typer.BadParameter("--board, --engine and --kernels work with --emulate")
+    emulate_only = [flag for flag, given in (("--board", board is not None),
+                    ("--engine", engine != DEFAULT_ENGINE.value), ("--kernels", kernels is not None))
+                    if given]  # fmt: skip
+    if emulate_only and not emulate:
+        verb = "works" if len(emulate_only) == 1 else "work"
+        raise typer.BadParameter(f"{' and '.join(emulate_only)} {verb} with --emulate")
     if emulate:
         if target is None or device is not None or group is not None:
             raise typer.BadParameter("--emulate needs --target and no --device/--group")

@@ -10,6 +10,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from conftest import require_firmware_tools
 from float_io_models import build_float_io_models
 from typer.testing import CliRunner
 
@@ -214,8 +215,6 @@ def test_the_standalone_engine_takes_float_io_as_before(tmp_path, models):
 def test_in_firmware_on_the_emulated_m4f_int8_io_against_kept_float_io(tmp_path, models):
     """Both bundles run bit-exact in firmware; keeping float I/O costs the edge ops' instructions
     and kernels (measured by qemu, not asserted as a speed)."""
-    from conftest import require_firmware_tools
-
     require_firmware_tools()
     runs = {}
     for io in ("int8", "float32"):
