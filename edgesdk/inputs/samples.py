@@ -7,10 +7,7 @@ of a 2 GiB ``.npy`` cost 200 samples of memory.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,31 +124,9 @@ def _from_npy(path: Path, inputs: list[TensorSpec]) -> dict[str, Any]:
 
 
 def _import_callable(spec: str) -> Any:
-    module_name, _, func_name = spec.rpartition(":")
-    try:
-        if module_name.endswith(".py"):
-            file = Path(module_name)
-            if not file.is_file():
-                raise DatasetError(f"Data module not found: {module_name}")
-            loader_spec = importlib.util.spec_from_file_location(file.stem, file)
-            if loader_spec is None or loader_spec.loader is None:
-                raise DatasetError(f"Cannot import data module {module_name}")
-            module = importlib.util.module_from_spec(loader_spec)
-            loader_spec.loader.exec_module(module)
-        else:
-            if "" not in sys.path:
-                sys.path.insert(0, "")
-            module = importlib.import_module(module_name)
-    except DatasetError:
-        raise
-    except Exception as e:  # noqa: BLE001 - user code may raise anything while importing
-        raise DatasetError(
-            f"Cannot import data module {module_name}: {type(e).__name__}: {e}"
-        ) from e
-    func = getattr(module, func_name, None)
-    if not callable(func):
-        raise DatasetError(f"{module_name} has no function {func_name!r}")
-    return func
+    from edgesdk.inputs.user_code import import_function
+
+    return import_function(spec, DatasetError, "data", check_file=True)
 
 
 def _from_callable(spec: str, inputs: list[TensorSpec], limit: int) -> dict[str, np.ndarray]:

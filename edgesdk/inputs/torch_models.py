@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -43,29 +42,9 @@ def import_torch() -> Any:
 
 
 def _import_function(spec: str) -> Any:
-    module_name, _, func_name = spec.rpartition(":")
-    try:
-        if module_name.endswith(".py"):
-            file = Path(module_name)
-            loader_spec = importlib.util.spec_from_file_location(file.stem, file)
-            if loader_spec is None or loader_spec.loader is None:
-                raise ModelError(f"Cannot import model module {module_name}")
-            module = importlib.util.module_from_spec(loader_spec)
-            loader_spec.loader.exec_module(module)
-        else:
-            if "" not in sys.path:
-                sys.path.insert(0, "")
-            module = importlib.import_module(module_name)
-    except ModelError:
-        raise
-    except Exception as e:  # noqa: BLE001 - user code may raise anything while importing
-        raise ModelError(
-            f"Cannot import model module {module_name}: {type(e).__name__}: {e}"
-        ) from e
-    func = getattr(module, func_name, None)
-    if not callable(func):
-        raise ModelError(f"{module_name} has no function {func_name!r}")
-    return func
+    from edgesdk.inputs.user_code import import_function
+
+    return import_function(spec, ModelError, "model")
 
 
 def _from_function(torch: Any, spec: str) -> Any:
