@@ -141,6 +141,8 @@ def render_model_info(
     head.add_row("signatures", safe(", ".join(info.signatures)) or "-")
     float_ops = info.float_ops()
     head.add_row("float ops", safe(", ".join(sorted({o.name for o in float_ops}))) or "none")
+    if info.layout is not None:
+        head.add_row("input layout", safe(info.layout.line()))
     print_table(console, head)
     ops = Table(title="Ops", title_justify="left")
     ops.add_column("op", no_wrap=True)
