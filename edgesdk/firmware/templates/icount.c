@@ -71,12 +71,13 @@ enum {
   X_LS_PIPELINED, /* a single load/store right after another single load/store in the same TB */
   X_PC_LOADS,   /* loads that write the PC (POP {..pc}, LDM with pc, LDR pc): always a branch */
   X_TAKEN,      /* branch-class instructions whose successor is not the fall-through */
+  X_CALLS,      /* BL, BLX (register): also in C_BRANCH; the Cortex-M0/M0+ take a cycle more */
   N_COUNTERS
 };
 static const char *const counter_names[N_COUNTERS] = {
     "load", "store", "load_multiple", "store_multiple", "mul", "mul_long", "dsp_mac",
     "dsp_simd", "divide", "branch", "fp", "fp_mac", "fp_div", "fp_load", "fp_store", "other",
-    "ldm_regs", "stm_regs", "ls_pipelined", "pc_loads", "branches_taken"};
+    "ldm_regs", "stm_regs", "ls_pipelined", "pc_loads", "branches_taken", "calls"};
 
 #define MAX_MARKS 4096
 static uint64_t insn_count, mark_addr = UINT64_MAX, marks[MAX_MARKS], n_marks;
@@ -90,16 +91,17 @@ struct decoded {
   int cls;
   int regs;
   bool pc_load;
+  bool call;
 };
 
 static int popcount16(unsigned v) { return __builtin_popcount(v & 0xffffu); }
 
 static struct decoded decode16(unsigned hw) {
-  struct decoded d = {C_OTHER, 0, false};
+  struct decoded d = {C_OTHER, 0, false, false};
   if ((hw >> 10) == 0x10) { /* data processing: MUL is opcode 1101 */
     if (((hw >> 6) & 0xf) == 0xd) d.cls = C_MUL;
   } else if ((hw >> 10) == 0x11) { /* special data, BX/BLX */
-    if ((hw >> 8) == 0x47) d.cls = C_BRANCH;
+    if ((hw >> 8) == 0x47) d.cls = C_BRANCH, d.call = (hw & 0x80) != 0; /* BX, BLX */
     else if ((hw >> 8) != 0x45 && ((hw & 7) | ((hw >> 4) & 8)) == 15) d.cls = C_BRANCH; /* ADD/MOV pc */
   } else if ((hw >> 11) == 0x9) {
     d.cls = C_LOAD; /* LDR literal */
@@ -128,7 +130,7 @@ static struct decoded decode16(unsigned hw) {
 
 /* Floating point (coprocessors 10 and 11); other coprocessors are "other". */
 static struct decoded decode_fp(unsigned hw1, unsigned hw2) {
-  struct decoded d = {C_OTHER, 0, false};
+  struct decoded d = {C_OTHER, 0, false, false};
   if (((hw2 >> 9) & 7) != 5) return d;
   unsigned top = hw1 >> 8;
   if (top == 0xec || top == 0xed) {
@@ -147,7 +149,7 @@ static struct decoded decode_fp(unsigned hw1, unsigned hw2) {
 }
 
 static struct decoded decode32(unsigned hw1, unsigned hw2) {
-  struct decoded d = {C_OTHER, 0, false};
+  struct decoded d = {C_OTHER, 0, false, false};
   unsigned op1 = (hw1 >> 11) & 3, op2 = (hw1 >> 4) & 0x7f;
   if (op1 == 1) {
     if ((op2 & 0x64) == 0x00) { /* load/store multiple */
@@ -169,7 +171,7 @@ static struct decoded decode32(unsigned hw1, unsigned hw2) {
       if ((hw2 & 0x5000) == 0) {
         if ((((hw1 >> 6) & 0xf) & 0xe) != 0xe) d.cls = C_BRANCH; /* B<c>.W */
       } else if (hw2 & 0x1000) {
-        d.cls = C_BRANCH; /* B.W, BL */
+        d.cls = C_BRANCH, d.call = (hw2 & 0x4000) != 0; /* B.W, BL */
       }
     }
   } else if (op1 == 3) {
@@ -248,6 +250,7 @@ static void on_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb) {
     bool single = d.cls == C_LOAD || d.cls == C_STORE;
     if (single && (prev == C_LOAD || prev == C_STORE) && !d.pc_load) add(insn, X_LS_PIPELINED, 1);
     if (d.pc_load) add(insn, X_PC_LOADS, 1);
+    if (d.call) add(insn, X_CALLS, 1);
     if (d.cls == C_BRANCH && i + 1 == n)
       qemu_plugin_register_vcpu_insn_exec_cb(insn, on_branch, QEMU_PLUGIN_CB_NO_REGS,
                                              (void *)(uintptr_t)(vaddr + size));
