@@ -182,7 +182,7 @@ def read_class_marks(path: Path) -> list[dict[str, int]]:
         if parts[:1] == ["classes"]:
             names = parts[1:]
         elif parts[:1] == ["cmark"] and len(parts) == 2 + len(names):
-            rows.append(dict(zip(names, map(int, parts[2:]))))
+            rows.append(dict(zip(names, map(int, parts[2:]), strict=True)))
     return rows
 
 

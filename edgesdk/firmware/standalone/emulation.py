@@ -111,8 +111,8 @@ def emulate_standalone(
             target's architecture lacks (on a stand-in board), a hang or a fault.
     """
     from edgesdk.firmware import target_board
-    from edgesdk.firmware.cycles import estimate as estimate_cycles
     from edgesdk.firmware.bundle_input import builtin_target
+    from edgesdk.firmware.cycles import estimate as estimate_cycles
     from edgesdk.firmware.emulator import qemu_command, read_marks, run_firmware, symbol_address
     from edgesdk.firmware.size import section_sizes
     from edgesdk.firmware.toolchain import find_toolchain, icount_plugin

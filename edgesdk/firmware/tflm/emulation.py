@@ -162,8 +162,8 @@ def emulate(
             or a set-up error on the target.
     """
     from edgesdk.firmware import target_board
-    from edgesdk.firmware.cycles import estimate as estimate_cycles
     from edgesdk.firmware.cores import CPI_SOURCES
+    from edgesdk.firmware.cycles import estimate as estimate_cycles
     from edgesdk.firmware.emulator import run_firmware
     from edgesdk.firmware.isa import dsp_instructions
     from edgesdk.firmware.size import measure
