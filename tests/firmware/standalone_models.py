@@ -302,12 +302,19 @@ def vww_mobilenet() -> Any:
     L = keras.layers
     keras.utils.set_random_seed(9)
     inputs = keras.Input((96, 96, 3))
-    x = L.Conv2D(8, 3, strides=2, padding="same", activation="relu6")(inputs)
+    # He init, fan-in 9 for the depthwise kernels (Keras counts 9 x channels): the default
+    # init shrinks the activations 2-8x per layer; by the 10th block they were all 0, the softmax
+    # input scale 7.8e-9, on which LiteRT's reference SOFTMAX aborts the process
+    # (PreprocessSoftmaxScaling: a multiplier <= 1)
+    he = "he_normal"
+    dw_init = keras.initializers.RandomNormal(stddev=(2 / 9) ** 0.5)
+    x = L.Conv2D(8, 3, strides=2, padding="same", activation="relu6", kernel_initializer=he)(inputs)
     blocks = ((16, 1), (32, 2), (32, 1), (64, 2), (64, 1), (128, 2), *[(128, 1)] * 5,
               (256, 2), (256, 1))  # fmt: skip
     for filters, stride in blocks:
-        x = L.DepthwiseConv2D(3, strides=stride, padding="same", activation="relu6")(x)
-        x = L.Conv2D(filters, 1, activation="relu6")(x)
+        x = L.DepthwiseConv2D(3, strides=stride, padding="same", activation="relu6",
+                              depthwise_initializer=dw_init)(x)  # fmt: skip
+        x = L.Conv2D(filters, 1, activation="relu6", kernel_initializer=he)(x)
     x = L.GlobalAveragePooling2D()(x)
     return keras.Model(inputs, L.Dense(2, activation="softmax")(x))
 
