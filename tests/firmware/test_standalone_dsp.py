@@ -88,7 +88,7 @@ def test_random_models_are_bit_exact_with_both_kernel_sets_on_the_host(tmp_path)
     for c in cases:
         kernels |= {L.kernel for L in compile_model(c.model, "m", kernels="dsp").layers}
     dsp = {"pointwise_dsp", "conv_dsp", "depthwise_dsp", "fully_connected_dsp"}
-    assert dsp | {"depthwise_conv2d"} <= kernels  # and the portable fallback
+    assert dsp <= kernels and "depthwise_conv2d" not in kernels  # every depthwise shape in DSP
     assert differential(cases, tmp_path / "fuzz") == []
 
 

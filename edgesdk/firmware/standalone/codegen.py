@@ -91,9 +91,8 @@ def _pointwise_dsp(g: Graph, plan: MemoryPlan, layer: Layer, sym: str, scratch: 
 
 def _depthwise_dsp(g: Graph, plan: MemoryPlan, layer: Layer, sym: str, scratch: int | None) -> str:
     x, out = _ptr(g, plan, layer.op.inputs[0]), _ptr(g, plan, layer.op.outputs[0])
-    if layer.op.index in plan.in_place:  # row by row, the rows still needed kept in a ring
-        return f"es_depthwise_dsp(&{sym}, {x}, {out}, (es_arena + {scratch}));"
-    return f"es_depthwise_dsp(&{sym}, {x}, {out}, 0);"
+    # the ring of widened rows (in place too: each row is widened before it is overwritten)
+    return f"es_depthwise_dsp(&{sym}, {x}, {out}, (int32_t *)(void *)(es_arena + {scratch}));"
 
 
 def _conv_dsp(g: Graph, plan: MemoryPlan, layer: Layer, sym: str, scratch: int | None) -> str:
