@@ -167,7 +167,7 @@ def _depthwise(g: Graph, layer: Layer) -> Layer | None:
         ("rq", "int32_t", rq),
     )
     # the ring of widened padded rows: also what makes the in-place case safe
-    ring = span * groups * wp * 8
+    ring = span * groups * wp * 8 + int(f["out_w"]) * 16  # and a row's accumulators
     return dataclasses.replace(
         layer, kernel="depthwise_dsp", params_type="es_dw_dsp_params", fields=fields,
         arrays=arrays, scratch=ring, overlay_scratch=ring if layer.overlay_shift is not None else 0,

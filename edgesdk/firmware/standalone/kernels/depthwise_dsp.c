@@ -64,26 +64,32 @@ ES_FN void es_dw_widen(const es_dw_dsp_params *p, const int8_t *in, int py, int3
     a3 = ES_SMLATT(xo, wo, a3);                                                                 \
   } while (0)
 
-/* four channels of one pixel requantized and written (n < 4: the last group's real ones) */
-ES_INLINE void es_dw_put(const es_dw_dsp_params *p, const int32_t *rq, int32_t a0, int32_t a1,
-                         int32_t a2, int32_t a3, int n, int8_t *out) {
-  const int32_t off = p->out_offset, lo = p->act_min, hi = p->act_max;
-  out[0] = es_clamp(es_requant_rq(a0, rq + 0) + off, lo, hi);
-  if (n < 2) return;
-  out[1] = es_clamp(es_requant_rq(a1, rq + 4) + off, lo, hi);
-  if (n < 3) return;
-  out[2] = es_clamp(es_requant_rq(a2, rq + 8) + off, lo, hi);
-  if (n < 4) return;
-  out[3] = es_clamp(es_requant_rq(a3, rq + 12) + off, lo, hi);
+/* the four channels of out_w pixels requantized and written (n < 4: the last group's real
+ * ones); acc [out_w][4] */
+ES_LEAF void es_dw_put(const es_dw_dsp_params *p, const int32_t *acc, const int32_t *rq, int n,
+                       int8_t *out) {
+  const int32_t off = p->out_offset, lo = p->act_min, hi = p->act_max, ostep = p->out_c;
+  const int32_t *end = acc + 4 * p->out_w;
+  if (n == 4) {
+    for (; acc != end; acc += 4, out += ostep) {
+      out[0] = es_clamp(es_requant_rq(acc[0], rq + 0) + off, lo, hi);
+      out[1] = es_clamp(es_requant_rq(acc[1], rq + 4) + off, lo, hi);
+      out[2] = es_clamp(es_requant_rq(acc[2], rq + 8) + off, lo, hi);
+      out[3] = es_clamp(es_requant_rq(acc[3], rq + 12) + off, lo, hi);
+    }
+  } else {
+    int j;
+    for (; acc != end; acc += 4, out += ostep)
+      for (j = 0; j < n; ++j) out[j] = es_clamp(es_requant_rq(acc[j], rq + 4 * j) + off, lo, hi);
+  }
 }
 
-/* one output row of one group, 3x3 taps, column dilation 1: rows r0..r2 of the ring */
-ES_LEAF void es_dw_row3x3(const es_dw_dsp_params *p, const int32_t *r0, const int32_t *r1,
-                          const int32_t *r2, const int32_t *w, const int32_t *bias,
-                          const int32_t *rq, int n, int8_t *out) {
-  const int step = 2 * p->stride_w, ostep = p->out_c;
-  int ox;
-  for (ox = 0; ox < p->out_w; ++ox, r0 += step, r1 += step, r2 += step, out += ostep) {
+/* the accumulators of one output row of one group, 3x3 taps, column dilation 1: ring rows
+ * r0..r2, `step` words between two pixels' windows */
+ES_LEAF void es_dw_row3x3(const int32_t *r0, const int32_t *r1, const int32_t *r2,
+                          const int32_t *w, const int32_t *bias, int32_t *acc,
+                          const int32_t *end, int32_t step) {
+  for (; acc != end; acc += 4, r0 += step, r1 += step, r2 += step) {
     int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
     ES_DW_TAP(r0, 0, 0);
     ES_DW_TAP(r0, 1, 1);
@@ -94,16 +100,19 @@ ES_LEAF void es_dw_row3x3(const es_dw_dsp_params *p, const int32_t *r0, const in
     ES_DW_TAP(r2, 0, 6);
     ES_DW_TAP(r2, 1, 7);
     ES_DW_TAP(r2, 2, 8);
-    es_dw_put(p, rq, a0, a1, a2, a3, n, out);
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
   }
 }
 
 /* the same for any k_h x k_w and dilation: `rows` the k_h ring rows of the group */
 ES_LEAF void es_dw_row(const es_dw_dsp_params *p, const int32_t *const *rows, const int32_t *w0,
-                       const int32_t *bias, const int32_t *rq, int n, int8_t *out) {
-  const int kh = p->k_h, kw = p->k_w, dw = 2 * p->dil_w, ostep = p->out_c;
+                       const int32_t *bias, int32_t *acc) {
+  const int kh = p->k_h, kw = p->k_w, dw = 2 * p->dil_w;
   int ox, ky, kx;
-  for (ox = 0; ox < p->out_w; ++ox, out += ostep) {
+  for (ox = 0; ox < p->out_w; ++ox, acc += 4) {
     const int32_t col = 2 * (int32_t)ox * p->stride_w;
     const int32_t *w = w0;
     int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
@@ -111,16 +120,21 @@ ES_LEAF void es_dw_row(const es_dw_dsp_params *p, const int32_t *const *rows, co
       const int32_t *r = rows[ky] + col;
       for (kx = 0; kx < kw; ++kx, r += dw, w += 2) ES_DW_TAP(r, 0, 0);
     }
-    es_dw_put(p, rq, a0, a1, a2, a3, n, out);
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
   }
 }
 
-/* `ring`: span * groups * wp * 8 bytes (in place too: `in` and `out` may be one buffer) */
+/* `ring`: span * groups * wp * 8 bytes, then out_w * 16 of accumulators (in place too: `in`
+ * and `out` may be one buffer) */
 ES_FN void es_depthwise_dsp(const es_dw_dsp_params *p, const int8_t *in, int8_t *out,
                             int32_t *ring) {
   const int ng = p->groups, kh = p->k_h, span = p->span, taps = p->k_h * p->k_w;
   const int32_t slot_words = 2 * (int32_t)ng * p->wp, group_words = 2 * (int32_t)p->wp;
   const int fast3 = kh == 3 && p->k_w == 3 && p->dil_w == 1;
+  int32_t *acc = ring + span * slot_words;
   const int32_t *rows[ES_DW_MAX_ROWS];
   int oy, ky, g, next = 0;
   for (oy = 0; oy < p->out_h; ++oy) {
@@ -132,12 +146,13 @@ ES_FN void es_depthwise_dsp(const es_dw_dsp_params *p, const int8_t *in, int8_t 
     for (g = 0; g < ng; ++g) {
       const int32_t *w = p->weights + 2 * g * taps;
       const int n = p->out_c - 4 * g < 4 ? p->out_c - 4 * g : 4;
-      int8_t *o = out + (int32_t)oy * p->out_w * p->out_c + 4 * g;
       if (fast3) {
-        es_dw_row3x3(p, rows[0], rows[1], rows[2], w, p->bias_eff + 4 * g, p->rq + 16 * g, n, o);
+        es_dw_row3x3(rows[0], rows[1], rows[2], w, p->bias_eff + 4 * g, acc, acc + 4 * p->out_w,
+                     2 * p->stride_w);
       } else {
-        es_dw_row(p, rows, w, p->bias_eff + 4 * g, p->rq + 16 * g, n, o);
+        es_dw_row(p, rows, w, p->bias_eff + 4 * g, acc);
       }
+      es_dw_put(p, acc, p->rq + 16 * g, n, out + (int32_t)oy * p->out_w * p->out_c + 4 * g);
       for (ky = 0; ky < kh; ++ky) rows[ky] += group_words;
     }
   }
