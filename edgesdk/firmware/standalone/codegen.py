@@ -16,7 +16,7 @@ from edgesdk.firmware.standalone.planner import MemoryPlan
 
 KERNEL_ORDER = (
     "common", "dsp", "conv2d", "depthwise_conv2d", "pointwise_dsp", "conv_dsp", "depthwise_dsp",
-    "fully_connected_dsp", "fully_connected", "pool2d", "add", "mul", "mean", "softmax", "softmax_fixed", "lut", "concatenation", "pad", "quantize",
+    "fully_connected_dsp", "fully_connected", "pool2d", "add", "add_dsp", "mul", "mul_dsp", "mean", "softmax", "softmax_fixed", "lut", "concatenation", "pad", "quantize",
 )  # fmt: skip
 _CTYPE = {"int8": "int8_t", "float32": "float"}
 PRAGMAS = (
@@ -154,7 +154,7 @@ def _call(g: Graph, plan: MemoryPlan, layer: Layer, sym: str) -> list[str]:
         is_max = int(k == "MAX_POOL_2D")
         return [f"es_pool2d(&{sym}, {_ptr(g, plan, x)}, {_ptr(g, plan, out)}, {is_max});"]
     if k in ("ADD", "MUL"):
-        fn = "es_add" if k == "ADD" else "es_mul"
+        fn = f"es_{layer.kernel}"  # es_add, es_add_dsp, es_mul, es_mul_dsp
         a, b = _ptr(g, plan, op.inputs[0]), _ptr(g, plan, op.inputs[1])
         return [f"{fn}(&{sym}, {a}, {b}, {_ptr(g, plan, out)});"]
     if k == "MEAN":

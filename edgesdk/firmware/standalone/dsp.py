@@ -186,6 +186,32 @@ def _fully_connected(g: Graph, layer: Layer) -> Layer:
     )
 
 
+def _add(g: Graph, layer: Layer) -> Layer:
+    f, a = _fields(layer), _arrays(layer)
+    rq = requant_constants(np.array([int(f["out_mult"])]), np.array([int(f["out_shift"])]))
+    fields = tuple((k, f[k]) for k in ("size", "out_offset", "act_min", "act_max"))
+    arrays = (("table1", "int32_t", a["table1"]), ("table2", "int32_t", a["table2"]))
+    return dataclasses.replace(
+        layer, kernel="add_dsp", params_type="es_add_dsp_params", fields=fields,
+        arrays=(*arrays, ("rq", "int32_t", rq)),
+    )  # fmt: skip
+
+
+def _mul(g: Graph, layer: Layer) -> Layer:
+    f = _fields(layer)
+    rq = requant_constants(np.array([int(f["out_mult"])]), np.array([int(f["out_shift"])]))
+
+    def pair(v: int) -> str:  # the offset in both halfwords, as an int32
+        return str(int(np.array([(v & 0xFFFF) * 0x10001], dtype=np.uint32).view(np.int32)[0]))
+
+    fields = tuple((k, f[k]) for k in ("size", "out_offset", "act_min", "act_max"))
+    fields += (("off1", pair(int(f["in1_offset"]))), ("off2", pair(int(f["in2_offset"]))))
+    return dataclasses.replace(
+        layer, kernel="mul_dsp", params_type="es_mul_dsp_params", fields=fields,
+        arrays=(("rq", "int32_t", rq),),
+    )  # fmt: skip
+
+
 def specialise(g: Graph, layer: Layer) -> Layer:
     """``layer`` on a DSP kernel where one fits its shape, else unchanged (portable C)."""
     if layer.kernel == "conv2d":
@@ -194,4 +220,8 @@ def specialise(g: Graph, layer: Layer) -> Layer:
         return _depthwise(g, layer) or layer
     if layer.kernel == "fully_connected":
         return _fully_connected(g, layer)
+    if layer.kernel == "add":
+        return _add(g, layer)
+    if layer.kernel == "mul":
+        return _mul(g, layer)
     return layer
