@@ -142,12 +142,17 @@ def test_the_differential_check_finds_a_wrong_byte(tmp_path):
 
 @pytest.mark.emulation
 def test_dsp_kernels_are_bit_exact_on_the_emulated_m4f(tmp_path):
-    from edgesdk.firmware.isa import dsp_instructions
+    from edgesdk.firmware.isa import disassemble, dsp_instructions
     from edgesdk.firmware.standalone.emulation import emulate_standalone
     from edgesdk.firmware.toolchain import find_toolchain
 
     profile = load_profile(M4F)
-    models = {"ds_cnn": whole_model("ds_cnn")}
+    models = {"ds_cnn": whole_model("ds_cnn"), "digits_cnn": whole_model("digits_cnn")}
+    # every depthwise path (depth multiplier 2 with stride 2, a channel tail, dilation, 5x5 in
+    # place), ADD and MUL
+    for case in ("dwconv_same_stride2_mult2", "dwconv_per_tensor", "dwconv_dilation_relu",
+                 "in_place_chain", "add_mul_concat"):  # fmt: skip
+        models[case] = op_model(case)
     dsp = {"pointwise_dsp", "conv_dsp", "depthwise_dsp", "fully_connected_dsp"}
     seen: dict[str, int] = {}
     for c in _cases(100, 40):  # two random cases of each DSP kernel
@@ -167,7 +172,9 @@ def test_dsp_kernels_are_bit_exact_on_the_emulated_m4f(tmp_path):
         assert emu.bit_exact, (name, emu.first_mismatch())
         elf = work / "firmware" / "firmware.elf"
         simd = dsp_instructions(elf, find_toolchain().objdump)
-        assert simd.get("sxtb16", 0) > 0, (name, simd)  # every DSP kernel unpacks with it
+        # a kernel unpacks with SXTB16, or (depthwise on widened rows) multiplies halfwords
+        halves = {i.text.split(" ", 1)[0] for i in disassemble(elf, find_toolchain().objdump)}
+        assert simd.get("sxtb16", 0) > 0 or "smlabb" in halves, (name, simd)
         if name == "ds_cnn":
             assert simd.get("smlad", 0) > 0, simd
 

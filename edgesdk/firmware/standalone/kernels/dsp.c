@@ -16,8 +16,8 @@ ES_INLINE uint32_t es_sxtb16_ror8(uint32_t x) {
 #define ES_SMLABB(a, b, acc) __smlabb((int32_t)(a), (int32_t)(b), (acc))
 #define ES_SMLATT(a, b, acc) __smlatt((int32_t)(a), (int32_t)(b), (acc))
 #define ES_SADD16(a, b) ((uint32_t)__sadd16((int16x2_t)(a), (int16x2_t)(b)))
-#define ES_SMULBB(a, b) __smulbb((int32_t)(a), (int32_t)(b))
-#define ES_SMULTT(a, b) __smultt((int32_t)(a), (int32_t)(b))
+#define ES_SMULBB(a, b) __smlabb((int32_t)(a), (int32_t)(b), 0) /* gcc's ACLE has no __smulbb */
+#define ES_SMULTT(a, b) __smlatt((int32_t)(a), (int32_t)(b), 0)
 #else
 /* bytes 0 and 2 of x, sign-extended to the two halfwords */
 ES_INLINE uint32_t es_sxtb16(uint32_t x) {
