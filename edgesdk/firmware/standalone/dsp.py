@@ -146,12 +146,14 @@ def _depthwise(g: Graph, layer: Layer) -> Layer | None:
     groups, pad = -(-oc // 4), -oc % 4
     span = (kh - 1) * int(f["dil_h"]) + 1
     wp = (int(f["out_w"]) - 1) * int(f["stride_w"]) + (kw - 1) * int(f["dil_w"]) + 1
+    left = min(int(f["pad_l"]), wp)
     keep = ("in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h", "k_w", "stride_h",
             "stride_w", "dil_h", "dil_w", "pad_t", "pad_l", "depth_mult")  # fmt: skip
     zp = -int(f["in_offset"])
     zp2 = np.array([(zp & 0xFFFF) | ((zp & 0xFFFF) << 16)], dtype=np.uint32).view(np.int32)
     fields = tuple((k, f[k]) for k in keep) + (
         ("groups", str(groups)), ("wp", str(wp)), ("span", str(span)),
+        ("left", str(left)), ("mid", str(min(int(f["in_w"]), wp - left))),
         ("out_offset", f["out_offset"]), ("act_min", f["act_min"]), ("act_max", f["act_max"]),
         ("zp2", str(int(zp2[0]))),
     )  # fmt: skip
@@ -167,7 +169,7 @@ def _depthwise(g: Graph, layer: Layer) -> Layer | None:
         ("rq", "int32_t", rq),
     )
     # the ring of widened padded rows: also what makes the in-place case safe
-    ring = span * groups * wp * 8 + int(f["out_w"]) * 16  # and a row's accumulators
+    ring = span * wp * 8 + int(f["out_w"]) * 16  # one group's rows, and a row's accumulators
     return dataclasses.replace(
         layer, kernel="depthwise_dsp", params_type="es_dw_dsp_params", fields=fields,
         arrays=arrays, scratch=ring, overlay_scratch=ring if layer.overlay_shift is not None else 0,

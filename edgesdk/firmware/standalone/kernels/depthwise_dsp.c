@@ -1,8 +1,8 @@
 /* DEPTHWISE_CONV_2D with the DSP extension, any depth multiplier and channel count: the output
  * channels in groups of four (zero channels after the last). The input rows a window needs are
  * widened once into a ring of `span` padded rows, int16 halfword pairs per group of four
- * channels ({c, c+2}, {c+1, c+3}, as SXTB16 gives them), laid out [slot][group][column][2]
- * words: a padded tap reads the input zero point (bias_eff cancels it), so every pixel is an
+ * channels ({c, c+2}, {c+1, c+3}, as SXTB16 gives them), laid out [slot][column][2] words,
+ * one group at a time: a padded tap reads the input zero point (bias_eff cancels it), so every pixel is an
  * interior one and a tap is one LDRD of input and one of weights (pre-widened at generation
  * time) into four SMLABB / SMLATT, the accumulators of four channels in registers over the taps;
  * 3x3 with column dilation 1 unrolled with immediate offsets; requantization fused. The ring also
@@ -11,6 +11,7 @@ typedef struct {
   int16_t in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w;
   int16_t stride_h, stride_w, dil_h, dil_w, pad_t, pad_l, depth_mult;
   int16_t groups, wp, span; /* channel groups, padded row width, rows in the ring */
+  int16_t left, mid;        /* of a padded row: zero-point columns first, then input ones */
   int32_t out_offset, act_min, act_max;
   int32_t zp2;              /* the input zero point in both halfwords */
   const int32_t *weights;   /* [groups][k_h * k_w]{(w_c, w_c+2), (w_c+1, w_c+3)} as halfwords */
@@ -20,38 +21,38 @@ typedef struct {
 
 #define ES_DW_MAX_ROWS 32
 
-/* padded input row py into `slot` ([group][wp][2] words) */
-ES_FN void es_dw_widen(const es_dw_dsp_params *p, const int8_t *in, int py, int32_t *slot) {
-  const int y = py - p->pad_t, wp = p->wp, ng = p->groups, ic = p->in_c, oc = p->out_c;
-  const int dm = p->depth_mult, fast = dm == 1 && (oc & 3) == 0;
+/* the four channels of group g of padded input row py into `slot` ([wp][2] words): `left`
+ * columns of zero points, `mid` of the input, the rest zero points again */
+ES_FN void es_dw_widen(const es_dw_dsp_params *p, const int8_t *in, int py, int g, int32_t *d) {
+  const int y = py - p->pad_t, ic = p->in_c, oc = p->out_c, dm = p->depth_mult;
   const int32_t zp2 = p->zp2;
-  int px, g, j;
-  for (px = 0; px < wp; ++px) {
-    const int x = px - p->pad_l;
-    int32_t *d = slot + 2 * px;
-    if (y < 0 || y >= p->in_h || x < 0 || x >= p->in_w) {
-      for (g = 0; g < ng; ++g, d += 2 * wp) d[0] = d[1] = zp2;
-    } else {
-      const int8_t *src = in + ((int32_t)y * p->in_w + x) * ic;
-      if (fast) {
-        for (g = 0; g < ng; ++g, d += 2 * wp, src += 4) {
-          const uint32_t v = es_read32(src);
-          d[0] = (int32_t)ES_SXTB16(v);
-          d[1] = (int32_t)ES_SXTB16_ROR8(v);
-        }
-      } else {
-        for (g = 0; g < ng; ++g, d += 2 * wp) {
-          uint32_t v[4];
-          for (j = 0; j < 4; ++j) {
-            const int c = 4 * g + j;
-            v[j] = c < oc ? (uint32_t)(int32_t)src[c / dm] & 0xffffu : 0u;
-          }
-          d[0] = (int32_t)(v[0] | v[2] << 16);
-          d[1] = (int32_t)(v[1] | v[3] << 16);
-        }
+  int32_t *const end = d + 2 * p->wp;
+  int32_t *e = d + 2 * p->left;
+  int j;
+  if (y < 0 || y >= p->in_h) e = end;
+  for (; d != e; d += 2) d[0] = d[1] = zp2;
+  if (e == end) return;
+  e = d + 2 * p->mid;
+  if (dm == 1 && (oc & 3) == 0) {
+    const int8_t *src = in + (int32_t)y * p->in_w * ic + 4 * g;
+    for (; d != e; d += 2, src += ic) {
+      const uint32_t v = es_read32(src);
+      d[0] = (int32_t)ES_SXTB16(v);
+      d[1] = (int32_t)ES_SXTB16_ROR8(v);
+    }
+  } else {
+    const int8_t *src = in + (int32_t)y * p->in_w * ic;
+    for (; d != e; d += 2, src += ic) {
+      uint32_t v[4];
+      for (j = 0; j < 4; ++j) {
+        const int c = 4 * g + j;
+        v[j] = c < oc ? (uint32_t)(int32_t)src[c / dm] & 0xffffu : 0u;
       }
+      d[0] = (int32_t)(v[0] | v[2] << 16);
+      d[1] = (int32_t)(v[1] | v[3] << 16);
     }
   }
+  for (; d != end; d += 2) d[0] = d[1] = zp2;
 }
 
 #define ES_DW_TAP(row, col, t)                                                                  \
@@ -127,33 +128,35 @@ ES_LEAF void es_dw_row(const es_dw_dsp_params *p, const int32_t *const *rows, co
   }
 }
 
-/* `ring`: span * groups * wp * 8 bytes, then out_w * 16 of accumulators (in place too: `in`
- * and `out` may be one buffer) */
+/* `ring`: span * wp * 8 bytes, then out_w * 16 of accumulators. A group of four channels at a
+ * time over all rows, so the ring holds one group's rows; in place (`in` and `out` one buffer,
+ * depth multiplier 1, same shape) an output row only overwrites the group's own channels of an
+ * input row already widened. */
 ES_FN void es_depthwise_dsp(const es_dw_dsp_params *p, const int8_t *in, int8_t *out,
                             int32_t *ring) {
   const int ng = p->groups, kh = p->k_h, span = p->span, taps = p->k_h * p->k_w;
-  const int32_t slot_words = 2 * (int32_t)ng * p->wp, group_words = 2 * (int32_t)p->wp;
+  const int32_t slot_words = 2 * (int32_t)p->wp;
   const int fast3 = kh == 3 && p->k_w == 3 && p->dil_w == 1;
   int32_t *acc = ring + span * slot_words;
   const int32_t *rows[ES_DW_MAX_ROWS];
-  int oy, ky, g, next = 0;
-  for (oy = 0; oy < p->out_h; ++oy) {
-    const int py0 = oy * p->stride_h, last = py0 + (kh - 1) * p->dil_h;
-    int py = next > py0 ? next : py0;
-    for (; py <= last; ++py) es_dw_widen(p, in, py, ring + (py % span) * slot_words);
-    next = last + 1;
-    for (ky = 0; ky < kh; ++ky) rows[ky] = ring + ((py0 + ky * p->dil_h) % span) * slot_words;
-    for (g = 0; g < ng; ++g) {
-      const int32_t *w = p->weights + 2 * g * taps;
-      const int n = p->out_c - 4 * g < 4 ? p->out_c - 4 * g : 4;
+  int oy, ky, g;
+  for (g = 0; g < ng; ++g) {
+    const int32_t *w = p->weights + 2 * g * taps, *bias = p->bias_eff + 4 * g;
+    const int n = p->out_c - 4 * g < 4 ? p->out_c - 4 * g : 4;
+    int next = 0;
+    for (oy = 0; oy < p->out_h; ++oy) {
+      const int py0 = oy * p->stride_h, last = py0 + (kh - 1) * p->dil_h;
+      int py = next > py0 ? next : py0;
+      for (; py <= last; ++py) es_dw_widen(p, in, py, g, ring + (py % span) * slot_words);
+      next = last + 1;
+      for (ky = 0; ky < kh; ++ky) rows[ky] = ring + ((py0 + ky * p->dil_h) % span) * slot_words;
       if (fast3) {
-        es_dw_row3x3(rows[0], rows[1], rows[2], w, p->bias_eff + 4 * g, acc, acc + 4 * p->out_w,
+        es_dw_row3x3(rows[0], rows[1], rows[2], w, bias, acc, acc + 4 * p->out_w,
                      2 * p->stride_w);
       } else {
-        es_dw_row(p, rows, w, p->bias_eff + 4 * g, acc);
+        es_dw_row(p, rows, w, bias, acc);
       }
       es_dw_put(p, acc, p->rq + 16 * g, n, out + (int32_t)oy * p->out_w * p->out_c + 4 * g);
-      for (ky = 0; ky < kh; ++ky) rows[ky] += group_words;
     }
   }
 }
