@@ -91,14 +91,18 @@ def _host_mismatches(model: bytes, folder: Path, in_place: bool) -> tuple[int, i
     exe = build_host(folder, "m", compiled.graph, sanitize=True)
     vectors = random_vectors(compiled.graph, 8, 0)
     bad = total = 0
-    for v, row in zip(vectors, run_host(exe, compiled.graph, vectors, in_place=in_place), strict=True):
+    for v, row in zip(
+        vectors, run_host(exe, compiled.graph, vectors, in_place=in_place), strict=True
+    ):
         for a, b in zip(row, reference_outputs(model, compiled.graph, v), strict=True):
             bad += int(np.count_nonzero(a.reshape(-1) != b.reshape(-1)))
             total += a.size
     return bad, total
 
 
-@pytest.mark.parametrize("name", [*sorted(op_cases()), *(f"model:{m}" for m in sorted(WHOLE_MODELS))])
+@pytest.mark.parametrize(
+    "name", [*sorted(op_cases()), *(f"model:{m}" for m in sorted(WHOLE_MODELS))]
+)
 def test_every_op_and_model_is_bit_exact_with_the_dsp_kernels_on_the_host(name, tmp_path):
     """Each op case and look-alike model through the DSP kernel set (every depthwise shape,
     ADD and MUL included), copying and in place."""

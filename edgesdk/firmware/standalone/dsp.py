@@ -25,7 +25,8 @@ DSP_CORES = frozenset(
         "cortex-m85",
     }
 )
-REQUIRED_SCRATCH = frozenset({"conv_dsp", "depthwise_dsp"})  # kernels without a variant that needs no scratch
+# kernels without a variant that needs no scratch
+REQUIRED_SCRATCH = frozenset({"conv_dsp", "depthwise_dsp"})
 MAX_ROWS = 32  # ES_DW_MAX_ROWS in kernels/depthwise_dsp.c
 
 
@@ -160,9 +161,7 @@ def _depthwise(g: Graph, layer: Layer) -> Layer | None:
     w = a["weights"].reshape(kh * kw, oc)
     w = np.concatenate([w, np.zeros((kh * kw, pad), dtype=w.dtype)], axis=1)
     zeros = np.zeros(pad, dtype=np.int32)
-    rq = requant_constants(
-        np.concatenate([a["mult"], zeros]), np.concatenate([a["shift"], zeros])
-    )
+    rq = requant_constants(np.concatenate([a["mult"], zeros]), np.concatenate([a["shift"], zeros]))
     arrays = (
         ("weights", "int32_t", pack_depthwise(w)),
         ("bias_eff", "int32_t", np.concatenate([a["bias_eff"], zeros])),
