@@ -112,6 +112,22 @@ def test_every_op_and_model_is_bit_exact_with_the_dsp_kernels_on_the_host(name, 
         assert total > 0 and bad == 0, f"{name} (in place: {in_place}): {bad} of {total} differ"
 
 
+def test_a_mean_of_more_than_256_extreme_values_does_not_overflow_a_lane(tmp_path):
+    """MEAN's 16-bit lane sums (es_sum4) take 256 values at most: 289 values of 127 or -128
+    each would overflow one lane; the result equals BUILTIN_REF's."""
+    model = op_model("mean_large")
+    compiled = compile_model(model, "m", kernels="dsp")
+    assert {L.kernel for L in compiled.layers} == {"mean_dsp"}
+    (tmp_path / "m_model.h").write_text(compiled.sources.header)
+    (tmp_path / "m_model.c").write_bytes(compiled.sources.source)
+    g = compiled.graph
+    exe = build_host(tmp_path, "m", g, sanitize=True)
+    shape = g.tensors[g.inputs[0]].shape
+    vectors = [[np.full(shape, v, dtype=np.int8)] for v in (127, -128)]
+    for v, row in zip(vectors, run_host(exe, g, vectors), strict=True):
+        assert row[0].tobytes() == reference_outputs(model, g, v)[0].tobytes(), v[0].flat[0]
+
+
 def _cases(start: int, count: int) -> list:
     return [c for s in range(start, start + count) if (c := random_case(s)) is not None]
 
@@ -153,9 +169,9 @@ def test_dsp_kernels_are_bit_exact_on_the_emulated_m4f(tmp_path):
     profile = load_profile(M4F)
     models = {"ds_cnn": whole_model("ds_cnn"), "digits_cnn": whole_model("digits_cnn")}
     # every depthwise path (depth multiplier 2 with stride 2, a channel tail, dilation, 5x5 in
-    # place), ADD and MUL
+    # place), ADD and MUL, MEAN over more than 256 values, average pooling
     for case in ("dwconv_same_stride2_mult2", "dwconv_per_tensor", "dwconv_dilation_relu",
-                 "in_place_chain", "add_mul_concat"):  # fmt: skip
+                 "in_place_chain", "add_mul_concat", "mean_large", "avgpool_same_stride2"):  # fmt: skip
         models[case] = op_model(case)
     dsp = {"pointwise_dsp", "conv_dsp", "depthwise_dsp", "fully_connected_dsp"}
     seen: dict[str, int] = {}

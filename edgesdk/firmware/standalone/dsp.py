@@ -213,6 +213,18 @@ def _mul(g: Graph, layer: Layer) -> Layer:
     )  # fmt: skip
 
 
+def _pool(g: Graph, layer: Layer) -> Layer:
+    """AVERAGE_POOL_2D with channels a multiple of 4 and at most 256 values a window, MEAN:
+    four channels a load (the same parameters)."""
+    f = _fields(layer)
+    if layer.kernel == "mean":
+        return dataclasses.replace(layer, kernel="mean_dsp")
+    average = layer.op.kind == "AVERAGE_POOL_2D"
+    if average and int(f["ch"]) % 4 == 0 and int(f["f_h"]) * int(f["f_w"]) <= 256:
+        return dataclasses.replace(layer, kernel="avgpool_dsp")
+    return layer
+
+
 def specialise(g: Graph, layer: Layer) -> Layer:
     """``layer`` on a DSP kernel where one fits its shape, else unchanged (portable C)."""
     if layer.kernel == "conv2d":
@@ -225,4 +237,6 @@ def specialise(g: Graph, layer: Layer) -> Layer:
         return _add(g, layer)
     if layer.kernel == "mul":
         return _mul(g, layer)
+    if layer.kernel in ("pool2d", "mean"):
+        return _pool(g, layer)
     return layer
