@@ -171,6 +171,11 @@ def op_cases() -> dict[str, tuple[Callable[[], Any], tuple[int, ...], dict[str, 
             (5, 3, 6),
             {"same_quant": True},
         ),
+        "mean_large": (  # 289 values a channel: more than one 16-bit lane's 256
+            lambda: single_layer(lambda: L.GlobalAveragePooling2D(), (17, 17, 5)),
+            (17, 17, 5),
+            {},
+        ),
         "mean_keepdims": (
             lambda: single_layer(lambda: L.GlobalAveragePooling2D(keepdims=True), (4, 4, 6)),
             (4, 4, 6),

@@ -5,11 +5,12 @@ UBSan) and on the emulated Cortex-M4F (the real SXTB16 / SMLAD), on random model
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
 from standalone_fuzz_models import differential, random_case, with_bias_changed
-from standalone_models import whole_model
+from standalone_models import WHOLE_MODELS, op_cases, op_model, whole_model
 
 from edgesdk.core.profiles import load_profile
 from edgesdk.errors import ExportError
@@ -21,7 +22,9 @@ from edgesdk.firmware.standalone.dsp import (
     requant_constants,
 )
 from edgesdk.firmware.standalone.engine import compile_model
-from edgesdk.firmware.standalone.export import export_standalone
+from edgesdk.firmware.standalone.export import export_standalone, random_vectors
+from edgesdk.firmware.standalone.hostrun import build_host, run_host
+from edgesdk.firmware.standalone.reference import reference_outputs
 
 M4F = "arduino-nano-33-ble"
 
@@ -78,6 +81,53 @@ def test_export_picks_dsp_kernels_for_an_m4f_and_portable_c_for_an_m0(tmp_path, 
     assert "SMLAD" not in (tmp_path / "m0" / "ds_cnn_model.c").read_text()
 
 
+def _host_mismatches(model: bytes, folder: Path, in_place: bool) -> tuple[int, int]:
+    """(differing, compared) output values of the DSP kernel set's C on the host (the
+    intrinsics' portable C, ASan + UBSan) against BUILTIN_REF over 8 random inputs."""
+    compiled = compile_model(model, "m", kernels="dsp", keep_scratch=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "m_model.h").write_text(compiled.sources.header)
+    (folder / "m_model.c").write_bytes(compiled.sources.source)
+    exe = build_host(folder, "m", compiled.graph, sanitize=True)
+    vectors = random_vectors(compiled.graph, 8, 0)
+    bad = total = 0
+    for v, row in zip(
+        vectors, run_host(exe, compiled.graph, vectors, in_place=in_place), strict=True
+    ):
+        for a, b in zip(row, reference_outputs(model, compiled.graph, v), strict=True):
+            bad += int(np.count_nonzero(a.reshape(-1) != b.reshape(-1)))
+            total += a.size
+    return bad, total
+
+
+@pytest.mark.parametrize(
+    "name", [*sorted(op_cases()), *(f"model:{m}" for m in sorted(WHOLE_MODELS))]
+)
+def test_every_op_and_model_is_bit_exact_with_the_dsp_kernels_on_the_host(name, tmp_path):
+    """Each op case and look-alike model through the DSP kernel set (every depthwise shape,
+    ADD and MUL included), copying and in place."""
+    model = whole_model(name[6:]) if name.startswith("model:") else op_model(name)
+    for in_place in (False, True):
+        bad, total = _host_mismatches(model, tmp_path / str(in_place), in_place)
+        assert total > 0 and bad == 0, f"{name} (in place: {in_place}): {bad} of {total} differ"
+
+
+def test_a_mean_of_more_than_256_extreme_values_does_not_overflow_a_lane(tmp_path):
+    """MEAN's 16-bit lane sums (es_sum4) take 256 values at most: 289 values of 127 or -128
+    each would overflow one lane; the result equals BUILTIN_REF's."""
+    model = op_model("mean_large")
+    compiled = compile_model(model, "m", kernels="dsp")
+    assert {L.kernel for L in compiled.layers} == {"mean_dsp"}
+    (tmp_path / "m_model.h").write_text(compiled.sources.header)
+    (tmp_path / "m_model.c").write_bytes(compiled.sources.source)
+    g = compiled.graph
+    exe = build_host(tmp_path, "m", g, sanitize=True)
+    shape = g.tensors[g.inputs[0]].shape
+    vectors = [[np.full(shape, v, dtype=np.int8)] for v in (127, -128)]
+    for v, row in zip(vectors, run_host(exe, g, vectors), strict=True):
+        assert row[0].tobytes() == reference_outputs(model, g, v)[0].tobytes(), v[0].flat[0]
+
+
 def _cases(start: int, count: int) -> list:
     return [c for s in range(start, start + count) if (c := random_case(s)) is not None]
 
@@ -88,7 +138,7 @@ def test_random_models_are_bit_exact_with_both_kernel_sets_on_the_host(tmp_path)
     for c in cases:
         kernels |= {L.kernel for L in compile_model(c.model, "m", kernels="dsp").layers}
     dsp = {"pointwise_dsp", "conv_dsp", "depthwise_dsp", "fully_connected_dsp"}
-    assert dsp | {"depthwise_conv2d"} <= kernels  # and the portable fallback
+    assert dsp <= kernels and "depthwise_conv2d" not in kernels  # every depthwise shape in DSP
     assert differential(cases, tmp_path / "fuzz") == []
 
 
@@ -112,12 +162,17 @@ def test_the_differential_check_finds_a_wrong_byte(tmp_path):
 
 @pytest.mark.emulation
 def test_dsp_kernels_are_bit_exact_on_the_emulated_m4f(tmp_path):
-    from edgesdk.firmware.isa import dsp_instructions
+    from edgesdk.firmware.isa import disassemble, dsp_instructions
     from edgesdk.firmware.standalone.emulation import emulate_standalone
     from edgesdk.firmware.toolchain import find_toolchain
 
     profile = load_profile(M4F)
-    models = {"ds_cnn": whole_model("ds_cnn")}
+    models = {"ds_cnn": whole_model("ds_cnn"), "digits_cnn": whole_model("digits_cnn")}
+    # every depthwise path (depth multiplier 2 with stride 2, a channel tail, dilation, 5x5 in
+    # place), ADD and MUL, MEAN over more than 256 values, average pooling
+    for case in ("dwconv_same_stride2_mult2", "dwconv_per_tensor", "dwconv_dilation_relu",
+                 "in_place_chain", "add_mul_concat", "mean_large", "avgpool_same_stride2"):  # fmt: skip
+        models[case] = op_model(case)
     dsp = {"pointwise_dsp", "conv_dsp", "depthwise_dsp", "fully_connected_dsp"}
     seen: dict[str, int] = {}
     for c in _cases(100, 40):  # two random cases of each DSP kernel
@@ -137,7 +192,9 @@ def test_dsp_kernels_are_bit_exact_on_the_emulated_m4f(tmp_path):
         assert emu.bit_exact, (name, emu.first_mismatch())
         elf = work / "firmware" / "firmware.elf"
         simd = dsp_instructions(elf, find_toolchain().objdump)
-        assert simd.get("sxtb16", 0) > 0, (name, simd)  # every DSP kernel unpacks with it
+        # a kernel unpacks with SXTB16, or (depthwise on widened rows) multiplies halfwords
+        halves = {i.text.split(" ", 1)[0] for i in disassemble(elf, find_toolchain().objdump)}
+        assert simd.get("sxtb16", 0) > 0 or "smlabb" in halves, (name, simd)
         if name == "ds_cnn":
             assert simd.get("smlad", 0) > 0, simd
 

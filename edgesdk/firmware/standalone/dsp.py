@@ -25,8 +25,9 @@ DSP_CORES = frozenset(
         "cortex-m85",
     }
 )
-REQUIRED_SCRATCH = frozenset({"conv_dsp"})  # kernels without a variant that needs no scratch
-MAX_TAPS = 64  # ES_DW_MAX_TAPS in kernels/depthwise_dsp.c
+# kernels without a variant that needs no scratch
+REQUIRED_SCRATCH = frozenset({"conv_dsp", "depthwise_dsp"})
+MAX_ROWS = 32  # ES_DW_MAX_ROWS in kernels/depthwise_dsp.c
 
 
 def kernel_set_for(core: str | None) -> str:
@@ -140,24 +141,37 @@ def _conv(g: Graph, layer: Layer) -> Layer:
 
 def _depthwise(g: Graph, layer: Layer) -> Layer | None:
     f, a = _fields(layer), _arrays(layer)
-    ch, taps = int(f["out_c"]), int(f["k_h"]) * int(f["k_w"])
-    if f["depth_mult"] != "1" or ch % 4 or taps > MAX_TAPS:
+    oc, kh, kw = int(f["out_c"]), int(f["k_h"]), int(f["k_w"])
+    if kh > MAX_ROWS:
         return None
-    keep = ("in_h", "in_w", "out_h", "out_w", "k_h", "k_w", "stride_h", "stride_w", "dil_h",
-            "dil_w", "pad_t", "pad_l", "out_offset", "act_min", "act_max")  # fmt: skip
-    fields = tuple((k, f[k]) for k in keep[:2]) + (("ch", str(ch)),)
-    fields += tuple((k, f[k]) for k in keep[2:])
+    groups, pad = -(-oc // 4), -oc % 4
+    span = (kh - 1) * int(f["dil_h"]) + 1
+    wp = (int(f["out_w"]) - 1) * int(f["stride_w"]) + (kw - 1) * int(f["dil_w"]) + 1
+    left = min(int(f["pad_l"]), wp)
+    keep = ("in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h", "k_w", "stride_h",
+            "stride_w", "dil_h", "dil_w", "pad_t", "pad_l", "depth_mult")  # fmt: skip
     zp = -int(f["in_offset"])
+    zp2 = np.array([(zp & 0xFFFF) | ((zp & 0xFFFF) << 16)], dtype=np.uint32).view(np.int32)
+    fields = tuple((k, f[k]) for k in keep) + (
+        ("groups", str(groups)), ("wp", str(wp)), ("span", str(span)),
+        ("left", str(left)), ("mid", str(min(int(f["in_w"]), wp - left))),
+        ("out_offset", f["out_offset"]), ("act_min", f["act_min"]), ("act_max", f["act_max"]),
+        ("zp2", str(int(zp2[0]))),
+    )  # fmt: skip
+    w = a["weights"].reshape(kh * kw, oc)
+    w = np.concatenate([w, np.zeros((kh * kw, pad), dtype=w.dtype)], axis=1)
+    zeros = np.zeros(pad, dtype=np.int32)
+    rq = requant_constants(np.concatenate([a["mult"], zeros]), np.concatenate([a["shift"], zeros]))
     arrays = (
-        ("weights", "int32_t", pack_depthwise(a["weights"].reshape(taps, ch))),
-        ("bias_eff", "int32_t", a["bias_eff"]),
-        ("rq", "int32_t", requant_constants(a["mult"], a["shift"])),
-        ("zp_row", "int8_t", np.full(ch, zp, dtype=np.int8)),
+        ("weights", "int32_t", pack_depthwise(w)),
+        ("bias_eff", "int32_t", np.concatenate([a["bias_eff"], zeros])),
+        ("rq", "int32_t", rq),
     )
-    ring = layer.overlay_scratch - 4 * ch if layer.overlay_shift is not None else 0
+    # the ring of widened padded rows: also what makes the in-place case safe
+    ring = span * wp * 8 + int(f["out_w"]) * 16  # one group's rows, and a row's accumulators
     return dataclasses.replace(
         layer, kernel="depthwise_dsp", params_type="es_dw_dsp_params", fields=fields,
-        arrays=arrays, scratch=0, overlay_scratch=ring,
+        arrays=arrays, scratch=ring, overlay_scratch=ring if layer.overlay_shift is not None else 0,
     )  # fmt: skip
 
 
@@ -173,6 +187,44 @@ def _fully_connected(g: Graph, layer: Layer) -> Layer:
     )
 
 
+def _add(g: Graph, layer: Layer) -> Layer:
+    f, a = _fields(layer), _arrays(layer)
+    rq = requant_constants(np.array([int(f["out_mult"])]), np.array([int(f["out_shift"])]))
+    fields = tuple((k, f[k]) for k in ("size", "out_offset", "act_min", "act_max"))
+    arrays = (("table1", "int32_t", a["table1"]), ("table2", "int32_t", a["table2"]))
+    return dataclasses.replace(
+        layer, kernel="add_dsp", params_type="es_add_dsp_params", fields=fields,
+        arrays=(*arrays, ("rq", "int32_t", rq)),
+    )  # fmt: skip
+
+
+def _mul(g: Graph, layer: Layer) -> Layer:
+    f = _fields(layer)
+    rq = requant_constants(np.array([int(f["out_mult"])]), np.array([int(f["out_shift"])]))
+
+    def pair(v: int) -> str:  # the offset in both halfwords, as an int32
+        return str(int(np.array([(v & 0xFFFF) * 0x10001], dtype=np.uint32).view(np.int32)[0]))
+
+    fields = tuple((k, f[k]) for k in ("size", "out_offset", "act_min", "act_max"))
+    fields += (("off1", pair(int(f["in1_offset"]))), ("off2", pair(int(f["in2_offset"]))))
+    return dataclasses.replace(
+        layer, kernel="mul_dsp", params_type="es_mul_dsp_params", fields=fields,
+        arrays=(("rq", "int32_t", rq),),
+    )  # fmt: skip
+
+
+def _pool(g: Graph, layer: Layer) -> Layer:
+    """AVERAGE_POOL_2D with channels a multiple of 4 and at most 256 values a window, MEAN:
+    four channels a load (the same parameters)."""
+    f = _fields(layer)
+    if layer.kernel == "mean":
+        return dataclasses.replace(layer, kernel="mean_dsp")
+    average = layer.op.kind == "AVERAGE_POOL_2D"
+    if average and int(f["ch"]) % 4 == 0 and int(f["f_h"]) * int(f["f_w"]) <= 256:
+        return dataclasses.replace(layer, kernel="avgpool_dsp")
+    return layer
+
+
 def specialise(g: Graph, layer: Layer) -> Layer:
     """``layer`` on a DSP kernel where one fits its shape, else unchanged (portable C)."""
     if layer.kernel == "conv2d":
@@ -181,4 +233,10 @@ def specialise(g: Graph, layer: Layer) -> Layer:
         return _depthwise(g, layer) or layer
     if layer.kernel == "fully_connected":
         return _fully_connected(g, layer)
+    if layer.kernel == "add":
+        return _add(g, layer)
+    if layer.kernel == "mul":
+        return _mul(g, layer)
+    if layer.kernel in ("pool2d", "mean"):
+        return _pool(g, layer)
     return layer

@@ -188,26 +188,25 @@ def _add(g: Graph, op: Op) -> Layer:
         twice / (float(np.float32((1 << left) * np.float32(out.scale[0]))))
     )
     lo, hi = quant.activation_range(op.options.activation, out.scale[0], out.zp)
+    values = range(-128, 128)
+
+    def table(zp: int, m: int, s: int) -> np.ndarray:
+        mq = quant.multiply_by_quantized_multiplier
+        return np.array([mq((v - zp) << left, m, s) for v in values], dtype=np.int32)
+
     return Layer(
         op,
         "add",
         "es_add_params",
         _f(
             size=out.size,
-            in1_offset=-a.zp,
-            in2_offset=-b.zp,
             out_offset=out.zp,
-            left_shift=left,
-            in1_mult=m1,
-            in1_shift=s1,
-            in2_mult=m2,
-            in2_shift=s2,
             out_mult=mo,
             out_shift=so,
             act_min=lo,
             act_max=hi,
         ),  # fmt: skip
-        (),
+        (("table1", "int32_t", table(a.zp, m1, s1)), ("table2", "int32_t", table(b.zp, m2, s2))),
     )
 
 

@@ -15,6 +15,9 @@ ES_INLINE uint32_t es_sxtb16_ror8(uint32_t x) {
 #define ES_SMLAD(a, b, acc) __smlad((int32_t)(a), (int32_t)(b), (acc))
 #define ES_SMLABB(a, b, acc) __smlabb((int32_t)(a), (int32_t)(b), (acc))
 #define ES_SMLATT(a, b, acc) __smlatt((int32_t)(a), (int32_t)(b), (acc))
+#define ES_SADD16(a, b) ((uint32_t)__sadd16((int16x2_t)(a), (int16x2_t)(b)))
+#define ES_SMULBB(a, b) __smlabb((int32_t)(a), (int32_t)(b), 0) /* gcc's ACLE has no __smulbb */
+#define ES_SMULTT(a, b) __smlatt((int32_t)(a), (int32_t)(b), 0)
 #else
 /* bytes 0 and 2 of x, sign-extended to the two halfwords */
 ES_INLINE uint32_t es_sxtb16(uint32_t x) {
@@ -33,6 +36,13 @@ ES_INLINE int32_t es_smlad(uint32_t a, uint32_t b, int32_t acc) {
 #define ES_SMLAD(a, b, acc) es_smlad((a), (b), (acc))
 #define ES_SMLABB(a, b, acc) ((int32_t)((uint32_t)(acc) + (uint32_t)(es_half((a), 0) * es_half((b), 0))))
 #define ES_SMLATT(a, b, acc) ((int32_t)((uint32_t)(acc) + (uint32_t)(es_half((a), 1) * es_half((b), 1))))
+/* two halfword lanes added, each wrapping to 16 bits as the instruction does */
+ES_INLINE uint32_t es_sadd16(uint32_t a, uint32_t b) {
+  return ((a + b) & 0xffffu) | (((a >> 16) + (b >> 16)) << 16);
+}
+#define ES_SADD16(a, b) es_sadd16((a), (b))
+#define ES_SMULBB(a, b) (es_half((a), 0) * es_half((b), 0))
+#define ES_SMULTT(a, b) (es_half((a), 1) * es_half((b), 1))
 #endif
 
 /* four bytes at any alignment (one LDR on ARMv7E-M, which allows unaligned words) */
