@@ -81,11 +81,38 @@ def pack_depthwise(w: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(words.reshape(-1))
 
 
-def requant_constants(mult: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """Per channel {multiplier, left shift, right shift, 2^right - 1} (es_requant_rq)."""
-    shift = shift.astype(np.int64)
+def acc_bound(weights: np.ndarray, bias_eff: np.ndarray) -> np.ndarray:
+    """Per output channel, the largest |accumulator| a kernel can reach: |bias_eff| + 128 *
+    sum|w| (the kernels multiply the raw int8 inputs, -128..127, zero points in bias_eff; a
+    padded tap reads the input zero point, an int8 too). ``weights``: [channels, taps]."""
+    w = np.abs(weights.reshape(len(bias_eff), -1).astype(np.int64)).sum(axis=1)
+    return np.abs(bias_eff.astype(np.int64)) + 128 * w
+
+
+def requant_constants(
+    mult: np.ndarray, shift: np.ndarray, bound: np.ndarray | None = None
+) -> np.ndarray:
+    """Per channel the four constants of es_requant_rq (dsp.c). Where ``bound`` (acc_bound: the
+    largest |accumulator| of the channel) proves that x << (left + 1) cannot overflow, the right
+    shift is at least 1 and the multiplier not negative, the fast form {multiplier, left + 1,
+    2^(right - 1), right} (SMMLAR, one shift); else the exact one {multiplier, ~left, 2^right - 1,
+    right} (~left < 0 tells them apart). Without ``bound`` every channel takes the exact form."""
+    mult, shift = mult.astype(np.int64), shift.astype(np.int64)
     left, right = np.maximum(shift, 0), np.maximum(-shift, 0)
-    rq = np.stack([mult.astype(np.int64), left, right, (1 << right) - 1], axis=1)
+    fast = np.zeros(len(mult), dtype=bool)
+    if bound is not None:
+        limit = (1 << 30) - 1
+        fast = (right >= 1) & (mult >= 0) & (bound.astype(np.int64) <= (limit >> left))
+    round_half = np.where(right >= 1, 1 << np.maximum(right - 1, 0), 0)
+    rq = np.stack(
+        [
+            mult,
+            np.where(fast, left + 1, ~left),
+            np.where(fast, round_half, (1 << right) - 1),
+            right,
+        ],
+        axis=1,
+    )
     return np.ascontiguousarray(rq.astype(np.int32).reshape(-1))
 
 
@@ -95,6 +122,14 @@ def _fields(layer: Layer) -> dict[str, str]:
 
 def _arrays(layer: Layer) -> dict[str, np.ndarray]:
     return {suffix: data for suffix, _, data in layer.arrays}
+
+
+def _bound(a: dict[str, np.ndarray], channels: int) -> np.ndarray:
+    return acc_bound(a["weights"].reshape(channels, -1), a["bias_eff"])
+
+
+def _bound_taps(a: dict[str, np.ndarray], taps: int, ch: int) -> np.ndarray:
+    return acc_bound(a["weights"].reshape(taps, ch).T, a["bias_eff"])  # depthwise: [taps, ch]
 
 
 def _pointwise(g: Graph, layer: Layer) -> Layer | None:
@@ -112,7 +147,7 @@ def _pointwise(g: Graph, layer: Layer) -> Layer | None:
     arrays = (
         ("weights", "int32_t", pack_pointwise16(a["weights"].reshape(oc, ic))),
         ("bias_eff", "int32_t", bias),
-        ("rq", "int32_t", requant_constants(a["mult"], a["shift"])),
+        ("rq", "int32_t", requant_constants(a["mult"], a["shift"], _bound(a, oc))),
     )
     # in place, the pixel is copied out before its outputs overwrite it
     overlay = ic if layer.overlay_shift is not None else 0
@@ -129,7 +164,7 @@ def _conv(g: Graph, layer: Layer) -> Layer:
     arrays = (
         ("weights", "int8_t", pack_pointwise(a["weights"].reshape(oc, taps))),
         ("bias_eff", "int32_t", a["bias_eff"]),
-        ("rq", "int32_t", requant_constants(a["mult"], a["shift"])),
+        ("rq", "int32_t", requant_constants(a["mult"], a["shift"], _bound(a, oc))),
     )
     # the gather buffer of two pixels is required (REQUIRED_SCRATCH): no variant without it
     return dataclasses.replace(
@@ -151,7 +186,7 @@ def _depthwise(g: Graph, layer: Layer) -> Layer | None:
     arrays = (
         ("weights", "int32_t", pack_depthwise(a["weights"].reshape(taps, ch))),
         ("bias_eff", "int32_t", a["bias_eff"]),
-        ("rq", "int32_t", requant_constants(a["mult"], a["shift"])),
+        ("rq", "int32_t", requant_constants(a["mult"], a["shift"], _bound_taps(a, taps, ch))),
         ("zp_row", "int8_t", np.full(ch, zp, dtype=np.int8)),
     )
     ring = layer.overlay_scratch - 4 * ch if layer.overlay_shift is not None else 0
