@@ -51,7 +51,7 @@ def pack_pointwise(w: np.ndarray) -> np.ndarray:
 
 
 def pack_pointwise16(w: np.ndarray) -> np.ndarray:
-    """[out_c, in_c] int8 -> the int32 words of es_pw_1x4: per group of 4 channels (zero
+    """[out_c, in_c] int8 -> the int32 words of es_pw_groups: per group of 4 channels (zero
     channels after the last) and per 4 inputs k, for each channel the signed halfword pairs
     (w_k, w_k+2), (w_k+1, w_k+3), low half first; then per in_c % 4 last input one word per
     channel."""
@@ -116,6 +116,11 @@ def requant_constants(
     return np.ascontiguousarray(rq.astype(np.int32).reshape(-1))
 
 
+def all_fast(rq: np.ndarray) -> bool:
+    """Every channel of requant_constants' ``rq`` has the fast form (es_requant_row's `fast`)."""
+    return bool((rq.reshape(-1, 4)[:, 1] > 0).all())
+
+
 def _fields(layer: Layer) -> dict[str, str]:
     return dict(layer.fields)
 
@@ -144,10 +149,12 @@ def _pointwise(g: Graph, layer: Layer) -> Layer | None:
         ("out_offset", f["out_offset"]), ("act_min", f["act_min"]), ("act_max", f["act_max"]),
     )  # fmt: skip
     bias = np.concatenate([a["bias_eff"], np.zeros(-oc % 4, dtype=np.int32)])
+    rq = requant_constants(a["mult"], a["shift"], _bound(a, oc))
+    fields += (("rq_fast", str(int(all_fast(rq)))),)
     arrays = (
         ("weights", "int32_t", pack_pointwise16(a["weights"].reshape(oc, ic))),
         ("bias_eff", "int32_t", bias),
-        ("rq", "int32_t", requant_constants(a["mult"], a["shift"], _bound(a, oc))),
+        ("rq", "int32_t", rq),
     )
     # in place, the pixel is copied out before its outputs overwrite it
     overlay = ic if layer.overlay_shift is not None else 0

@@ -53,93 +53,106 @@ ES_LEAF void es_pw_2x2(const int8_t *x0, const int8_t *x1, const int8_t *w, int3
 typedef struct {
   int16_t in_c, out_c;
   int32_t pixels, out_offset, act_min, act_max;
+  int32_t rq_fast;          /* every channel's requantization constants have the fast form */
   const int32_t *weights;   /* ceil(out_c / 4) groups of 2 * in_c + 2 * (in_c % 4) words */
   const int32_t *bias_eff;  /* [ceil(out_c / 4) * 4], zero for the padding channels */
   const int32_t *rq;        /* [out_c][4]: es_requant_rq's constants */
 } es_pw16_params;
 
-ES_LEAF void es_pw_1x4(const int8_t *x, const int32_t *w, int32_t n, const int32_t *bias,
-                       int32_t *acc) {
-  int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
-  const int8_t *end = x + (n & ~3);
+/* the accumulators of `groups` groups of four output channels for one pixel, from the bias;
+ * returns the weights of the next group (a leaf of its own: the multiply loop needs 13
+ * registers) */
+ES_LEAF_NOCLONE const int32_t *es_pw_groups(const int8_t *x0, const int32_t *w, int32_t n,
+                                            const int32_t *bias, int32_t *acc, int32_t groups) {
+  const int8_t *end = x0 + (n & ~3);
+  for (; groups > 0; --groups, bias += 4, acc += 4) {
+    int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3], k;
+    const int8_t *x = x0;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__)
-  /* the same loop with the eight weight words of a step in two LDMs (gcc loads them one by one) */
-  if (x != end) {
-    uint32_t u, u_o;
-    __asm__ volatile(
-        "1:\n\t"
-        "ldr %[u], [%[x]], #4\n\t"
-        "sxtb16 %[uo], %[u], ror #8\n\t"
-        "sxtb16 %[u], %[u]\n\t"
-        "ldmia %[w]!, {r4, r5, r6, r7}\n\t"
-        "smlad %[a0], r4, %[u], %[a0]\n\t"
-        "smlad %[a0], r5, %[uo], %[a0]\n\t"
-        "smlad %[a1], r6, %[u], %[a1]\n\t"
-        "smlad %[a1], r7, %[uo], %[a1]\n\t"
-        "ldmia %[w]!, {r4, r5, r6, r7}\n\t"
-        "smlad %[a2], r4, %[u], %[a2]\n\t"
-        "smlad %[a2], r5, %[uo], %[a2]\n\t"
-        "smlad %[a3], r6, %[u], %[a3]\n\t"
-        "smlad %[a3], r7, %[uo], %[a3]\n\t"
-        "cmp %[x], %[end]\n\t"
-        "bne 1b\n\t"
-        : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x), [w] "+r"(w),
-          [u] "=&r"(u), [uo] "=&r"(u_o)
-        : [end] "r"(end)
-        : "r4", "r5", "r6", "r7", "cc", "memory");
-  }
+    /* the same loop with the eight weight words of a step in two LDMs (gcc loads them one by one) */
+    if (x != end) {
+      uint32_t u, u_o;
+      __asm__ volatile(
+          "1:\n\t"
+          "ldr %[u], [%[x]], #4\n\t"
+          "sxtb16 %[uo], %[u], ror #8\n\t"
+          "sxtb16 %[u], %[u]\n\t"
+          "ldmia %[w]!, {r4, r5, r6, r7}\n\t"
+          "smlad %[a0], r4, %[u], %[a0]\n\t"
+          "smlad %[a0], r5, %[uo], %[a0]\n\t"
+          "smlad %[a1], r6, %[u], %[a1]\n\t"
+          "smlad %[a1], r7, %[uo], %[a1]\n\t"
+          "ldmia %[w]!, {r4, r5, r6, r7}\n\t"
+          "smlad %[a2], r4, %[u], %[a2]\n\t"
+          "smlad %[a2], r5, %[uo], %[a2]\n\t"
+          "smlad %[a3], r6, %[u], %[a3]\n\t"
+          "smlad %[a3], r7, %[uo], %[a3]\n\t"
+          "cmp %[x], %[end]\n\t"
+          "bne 1b\n\t"
+          : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x), [w] "+r"(w),
+            [u] "=&r"(u), [uo] "=&r"(u_o)
+          : [end] "r"(end)
+          : "r4", "r5", "r6", "r7", "cc", "memory");
+    }
+#else
+    while (x != end) {
+      const uint32_t u = es_read32(x);
+      const uint32_t u_e = ES_SXTB16(u), u_o = ES_SXTB16_ROR8(u);
+      a0 = ES_SMLAD(w[0], u_e, a0);
+      a0 = ES_SMLAD(w[1], u_o, a0);
+      a1 = ES_SMLAD(w[2], u_e, a1);
+      a1 = ES_SMLAD(w[3], u_o, a1);
+      a2 = ES_SMLAD(w[4], u_e, a2);
+      a2 = ES_SMLAD(w[5], u_o, a2);
+      a3 = ES_SMLAD(w[6], u_e, a3);
+      a3 = ES_SMLAD(w[7], u_o, a3);
+      x += 4;
+      w += 8;
+    }
 #endif
-  while (x != end) {
-    const uint32_t u = es_read32(x);
-    const uint32_t u_e = ES_SXTB16(u), u_o = ES_SXTB16_ROR8(u);
-    a0 = ES_SMLAD(w[0], u_e, a0);
-    a0 = ES_SMLAD(w[1], u_o, a0);
-    a1 = ES_SMLAD(w[2], u_e, a1);
-    a1 = ES_SMLAD(w[3], u_o, a1);
-    a2 = ES_SMLAD(w[4], u_e, a2);
-    a2 = ES_SMLAD(w[5], u_o, a2);
-    a3 = ES_SMLAD(w[6], u_e, a3);
-    a3 = ES_SMLAD(w[7], u_o, a3);
-    x += 4;
-    w += 8;
+    for (k = n & 3; k > 0; --k, w += 4) {
+      const int32_t u = *x++;
+      a0 += u * w[0];
+      a1 += u * w[1];
+      a2 += u * w[2];
+      a3 += u * w[3];
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
   }
-  for (n &= 3; n > 0; --n, w += 4) {
-    const int32_t u = *x++;
-    a0 += u * w[0];
-    a1 += u * w[1];
-    a2 += u * w[2];
-    a3 += u * w[3];
-  }
-  acc[0] = a0;
-  acc[1] = a1;
-  acc[2] = a2;
-  acc[3] = a3;
+  return w;
 }
 
-ES_LEAF void es_pw16_store(const es_pw16_params *p, const int32_t *acc, int32_t oc, int8_t *out) {
-  const int32_t n = p->out_c - oc < 4 ? p->out_c - oc : 4;
-  const int32_t *rq = p->rq + 4 * oc;
-  int32_t k;
-  for (k = 0; k < n; ++k, rq += 4)
-    out[k] = es_clamp(es_requant_rq(acc[k], rq) + p->out_offset, p->act_min, p->act_max);
+#define ES_PW_CHUNK 64 /* channels whose accumulators are kept before requantizing them */
+
+/* one pixel, every output channel: the accumulators of a chunk of channels, four by four
+ * (es_pw_groups), then requantized and written by es_requant_row (dsp.c) */
+ES_LEAF void es_pw_pixel(const es_pw16_params *p, const int8_t *x, int8_t *out) {
+  const int32_t n = p->in_c, oc_n = p->out_c;
+  const uint32_t lo4 = es_bytes4(p->act_min), hi4 = es_bytes4(p->act_max);
+  const int32_t *w = p->weights, *bias = p->bias_eff;
+  int32_t acc[ES_PW_CHUNK];
+  int32_t oc0;
+  for (oc0 = 0; oc0 < oc_n; oc0 += ES_PW_CHUNK, bias += ES_PW_CHUNK) {
+    const int32_t count = oc_n - oc0 < ES_PW_CHUNK ? oc_n - oc0 : ES_PW_CHUNK;
+    w = es_pw_groups(x, w, n, bias, acc, (count + 3) >> 2);
+    es_requant_row(acc, p->rq + 4 * oc0, count, p->out_offset, lo4, hi4, p->rq_fast, out + oc0);
+  }
 }
 
 /* `col` (in place): in_c bytes, where the pixel is copied before its outputs overwrite it */
 ES_FN void es_pointwise16_dsp(const es_pw16_params *p, const int8_t *in, int8_t *out,
                               int8_t *col) {
-  const int32_t ic = p->in_c, oc_n = p->out_c, group = 2 * ic + 2 * (ic & 3);
-  int32_t q, oc, i;
+  const int32_t ic = p->in_c, oc_n = p->out_c;
+  int32_t q, i;
   for (q = 0; q < p->pixels; ++q, in += ic, out += oc_n) {
     const int8_t *x = in;
-    const int32_t *w = p->weights;
     if (col) {
       for (i = 0; i < ic; ++i) col[i] = in[i];
       x = col;
     }
-    for (oc = 0; oc < oc_n; oc += 4, w += group) {
-      int32_t acc[4];
-      es_pw_1x4(x, w, ic, p->bias_eff + oc, acc);
-      es_pw16_store(p, acc, oc, out + oc);
-    }
+    es_pw_pixel(p, x, out);
   }
 }
