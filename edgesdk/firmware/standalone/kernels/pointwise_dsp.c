@@ -69,11 +69,14 @@ ES_LEAF_NOCLONE const int32_t *es_pw_groups(const int8_t *x0, const int32_t *w, 
     int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3], k;
     const int8_t *x = x0;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__)
-    /* the same loop with the eight weight words of a step in two LDMs (gcc loads them one by one) */
+    /* 4 inputs a step, two steps an iteration (an odd count starts with one), the eight weight
+     * words of a step in two LDMs (gcc loads them one by one) */
     if (x != end) {
       uint32_t u, u_o;
       __asm__ volatile(
-          "1:\n\t"
+          "sub %[u], %[end], %[x]\n\t"
+          "tst %[u], #4\n\t"
+          "beq 2f\n\t"
           "ldr %[u], [%[x]], #4\n\t"
           "sxtb16 %[uo], %[u], ror #8\n\t"
           "sxtb16 %[u], %[u]\n\t"
@@ -88,7 +91,37 @@ ES_LEAF_NOCLONE const int32_t *es_pw_groups(const int8_t *x0, const int32_t *w, 
           "smlad %[a3], r6, %[u], %[a3]\n\t"
           "smlad %[a3], r7, %[uo], %[a3]\n\t"
           "cmp %[x], %[end]\n\t"
-          "bne 1b\n\t"
+          "beq 3f\n\t"
+          "2:\n\t"
+          "ldr %[u], [%[x]], #4\n\t"
+          "sxtb16 %[uo], %[u], ror #8\n\t"
+          "sxtb16 %[u], %[u]\n\t"
+          "ldmia %[w]!, {r4, r5, r6, r7}\n\t"
+          "smlad %[a0], r4, %[u], %[a0]\n\t"
+          "smlad %[a0], r5, %[uo], %[a0]\n\t"
+          "smlad %[a1], r6, %[u], %[a1]\n\t"
+          "smlad %[a1], r7, %[uo], %[a1]\n\t"
+          "ldmia %[w]!, {r4, r5, r6, r7}\n\t"
+          "smlad %[a2], r4, %[u], %[a2]\n\t"
+          "smlad %[a2], r5, %[uo], %[a2]\n\t"
+          "smlad %[a3], r6, %[u], %[a3]\n\t"
+          "smlad %[a3], r7, %[uo], %[a3]\n\t"
+          "ldr %[u], [%[x]], #4\n\t"
+          "sxtb16 %[uo], %[u], ror #8\n\t"
+          "sxtb16 %[u], %[u]\n\t"
+          "ldmia %[w]!, {r4, r5, r6, r7}\n\t"
+          "smlad %[a0], r4, %[u], %[a0]\n\t"
+          "smlad %[a0], r5, %[uo], %[a0]\n\t"
+          "smlad %[a1], r6, %[u], %[a1]\n\t"
+          "smlad %[a1], r7, %[uo], %[a1]\n\t"
+          "ldmia %[w]!, {r4, r5, r6, r7}\n\t"
+          "smlad %[a2], r4, %[u], %[a2]\n\t"
+          "smlad %[a2], r5, %[uo], %[a2]\n\t"
+          "smlad %[a3], r6, %[u], %[a3]\n\t"
+          "smlad %[a3], r7, %[uo], %[a3]\n\t"
+          "cmp %[x], %[end]\n\t"
+          "bne 2b\n\t"
+          "3:\n\t"
           : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x), [w] "+r"(w),
             [u] "=&r"(u), [uo] "=&r"(u_o)
           : [end] "r"(end)
