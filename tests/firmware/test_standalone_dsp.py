@@ -17,6 +17,7 @@ from edgesdk.firmware.standalone.dsp import (
     acc_bound,
     kernel_set_for,
     pack_depthwise,
+    pack_fc4,
     pack_pointwise,
     pack_pointwise16,
     requant_constants,
@@ -51,6 +52,16 @@ def test_pointwise_weights_are_widened_to_halfword_pairs_per_group_of_four():
     group1 = [pair(w[4, 0], w[4, 2]), pair(w[4, 1], w[4, 3])] + [0, 0] * 3
     group1 += [int(w[4, 4]) & 0xFFFFFFFF, 0, 0, 0, int(w[4, 5]) & 0xFFFFFFFF, 0, 0, 0]
     assert words == group0 + group1
+
+
+def test_fully_connected_weights_are_packed_per_group_of_four_channels():
+    w = np.arange(5 * 6, dtype=np.int8).reshape(5, 6)  # 5 channels (4 + 1), 6 inputs (4 + 2)
+    got = pack_fc4(w).tolist()
+    group0 = [int(v) for c in range(4) for v in w[c, :4]] + [
+        int(w[c, k]) for k in (4, 5) for c in range(4)
+    ]
+    group1 = [*w[4, :4].tolist(), *[0] * 12, int(w[4, 4]), 0, 0, 0, int(w[4, 5]), 0, 0, 0]
+    assert got == group0 + group1
 
 
 def test_depthwise_weights_become_halfword_pairs():
@@ -275,4 +286,45 @@ def test_the_dsp_requantization_equals_the_reference_one(tmp_path):
     counts = [
         int(_host_run(tmp_path, f"rq{i}", REQUANT_CHECK % t)) for i, t in enumerate((text, loose))
     ]
+    assert counts[0] == 0 and counts[1] > 1000
+
+
+REQUANT_SINGLE_CHECK = r"""
+#include <stdint.h>
+#include <stdio.h>
+%s
+static uint64_t s = 88172645463325252ull;
+static uint32_t rnd(void) { s ^= s << 13; s ^= s >> 7; s ^= s << 17; return (uint32_t)s; }
+int main(void) {
+  long i, bad = 0;
+  const int32_t edge[] = {0, 1, -1, INT32_MAX, INT32_MIN, 1 << 30, -(1 << 30), 12345, -12345};
+  for (i = 0; i < 3000000; ++i) {
+    int32_t x = (int32_t)rnd(), m = (int32_t)((rnd() & 0x3fffffffu) | 0x40000000u);
+    const int32_t sh = (int32_t)(rnd() %% 62) - 31; /* -31 .. 30 */
+    if (i %% 7 == 0) x = edge[rnd() %% 9];
+    if (i %% 11 == 0) x >>= rnd() %% 31;
+    if (i %% 13 == 0) m = (i %% 26 == 0) ? 0 : INT32_MAX;
+    if (sh > 0) x >>= sh + 1; /* es_requant_single's own range: x * m * 2^sh in int64 */
+    bad += es_requant_single(x, m, sh) != es_requant_single_dsp(x, m, sh);
+  }
+  printf("%%ld\n", bad);
+  return 0;
+}
+"""
+
+
+def test_the_fully_connected_requantization_equals_the_reference_one(tmp_path):
+    """es_requant_single_dsp (SMMLA, one shift) against common.c's es_requant_single on 3 M random
+    and edge values; the same program with SMMLAR (the high word rounded, not floored) must find
+    differences."""
+    from edgesdk.firmware.standalone.codegen import kernel_text
+
+    text = kernel_text("common") + kernel_text("dsp") + kernel_text("fully_connected_dsp")
+    loose = text.replace("ES_SMMLA(x, m, 1 << (-shift - 2))", "ES_SMMLAR(x, m, 1 << (-shift - 2))")
+    assert loose != text
+    runs = [
+        _host_run(tmp_path, f"rqs{i}", REQUANT_SINGLE_CHECK % t)
+        for i, t in enumerate((text, loose))
+    ]
+    counts = [int(r) for r in runs]
     assert counts[0] == 0 and counts[1] > 1000

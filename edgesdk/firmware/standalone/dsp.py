@@ -71,6 +71,20 @@ def pack_pointwise16(w: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(words.astype(np.uint32).view(np.int32).reshape(-1))
 
 
+def pack_fc4(w: np.ndarray) -> np.ndarray:
+    """[out, depth] int8 -> the bytes es_fc_groups reads: per group of 4 channels (zero channels
+    after the last) and per 4 inputs k, for each channel its 4 weights w_k..w_k+3; then per
+    depth % 4 last input k, the 4 channels' w_k."""
+    oc, depth = w.shape
+    w = np.vstack([w, np.zeros((-oc % 4, depth), dtype=w.dtype)])
+    groups = w.reshape(-1, 4, depth)  # [g][ch][k]
+    body = depth - depth % 4
+    main = groups[:, :, :body].reshape(len(groups), 4, body // 4, 4).transpose(0, 2, 1, 3)
+    tail = groups[:, :, body:].transpose(0, 2, 1)  # [g][k][ch]
+    flat = np.concatenate([main.reshape(len(groups), -1), tail.reshape(len(groups), -1)], 1)
+    return np.ascontiguousarray(flat.reshape(-1).astype(np.int8))
+
+
 def pack_depthwise(w: np.ndarray) -> np.ndarray:
     """[taps, ch] int8 (ch % 4 == 0) -> int32 words [ch / 4][taps]{(c, c+2), (c+1, c+3)}: signed
     halfword pairs, low half first, as SMLABB / SMLATT read them."""
@@ -206,9 +220,11 @@ def _depthwise(g: Graph, layer: Layer) -> Layer | None:
 def _fully_connected(g: Graph, layer: Layer) -> Layer:
     a = _arrays(layer)
     n_out, depth = g.tensors[layer.op.inputs[1]].shape
+    bias = np.concatenate([a["bias_eff"], np.zeros(-n_out % 4, dtype=np.int32)])
     arrays = (
-        ("weights", "int8_t", pack_pointwise(a["weights"].reshape(n_out, depth))),
-        *((s, "int32_t", a[s]) for s in ("bias_eff", "mult", "shift")),
+        ("weights", "int8_t", pack_fc4(a["weights"].reshape(n_out, depth))),
+        ("bias_eff", "int32_t", bias),
+        *((s, "int32_t", a[s]) for s in ("mult", "shift")),
     )
     return dataclasses.replace(
         layer, kernel="fully_connected_dsp", params_type="es_fc_dsp_params", arrays=arrays

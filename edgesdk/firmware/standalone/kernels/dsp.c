@@ -22,6 +22,13 @@ ES_INLINE int32_t es_smmlar(int32_t a, int32_t b, int32_t acc) {
   return r;
 }
 #define ES_SMMLAR(a, b, acc) es_smmlar((a), (b), (acc))
+/* acc + ((a * b) >> 32), exact: the top word of (acc << 32) + a * b */
+ES_INLINE int32_t es_smmla(int32_t a, int32_t b, int32_t acc) {
+  int32_t r;
+  __asm__("smmla %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+  return r;
+}
+#define ES_SMMLA(a, b, acc) es_smmla((a), (b), (acc))
 #define ES_SSAT8(x) __ssat((x), 8)
 /* bytes a, b, c, d (low first) of one word: three BFIs */
 ES_INLINE uint32_t es_pack4(int32_t a, int32_t b, int32_t c, int32_t d) {
@@ -62,6 +69,11 @@ ES_INLINE int32_t es_smmlar(int32_t a, int32_t b, int32_t acc) {
   return (int32_t)(uint32_t)(s >> 32);
 }
 #define ES_SMMLAR(a, b, acc) es_smmlar((a), (b), (acc))
+ES_INLINE int32_t es_smmla(int32_t a, int32_t b, int32_t acc) {
+  const uint64_t s = ((uint64_t)(uint32_t)acc << 32) + (uint64_t)((int64_t)a * b);
+  return (int32_t)(uint32_t)(s >> 32);
+}
+#define ES_SMMLA(a, b, acc) es_smmla((a), (b), (acc))
 #define ES_SMLABB(a, b, acc) ((int32_t)((uint32_t)(acc) + (uint32_t)(es_half((a), 0) * es_half((b), 0))))
 #define ES_SMLATT(a, b, acc) ((int32_t)((uint32_t)(acc) + (uint32_t)(es_half((a), 1) * es_half((b), 1))))
 #define ES_SSAT8(x) es_clamp((x), -128, 127)
