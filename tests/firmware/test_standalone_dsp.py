@@ -18,7 +18,6 @@ from edgesdk.firmware.standalone.dsp import (
     kernel_set_for,
     pack_depthwise,
     pack_fc4,
-    pack_pointwise,
     pack_pointwise16,
     requant_constants,
 )
@@ -31,16 +30,6 @@ M4F = "arduino-nano-33-ble"
 def test_the_kernel_set_follows_the_core():
     assert [kernel_set_for(c) for c in ("cortex-m4", "cortex-m7", "cortex-m33")] == ["dsp"] * 3
     assert [kernel_set_for(c) for c in ("cortex-m0", "cortex-m0plus", None)] == ["portable"] * 3
-
-
-def test_pointwise_weights_are_packed_in_the_order_the_loop_reads_them():
-    w = np.arange(3 * 6, dtype=np.int8).reshape(3, 6)  # 3 channels (odd), 6 inputs (4 + 2)
-    got = pack_pointwise(w).tolist()
-    a, b = w[0].tolist(), w[1].tolist()
-    pair0 = [a[0], b[0], a[2], b[2], a[1], b[1], a[3], b[3], a[4], b[4], a[5], b[5]]
-    c = w[2].tolist()
-    pair1 = [c[0], 0, c[2], 0, c[1], 0, c[3], 0, c[4], 0, c[5], 0]
-    assert got == pair0 + pair1
 
 
 def test_pointwise_weights_are_widened_to_halfword_pairs_per_group_of_four():

@@ -34,22 +34,6 @@ def kernel_set_for(core: str | None) -> str:
     return "dsp" if core in DSP_CORES else "portable"
 
 
-def pack_pointwise(w: np.ndarray) -> np.ndarray:
-    """[out_c, in_c] int8 -> the byte order of es_pw_2x2: channel pairs (a zero channel after an
-    odd last one); per 4 inputs [a0 b0 a2 b2][a1 b1 a3 b3], then the in_c % 4 last as [a b]."""
-    oc, ic = w.shape
-    if oc % 2:
-        w = np.vstack([w, np.zeros((1, ic), dtype=w.dtype)])
-    pairs = w.reshape(-1, 2, ic)
-    body = ic - ic % 4
-    blk = pairs[:, :, :body].reshape(len(pairs), 2, body // 4, 4)
-    even = np.stack([blk[:, 0, :, 0], blk[:, 1, :, 0], blk[:, 0, :, 2], blk[:, 1, :, 2]], -1)
-    odd = np.stack([blk[:, 0, :, 1], blk[:, 1, :, 1], blk[:, 0, :, 3], blk[:, 1, :, 3]], -1)
-    main = np.concatenate([even, odd], axis=-1).reshape(len(pairs), 2 * body)
-    tail = pairs[:, :, body:].transpose(0, 2, 1).reshape(len(pairs), -1)
-    return np.ascontiguousarray(np.concatenate([main, tail], axis=1).reshape(-1).astype(np.int8))
-
-
 def pack_pointwise16(w: np.ndarray) -> np.ndarray:
     """[out_c, in_c] int8 -> the int32 words of es_pw_groups: per group of 4 channels (zero
     channels after the last) and per 4 inputs k, for each channel the signed halfword pairs
@@ -182,15 +166,17 @@ def _conv(g: Graph, layer: Layer) -> Layer:
     f, a = _fields(layer), _arrays(layer)
     oc = int(f["out_c"])
     taps = int(f["k_h"]) * int(f["k_w"]) * int(f["in_c"])
+    rq = requant_constants(a["mult"], a["shift"], _bound(a, oc))
     arrays = (
-        ("weights", "int8_t", pack_pointwise(a["weights"].reshape(oc, taps))),
-        ("bias_eff", "int32_t", a["bias_eff"]),
-        ("rq", "int32_t", requant_constants(a["mult"], a["shift"], _bound(a, oc))),
+        ("weights", "int32_t", pack_pointwise16(a["weights"].reshape(oc, taps))),
+        ("bias_eff", "int32_t", np.concatenate([a["bias_eff"], np.zeros(-oc % 4, np.int32)])),
+        ("rq", "int32_t", rq),
     )
-    # the gather buffer of two pixels is required (REQUIRED_SCRATCH): no variant without it
+    fields = (*layer.fields, ("rq_fast", str(int(all_fast(rq)))))
+    # the gather buffer of one pixel is required (REQUIRED_SCRATCH): no variant without it
     return dataclasses.replace(
-        layer, kernel="conv_dsp", params_type="es_conv_dsp_params", arrays=arrays,
-        scratch=2 * taps, overlay_shift=None, overlay_scratch=0,
+        layer, kernel="conv_dsp", params_type="es_conv_dsp_params", arrays=arrays, fields=fields,
+        scratch=taps, overlay_shift=None, overlay_scratch=0,
     )  # fmt: skip
 
 
