@@ -25,7 +25,9 @@ DSP_CORES = frozenset(
         "cortex-m85",
     }
 )
-REQUIRED_SCRATCH = frozenset({"conv_dsp"})  # kernels without a variant that needs no scratch
+REQUIRED_SCRATCH = frozenset(
+    {"conv_dsp", "pointwise_dsp"}
+)  # kernels without a variant that needs no scratch
 MAX_TAPS = 64  # ES_DW_MAX_TAPS in kernels/depthwise_dsp.c
 
 
@@ -154,11 +156,10 @@ def _pointwise(g: Graph, layer: Layer) -> Layer | None:
         ("bias_eff", "int32_t", bias),
         ("rq", "int32_t", rq),
     )
-    # in place, the pixel is copied out before its outputs overwrite it
-    overlay = ic if layer.overlay_shift is not None else 0
+    # each pixel expanded (es_pw_expand) before its outputs are written: in place too; required
     return dataclasses.replace(
         layer, kernel="pointwise_dsp", params_type="es_pw16_params", fields=fields, arrays=arrays,
-        scratch=0, overlay_scratch=overlay,
+        scratch=2 * ic, overlay_scratch=2 * ic,
     )  # fmt: skip
 
 
@@ -173,10 +174,10 @@ def _conv(g: Graph, layer: Layer) -> Layer:
         ("rq", "int32_t", rq),
     )
     fields = (*layer.fields, ("rq_fast", str(int(all_fast(rq)))))
-    # the gather buffer of one pixel is required (REQUIRED_SCRATCH): no variant without it
+    # the gather buffer of one pixel and its expansion are required (REQUIRED_SCRATCH)
     return dataclasses.replace(
         layer, kernel="conv_dsp", params_type="es_conv_dsp_params", arrays=arrays, fields=fields,
-        scratch=taps, overlay_shift=None, overlay_scratch=0,
+        scratch=3 * taps, overlay_shift=None, overlay_scratch=0,
     )  # fmt: skip
 
 

@@ -1,6 +1,7 @@
 /* CONV_2D (any kernel size, stride, dilation, padding) with the DSP extension: the receptive
- * field of one output pixel is gathered (zero-point padded) into `col` (k_h * k_w * in_c bytes)
- * and multiplied as a 1x1 convolution of k_h * k_w * in_c inputs would be: es_pw_groups
+ * field of one output pixel is gathered (zero-point padded) into `col` + 2 * taps (taps = k_h *
+ * k_w * in_c bytes), expanded to `col` (es_pw_expand: 2 * taps bytes, word aligned) and
+ * multiplied as a 1x1 convolution of k_h * k_w * in_c inputs would be: es_pw_groups
  * (pointwise_dsp.c, four channels a pass, the weights widened to halfword pairs at generation
  * time, dsp.pack_pointwise16), then es_requant_row (dsp.c). */
 typedef struct {
@@ -40,7 +41,8 @@ ES_FN void es_conv_dsp(const es_conv_dsp_params *p, const int8_t *in, int8_t *ou
   for (oy = 0; oy < p->out_h; ++oy) {
     for (ox = 0; ox < p->out_w; ++ox, out += oc_n) {
       const int32_t *w = p->weights, *bias = p->bias_eff;
-      es_conv_dsp_gather(p, in, col, oy, ox);
+      es_conv_dsp_gather(p, in, col + 2 * taps, oy, ox);
+      es_pw_expand(col + 2 * taps, taps, col);
       for (oc0 = 0; oc0 < oc_n; oc0 += ES_PW_CHUNK, bias += ES_PW_CHUNK) {
         const int32_t count = oc_n - oc0 < ES_PW_CHUNK ? oc_n - oc0 : ES_PW_CHUNK;
         w = es_pw_groups(col, w, taps, bias, acc, (count + 3) >> 2);

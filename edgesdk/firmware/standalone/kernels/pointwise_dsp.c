@@ -13,27 +13,40 @@ typedef struct {
   const int32_t *rq;        /* [out_c][4]: es_requant_rq's constants */
 } es_pw16_params;
 
-/* the accumulators of `groups` groups of four output channels for one pixel, from the bias;
- * returns the weights of the next group (a leaf of its own: the multiply loop needs 13
- * registers) */
+/* n int8 inputs made ready for es_pw_groups in `dst` (word aligned): per 4 inputs k..k+3 the
+ * halfword pairs (x_k, x_k+2), (x_k+1, x_k+3) (SXTB16 once per pixel, not once per channel
+ * group), then the n % 4 last inputs as bytes: 2 * n bytes at most */
+ES_FN void es_pw_expand(const int8_t *src, int32_t n, int8_t *dst) {
+  uint32_t *d = (uint32_t *)(void *)dst;
+  int32_t k;
+  for (k = n >> 2; k > 0; --k, src += 4, d += 2) {
+    const uint32_t u = es_read32(src);
+    d[0] = ES_SXTB16(u);
+    d[1] = ES_SXTB16_ROR8(u);
+  }
+  dst = (int8_t *)d;
+  for (k = n & 3; k > 0; --k) *dst++ = *src++;
+}
+
+/* the accumulators of `groups` groups of four output channels for one pixel (x0: its inputs
+ * as es_pw_expand leaves them), from the bias; returns the weights of the next group (a leaf of
+ * its own: the multiply loop needs 13 registers) */
 ES_LEAF_NOCLONE const int32_t *es_pw_groups(const int8_t *x0, const int32_t *w, int32_t n,
                                             const int32_t *bias, int32_t *acc, int32_t groups) {
-  const int8_t *end = x0 + (n & ~3);
+  const int8_t *end = x0 + 2 * (n & ~3);
   for (; groups > 0; --groups, bias += 4, acc += 4) {
     int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3], k;
     const int8_t *x = x0;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__)
-    /* 4 inputs a step, two steps an iteration (an odd count starts with one), the eight weight
-     * words of a step in two LDMs (gcc loads them one by one) */
+    /* 4 inputs a step (one LDRD of the expanded pairs), two steps an iteration (an odd count
+     * starts with one), the eight weight words of a step in two LDMs */
     if (x != end) {
       uint32_t u, u_o;
       __asm__ volatile(
           "sub %[u], %[end], %[x]\n\t"
-          "tst %[u], #4\n\t"
+          "tst %[u], #8\n\t"
           "beq 2f\n\t"
-          "ldr %[u], [%[x]], #4\n\t"
-          "sxtb16 %[uo], %[u], ror #8\n\t"
-          "sxtb16 %[u], %[u]\n\t"
+          "ldrd %[u], %[uo], [%[x]], #8\n\t"
           "ldmia %[w]!, {r4, r5, r6, r7}\n\t"
           "smlad %[a0], r4, %[u], %[a0]\n\t"
           "smlad %[a0], r5, %[uo], %[a0]\n\t"
@@ -47,9 +60,7 @@ ES_LEAF_NOCLONE const int32_t *es_pw_groups(const int8_t *x0, const int32_t *w, 
           "cmp %[x], %[end]\n\t"
           "beq 3f\n\t"
           "2:\n\t"
-          "ldr %[u], [%[x]], #4\n\t"
-          "sxtb16 %[uo], %[u], ror #8\n\t"
-          "sxtb16 %[u], %[u]\n\t"
+          "ldrd %[u], %[uo], [%[x]], #8\n\t"
           "ldmia %[w]!, {r4, r5, r6, r7}\n\t"
           "smlad %[a0], r4, %[u], %[a0]\n\t"
           "smlad %[a0], r5, %[uo], %[a0]\n\t"
@@ -60,9 +71,7 @@ ES_LEAF_NOCLONE const int32_t *es_pw_groups(const int8_t *x0, const int32_t *w, 
           "smlad %[a2], r5, %[uo], %[a2]\n\t"
           "smlad %[a3], r6, %[u], %[a3]\n\t"
           "smlad %[a3], r7, %[uo], %[a3]\n\t"
-          "ldr %[u], [%[x]], #4\n\t"
-          "sxtb16 %[uo], %[u], ror #8\n\t"
-          "sxtb16 %[u], %[u]\n\t"
+          "ldrd %[u], %[uo], [%[x]], #8\n\t"
           "ldmia %[w]!, {r4, r5, r6, r7}\n\t"
           "smlad %[a0], r4, %[u], %[a0]\n\t"
           "smlad %[a0], r5, %[uo], %[a0]\n\t"
@@ -83,8 +92,8 @@ ES_LEAF_NOCLONE const int32_t *es_pw_groups(const int8_t *x0, const int32_t *w, 
     }
 #else
     while (x != end) {
-      const uint32_t u = es_read32(x);
-      const uint32_t u_e = ES_SXTB16(u), u_o = ES_SXTB16_ROR8(u);
+      const uint32_t *xv = (const uint32_t *)(const void *)x; /* UBSan checks the alignment */
+      const uint32_t u_e = xv[0], u_o = xv[1];
       a0 = ES_SMLAD(w[0], u_e, a0);
       a0 = ES_SMLAD(w[1], u_o, a0);
       a1 = ES_SMLAD(w[2], u_e, a1);
@@ -93,7 +102,7 @@ ES_LEAF_NOCLONE const int32_t *es_pw_groups(const int8_t *x0, const int32_t *w, 
       a2 = ES_SMLAD(w[5], u_o, a2);
       a3 = ES_SMLAD(w[6], u_e, a3);
       a3 = ES_SMLAD(w[7], u_o, a3);
-      x += 4;
+      x += 8;
       w += 8;
     }
 #endif
@@ -129,17 +138,14 @@ ES_LEAF void es_pw_pixel(const es_pw16_params *p, const int8_t *x, int8_t *out) 
   }
 }
 
-/* `col` (in place): in_c bytes, where the pixel is copied before its outputs overwrite it */
+/* `col`: 2 * in_c bytes, word aligned, where each pixel is expanded (es_pw_expand) before its
+ * outputs are computed, so in place they may overwrite it */
 ES_FN void es_pointwise16_dsp(const es_pw16_params *p, const int8_t *in, int8_t *out,
                               int8_t *col) {
   const int32_t ic = p->in_c, oc_n = p->out_c;
-  int32_t q, i;
+  int32_t q;
   for (q = 0; q < p->pixels; ++q, in += ic, out += oc_n) {
-    const int8_t *x = in;
-    if (col) {
-      for (i = 0; i < ic; ++i) col[i] = in[i];
-      x = col;
-    }
-    es_pw_pixel(p, x, out);
+    es_pw_expand(in, ic, col);
+    es_pw_pixel(p, col, out);
   }
 }
