@@ -156,11 +156,57 @@ ES_LEAF void es_requant_row(const int32_t *acc, const int32_t *rq, int32_t n, in
   int32_t k;
   uint32_t v;
   if (fast) {
-    for (k = n >> 2; k > 0; --k, acc += 4, rq += 16, out += 4) {
+    for (k = n >> 2; k > 0; --k, out += 4) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__)
+      /* es_requant_fast four times, the constants of a channel in one LDM */
+      int32_t x, t;
+      __asm__ volatile(
+          "ldr %[x], [%[acc]], #4\n\t"
+          "ldmia %[rq]!, {r4, r5, r6, r7}\n\t"
+          "lsl %[t], %[x], r5\n\t"
+          "smmlar %[t], %[t], r4, r6\n\t"
+          "add %[t], %[t], %[x], asr #31\n\t"
+          "asr %[t], %[t], r7\n\t"
+          "add %[t], %[t], %[off]\n\t"
+          "ssat %[v], #8, %[t]\n\t"
+          "ldr %[x], [%[acc]], #4\n\t"
+          "ldmia %[rq]!, {r4, r5, r6, r7}\n\t"
+          "lsl %[t], %[x], r5\n\t"
+          "smmlar %[t], %[t], r4, r6\n\t"
+          "add %[t], %[t], %[x], asr #31\n\t"
+          "asr %[t], %[t], r7\n\t"
+          "add %[t], %[t], %[off]\n\t"
+          "ssat %[t], #8, %[t]\n\t"
+          "bfi %[v], %[t], #8, #8\n\t"
+          "ldr %[x], [%[acc]], #4\n\t"
+          "ldmia %[rq]!, {r4, r5, r6, r7}\n\t"
+          "lsl %[t], %[x], r5\n\t"
+          "smmlar %[t], %[t], r4, r6\n\t"
+          "add %[t], %[t], %[x], asr #31\n\t"
+          "asr %[t], %[t], r7\n\t"
+          "add %[t], %[t], %[off]\n\t"
+          "ssat %[t], #8, %[t]\n\t"
+          "bfi %[v], %[t], #16, #8\n\t"
+          "ldr %[x], [%[acc]], #4\n\t"
+          "ldmia %[rq]!, {r4, r5, r6, r7}\n\t"
+          "lsl %[t], %[x], r5\n\t"
+          "smmlar %[t], %[t], r4, r6\n\t"
+          "add %[t], %[t], %[x], asr #31\n\t"
+          "asr %[t], %[t], r7\n\t"
+          "add %[t], %[t], %[off]\n\t"
+          "ssat %[t], #8, %[t]\n\t"
+          "bfi %[v], %[t], #24, #8\n\t"
+          : [v] "=&r"(v), [x] "=&r"(x), [t] "=&r"(t), [acc] "+r"(acc), [rq] "+r"(rq)
+          : [off] "r"(off)
+          : "r4", "r5", "r6", "r7", "memory");
+#else
       v = es_pack4(ES_SSAT8(es_requant_fast(acc[0], rq) + off),
                    ES_SSAT8(es_requant_fast(acc[1], rq + 4) + off),
                    ES_SSAT8(es_requant_fast(acc[2], rq + 8) + off),
                    ES_SSAT8(es_requant_fast(acc[3], rq + 12) + off));
+      acc += 4;
+      rq += 16;
+#endif
       es_write32(out, es_clamp4(v, lo4, hi4));
     }
   } else {
