@@ -1,9 +1,10 @@
-/* CONV_2D 1x1, stride 1, no padding (no im2col), weights widened at generation time (twice the bytes): one pixel x four
- * output channels per pass, each input word expanded once by SXTB16 into even and odd halfword
- * pairs and multiplied by SMLAD against weight words already holding the matching pairs: per
- * channel group of four and per 4 inputs k..k+3, for each channel (w_k, w_k+2), (w_k+1, w_k+3);
- * then the in_c % 4 last inputs as one word per channel; a last group padded with zero
- * channels. */
+/* CONV_2D 1x1, stride 1, no padding (no im2col), weights widened at generation time (twice the
+ * bytes): each pixel's inputs expanded once by SXTB16 into even and odd halfword pairs
+ * (es_pw_expand), then one pixel x four output channels per pass, one LDRD of input pairs and
+ * two LDMs of weight words per 4 inputs into eight SMLADs: per channel group of four and per 4
+ * inputs k..k+3, for each channel (w_k, w_k+2), (w_k+1, w_k+3); then the in_c % 4 last inputs
+ * as one word per channel; a last group padded with zero channels. Up to 64 accumulators per
+ * pixel, then requantized in a row (es_requant_row, dsp.c). */
 typedef struct {
   int16_t in_c, out_c;
   int32_t pixels, out_offset, act_min, act_max;
