@@ -34,11 +34,13 @@ def test_the_kernel_set_follows_the_core():
 
 def test_pointwise_weights_are_widened_to_halfword_pairs_per_group_of_four():
     w = np.arange(-20, 10, dtype=np.int8).reshape(5, 6)  # 5 channels (4 + 1), 6 inputs (4 + 2)
-    words = pack_pointwise16(w).view(np.uint32).tolist()
+    bias = np.array([7, -8, 9, -10, 11], dtype=np.int32)
+    words = pack_pointwise16(w, bias).view(np.uint32).tolist()
     pair = lambda lo, hi: (int(lo) & 0xFFFF) | (int(hi) & 0xFFFF) << 16  # noqa: E731
-    group0 = [p for c in range(4) for p in (pair(w[c, 0], w[c, 2]), pair(w[c, 1], w[c, 3]))]
+    group0 = [int(v) & 0xFFFFFFFF for v in bias[:4]]
+    group0 += [p for c in range(4) for p in (pair(w[c, 0], w[c, 2]), pair(w[c, 1], w[c, 3]))]
     group0 += [int(w[c, k]) & 0xFFFFFFFF for k in (4, 5) for c in range(4)]
-    group1 = [pair(w[4, 0], w[4, 2]), pair(w[4, 1], w[4, 3])] + [0, 0] * 3
+    group1 = [11, 0, 0, 0, pair(w[4, 0], w[4, 2]), pair(w[4, 1], w[4, 3])] + [0, 0] * 3
     group1 += [int(w[4, 4]) & 0xFFFFFFFF, 0, 0, 0, int(w[4, 5]) & 0xFFFFFFFF, 0, 0, 0]
     assert words == group0 + group1
 

@@ -36,14 +36,15 @@ def kernel_set_for(core: str | None) -> str:
     return "dsp" if core in DSP_CORES else "portable"
 
 
-def pack_pointwise16(w: np.ndarray) -> np.ndarray:
-    """[out_c, in_c] int8 -> the int32 words of es_pw_groups: per group of 4 channels (zero
-    channels after the last) and per 4 inputs k, for each channel the signed halfword pairs
-    (w_k, w_k+2), (w_k+1, w_k+3), low half first; then per in_c % 4 last input one word per
-    channel."""
+def pack_pointwise16(w: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """[out_c, in_c] int8 and [out_c] int32 -> the int32 words of es_pw_groups: per group of 4
+    channels (zero channels after the last) their 4 biases, then per 4 inputs k, for each
+    channel the signed halfword pairs (w_k, w_k+2), (w_k+1, w_k+3), low half first; then per
+    in_c % 4 last input one word per channel."""
     oc, ic = w.shape
     pad = -oc % 4
     w = np.vstack([w, np.zeros((pad, ic), dtype=w.dtype)]).astype(np.int32)
+    b = np.concatenate([bias.astype(np.int64), np.zeros(pad, np.int64)]).reshape(-1, 4)
     groups = w.reshape(-1, 4, ic)  # [g][ch][k]
     body = ic - ic % 4
     blk = groups[:, :, :body].reshape(len(groups), 4, body // 4, 4)  # [g][ch][b][k]
@@ -52,7 +53,8 @@ def pack_pointwise16(w: np.ndarray) -> np.ndarray:
     main = np.stack([even, odd], -1).transpose(0, 2, 1, 3).reshape(len(groups), -1)  # [g][b][ch][2]
     tail = groups[:, :, body:].transpose(0, 2, 1).reshape(len(groups), -1)  # [g][k][ch]
     words = np.concatenate(
-        [main.astype(np.int64) & 0xFFFFFFFF, tail.astype(np.int64) & 0xFFFFFFFF], 1
+        [b & 0xFFFFFFFF, main.astype(np.int64) & 0xFFFFFFFF, tail.astype(np.int64) & 0xFFFFFFFF],
+        1,
     )
     return np.ascontiguousarray(words.astype(np.uint32).view(np.int32).reshape(-1))
 
@@ -148,12 +150,10 @@ def _pointwise(g: Graph, layer: Layer) -> Layer | None:
         ("pixels", str(int(f["out_h"]) * int(f["out_w"]))),
         ("out_offset", f["out_offset"]), ("act_min", f["act_min"]), ("act_max", f["act_max"]),
     )  # fmt: skip
-    bias = np.concatenate([a["bias_eff"], np.zeros(-oc % 4, dtype=np.int32)])
     rq = requant_constants(a["mult"], a["shift"], _bound(a, oc))
     fields += (("rq_fast", str(int(all_fast(rq)))),)
     arrays = (
-        ("weights", "int32_t", pack_pointwise16(a["weights"].reshape(oc, ic))),
-        ("bias_eff", "int32_t", bias),
+        ("weights", "int32_t", pack_pointwise16(a["weights"].reshape(oc, ic), a["bias_eff"])),
         ("rq", "int32_t", rq),
     )
     # each pixel expanded (es_pw_expand) before its outputs are written: in place too; required
@@ -169,8 +169,7 @@ def _conv(g: Graph, layer: Layer) -> Layer:
     taps = int(f["k_h"]) * int(f["k_w"]) * int(f["in_c"])
     rq = requant_constants(a["mult"], a["shift"], _bound(a, oc))
     arrays = (
-        ("weights", "int32_t", pack_pointwise16(a["weights"].reshape(oc, taps))),
-        ("bias_eff", "int32_t", np.concatenate([a["bias_eff"], np.zeros(-oc % 4, np.int32)])),
+        ("weights", "int32_t", pack_pointwise16(a["weights"].reshape(oc, taps), a["bias_eff"])),
         ("rq", "int32_t", rq),
     )
     fields = (*layer.fields, ("rq_fast", str(int(all_fast(rq)))))

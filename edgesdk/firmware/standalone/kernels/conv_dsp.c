@@ -9,8 +9,8 @@ typedef struct {
   int16_t stride_h, stride_w, dil_h, dil_w, pad_t, pad_l;
   int32_t in_zp, out_offset, act_min, act_max;
   int32_t rq_fast;          /* every channel's requantization constants have the fast form */
-  const int32_t *weights;   /* packed as es_pw_groups reads them, in_c = k_h * k_w * in_c */
-  const int32_t *bias_eff;  /* [ceil(out_c / 4) * 4], zero for the padding channels */
+  const int32_t *weights;   /* packed as es_pw_groups reads them (bias words included), in_c =
+                               k_h * k_w * in_c */
   const int32_t *rq;        /* [out_c][4]: es_requant_rq's constants */
 } es_conv_dsp_params;
 
@@ -40,12 +40,12 @@ ES_FN void es_conv_dsp(const es_conv_dsp_params *p, const int8_t *in, int8_t *ou
   int oy, ox;
   for (oy = 0; oy < p->out_h; ++oy) {
     for (ox = 0; ox < p->out_w; ++ox, out += oc_n) {
-      const int32_t *w = p->weights, *bias = p->bias_eff;
+      const int32_t *w = p->weights;
       es_conv_dsp_gather(p, in, col + 2 * taps, oy, ox);
       es_pw_expand(col + 2 * taps, taps, col);
-      for (oc0 = 0; oc0 < oc_n; oc0 += ES_PW_CHUNK, bias += ES_PW_CHUNK) {
+      for (oc0 = 0; oc0 < oc_n; oc0 += ES_PW_CHUNK) {
         const int32_t count = oc_n - oc0 < ES_PW_CHUNK ? oc_n - oc0 : ES_PW_CHUNK;
-        w = es_pw_groups(col, w, taps, bias, acc, (count + 3) >> 2);
+        w = es_pw_groups(col, w, taps, acc, (count + 3) >> 2);
         es_requant_row(acc, p->rq + 4 * oc0, count, p->out_offset, lo4, hi4, p->rq_fast,
                        out + oc0);
       }
