@@ -14,6 +14,7 @@ from edgesdk.cli.rendering import (
     _key_value_table,
     _pct,
     board_rows,
+    cycle_rows,
     human_bytes,
     render_layers,
 )
@@ -331,6 +332,8 @@ def render_emulation(result: Any, console: Console) -> None:
             f"(TFLite Micro, {kernels}; qemu models no timing; factor: "
             f"{safe(result.cpi_source)})",
         )
+    for name, value in cycle_rows(result):
+        head.add_row(name, value)
     f, r, b = result.flash, result.ram, result.budget
     head.add_row(
         "flash (linked)",

@@ -141,6 +141,8 @@ def render_model_info(
     head.add_row("signatures", safe(", ".join(info.signatures)) or "-")
     float_ops = info.float_ops()
     head.add_row("float ops", safe(", ".join(sorted({o.name for o in float_ops}))) or "none")
+    if info.layout is not None:
+        head.add_row("input layout", safe(info.layout.line()))
     print_table(console, head)
     ops = Table(title="Ops", title_justify="left")
     ops.add_column("op", no_wrap=True)
@@ -420,6 +422,37 @@ def render_layers(rows: tuple[tuple[int, str, int], ...], title: str, console: C
     print_table(console, layers)
 
 
+def cycle_rows(result: Any) -> list[tuple[str, str]]:
+    """Rows for an emulate result's instruction classes (measured) and the cycle ESTIMATE from
+    the core's TRM table over them (with its source), beside the flat-CPI estimate."""
+    if not result.instruction_classes:
+        return []
+    from edgesdk.firmware.cycles import CLASSES
+
+    slowest = max(result.instruction_classes, key=lambda c: sum(c[k] for k in CLASSES))
+    total = sum(slowest[k] for k in CLASSES) or 1
+    parts = [f"{k} {slowest[k]:,} ({100 * slowest[k] / total:.0f}%)" for k in CLASSES if slowest[k]]
+    rows = [
+        (
+            "instruction classes",
+            "; ".join(parts) + f"; LDM/STM registers {slowest['ldm_regs'] + slowest['stm_regs']:,}"
+            f"; branches taken {slowest['branches_taken']:,} (measured, slowest inference)",
+        )
+    ]
+    est = result.cycles_estimate
+    if est:
+        worst = max(est["per_inference"], key=lambda c: c["cycles"])
+        latency = result.estimated_latency_ms_trm
+        at = f" = ~{latency:.2f} ms at {result.clock_mhz} MHz" if latency is not None else ""
+        rows.append((
+            "cycles (ESTIMATE)",
+            f"~{worst['cycles']:,} ({worst['low']:,} to {worst['high']:,}){at}; "
+            f"{safe(est['table'])} cycle table x the classes above, zero wait states, no "
+            f"stalls (low to high: the table's ranges); source: {safe(est['source'])}",
+        ))  # fmt: skip
+    return rows
+
+
 def render_standalone_emulation(result: Any, console: Console) -> None:
     """Bit-exactness, flash/RAM and instructions (total and per layer) of standalone firmware."""
     head = _key_value_table(
@@ -441,6 +474,8 @@ def render_standalone_emulation(result: Any, console: Console) -> None:
             f"~{result.estimated_latency_ms:.2f} ms at {result.clock_mhz} MHz (ESTIMATE: "
             f"instructions x CPI {result.cpi})",
         )
+    for name, value in cycle_rows(result):
+        head.add_row(name, value)
     f, r = result.flash, result.ram
     head.add_row("flash", f"{f['total']:,} B ({f['constants']:,} B model constants)")
     head.add_row(

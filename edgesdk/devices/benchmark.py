@@ -122,6 +122,10 @@ def run_local(model: Path, options: BenchmarkOptions) -> BenchmarkResult:
     """Benchmark on this machine with the same runner script as on devices."""
     if not model.is_file():
         raise BenchmarkError(f"No such model: {model}")
+    if options.input_file:
+        from edgesdk.devices.input_check import check_input_file
+
+        check_input_file(model, options.input_file)
     cmd = [sys.executable, str(RUNNER), *options.argv(str(model), options.input_file)]
     try:
         proc = subprocess.run(
@@ -175,6 +179,10 @@ def run_remote(session: Any, model: Path, options: BenchmarkOptions) -> Benchmar
 
     if not model.is_file():
         raise BenchmarkError(f"No such model: {model}")
+    if options.input_file:
+        from edgesdk.devices.input_check import check_input_file
+
+        check_input_file(model, options.input_file)
     device = session.device
     store, bench, runner = stage_runner(session)
     remote_model = posixpath.join(store.models, f"{sha256_file(model)[:16]}.tflite")

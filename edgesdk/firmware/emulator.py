@@ -41,6 +41,8 @@ class VectorResult:
     expected: int | None = None
     mismatches: int = 0
     instructions: int | None = None  # executed between the markers around Invoke()
+    # the same instructions by class, plus extra counters (cycles.COUNTERS): measured
+    instruction_classes: dict[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,11 @@ class RunResult:
     @property
     def instructions_per_invoke(self) -> tuple[int, ...]:
         return tuple(v.instructions for v in self.vectors if v.instructions is not None)
+
+    @property
+    def classes_per_invoke(self) -> tuple[dict[str, int], ...]:
+        """Executed instructions by class per inference (cycles.COUNTERS), per vector."""
+        return tuple(v.instruction_classes for v in self.vectors if v.instruction_classes)
 
     def require_pass(self) -> None:
         """Raise FirmwareError naming the first mismatching vector, output and element."""
@@ -161,6 +168,27 @@ def read_marks(path: Path) -> tuple[int | None, list[int]]:
         elif parts[:1] == ["overflow"]:
             raise FirmwareError(f"icount plugin saw {parts[1]} marks, more than it records")
     return total, marks
+
+
+def read_class_marks(path: Path) -> list[dict[str, int]]:
+    """The plugin's counters by class at each mark ("classes" names them, "cmark I C..." give
+    them), in mark order; empty from a plugin that does not count classes."""
+    names: list[str] = []
+    rows: list[dict[str, int]] = []
+    if not path.is_file():
+        return rows
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if parts[:1] == ["classes"]:
+            names = parts[1:]
+        elif parts[:1] == ["cmark"] and len(parts) == 2 + len(names):
+            rows.append(dict(zip(names, map(int, parts[2:]), strict=True)))
+    return rows
+
+
+def class_delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    """Counters executed between two marks."""
+    return {name: after[name] - before.get(name, 0) for name in after}
 
 
 def parse_output(text: str) -> tuple[dict[str, int], list[VectorResult], list[str]]:
@@ -282,6 +310,7 @@ def run_firmware(
             ) from e
         seconds = time.monotonic() - start
         total, marks = read_marks(marks_file) if marks_file else (None, [])
+        cmarks = read_class_marks(marks_file) if marks_file else []
     finally:
         if marks_file is not None:
             marks_file.unlink(missing_ok=True)
@@ -332,8 +361,15 @@ def run_firmware(
                 f"icount plugin recorded {len(marks)} marks, expected {expected_marks}"
             )
         overhead = marks[1] - marks[0]
+        classes = len(cmarks) == len(marks)
         vectors = [
-            dataclasses.replace(v, instructions=marks[3 + 2 * i] - marks[2 + 2 * i])
+            dataclasses.replace(
+                v,
+                instructions=marks[3 + 2 * i] - marks[2 + 2 * i],
+                instruction_classes=class_delta(cmarks[3 + 2 * i], cmarks[2 + 2 * i])
+                if classes
+                else None,
+            )
             for i, v in enumerate(vectors)
         ]
     return RunResult(

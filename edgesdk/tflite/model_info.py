@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from edgesdk.errors import InspectionError
+from edgesdk.tflite.layout_record import LayoutRecord, read_layout
 
 FLOAT_TYPES = frozenset({"float32", "float16", "float64", "bfloat16"})
 BOUNDARY_OPS = frozenset({"QUANTIZE", "DEQUANTIZE"})
@@ -152,6 +153,8 @@ class ModelInfo:
     subgraphs: tuple[SubgraphInfo, ...]
     weights_bytes: int
     signatures: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    # the edgesdk_layout record (a PyTorch model's NCHW input taken as NHWC), or None
+    layout: LayoutRecord | None = None
 
     @property
     def graph_bytes(self) -> int:
@@ -244,6 +247,7 @@ class ModelInfo:
             "outputs": [t.to_dict() for t in outputs],
             "dtype_table": [r.to_dict() for r in self.dtype_table()],
             "float_ops": [o.name for o in self.float_ops()],
+            "layout": self.layout.to_dict() if self.layout else None,
         }
         if tensors:
             data["subgraphs"] = [sg.to_dict() for sg in self.subgraphs]
@@ -370,6 +374,7 @@ def _parse(data: bytes, source: str) -> ModelInfo:
         subgraphs=subgraphs,
         weights_bytes=weights,
         signatures=signatures,
+        layout=read_layout(data),
     )
 
 

@@ -294,12 +294,74 @@ def autoencoder() -> Any:
     return keras.Model(inputs, L.Dense(64, activation="sigmoid")(x))
 
 
+def vww_mobilenet() -> Any:
+    """A MobileNet-v1-style visual-wake-words net at benchmark size (MLPerf Tiny VWW shape:
+    96x96x3, width multiplier 0.25: 8 to 256 channels, 13 depthwise-separable blocks, four of
+    them with a stride-2 depthwise step, global average pool, 2 classes)."""
+    keras = _k()
+    L = keras.layers
+    keras.utils.set_random_seed(9)
+    inputs = keras.Input((96, 96, 3))
+    # He init, fan-in 9 for the depthwise kernels (Keras counts 9 x channels): the default
+    # init shrinks the activations 2-8x per layer; by the 10th block they were all 0, the softmax
+    # input scale 7.8e-9, on which LiteRT's reference SOFTMAX aborts the process
+    # (PreprocessSoftmaxScaling: a multiplier <= 1)
+    he = "he_normal"
+    dw_init = keras.initializers.RandomNormal(stddev=(2 / 9) ** 0.5)
+    x = L.Conv2D(8, 3, strides=2, padding="same", activation="relu6", kernel_initializer=he)(inputs)
+    blocks = ((16, 1), (32, 2), (32, 1), (64, 2), (64, 1), (128, 2), *[(128, 1)] * 5,
+              (256, 2), (256, 1))  # fmt: skip
+    for filters, stride in blocks:
+        x = L.DepthwiseConv2D(3, strides=stride, padding="same", activation="relu6",
+                              depthwise_initializer=dw_init)(x)  # fmt: skip
+        x = L.Conv2D(filters, 1, activation="relu6", kernel_initializer=he)(x)
+    x = L.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, L.Dense(2, activation="softmax")(x))
+
+
+def resnet8_cifar() -> Any:
+    """A ResNet-8-style CIFAR-10 classifier (MLPerf Tiny IC shape: 32x32x3, a 16-channel stem,
+    three residual stacks of 16, 32 and 64 channels with ADD skips, the last two entered with
+    stride 2 and a 1x1 stride-2 shortcut, 8x8 average pool, 10 classes)."""
+    keras = _k()
+    L = keras.layers
+    keras.utils.set_random_seed(10)
+    inputs = keras.Input((32, 32, 3))
+    x = L.Conv2D(16, 3, padding="same", activation="relu")(inputs)
+    for filters, stride in ((16, 1), (32, 2), (64, 2)):
+        y = L.Conv2D(filters, 3, strides=stride, padding="same", activation="relu")(x)
+        y = L.Conv2D(filters, 3, padding="same")(y)
+        if stride != 1:
+            x = L.Conv2D(filters, 1, strides=stride)(x)
+        x = L.ReLU()(L.Add()([x, y]))
+    x = L.AveragePooling2D(8)(x)
+    x = L.Flatten()(x)
+    return keras.Model(inputs, L.Dense(10, activation="softmax")(x))
+
+
+def fc_autoencoder() -> Any:
+    """A fully-connected autoencoder at benchmark size (MLPerf Tiny anomaly-detection input:
+    640 features; hidden 128-8-128, ReLU; 640 linear outputs)."""
+    keras = _k()
+    L = keras.layers
+    keras.utils.set_random_seed(11)
+    inputs = keras.Input((640,))
+    x = L.Dense(128, activation="relu")(inputs)
+    x = L.Dense(8, activation="relu")(x)
+    x = L.Dense(128, activation="relu")(x)
+    return keras.Model(inputs, L.Dense(640)(x))
+
+
 WHOLE_MODELS: dict[str, tuple[Callable[[], Any], tuple[int, ...]]] = {
     "digits_cnn": (digits_cnn, (8, 8, 1)),
     "ds_cnn": (ds_cnn, (49, 10, 1)),
     "mobilenet_vww": (mobilenet_vww, (24, 24, 3)),
     "resnet_like": (resnet_like, (16, 16, 3)),
     "autoencoder": (autoencoder, (64,)),
+    # benchmark-sized look-alikes (benchmarks/standalone_vs_cmsis_nn.py)
+    "vww_mobilenet": (vww_mobilenet, (96, 96, 3)),
+    "resnet8_cifar": (resnet8_cifar, (32, 32, 3)),
+    "fc_autoencoder": (fc_autoencoder, (640,)),
 }
 
 

@@ -57,3 +57,24 @@ def test_truncated_and_foreign_files(tmp_path, int8_model):
     assert r.exit_code == 1 and "truncated" in r.stderr and r.stderr.strip().count("\n") == 0
     r = CliRunner().invoke(app, ["inspect", str(tmp_path / "nothing.tflite")])
     assert r.exit_code == 1 and "No such .tflite file" in r.stderr
+
+
+def test_inspect_shows_the_recorded_input_layout(int8_model, tmp_path):
+    """A model with an edgesdk_layout record (what a PyTorch model's conversion writes): inspect's
+    result, JSON and table say the layout; a model without one says nothing of it."""
+    from edgesdk.tflite.layout_record import LayoutRecord, add_layout
+
+    record = LayoutRecord("pytorch", "NCHW", "NHWC", (1, 1, 8, 8), (1, 8, 8, 1))
+    tagged = tmp_path / "tagged.tflite"
+    tagged.write_bytes(add_layout(int8_model.read_bytes(), record))
+    assert edgesdk.inspect(tagged).layout == record
+    assert edgesdk.inspect(int8_model).layout is None
+    r = CliRunner().invoke(app, ["inspect", str(tagged), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["layout"]["from"] == "NCHW"
+    r = CliRunner().invoke(app, ["inspect", str(tagged)])
+    words = " ".join(r.output.split())  # the table wraps long cells
+    assert r.exit_code == 0, words
+    assert "input layout NHWC [1, 8, 8, 1]: converted from the PyTorch" in words, words
+    r = CliRunner().invoke(app, ["inspect", str(int8_model)])
+    assert r.exit_code == 0 and "input layout" not in r.output, r.output

@@ -38,6 +38,10 @@ class StandaloneEmulation(JsonResult):
     cpi: float
     seconds: dict[str, float]
     warnings: tuple[str, ...] = ()
+    # per inference, per vector: executed instructions by class + extra counters (measured)
+    instruction_classes: tuple[dict[str, int], ...] = ()
+    # cycles.estimate(): the core's TRM cycle table over those classes, with its source (ESTIMATE)
+    cycles_estimate: dict[str, Any] | None = None
 
     @property
     def fits(self) -> bool:
@@ -53,6 +57,13 @@ class StandaloneEmulation(JsonResult):
             return None
         return max(self.instructions) * self.cpi / (self.clock_mhz * 1e3)
 
+    @property
+    def estimated_latency_ms_trm(self) -> float | None:
+        """Estimated cycles (TRM table x instruction classes) / clock: an ESTIMATE."""
+        from edgesdk.firmware.cycles import latency_ms
+
+        return latency_ms(self.cycles_estimate, self.clock_mhz)
+
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data["vectors"] = list(self.vectors)
@@ -65,6 +76,8 @@ class StandaloneEmulation(JsonResult):
         data["engine"] = ENGINE
         data["estimated_latency_ms"] = self.estimated_latency_ms
         data["latency_is_estimate"] = True
+        data["instruction_classes"] = list(self.instruction_classes)
+        data["estimated_latency_ms_trm"] = self.estimated_latency_ms_trm
         return data
 
 
@@ -99,6 +112,7 @@ def emulate_standalone(
     """
     from edgesdk.firmware import target_board
     from edgesdk.firmware.bundle_input import builtin_target
+    from edgesdk.firmware.cycles import estimate as estimate_cycles
     from edgesdk.firmware.emulator import qemu_command, read_marks, run_firmware, symbol_address
     from edgesdk.firmware.size import section_sizes
     from edgesdk.firmware.toolchain import find_toolchain, icount_plugin
@@ -187,4 +201,6 @@ def emulate_standalone(
         cpi=core.cpi,
         seconds={"firmware_build": round(built.seconds, 3), "run": round(run.seconds, 3)},
         warnings=tuple(target_board.notes(chosen, isa, profile.name)),
+        instruction_classes=run.classes_per_invoke,
+        cycles_estimate=estimate_cycles(run.classes_per_invoke, core.name),
     )

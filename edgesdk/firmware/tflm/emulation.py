@@ -50,6 +50,10 @@ class EmulationResult(JsonResult):
     # (op index, op, instructions inside its Invoke) for vector 0, from the per-layer probe
     layer_instructions: tuple[tuple[int, str, int], ...] = ()
     registrations: tuple[dict[str, Any], ...] = ()  # per op: int8-only or generic (export.json)
+    # per inference, per vector: executed instructions by class + extra counters (measured)
+    instruction_classes: tuple[dict[str, int], ...] = ()
+    # cycles.estimate(): the core's TRM cycle table over those classes, with its source (ESTIMATE)
+    cycles_estimate: dict[str, Any] | None = None
 
     @property
     def estimated_latency_ms(self) -> float | None:
@@ -57,6 +61,13 @@ class EmulationResult(JsonResult):
         if not self.instructions or not self.clock_mhz:
             return None
         return max(self.instructions) * self.cpi / (self.clock_mhz * 1e3)
+
+    @property
+    def estimated_latency_ms_trm(self) -> float | None:
+        """Estimated cycles (TRM table x instruction classes) / clock: an ESTIMATE."""
+        from edgesdk.firmware.cycles import latency_ms
+
+        return latency_ms(self.cycles_estimate, self.clock_mhz)
 
     @property
     def fits(self) -> bool:
@@ -78,6 +89,8 @@ class EmulationResult(JsonResult):
         data["engine"] = Engine.TFLM.value
         data["estimated_latency_ms"] = self.estimated_latency_ms
         data["latency_is_estimate"] = True
+        data["instruction_classes"] = list(self.instruction_classes)
+        data["estimated_latency_ms_trm"] = self.estimated_latency_ms_trm
         return data
 
 
@@ -150,6 +163,7 @@ def emulate(
     """
     from edgesdk.firmware import target_board
     from edgesdk.firmware.cores import CPI_SOURCES
+    from edgesdk.firmware.cycles import estimate as estimate_cycles
     from edgesdk.firmware.emulator import run_firmware
     from edgesdk.firmware.isa import dsp_instructions
     from edgesdk.firmware.size import measure
@@ -227,6 +241,8 @@ def emulate(
         dsp_instructions=dsp,
         layer_instructions=layers,
         registrations=bundle.registrations,
+        instruction_classes=run.classes_per_invoke,
+        cycles_estimate=estimate_cycles(run.classes_per_invoke, core.name),
     )
 
 
