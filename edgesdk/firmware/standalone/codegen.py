@@ -84,9 +84,8 @@ def _comment(text: str) -> str:
 
 def _pointwise_dsp(g: Graph, plan: MemoryPlan, layer: Layer, sym: str, scratch: int | None) -> str:
     x, out = _ptr(g, plan, layer.op.inputs[0]), _ptr(g, plan, layer.op.outputs[0])
-    if layer.op.index in plan.in_place:  # two pixels copied out before they are overwritten
-        return f"es_pointwise16_dsp(&{sym}, {x}, {out}, (es_arena + {scratch}));"
-    return f"es_pointwise16_dsp(&{sym}, {x}, {out}, 0);"
+    # each pixel expanded into the scratch (REQUIRED_SCRATCH) before its outputs are written
+    return f"es_pointwise16_dsp(&{sym}, {x}, {out}, (es_arena + {scratch}));"
 
 
 def _depthwise_dsp(g: Graph, plan: MemoryPlan, layer: Layer, sym: str, scratch: int | None) -> str:
