@@ -25,6 +25,7 @@ class Case:
     summary: str
     model: bytes
     reference: bytes = b""  # the model BUILTIN_REF runs (empty: ``model``; else a check's bait)
+    pairs: bool = False  # two int8 inputs of 65536 values: the first vector is every pair
 
 
 def with_bias_changed(model: bytes, delta: int) -> bytes:
@@ -241,6 +242,13 @@ def differential(cases: list[Case], folder: Path, vectors: int = 3) -> list[str]
             rng = np.random.default_rng(case.seed)
             for v in range(vectors):
                 ins = [random_input(x, rng, after.get(x.index)) for x in xs]
+                if case.pairs and v == 0:
+                    every = np.arange(65536)
+                    ins = [
+                        ((every >> 8) - 128).astype(np.int8),
+                        ((every & 255) - 128).astype(np.int8),
+                    ]
+                    ins = [x.reshape(t.shape) for x, t in zip(ins, xs, strict=True)]
                 feed += [x.tobytes() for x in ins]
                 ref = case.reference or case.model
                 expected.append(reference_outputs(ref, g, ins)[0].tobytes())
@@ -546,6 +554,9 @@ def graph_case(seed: int, kind: str | None = None) -> Case | None:
             if rng.random() < 0.7
             else (int(rng.integers(1, 4)), int(rng.integers(1, 50)))
         )
+        # every one of the 65536 input pairs (int8 I/O), from a stream of its own
+        pairs = not float_io and np.random.default_rng([seed, 27]).random() < 0.3
+        shape = (1, 256, 256, 1) if pairs else shape
         fa, a = _input(g, rng, shape, float_io)
         fb, b = _input(g, rng, shape, float_io)
         inputs, y = [fa, fb], _binary(g, rng, kind, a, b)
@@ -593,4 +604,8 @@ def graph_case(seed: int, kind: str | None = None) -> Case | None:
     out = _output(g, y, float_io)
     name = kind + ("/float" if float_io else "")
     summary = f"{name} in {list(shape)}: {' > '.join(g.notes)}"
-    return Case(seed, name, summary, g.finish(inputs, [out]))
+    if kind in ("ADD", "MUL") and pairs:
+        name, summary = f"{kind}/pairs", f"{summary} (every input pair)"
+    return Case(
+        seed, name, summary, g.finish(inputs, [out]), pairs=kind in ("ADD", "MUL") and pairs
+    )

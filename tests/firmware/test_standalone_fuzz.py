@@ -1,0 +1,69 @@
+"""The random differential check of multi-op models (ADD / MUL of differently quantized inputs,
+a ResNet-style residual, MEAN, pooling, SOFTMAX, chains of random ops, FC autoencoders, float32
+I/O): a short fixed-seed run of every kind, both kernel sets, byte for byte with BUILTIN_REF
+(the long run: scripts/standalone_fuzz.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+
+import flatbuffers
+import numpy as np
+import pytest
+from ai_edge_litert import schema_py_generated as schema
+from standalone_fuzz_models import GRAPH_KINDS, differential, graph_case
+
+from edgesdk.firmware.standalone.engine import compile_model
+
+pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
+
+
+def _cases(per_kind: int) -> list:
+    """``per_kind`` cases of every kind (fixed seeds), float I/O among them."""
+    out = []
+    for kind in GRAPH_KINDS:
+        seeds = (s for s in range(1000) if graph_case(s, kind) is not None)
+        out += [graph_case(next(seeds), kind) for _ in range(per_kind)]
+    return out
+
+
+def test_every_multi_op_kind_is_bit_exact_with_both_kernel_sets(tmp_path):
+    cases = _cases(3)
+    kinds = {c.kind for c in cases}
+    assert {k.split("/")[0] for k in kinds} == set(GRAPH_KINDS)
+    assert any(k.endswith("/float") for k in kinds)
+    ops = set()
+    for c in cases:
+        ops |= {L.op.kind for L in compile_model(c.model, "m", kernels="dsp").layers}
+    wanted = {"ADD", "MUL", "MEAN", "AVERAGE_POOL_2D", "MAX_POOL_2D", "SOFTMAX", "QUANTIZE"}
+    assert wanted | {"DEQUANTIZE", "CONV_2D", "FULLY_CONNECTED"} <= ops
+    assert differential(cases, tmp_path / "fuzz", vectors=4) == []
+
+
+def _with_output_quantization_moved(model: bytes) -> bytes:
+    """``model`` with the int8 tensor its output comes from one zero point step off (int8
+    output: the reference differs by one step wherever it is not clamped), or with its scale
+    1.5 x (a float output after a DEQUANTIZE, where a zero point would cancel out)."""
+    m = schema.ModelT.InitFromObj(schema.Model.GetRootAs(model, 0))
+    sg = m.subgraphs[0]
+    out = int(sg.outputs[0])
+    last = next(op for op in sg.operators if out in list(op.outputs))
+    if sg.tensors[out].type == schema.TensorType.FLOAT32:  # the DEQUANTIZE's input
+        q = sg.tensors[int(last.inputs[0])].quantization
+        q.scale = [float(np.float32(1.5 * s)) for s in q.scale]
+    else:
+        q = sg.tensors[out].quantization
+        q.zeroPoint = [int(z) + (1 if int(z) < 0 else -1) for z in q.zeroPoint]
+    b = flatbuffers.Builder(len(model) + 1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+@pytest.mark.parametrize("kind", ["ADD/float", "MEAN"])
+def test_the_multi_op_check_finds_an_output_off(tmp_path, kind):
+    case = next(c for s in range(200) if (c := graph_case(s)) is not None and c.kind == kind)
+    bait = dataclasses.replace(case, reference=_with_output_quantization_moved(case.model))
+    findings = differential([bait], tmp_path / "fuzz", vectors=4)
+    assert findings and all(f.startswith(f"seed {case.seed} (") for f in findings)
+    assert np.all(["values differ" in f for f in findings])
