@@ -60,6 +60,9 @@ def main() -> int:
                     bad_kinds[kind] = bad_kinds.get(kind, 0) + 1
                     seed = f.split()[1]
                     print(f"  {f}\n    reproduce: --seed {seed} --cases 1 --generators {gen}")
+            so_far = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
+            print(f"  so far {ran} cases ({so_far}), {len(findings)} findings, "
+                  f"{time.monotonic() - start:.0f} s", flush=True)  # fmt: skip
     print(f"{ran} cases (seeds {args.seed}..{args.seed + args.cases - 1}, generators "
           f"{', '.join(gens)}, empty geometries skipped), x2 kernel sets x{args.vectors} inputs; "
           f"{len(findings)} findings; {time.monotonic() - start:.0f} s")  # fmt: skip
