@@ -609,3 +609,28 @@ def graph_case(seed: int, kind: str | None = None) -> Case | None:
     return Case(
         seed, name, summary, g.finish(inputs, [out]), pairs=kind in ("ADD", "MUL") and pairs
     )
+
+
+def issue_case(name: str, seed: int = 0) -> Case:
+    """The shapes of the two third-party models the engine's verification refused (issue 26),
+    with random weights and quantization: ``"resnet_block"`` (16x16x16: conv 3x3 ReLU, conv
+    3x3, ADD of the differently quantized branch and skip, ReLU) and ``"autoencoder"`` (FC
+    640-128-8-128-640, ReLU, float32 I/O)."""
+    rng = np.random.default_rng([seed, 2026])
+    g = _Graph()
+    if name == "resnet_block":
+        fx, x = _input(g, rng, (1, 16, 16, 16), False)
+        y = _weighted(g, rng, x, "CONV_2D", 16, 3, 1, True, act=1)
+        y = _weighted(g, rng, y, "CONV_2D", 16, 3, 1, True, act=0)
+        big = max(x.scale, y.scale)
+        out = g.act(x.shape, float(np.float32(big * 2.0 ** rng.uniform(-1, 1))), -128)
+        g.op("ADD", [y.index, x.index], [out.index], fusedActivationFunction=1)
+        return Case(
+            seed, "RESNET_BLOCK", f"issue 26 {name} seed {seed}", g.finish([fx], [out.index])
+        )
+    fx, x = _input(g, rng, (1, 640), True)
+    y = x
+    for w in (128, 8, 128, 640):
+        y = _weighted(g, rng, y, "FULLY_CONNECTED", w, 0, 1, False, act=int(w != 640))
+    out = _output(g, y, True)
+    return Case(seed, "AUTOENCODER/float", f"issue 26 {name} seed {seed}", g.finish([fx], [out]))

@@ -12,7 +12,7 @@ import flatbuffers
 import numpy as np
 import pytest
 from ai_edge_litert import schema_py_generated as schema
-from standalone_fuzz_models import GRAPH_KINDS, differential, graph_case
+from standalone_fuzz_models import GRAPH_KINDS, differential, graph_case, issue_case
 
 from edgesdk.firmware.standalone.engine import compile_model
 
@@ -67,3 +67,12 @@ def test_the_multi_op_check_finds_an_output_off(tmp_path, kind):
     findings = differential([bait], tmp_path / "fuzz", vectors=4)
     assert findings and all(f.startswith(f"seed {case.seed} (") for f in findings)
     assert np.all(["values differ" in f for f in findings])
+
+
+@pytest.mark.parametrize("name", ["resnet_block", "autoencoder"])
+def test_the_shapes_of_the_two_refused_models_are_bit_exact(tmp_path, name):
+    """Issue 26: a ResNet-style ADD of two differently quantized branches and an FC autoencoder
+    (640-128-8-128-640) with float I/O were refused by the verification of third-party models;
+    their shapes, random weights and quantizations, on many inputs."""
+    cases = [issue_case(name, seed) for seed in range(4)]
+    assert differential(cases, tmp_path / "fuzz", vectors=8) == []
