@@ -634,3 +634,16 @@ def issue_case(name: str, seed: int = 0) -> Case:
         y = _weighted(g, rng, y, "FULLY_CONNECTED", w, 0, 1, False, act=int(w != 640))
     out = _output(g, y, True)
     return Case(seed, "AUTOENCODER/float", f"issue 26 {name} seed {seed}", g.finish([fx], [out]))
+
+
+def pairs_case(kind: str, scales: tuple[float, float, float], zps: tuple[int, int, int],
+               act: int = 0) -> Case:  # fmt: skip
+    """ADD or MUL of two int8 [1, 256, 256, 1] inputs quantized ``scales[:2]``, ``zps[:2]``,
+    output ``scales[2]``, ``zps[2]``, fused activation ``act``: the differential run feeds it
+    every one of the 65536 input pairs."""
+    g = _Graph()
+    shape = (1, 256, 256, 1)
+    a, b, y = (g.act(shape, float(np.float32(s)), z) for s, z in zip(scales, zps, strict=True))
+    g.op(kind, [a.index, b.index], [y.index], fusedActivationFunction=act)
+    model = g.finish([a.index, b.index], [y.index])
+    return Case(0, f"{kind}/pairs", f"{kind} {scales} {zps} act {act}", model, pairs=True)

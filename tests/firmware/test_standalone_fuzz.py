@@ -12,7 +12,7 @@ import flatbuffers
 import numpy as np
 import pytest
 from ai_edge_litert import schema_py_generated as schema
-from standalone_fuzz_models import GRAPH_KINDS, differential, graph_case, issue_case
+from standalone_fuzz_models import GRAPH_KINDS, differential, graph_case, issue_case, pairs_case
 
 from edgesdk.firmware.standalone.engine import compile_model
 
@@ -76,3 +76,14 @@ def test_the_shapes_of_the_two_refused_models_are_bit_exact(tmp_path, name):
     their shapes, random weights and quantizations, on many inputs."""
     cases = [issue_case(name, seed) for seed in range(4)]
     assert differential(cases, tmp_path / "fuzz", vectors=8) == []
+
+
+def test_mul_takes_litert_s_float32_multiplier_over_every_input_pair(tmp_path):
+    """Found by the differential run: LiteRT's MUL computes in1 * in2 / out scale in float32;
+    from the same scales in double, the multiplier was 24 below and 2 of the 65536 pairs came
+    out one step low (104 where BUILTIN_REF gives 105)."""
+    case = pairs_case("MUL", (0.080165334045887, 0.080165334045887, 1.3888065814971924),
+                      (127, 127, -128), act=1)  # fmt: skip
+    layer = compile_model(case.model, "m").layers[0]
+    assert dict(layer.fields)["out_mult"] == "1271953664"  # float32; double: 1271953640
+    assert differential([case], tmp_path / "fuzz", vectors=1) == []
