@@ -554,8 +554,8 @@ def graph_case(seed: int, kind: str | None = None) -> Case | None:
             if rng.random() < 0.7
             else (int(rng.integers(1, 4)), int(rng.integers(1, 50)))
         )
-        # every one of the 65536 input pairs (int8 I/O), from a stream of its own
-        pairs = not float_io and np.random.default_rng([seed, 27]).random() < 0.3
+        # every one of the 65536 input pairs (int8 I/O, 60 %), from a stream of its own
+        pairs = not float_io and np.random.default_rng([seed, 27]).random() < 0.6
         shape = (1, 256, 256, 1) if pairs else shape
         fa, a = _input(g, rng, shape, float_io)
         fb, b = _input(g, rng, shape, float_io)
