@@ -421,6 +421,17 @@ def _weighted(g: _Graph, rng, x: _T, kind: str, out_c: int, k: int, stride: int,
     spread = _spread(rng, (6, 9), (-3, 20))
     w_scales = [_scale(rng, -10, -4) for _ in range(n)]
     weights = rng.integers(-127, 128, size=w_shape).astype(np.int8)
+    # a dead channel, as trained models have them: all-zero weights, a tiny or normal scale
+    # (a stream of its own: the other draws, and so every earlier seed, stay as they were)
+    side = np.random.default_rng([int(np.abs(weights.astype(np.int64)).sum()), 28])
+    if side.random() < 0.25:
+        c = int(side.integers(0, oc))
+        if kind == "DEPTHWISE_CONV_2D":
+            weights[..., c] = 0
+        else:
+            weights[c] = 0
+        if per_channel and side.random() < 0.5:
+            w_scales[c] = float(np.float32(2.0 ** side.uniform(-60, -30)))
     taps = int(np.prod(w_shape)) // oc if kind != "DEPTHWISE_CONV_2D" else k * k
     out_scale = float(np.float32(x.scale * max(w_scales) * np.sqrt(taps) * spread))
     out_zp = _out_zp(rng, a)
