@@ -658,3 +658,14 @@ def pairs_case(kind: str, scales: tuple[float, float, float], zps: tuple[int, in
     g.op(kind, [a.index, b.index], [y.index], fusedActivationFunction=act)
     model = g.finish([a.index, b.index], [y.index])
     return Case(0, f"{kind}/pairs", f"{kind} {scales} {zps} act {act}", model, pairs=True)
+
+
+def float_quantize_case(shape: tuple[int, ...], scale: float, zp: int) -> Case:
+    """One QUANTIZE of a float32 input to int8 (``scale``, ``zp``), the int8 tensor the output."""
+    g = _Graph()
+    f = g.tensor(shape, g.s.TensorType.FLOAT32)
+    x = g.act(shape, scale, zp)
+    g.op("QUANTIZE", [f], [x.index])
+    return Case(
+        0, "QUANTIZE/float", f"QUANTIZE float -> int8 {scale} {zp}", g.finish([f], [x.index])
+    )

@@ -12,9 +12,18 @@ import flatbuffers
 import numpy as np
 import pytest
 from ai_edge_litert import schema_py_generated as schema
-from standalone_fuzz_models import GRAPH_KINDS, differential, graph_case, issue_case, pairs_case
+from standalone_fuzz_models import (
+    GRAPH_KINDS,
+    differential,
+    float_quantize_case,
+    graph_case,
+    issue_case,
+    pairs_case,
+)
 
 from edgesdk.firmware.standalone.engine import compile_model
+from edgesdk.firmware.standalone.hostrun import build_host, run_host
+from edgesdk.firmware.standalone.reference import reference_outputs
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
 
@@ -87,3 +96,20 @@ def test_mul_takes_litert_s_float32_multiplier_over_every_input_pair(tmp_path):
     layer = compile_model(case.model, "m").layers[0]
     assert dict(layer.fields)["out_mult"] == "1271953664"  # float32; double: 1271953640
     assert differential([case], tmp_path / "fuzz", vectors=1) == []
+
+
+def test_float_inputs_beyond_int32_quantize_as_the_reference_without_undefined_behaviour(tmp_path):
+    """Found by the differential run: a float input quantizing beyond int32 (inf, NaN, 1e12
+    at scale 1) was a signed overflow in the C (UBSan stopped it); now INT32_MIN plus the zero
+    point, wrapping, as LiteRT's cast gives on the host."""
+    values = [1e12, -1e12, 3e9, -3e9, np.inf, -np.inf, np.nan, 2147483520.0, -2147483648.0, 1.5]
+    v = np.array(values, dtype=np.float32).reshape(1, -1)
+    for zp in (-128, -1, 0, 127):
+        case = float_quantize_case(v.shape, 1.0, zp)
+        c = compile_model(case.model, "q")
+        (tmp_path / "q_model.h").write_text(c.sources.header)
+        (tmp_path / "q_model.c").write_bytes(c.sources.source)
+        exe = build_host(tmp_path, "q", c.graph, sanitize=True)
+        got = run_host(exe, c.graph, [[v]])[0][0]
+        want = reference_outputs(case.model, c.graph, [v])[0]
+        assert got.tolist() == want.tolist(), zp
