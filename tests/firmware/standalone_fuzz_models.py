@@ -199,7 +199,8 @@ def random_input(
     t: object, rng: np.random.Generator, quant: tuple[float, int] | None
 ) -> np.ndarray:
     """A random input for tensor ``t``: int8 with both limits in it; float32 on and between the
-    steps of ``quant`` (the QUANTIZE after it: exact halves, values beyond the int8 range)."""
+    steps of ``quant`` (the QUANTIZE after it: exact halves, values beyond the int8 range, one
+    in five vectors with a value beyond int32 steps, an infinity or a NaN)."""
     if t.dtype == "int8":  # type: ignore[attr-defined]
         v = rng.integers(-128, 128, size=t.shape).astype(np.int8)  # type: ignore[attr-defined]
         v.flat[: min(2, v.size)] = [-128, 127][: min(2, v.size)]
@@ -208,7 +209,11 @@ def random_input(
     steps = rng.integers(-140, 141, size=t.shape) - zp  # type: ignore[attr-defined]
     frac = rng.choice([0.0, 0.5, -0.5, 0.49999, 0.50001], size=steps.shape)
     noise = np.where(rng.random(steps.shape) < 0.3, rng.uniform(-0.5, 0.5, steps.shape), frac)
-    return ((steps + noise) * scale).astype(np.float32)
+    v = ((steps + noise) * scale).astype(np.float32)
+    if rng.random() < 0.2:  # one value far out: beyond int32 steps, infinite or NaN
+        special = [np.inf, -np.inf, np.nan, 1e12 * scale, -1e12 * scale, 3e9 * scale]
+        v.flat[int(rng.integers(0, v.size))] = special[int(rng.integers(0, len(special)))]
+    return v
 
 
 def differential(cases: list[Case], folder: Path, vectors: int = 3) -> list[str]:
@@ -261,7 +266,15 @@ def differential(cases: list[Case], folder: Path, vectors: int = 3) -> list[str]
     subprocess.run(cmd, check=True, capture_output=True)
     proc = subprocess.run([str(exe)], input=b"".join(feed), capture_output=True, timeout=600)
     if proc.returncode != 0:
-        return [f"the executable failed (exit {proc.returncode}): {proc.stderr[:2000]!r}"]
+        import re
+
+        hit = re.search(rb"fz(\d+)([pd])_model", proc.stderr)  # the model a sanitizer named
+        who = ""
+        if hit:
+            case = cases[int(hit.group(1))]
+            who = f"seed {case.seed} ({'portable' if hit.group(2) == b'p' else 'dsp'}): "
+            who += f"{case.summary}: "
+        return [f"{who}the executable failed (exit {proc.returncode}): {proc.stderr[:2000]!r}"]
     findings, pos = [], 0
     for want, label in zip(expected, labels, strict=True):
         got = proc.stdout[pos : pos + len(want)]

@@ -99,7 +99,8 @@ def test_mul_takes_litert_s_float32_multiplier_over_every_input_pair(tmp_path):
 
 
 def test_float_inputs_beyond_int32_quantize_as_the_reference_without_undefined_behaviour(tmp_path):
-    """Found by the differential run: a float input quantizing beyond int32 (inf, NaN, 1e12
+    """Found probing float inputs (now in the differential run's vectors): a float input
+    quantizing beyond int32 (inf, NaN, 1e12
     at scale 1) was a signed overflow in the C (UBSan stopped it); now INT32_MIN plus the zero
     point, wrapping, as LiteRT's cast gives on the host."""
     values = [1e12, -1e12, 3e9, -3e9, np.inf, -np.inf, np.nan, 2147483520.0, -2147483648.0, 1.5]

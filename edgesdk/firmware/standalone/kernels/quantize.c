@@ -14,7 +14,7 @@ ES_FN void es_quantize_f32(const float *in, int32_t size, float scale, int32_t z
     }
     /* beyond int32, LiteRT's static_cast<int32_t> gives INT32_MIN on the host (x86's
      * cvttss2si), then adds the zero point wrapping: the same here, without undefined
-     * behaviour (found by the differential run: +1e12 was a signed overflow) */
+     * behaviour (+1e12 was a signed overflow, UBSan found it) */
     out[i] = es_clamp((int32_t)((uint32_t)q + (uint32_t)zp), -128, 127);
   }
 }
