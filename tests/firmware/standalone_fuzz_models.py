@@ -562,6 +562,18 @@ def _chain_step(g: _Graph, rng, x: _T, last: bool) -> _T | None:  # noqa: ANN001
     return _weighted(g, rng, x, "FULLY_CONNECTED", int(rng.integers(1, 33)), 0, 1, False)
 
 
+def _reference_accepts(model: bytes) -> bool:
+    """Whether LiteRT prepares ``model`` (it refuses e.g. a dead channel's scale so small that
+    the bias could overflow: such a draw is skipped like an empty geometry)."""
+    from edgesdk.tflite import interpreters
+
+    try:
+        interpreters.litert(model, interpreters.Kernels.REFERENCE)
+    except (RuntimeError, ValueError):
+        return False
+    return True
+
+
 def graph_case(seed: int, kind: str | None = None) -> Case | None:
     """The multi-op model of ``seed`` (``kind``: one of GRAPH_KINDS, else drawn): ADD / MUL of
     two differently quantized inputs, a ResNet-style residual (convolutions + skip, added),
@@ -630,9 +642,10 @@ def graph_case(seed: int, kind: str | None = None) -> Case | None:
     summary = f"{name} in {list(shape)}: {' > '.join(g.notes)}"
     if kind in ("ADD", "MUL") and pairs:
         name, summary = f"{kind}/pairs", f"{summary} (every input pair)"
-    return Case(
-        seed, name, summary, g.finish(inputs, [out]), pairs=kind in ("ADD", "MUL") and pairs
-    )
+    model = g.finish(inputs, [out])
+    if not _reference_accepts(model):
+        return None
+    return Case(seed, name, summary, model, pairs=kind in ("ADD", "MUL") and pairs)
 
 
 def issue_case(name: str, seed: int = 0) -> Case:
