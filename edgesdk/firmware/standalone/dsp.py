@@ -131,10 +131,12 @@ def _conv(g: Graph, layer: Layer) -> Layer:
         ("bias_eff", "int32_t", a["bias_eff"]),
         ("rq", "int32_t", requant_constants(a["mult"], a["shift"])),
     )
-    # the gather buffer of two pixels is required (REQUIRED_SCRATCH): no variant without it
+    # the gather buffer of two pixels is required (REQUIRED_SCRATCH): no variant without it;
+    # in place (layers.row_overlay_shift: two pixels gathered before either is written) too
+    overlay = 2 * taps if layer.overlay_shift is not None else 0
     return dataclasses.replace(
         layer, kernel="conv_dsp", params_type="es_conv_dsp_params", arrays=arrays,
-        scratch=2 * taps, overlay_shift=None, overlay_scratch=0,
+        scratch=2 * taps, overlay_scratch=overlay,
     )  # fmt: skip
 
 
