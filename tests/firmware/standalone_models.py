@@ -299,6 +299,43 @@ def autoencoder() -> Any:
     return keras.Model(inputs, L.Dense(64, activation="sigmoid")(x))
 
 
+def vww_stem() -> Any:
+    """The VWW look-alike's first blocks at a small size: a 3-channel input read by a stride-2
+    3x3 convolution, a widening pointwise, a stride-2 depthwise (the plan puts the input inside
+    the first convolution's output: layers.row_overlay_shift)."""
+    keras = _k()
+    L = keras.layers
+    keras.utils.set_random_seed(7)
+    inputs = keras.Input((24, 20, 3))
+    x = L.Conv2D(8, 3, strides=2, padding="same", activation="relu6")(inputs)
+    x = L.DepthwiseConv2D(3, padding="same", activation="relu6")(x)
+    x = L.Conv2D(16, 1, activation="relu6")(x)
+    x = L.DepthwiseConv2D(3, strides=2, padding="same", activation="relu6")(x)
+    x = L.Conv2D(24, 1, activation="relu6")(x)
+    x = L.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, L.Dense(2, activation="softmax")(x))
+
+
+def resnet_blocks() -> Any:
+    """The ResNet-8 look-alike's stacks at a small size: a stride-1 block (two 3x3 convolutions,
+    ADD) and a stride-2 block with a 1x1 stride-2 shortcut; 3x3 convolutions run over their
+    own input (layers.row_overlay_shift)."""
+    keras = _k()
+    L = keras.layers
+    keras.utils.set_random_seed(8)
+    inputs = keras.Input((14, 12, 3))
+    x = L.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    y = L.Conv2D(8, 3, padding="same", activation="relu")(x)
+    y = L.Conv2D(8, 3, padding="same")(y)
+    x = L.ReLU()(L.Add()([x, y]))
+    y = L.Conv2D(16, 3, strides=2, padding="same", activation="relu")(x)
+    y = L.Conv2D(16, 3, padding="same")(y)
+    s = L.Conv2D(16, 1, strides=2)(x)
+    x = L.ReLU()(L.Add()([s, y]))
+    x = L.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, L.Dense(10, activation="softmax")(x))
+
+
 def vww_mobilenet() -> Any:
     """A MobileNet-v1-style visual-wake-words net at benchmark size (MLPerf Tiny VWW shape:
     96x96x3, width multiplier 0.25: 8 to 256 channels, 13 depthwise-separable blocks, four of
@@ -363,6 +400,8 @@ WHOLE_MODELS: dict[str, tuple[Callable[[], Any], tuple[int, ...]]] = {
     "mobilenet_vww": (mobilenet_vww, (24, 24, 3)),
     "resnet_like": (resnet_like, (16, 16, 3)),
     "autoencoder": (autoencoder, (64,)),
+    "vww_stem": (vww_stem, (24, 20, 3)),
+    "resnet_blocks": (resnet_blocks, (14, 12, 3)),
 }
 # benchmark-sized look-alikes (benchmarks/standalone_vs_cmsis_nn.py): whole_model builds them,
 # the tests that run every WHOLE_MODELS entry on every core do not (too big for the M0 profile

@@ -168,10 +168,13 @@ def _conv(g: Graph, layer: Layer) -> Layer:
         ("rq", "int32_t", rq),
     )
     fields = (*layer.fields, ("rq_fast", str(int(all_fast(rq)))))
-    # the gather buffer of one pixel and its expansion are required (REQUIRED_SCRATCH)
+    # the gather buffer of one pixel and its expansion are required (REQUIRED_SCRATCH); in
+    # place too (layers.row_overlay_shift: a pixel is gathered before its outputs are written,
+    # pixels in raster order)
+    overlay = 3 * taps if layer.overlay_shift is not None else 0
     return dataclasses.replace(
         layer, kernel="conv_dsp", params_type="es_conv_dsp_params", arrays=arrays, fields=fields,
-        scratch=3 * taps, overlay_shift=None, overlay_scratch=0,
+        scratch=3 * taps, overlay_scratch=overlay,
     )  # fmt: skip
 
 
