@@ -16,7 +16,7 @@ from edgesdk.firmware.standalone.planner import MemoryPlan
 
 KERNEL_ORDER = (
     "common", "dsp", "conv2d", "depthwise_conv2d", "pointwise_dsp", "conv_dsp", "depthwise_dsp",
-    "fully_connected_dsp", "fully_connected", "pool2d", "add", "add_dsp", "mul", "mul_dsp", "mean", "pool_dsp", "softmax", "softmax_fixed", "lut", "concatenation", "pad", "quantize",
+    "fully_connected_dsp", "fully_connected", "pool2d", "add", "add_dsp", "resblock", "resblock_dsp", "mul", "mul_dsp", "mean", "pool_dsp", "softmax", "softmax_fixed", "lut", "concatenation", "pad", "quantize",
 )  # fmt: skip
 _CTYPE = {"int8": "int8_t", "float32": "float"}
 PRAGMAS = (
@@ -111,7 +111,18 @@ def _unary(fn: str, g: Graph, plan: MemoryPlan, layer: Layer, sym: str, scratch:
     return f"{fn}(&{sym}, {x}, {out});"
 
 
+def _resblock(g: Graph, plan: MemoryPlan, layer: Layer, sym: str, scratch: int | None) -> str:
+    x, out = _ptr(g, plan, layer.op.inputs[0]), _ptr(g, plan, layer.op.outputs[0])
+    c1, c2, add = (f"&op{p.op.index}" for p in layer.parts)
+    x_first = dict(layer.fields)["x_first"]
+    return (
+        f"es_{layer.kernel}({c1}, {c2}, {add}, {x_first}, {x}, {out}, (es_arena + {scratch}));"
+    )
+
+
 DSP_CALLS = {
+    "resblock": lambda *a: ["/* residual block, row by row (fuse.py) */", _resblock(*a)],
+    "resblock_dsp": lambda *a: ["/* residual block, row by row (fuse.py) */", _resblock(*a)],
     "fully_connected_dsp": lambda *a: [_fully_connected_dsp(*a)],
     "conv_dsp": lambda *a: [_conv_dsp(*a)],
     "pointwise_dsp": lambda *a: [_pointwise_dsp(*a)],
@@ -218,7 +229,7 @@ def generate(
     upper = name.upper()
     attr = " EDGESDK_CONST_SECTION"
     section_attr = f'__attribute__((section("{section}")))' if section else ""
-    used = {L.kernel for L in layers} | {"common"}
+    used = {L.kernel for L in layers} | {P.kernel for L in layers for P in L.parts} | {"common"}
     if "conv_dsp" in used:
         used.add("pointwise_dsp")  # its 2x2 multiply loop
     if "avgpool_dsp" in used or "mean_dsp" in used:
@@ -241,7 +252,7 @@ def generate(
         w(kernel_text(k).encode() + b"\n")
     w(b"/* ---- constants: weights, biases, requantization, tables ---- */\n")
     weight_bytes = 0
-    for L in layers:
+    for L in (P for F in layers for P in (F.parts or (F,))):
         sym = f"op{L.op.index}"
         if L.arrays:
             w(f"/* op {L.op.index} {L.op.kind} '{_comment(L.op.name)}' */\n".encode())

@@ -12,12 +12,15 @@ import numpy as np
 from edgesdk.errors import ExportError
 from edgesdk.firmware.standalone.codegen import Sources, generate
 from edgesdk.firmware.standalone.dsp import KERNEL_SETS, REQUIRED_SCRATCH, specialise
+from edgesdk.firmware.standalone.fuse import KERNELS as FUSED_KERNELS
+from edgesdk.firmware.standalone.fuse import fuse_residual_blocks
 from edgesdk.firmware.standalone.graph import Graph, read_graph
 from edgesdk.firmware.standalone.layers import Layer, build_layer
 from edgesdk.firmware.standalone.order import OrderSearch, best_order
 from edgesdk.firmware.standalone.planner import MemoryPlan, Overlay, plan_memory
 from edgesdk.firmware.standalone.reference import elementwise_table
 
+FUSE_RESIDUAL_BLOCKS = True  # residual blocks run row by row (fuse.py)
 ROW_OVERLAY_TRIALS = 64  # convolutions whose row overlay is tried without, one by one
 
 
@@ -155,9 +158,13 @@ def compile_model(
             lut = elementwise_table(model, g, op)
         layer = build_layer(g, op, lut, integer_only, float_softmax)
         layers.append(specialise(g, layer) if kernels == "dsp" else layer)
+    if FUSE_RESIDUAL_BLOCKS:
+        g, layers = fuse_residual_blocks(g, layers, kernels)
     scratch = {L.op.index: L.scratch for L in layers if L.scratch}
     overlay_scratch = {L.op.index: L.overlay_scratch for L in layers if L.overlay_shift is not None}
-    required = frozenset(L.op.index for L in layers if L.kernel in REQUIRED_SCRATCH)
+    required = frozenset(
+        L.op.index for L in layers if L.kernel in REQUIRED_SCRATCH or L.kernel in FUSED_KERNELS
+    )
 
     def search_with(overlays: tuple[Overlay, ...], order: tuple[int, ...] | None) -> OrderSearch:
         def plan(o: tuple[int, ...], s: dict[int, int] = scratch) -> MemoryPlan:

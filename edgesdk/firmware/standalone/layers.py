@@ -28,6 +28,7 @@ class Layer:
     overlay_shift: int | None = None  # the op may write over its input placed this far in
     overlay_scratch: int = 0  # working memory when it does
     overlay_rows: bool = False  # the overlay is row_overlay_shift's (planned only if it pays)
+    parts: tuple[Layer, ...] = ()  # a fused layer's (fuse.py): their constants, their kernels
 
 
 def _pad(in_size: int, out_size: int, stride: int, dilation: int, k: int, same: bool) -> int:
