@@ -197,6 +197,8 @@ def op_cases() -> dict[str, tuple[Callable[[], Any], tuple[int, ...], dict[str, 
         "float_io": (lambda: single_layer(lambda: L.Dense(6), (10,)), (10,), {"float_io": True}),
         "add_mul_concat": (_add_mul_concat, (6, 5, 4), {}),
         "in_place_chain": (_in_place_chain, (9, 7, 3), {}),
+        "residual_rows": (_residual_rows, (9, 7, 3), {}),
+        "residual_not_fused": (_residual_not_fused, (6, 5, 4), {}),
     }
 
 
@@ -516,6 +518,35 @@ def with_output_quant_of_input(model: bytes) -> bytes:
     b = flatbuffers.Builder(len(model) + 1024)
     b.Finish(m.Pack(b), file_identifier=b"TFL3")
     return bytes(b.Output())
+
+
+def _residual_rows() -> Any:
+    """Residual blocks the engine runs row by row (fuse.py): 3x3 with 5 channels in between and
+    the skip as ADD's second input, then 5x5 with the skip first; the last block's output is
+    the model's."""
+    keras = _k()
+    L = keras.layers
+    keras.utils.set_random_seed(9)
+    inputs = keras.Input((9, 7, 3))
+    x = L.Conv2D(6, 3, padding="same", activation="relu")(inputs)
+    y = L.Conv2D(5, 3, padding="same", activation="relu")(x)
+    y = L.Conv2D(6, 3, padding="same")(y)
+    x = L.Add()([y, x])
+    y = L.Conv2D(4, 5, padding="same", activation="relu6")(x)
+    y = L.Conv2D(6, 5, padding="same")(y)
+    return keras.Model(inputs, L.Add()([x, y]))
+
+
+def _residual_not_fused() -> Any:
+    """A residual block whose first convolution's output is read again (by the concatenation):
+    not fused."""
+    keras = _k()
+    L = keras.layers
+    keras.utils.set_random_seed(10)
+    x = keras.Input((6, 5, 4))
+    a = L.Conv2D(4, 3, padding="same", activation="relu")(x)
+    y = L.Conv2D(4, 3, padding="same")(a)
+    return keras.Model(x, L.Concatenate()([L.Add()([x, y]), a]))
 
 
 def op_model(name: str) -> bytes:

@@ -115,9 +115,7 @@ def _resblock(g: Graph, plan: MemoryPlan, layer: Layer, sym: str, scratch: int |
     x, out = _ptr(g, plan, layer.op.inputs[0]), _ptr(g, plan, layer.op.outputs[0])
     c1, c2, add = (f"&op{p.op.index}" for p in layer.parts)
     x_first = dict(layer.fields)["x_first"]
-    return (
-        f"es_{layer.kernel}({c1}, {c2}, {add}, {x_first}, {x}, {out}, (es_arena + {scratch}));"
-    )
+    return f"es_{layer.kernel}({c1}, {c2}, {add}, {x_first}, {x}, {out}, (es_arena + {scratch}));"
 
 
 DSP_CALLS = {

@@ -29,7 +29,7 @@ class Compiled:
     """A model compiled to C: the graph, its memory plan, its layers (in run order) and the
     sources."""
 
-    graph: Graph
+    graph: Graph  # as read (the plan and the sources: residual blocks fused, fuse.py)
     plan: MemoryPlan
     layers: tuple[Layer, ...]
     sources: Sources
@@ -158,8 +158,9 @@ def compile_model(
             lut = elementwise_table(model, g, op)
         layer = build_layer(g, op, lut, integer_only, float_softmax)
         layers.append(specialise(g, layer) if kernels == "dsp" else layer)
+    read = g  # the model's ops (what Compiled.graph gives: references run them one by one)
     if FUSE_RESIDUAL_BLOCKS:
-        g, layers = fuse_residual_blocks(g, layers, kernels)
+        g, layers = fuse_residual_blocks(g, layers, kernels)  # planned and generated fused
     scratch = {L.op.index: L.scratch for L in layers if L.scratch}
     overlay_scratch = {L.op.index: L.overlay_scratch for L in layers if L.overlay_shift is not None}
     required = frozenset(
@@ -203,4 +204,4 @@ def compile_model(
     by_index = {L.op.index: L for L in layers}
     ordered = [by_index[i] for i in plan.order]
     sources = generate(name, g, plan, ordered, section, banner, _io_text(name, g, integer_only))
-    return Compiled(g, plan, tuple(ordered), sources, time.perf_counter() - start, search)
+    return Compiled(read, plan, tuple(ordered), sources, time.perf_counter() - start, search)

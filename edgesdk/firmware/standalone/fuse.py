@@ -106,5 +106,7 @@ def fuse_residual_blocks(g: Graph, layers: list[Layer], kernels: str) -> tuple[G
     if not fused:
         return g, layers
     new_layers = [fused.get(L.op.index, L) for L in layers if L.op.index not in gone]
-    ops = tuple(fused[op.index].op if op.index in fused else op for op in g.ops if op.index not in gone)
+    ops = tuple(
+        fused[op.index].op if op.index in fused else op for op in g.ops if op.index not in gone
+    )
     return dataclasses.replace(g, ops=ops), new_layers
