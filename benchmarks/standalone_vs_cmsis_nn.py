@@ -64,6 +64,7 @@ from edgesdk.errors import ExportError, FirmwareError  # noqa: E402
 from edgesdk.firmware.cycles import slowest  # noqa: E402
 from edgesdk.firmware.standalone.emulation import emulate_standalone  # noqa: E402
 from edgesdk.firmware.standalone.export import export_standalone  # noqa: E402
+from edgesdk.firmware.standalone.fuse import FUSED_KIND  # noqa: E402
 from edgesdk.firmware.standalone.graph import read_graph  # noqa: E402
 
 CLASSES = ("conv 1x1", "conv", "depthwise", "fully connected", "add/mul", "pool/mean", "other")
@@ -165,8 +166,10 @@ def op_classes(model: bytes) -> dict[int, str]:
 
 def split(layers: tuple[tuple[int, str, int], ...], classes: dict[int, str]) -> dict[str, int]:
     sums = dict.fromkeys(CLASSES, 0)
-    for index, _, n in layers:
-        sums[classes.get(index, "other")] += n
+    for index, kind, n in layers:
+        # a residual block run row by row (fuse.py: two 3x3 convolutions and their ADD, under
+        # the ADD's index) is counted as convolution, its ADD's share included
+        sums["conv" if kind == FUSED_KIND else classes.get(index, "other")] += n
     return sums
 
 
