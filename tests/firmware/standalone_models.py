@@ -199,6 +199,7 @@ def op_cases() -> dict[str, tuple[Callable[[], Any], tuple[int, ...], dict[str, 
         "in_place_chain": (_in_place_chain, (9, 7, 3), {}),
         "residual_rows": (_residual_rows, (9, 7, 3), {}),
         "residual_not_fused": (_residual_not_fused, (6, 5, 4), {}),
+        "residual_pointwise": (_residual_pointwise, (5, 4, 7), {}),
     }
 
 
@@ -535,6 +536,18 @@ def _residual_rows() -> Any:
     y = L.Conv2D(4, 5, padding="same", activation="relu6")(x)
     y = L.Conv2D(6, 5, padding="same")(y)
     return keras.Model(inputs, L.Add()([x, y]))
+
+
+def _residual_pointwise() -> Any:
+    """A residual block of two 1x1 convolutions (fused with the portable kernels: their 1x1
+    kernel plans no gather buffer, the fused one needs it)."""
+    keras = _k()
+    L = keras.layers
+    keras.utils.set_random_seed(11)
+    x = keras.Input((5, 4, 7))
+    y = L.Conv2D(9, 1, padding="same", activation="relu")(x)
+    y = L.Conv2D(7, 1, padding="same")(y)
+    return keras.Model(x, L.Add()([x, y]))
 
 
 def _residual_not_fused() -> Any:

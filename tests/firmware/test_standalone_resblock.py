@@ -53,6 +53,18 @@ def test_residual_blocks_are_fused_and_bit_exact_on_the_host(kernels, tmp_path):
         assert total == 6 * 9 * 7 * 6 and bad == 0, (in_place, bad, total)
 
 
+def test_a_block_of_1x1_convolutions_is_fused_and_bit_exact_with_the_portable_kernels(tmp_path):
+    model = op_model("residual_pointwise")
+    compiled = compile_model(model, "m", kernels="portable")
+    assert [L.kernel for L in compiled.layers] == ["resblock"]
+    for in_place in (False, True):
+        bad, total = _host_mismatches(model, tmp_path / str(in_place), "portable", in_place)
+        assert total == 6 * 5 * 4 * 7 and bad == 0, (in_place, bad, total)
+    # the DSP set runs them as its pointwise kernel: not fused
+    kinds = [L.op.kind for L in compile_model(model, "m", kernels="dsp").layers]
+    assert kinds == ["CONV_2D", "CONV_2D", "ADD"]
+
+
 def test_a_block_whose_intermediate_is_read_again_is_not_fused():
     model = op_model("residual_not_fused")
     for kernels in FUSED:

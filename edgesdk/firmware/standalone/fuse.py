@@ -86,7 +86,9 @@ def _scratch(g: Graph, c1: Layer, c2: Layer) -> int:
     f1, f2 = _fields(c1), _fields(c2)
     row1 = f1["out_w"] * f1["out_c"]
     row = f2["out_w"] * f2["out_c"]
-    return _align(f2["k_h"] * row1) + _align(row) + max(c1.scratch, c2.scratch)
+    # the portable kernel gathers even a 1x1 convolution's pixel (its layer plans no scratch)
+    col = max(c1.scratch, c2.scratch, *(f["k_h"] * f["k_w"] * f["in_c"] for f in (f1, f2)))
+    return _align(f2["k_h"] * row1) + _align(row) + col
 
 
 def fuse_residual_blocks(g: Graph, layers: list[Layer], kernels: str) -> tuple[Graph, list[Layer]]:
