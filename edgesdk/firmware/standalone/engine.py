@@ -12,6 +12,7 @@ import numpy as np
 from edgesdk.errors import ExportError
 from edgesdk.firmware.standalone.codegen import Sources, generate
 from edgesdk.firmware.standalone.dsp import KERNEL_SETS, REQUIRED_SCRATCH, specialise
+from edgesdk.firmware.standalone.portable import specialise as portable_order
 from edgesdk.firmware.standalone.graph import Graph, read_graph
 from edgesdk.firmware.standalone.layers import Layer, build_layer
 from edgesdk.firmware.standalone.order import OrderSearch, best_order
@@ -152,7 +153,8 @@ def compile_model(
         ):
             lut = elementwise_table(model, g, op)
         layer = build_layer(g, op, lut, integer_only, float_softmax)
-        layers.append(specialise(g, layer) if kernels == "dsp" else layer)
+        layer = specialise(g, layer) if kernels == "dsp" else layer
+        layers.append(portable_order(g, layer))  # layers left on the portable kernels
     overlays = tuple(
         Overlay(L.op.index, L.op.inputs[0], L.overlay_shift)
         for L in layers

@@ -42,3 +42,96 @@ ES_INLINE int32_t es_requant_single(int32_t x, int32_t multiplier, int32_t shift
 ES_INLINE int8_t es_clamp(int32_t v, int32_t lo, int32_t hi) {
   return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
 }
+
+/* ---- portable multiply-accumulate over 4 rows (FULLY_CONNECTED, CONV_2D) ----
+ * Weights are packed at generation time (portable.py) as unsigned bytes w + 128, 4 rows
+ * interleaved per input ([i][4]): an unsigned byte loads with an immediate offset in one
+ * instruction on ARMv6-M (a signed one needs a register offset or an extra SXTB). The caller
+ * subtracts 128 * sum(x) from each accumulator, so the sums are exact (mod 2^32, unsigned). */
+ES_LEAF void es_mac4(const int8_t *x, const uint8_t *w, int32_t n, uint32_t *acc) {
+  uint32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+  const int8_t *end = x + n;
+#if defined(__thumb__) && !defined(__thumb2__)
+  /* ARMv6-M (Thumb-1): 4 inputs x 4 rows per pass, 15 instructions per 4 MACs, no spills */
+  const int8_t *end4 = x + (n & ~3);
+  if (x != end4) {
+    uint32_t v, t;
+    __asm__ volatile(
+        "1:\n\t"
+#define ES_MAC4_STEP(XO, W0, W1, W2, W3)                                      \
+  "ldrb %[v], [%[x], #" #XO "]\n\tsxtb %[v], %[v]\n\t"                        \
+  "ldrb %[t], [%[w], #" #W0 "]\n\tmul %[t], %[v]\n\tadd %[a0], %[t]\n\t" \
+  "ldrb %[t], [%[w], #" #W1 "]\n\tmul %[t], %[v]\n\tadd %[a1], %[t]\n\t" \
+  "ldrb %[t], [%[w], #" #W2 "]\n\tmul %[t], %[v]\n\tadd %[a2], %[t]\n\t" \
+  "ldrb %[t], [%[w], #" #W3 "]\n\tmul %[t], %[v]\n\tadd %[a3], %[t]\n\t"
+        ES_MAC4_STEP(0, 0, 1, 2, 3)
+        ES_MAC4_STEP(1, 4, 5, 6, 7)
+        ES_MAC4_STEP(2, 8, 9, 10, 11)
+        ES_MAC4_STEP(3, 12, 13, 14, 15)
+#undef ES_MAC4_STEP
+        "add %[x], #4\n\t"
+        "add %[w], #16\n\t"
+        "cmp %[x], %[e]\n\t"
+        "bne 1b\n\t"
+        : [x] "+l"(x), [w] "+l"(w), [a0] "+l"(a0), [a1] "+l"(a1), [a2] "+l"(a2),
+          [a3] "+l"(a3), [v] "=&l"(v), [t] "=&l"(t)
+        : [e] "h"(end4)
+        : "cc", "memory");
+  }
+#endif
+  while (x != end) {
+    const uint32_t v = (uint32_t)(int32_t)*x++;
+    a0 += v * w[0];
+    a1 += v * w[1];
+    a2 += v * w[2];
+    a3 += v * w[3];
+    w += 4;
+  }
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
+}
+
+ES_LEAF int32_t es_sum8(const int8_t *x, int32_t n) {
+  int32_t s = 0;
+  const int8_t *end = x + n;
+  while (x != end) s += *x++;
+  return s;
+}
+
+/* requantization of a group of rows: single = 1 is FULLY_CONNECTED's single rounding */
+typedef struct {
+  const int32_t *bias_eff; /* rounded up to a multiple of 4 rows (zeros) */
+  const int32_t *mult, *shift;
+  int32_t rows, qstep, single, out_offset, act_min, act_max;
+} es_rows_rq;
+
+ES_FN int8_t *es_store4(const es_rows_rq *q, int32_t o, const uint32_t *acc, int8_t *out) {
+  int k;
+  for (k = 0; k < 4 && o + k < q->rows; ++k) {
+    const int32_t i = (o + k) * q->qstep;
+    const int32_t a = (int32_t)acc[k];
+    const int32_t r = q->single ? es_requant_single(a, q->mult[i], q->shift[i])
+                                : es_requant(a, q->mult[i], q->shift[i]);
+    *out++ = es_clamp(r + q->out_offset, q->act_min, q->act_max);
+  }
+  return out;
+}
+
+/* every row of one contiguous column x[n]: rows rounded up to 4, weights [rows/4][n][4] */
+ES_FN int8_t *es_rows4(const es_rows_rq *q, const int8_t *x, int32_t n, const uint8_t *w,
+                       int8_t *out) {
+  const uint32_t corr = 128u * (uint32_t)es_sum8(x, n);
+  int32_t o;
+  for (o = 0; o < q->rows; o += 4, w += 4 * n) {
+    uint32_t acc[4];
+    acc[0] = (uint32_t)q->bias_eff[o] - corr;
+    acc[1] = (uint32_t)q->bias_eff[o + 1] - corr;
+    acc[2] = (uint32_t)q->bias_eff[o + 2] - corr;
+    acc[3] = (uint32_t)q->bias_eff[o + 3] - corr;
+    es_mac4(x, w, n, acc);
+    out = es_store4(q, o, acc, out);
+  }
+  return out;
+}
