@@ -12,11 +12,11 @@ import numpy as np
 from edgesdk.errors import ExportError
 from edgesdk.firmware.standalone.codegen import Sources, generate
 from edgesdk.firmware.standalone.dsp import KERNEL_SETS, REQUIRED_SCRATCH, specialise
-from edgesdk.firmware.standalone.portable import specialise as portable_order
 from edgesdk.firmware.standalone.graph import Graph, read_graph
 from edgesdk.firmware.standalone.layers import Layer, build_layer
 from edgesdk.firmware.standalone.order import OrderSearch, best_order
 from edgesdk.firmware.standalone.planner import MemoryPlan, Overlay, plan_memory
+from edgesdk.firmware.standalone.portable import specialise as portable_order
 from edgesdk.firmware.standalone.reference import elementwise_table
 
 

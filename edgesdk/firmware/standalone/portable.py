@@ -21,7 +21,9 @@ def pack_rows4(w: np.ndarray) -> np.ndarray:
     rows, taps = w.shape
     pad = -rows % 4
     w = np.vstack([w.astype(np.int16), np.zeros((pad, taps), dtype=np.int16)]) + 128
-    return np.ascontiguousarray(w.reshape(-1, 4, taps).transpose(0, 2, 1).reshape(-1).astype(np.uint8))
+    return np.ascontiguousarray(
+        w.reshape(-1, 4, taps).transpose(0, 2, 1).reshape(-1).astype(np.uint8)
+    )
 
 
 def _pad4(a: np.ndarray) -> np.ndarray:
