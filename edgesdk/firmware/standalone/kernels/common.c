@@ -9,7 +9,7 @@
 #endif
 /* TFLite's integer requantization, bit-exact: SaturatingRoundingDoublingHighMul,
  * RoundingDivideByPOT and the double-rounding MultiplyByQuantizedMultiplier. */
-ES_INLINE int32_t es_srdhm(int32_t a, int32_t b) {
+ES_INLINE int32_t es_srdhm64(int32_t a, int32_t b) {
   int64_t ab;
   int64_t t;
   if (a == b && a == INT32_MIN) return INT32_MAX;
@@ -18,6 +18,42 @@ ES_INLINE int32_t es_srdhm(int32_t a, int32_t b) {
   /* truncating division by 2^31, without a 64-bit division call */
   return (int32_t)(t >= 0 ? (t >> 31) : -((-t) >> 31));
 }
+
+/* floor((A * B + c) / 2^t), exactly, in 32-bit operations (ARMv6-M has no 32x32->64 multiply:
+ * int64 products are __aeabi_lmul calls), c = chi * 2^32 + c. For A <= 2^31, B < 2^31,
+ * c < 2^63, 1 <= t <= 63: the 16-bit halves' products each fit in 32 bits (ah * bl + al * bh
+ * < 2^31 + 2^31), the sum P + c (< 2^62 + 2^63, no overflow) is assembled in hi:lo with
+ * explicit carries, then shifted; the result is taken mod 2^32 as the int64 form's cast to
+ * int32 does. */
+ES_INLINE uint32_t es_mulshr(uint32_t A, uint32_t B, uint32_t chi, uint32_t c, int t) {
+  const uint32_t al = A & 0xFFFFu, ah = A >> 16, bl = B & 0xFFFFu, bh = B >> 16;
+  const uint32_t mid = ah * bl + al * bh;
+  const uint32_t m16 = mid << 16;
+  uint32_t lo = al * bl, hi = ah * bh + (mid >> 16) + chi;
+  lo += m16;
+  hi += lo < m16 ? 1u : 0u;
+  lo += c;
+  hi += lo < c ? 1u : 0u;
+  if (t >= 32) return hi >> (t - 32);
+  return (hi << (32 - t)) | (lo >> t);
+}
+
+/* SaturatingRoundingDoublingHighMul for b >= 0 (every quantized multiplier): with A = |a|,
+ * a * b >= 0 rounds as floor((A b + 2^30) / 2^31), a * b < 0 as -floor((A b + 2^30 - 1) / 2^31)
+ * (the reference's nudge 1 - 2^30 and truncating division); b < 0 takes the int64 form. */
+ES_INLINE int32_t es_srdhm32(int32_t a, int32_t b) {
+  const uint32_t neg = a < 0 ? 1u : 0u;
+  uint32_t q;
+  if (b < 0) return es_srdhm64(a, b);
+  q = es_mulshr(neg ? 0u - (uint32_t)a : (uint32_t)a, (uint32_t)b, 0u, (1u << 30) - neg, 31);
+  return (int32_t)(neg ? 0u - q : q);
+}
+
+#if defined(__thumb__) && !defined(__thumb2__)
+#define es_srdhm es_srdhm32 /* ARMv6-M */
+#else
+#define es_srdhm es_srdhm64
+#endif
 
 ES_INLINE int32_t es_rdbpot(int32_t x, int exponent) {
   const int32_t mask = (int32_t)((1u << exponent) - 1u);
@@ -34,10 +70,34 @@ ES_INLINE int32_t es_requant(int32_t x, int32_t multiplier, int32_t shift) {
 
 /* The single-rounding form LiteRT's per-channel FULLY_CONNECTED reference path matches
  * (verified on every output of the tests): (x * m + 2^(30 - shift)) >> (31 - shift). */
-ES_INLINE int32_t es_requant_single(int32_t x, int32_t multiplier, int32_t shift) {
+ES_INLINE int32_t es_requant_single64(int32_t x, int32_t multiplier, int32_t shift) {
   const int total = 31 - shift;
   return (int32_t)(((int64_t)x * multiplier + ((int64_t)1 << (total - 1))) >> total);
 }
+
+/* the same in 32-bit operations, for multiplier >= 0 and 1 <= t = 31 - shift <= 63, h = 2^(t-1):
+ * x >= 0: floor((X m + h) / 2^t); x < 0: floor((-X m + h) / 2^t) = -floor((X m + h - 1) / 2^t) */
+ES_INLINE int32_t es_requant_single32(int32_t x, int32_t multiplier, int32_t shift) {
+  const int total = 31 - shift;
+  const uint32_t neg = x < 0 ? 1u : 0u;
+  uint32_t q;
+  uint32_t chi = 0, c;
+  if (multiplier < 0 || total < 1 || total > 63) return es_requant_single64(x, multiplier, shift);
+  if (total <= 32) {
+    c = (1u << (total - 1)) - neg;
+  } else { /* h = 2^(total - 33) * 2^32; h - 1 borrows from the high word */
+    chi = (1u << (total - 33)) - neg;
+    c = 0u - neg;
+  }
+  q = es_mulshr(neg ? 0u - (uint32_t)x : (uint32_t)x, (uint32_t)multiplier, chi, c, total);
+  return (int32_t)(neg ? 0u - q : q);
+}
+
+#if defined(__thumb__) && !defined(__thumb2__)
+#define es_requant_single es_requant_single32 /* ARMv6-M */
+#else
+#define es_requant_single es_requant_single64
+#endif
 
 ES_INLINE int8_t es_clamp(int32_t v, int32_t lo, int32_t hi) {
   return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
