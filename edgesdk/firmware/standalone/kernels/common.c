@@ -167,16 +167,34 @@ typedef struct {
   int32_t rows, qstep, single, out_offset, act_min, act_max;
 } es_rows_rq;
 
-ES_FN int8_t *es_store4(const es_rows_rq *q, int32_t o, const uint32_t *acc, int8_t *out) {
-  int k;
-  for (k = 0; k < 4 && o + k < q->rows; ++k) {
-    const int32_t i = (o + k) * q->qstep;
-    const int32_t a = (int32_t)acc[k];
-    const int32_t r = q->single ? es_requant_single(a, q->mult[i], q->shift[i])
-                                : es_requant(a, q->mult[i], q->shift[i]);
-    *out++ = es_clamp(r + q->out_offset, q->act_min, q->act_max);
+/* one function per rounding, so neither carries the other's code or spills */
+ES_LEAF int8_t *es_store4_double(const es_rows_rq *q, int32_t o, const uint32_t *acc, int8_t *out) {
+  const int32_t n = q->rows - o < 4 ? q->rows - o : 4;
+  const int32_t *mult = q->mult + o, *shift = q->shift + o;
+  const int32_t off = q->out_offset, lo = q->act_min, hi = q->act_max;
+  int32_t k;
+  for (k = 0; k < n; ++k) {
+    const int32_t r = es_requant((int32_t)acc[k], mult[k], shift[k]) + off;
+    out[k] = (int8_t)(r < lo ? lo : (r > hi ? hi : r));
   }
-  return out;
+  return out + n;
+}
+
+ES_LEAF int8_t *es_store4_single(const es_rows_rq *q, int32_t o, const uint32_t *acc, int8_t *out) {
+  const int32_t n = q->rows - o < 4 ? q->rows - o : 4;
+  const int32_t i = o * q->qstep;
+  const int32_t *mult = q->mult + i, *shift = q->shift + i, step = q->qstep;
+  const int32_t off = q->out_offset, lo = q->act_min, hi = q->act_max;
+  int32_t k;
+  for (k = 0; k < n; ++k) {
+    const int32_t r = es_requant_single((int32_t)acc[k], mult[k * step], shift[k * step]) + off;
+    out[k] = (int8_t)(r < lo ? lo : (r > hi ? hi : r));
+  }
+  return out + n;
+}
+
+ES_FN int8_t *es_store4(const es_rows_rq *q, int32_t o, const uint32_t *acc, int8_t *out) {
+  return q->single ? es_store4_single(q, o, acc, out) : es_store4_double(q, o, acc, out);
 }
 
 /* every row of one contiguous column x[n]: rows rounded up to 4, weights [rows/4][n][4] */

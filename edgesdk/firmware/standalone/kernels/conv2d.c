@@ -27,11 +27,29 @@ ES_FN void es_conv_rq(const es_conv_params *p, es_rows_rq *q) {
   q->act_max = p->act_max;
 }
 
+/* one receptive field into `col`, the padding as the input zero point */
+ES_FN void es_conv_gather(const es_conv_params *p, const int8_t *in, int y0, int x0, int8_t *dst) {
+  const int ic = p->in_c;
+  int ky, kx, c;
+  for (ky = 0; ky < p->k_h; ++ky) {
+    const int y = y0 + ky * p->dil_h;
+    for (kx = 0; kx < p->k_w; ++kx, dst += ic) {
+      const int x = x0 + kx * p->dil_w;
+      if (y < 0 || y >= p->in_h || x < 0 || x >= p->in_w) {
+        for (c = 0; c < ic; ++c) dst[c] = (int8_t)p->in_zp;
+      } else {
+        const int8_t *s = in + ((int32_t)y * p->in_w + x) * ic;
+        for (c = 0; c < ic; ++c) dst[c] = s[c];
+      }
+    }
+  }
+}
+
 /* `col`: k_h * k_w * in_c bytes of scratch (NULL for a 1x1 convolution without padding). */
 ES_FN void es_conv2d(const es_conv_params *p, const int8_t *in, int8_t *out, int8_t *col) {
   const int ic = p->in_c, kw = p->k_w, kh = p->k_h;
   const int32_t taps = (int32_t)kh * kw * ic;
-  int oy, ox, ky, kx, c;
+  int oy, ox;
   es_rows_rq q;
   es_conv_rq(p, &q);
   for (oy = 0; oy < p->out_h; ++oy) {
@@ -42,19 +60,7 @@ ES_FN void es_conv2d(const es_conv_params *p, const int8_t *in, int8_t *out, int
       if (!col) {
         src = in + ((int32_t)y0 * p->in_w + x0) * ic;
       } else {
-        int8_t *dst = col;
-        for (ky = 0; ky < kh; ++ky) {
-          const int y = y0 + ky * p->dil_h;
-          for (kx = 0; kx < kw; ++kx, dst += ic) {
-            const int x = x0 + kx * p->dil_w;
-            if (y < 0 || y >= p->in_h || x < 0 || x >= p->in_w) {
-              for (c = 0; c < ic; ++c) dst[c] = (int8_t)p->in_zp;
-            } else {
-              const int8_t *s = in + ((int32_t)y * p->in_w + x) * ic;
-              for (c = 0; c < ic; ++c) dst[c] = s[c];
-            }
-          }
-        }
+        es_conv_gather(p, in, y0, x0, col);
       }
       out = es_rows4(&q, src, taps, p->weights, out);
     }
@@ -101,9 +107,12 @@ ES_FN void es_conv_runs(const es_conv_params *p, const int8_t *in, int y0, int x
 }
 
 /* The same convolution without scratch memory (when the planner finds that the `col` buffer
- * would raise the peak): taps are read from the input in runs, padding from zp_row. */
+ * would raise the peak): the receptive field is gathered into the end of the output tensor,
+ * not written yet (the op never runs in place here), while the pixel's outputs stay below it;
+ * the last pixels read their taps in runs from the input (padding from zp_row). */
 ES_FN void es_conv2d_nocol(const es_conv_params *p, const int8_t *in, int8_t *out) {
   const int32_t taps = (int32_t)p->k_h * p->k_w * p->in_c;
+  int8_t *col = out + (int32_t)p->out_h * p->out_w * p->out_c - taps;
   int oy, ox;
   int32_t o;
   es_rows_rq q;
@@ -115,6 +124,11 @@ ES_FN void es_conv2d_nocol(const es_conv_params *p, const int8_t *in, int8_t *ou
       const uint8_t *w = p->weights;
       int32_t sum = 0;
       uint32_t corr;
+      if (out + p->out_c <= col) {
+        es_conv_gather(p, in, y0, x0, col);
+        out = es_rows4(&q, col, taps, w, out);
+        continue;
+      }
       es_conv_runs(p, in, y0, x0, w, 0, &sum);
       corr = 128u * (uint32_t)sum;
       for (o = 0; o < p->out_c; o += 4, w += 4 * taps) {
