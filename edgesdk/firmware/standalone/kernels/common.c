@@ -50,7 +50,47 @@ ES_INLINE int32_t es_srdhm32(int32_t a, int32_t b) {
 }
 
 #if defined(__thumb__) && !defined(__thumb2__)
-#define es_srdhm es_srdhm32 /* ARMv6-M */
+/* ARMv6-M: es_srdhm32 in 28 Thumb-1 instructions, the carries through ADDS / ADCS (a
+ * multiplier known to the compiler takes the C form, which it folds: ADD's 3 per element) */
+ES_INLINE int32_t es_srdhm_v6m(int32_t a, int32_t b) {
+  uint32_t s, al, ah, bl, bh;
+  if (__builtin_constant_p(b) || b < 0) return es_srdhm32(a, b);
+  __asm__(".syntax unified\n\t"
+          "asrs %[s], %[a], #31\n\t" /* s = a < 0 ? -1 : 0 */
+          "eors %[a], %[s]\n\t"
+          "subs %[a], %[s]\n\t" /* A = |a| */
+          "uxth %[al], %[a]\n\t"
+          "lsrs %[ah], %[a], #16\n\t"
+          "uxth %[bl], %[b]\n\t"
+          "lsrs %[bh], %[b], #16\n\t"
+          "movs %[a], %[al]\n\t"
+          "muls %[a], %[bl], %[a]\n\t"   /* lo = al bl */
+          "muls %[al], %[bh], %[al]\n\t" /* al bh */
+          "muls %[bh], %[ah], %[bh]\n\t" /* hi = ah bh */
+          "muls %[ah], %[bl], %[ah]\n\t" /* ah bl */
+          "adds %[ah], %[ah], %[al]\n\t" /* mid < 2^32 */
+          "lsls %[al], %[ah], #16\n\t"
+          "lsrs %[ah], %[ah], #16\n\t"
+          "adds %[a], %[a], %[al]\n\t"
+          "adcs %[bh], %[ah]\n\t" /* hi:lo = A b */
+          "movs %[al], #1\n\t"
+          "lsls %[al], %[al], #30\n\t"
+          "adds %[al], %[al], %[s]\n\t" /* c = 2^30 - (a < 0) */
+          "movs %[ah], #0\n\t"
+          "adds %[a], %[a], %[al]\n\t"
+          "adcs %[bh], %[ah]\n\t" /* hi:lo = A b + c */
+          "lsrs %[a], %[a], #31\n\t"
+          "lsls %[bh], %[bh], #1\n\t"
+          "orrs %[a], %[bh]\n\t" /* q = (A b + c) >> 31 */
+          "eors %[a], %[s]\n\t"
+          "subs %[a], %[a], %[s]\n\t" /* a < 0 ? -q : q */
+          : [a] "+l"(a), [s] "=&l"(s), [al] "=&l"(al), [ah] "=&l"(ah), [bl] "=&l"(bl),
+            [bh] "=&l"(bh)
+          : [b] "l"(b)
+          : "cc");
+  return a;
+}
+#define es_srdhm es_srdhm_v6m
 #else
 #define es_srdhm es_srdhm64
 #endif
