@@ -208,7 +208,7 @@ typedef struct {
 } es_rows_rq;
 
 /* one function per rounding, so neither carries the other's code or spills */
-ES_LEAF int8_t *es_store4_double(const es_rows_rq *q, int32_t o, const uint32_t *acc, int8_t *out) {
+ES_LEAF int8_t *es_store4_twice(const es_rows_rq *q, int32_t o, const uint32_t *acc, int8_t *out) {
   const int32_t n = q->rows - o < 4 ? q->rows - o : 4;
   const int32_t *mult = q->mult + o, *shift = q->shift + o;
   const int32_t off = q->out_offset, lo = q->act_min, hi = q->act_max;
@@ -220,7 +220,7 @@ ES_LEAF int8_t *es_store4_double(const es_rows_rq *q, int32_t o, const uint32_t 
   return out + n;
 }
 
-ES_LEAF int8_t *es_store4_single(const es_rows_rq *q, int32_t o, const uint32_t *acc, int8_t *out) {
+ES_LEAF int8_t *es_store4_once(const es_rows_rq *q, int32_t o, const uint32_t *acc, int8_t *out) {
   const int32_t n = q->rows - o < 4 ? q->rows - o : 4;
   const int32_t i = o * q->qstep;
   const int32_t *mult = q->mult + i, *shift = q->shift + i, step = q->qstep;
@@ -234,7 +234,7 @@ ES_LEAF int8_t *es_store4_single(const es_rows_rq *q, int32_t o, const uint32_t 
 }
 
 ES_FN int8_t *es_store4(const es_rows_rq *q, int32_t o, const uint32_t *acc, int8_t *out) {
-  return q->single ? es_store4_single(q, o, acc, out) : es_store4_double(q, o, acc, out);
+  return q->single ? es_store4_once(q, o, acc, out) : es_store4_twice(q, o, acc, out);
 }
 
 /* every row of one contiguous column x[n]: rows rounded up to 4, weights [rows/4][n][4] */
