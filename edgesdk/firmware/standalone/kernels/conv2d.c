@@ -112,7 +112,9 @@ ES_FN void es_conv_runs(const es_conv_params *p, const int8_t *in, int y0, int x
  * the last pixels read their taps in runs from the input (padding from zp_row). */
 ES_FN void es_conv2d_nocol(const es_conv_params *p, const int8_t *in, int8_t *out) {
   const int32_t taps = (int32_t)p->k_h * p->k_w * p->in_c;
-  int8_t *col = out + (int32_t)p->out_h * p->out_w * p->out_c - taps;
+  const int32_t col_at = (int32_t)p->out_h * p->out_w * p->out_c - taps; /* may be < 0 */
+  int8_t *const col = col_at >= 0 ? out + col_at : out;
+  int32_t written = 0;
   int oy, ox;
   int32_t o;
   es_rows_rq q;
@@ -124,7 +126,8 @@ ES_FN void es_conv2d_nocol(const es_conv_params *p, const int8_t *in, int8_t *ou
       const uint8_t *w = p->weights;
       int32_t sum = 0;
       uint32_t corr;
-      if (out + p->out_c <= col) {
+      written += p->out_c;
+      if (written <= col_at) {
         es_conv_gather(p, in, y0, x0, col);
         out = es_rows4(&q, col, taps, w, out);
         continue;
