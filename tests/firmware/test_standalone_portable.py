@@ -1,5 +1,5 @@
-"""The portable kernels' ARMv6-M paths: weights packed 4 rows per pass as w + 128 bytes
-(portable.py, es_mac4 in kernels/common.c: inline Thumb-1 assembly on ARMv6-M, C elsewhere), the
+"""The portable kernels' ARMv6-M paths: weights packed 8 rows per pass as w + 128 bytes
+(portable.py, es_mac8 in kernels/common.c: inline Thumb-1 assembly on ARMv6-M, C elsewhere), the
 convolution without scratch (gathered into the output's unwritten end; the last pixels in runs),
 bit-exact with BUILTIN_REF on the emulated Cortex-M0 on random models (zero points at the
 limits, extreme multipliers) as on the host."""
@@ -12,17 +12,17 @@ from standalone_fuzz_models import random_case
 from standalone_models import whole_model
 
 from edgesdk.firmware.standalone.engine import compile_model
-from edgesdk.firmware.standalone.portable import pack_rows4
+from edgesdk.firmware.standalone.portable import pack_rows
 
 
-def test_rows_are_packed_four_per_pass_as_unsigned_bytes():
-    w = np.arange(-30, 30, dtype=np.int8).reshape(6, 10)  # 6 rows: one group and a padded one
-    got = pack_rows4(w)
-    assert got.dtype == np.uint8 and got.size == 8 * 10
-    for r in range(8):
+def test_rows_are_packed_eight_per_pass_as_unsigned_bytes():
+    w = np.arange(-60, 60, dtype=np.int8).reshape(12, 10)  # 12 rows: one group and a padded one
+    got = pack_rows(w)
+    assert got.dtype == np.uint8 and got.size == 16 * 10
+    for r in range(16):
         for i in range(10):
-            want = int(w[r, i]) + 128 if r < 6 else 128  # padding rows: weight 0
-            assert got[(r // 4) * 40 + i * 4 + r % 4] == want, (r, i)
+            want = int(w[r, i]) + 128 if r < 12 else 128  # padding rows: weight 0
+            assert got[(r // 8) * 80 + i * 8 + r % 8] == want, (r, i)
 
 
 def test_the_portable_layers_carry_packed_weights_and_a_zero_point_row():
@@ -32,7 +32,7 @@ def test_the_portable_layers_carry_packed_weights_and_a_zero_point_row():
     f = dict(conv.fields)
     assert arrays["weights"][0] == "uint8_t"
     assert arrays["zp_row"][1].tolist() == [int(f["in_zp"])] * (int(f["k_w"]) * int(f["in_c"]))
-    assert len(arrays["bias_eff"][1]) % 4 == 0
+    assert len(arrays["bias_eff"][1]) % 8 == 0
     # the first convolution runs without scratch: its gather goes to the output's end
     assert "es_conv2d_nocol(&op0," in c.sources.source.decode()
 

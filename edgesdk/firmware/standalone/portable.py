@@ -1,10 +1,10 @@
 """Portable-kernel weight packing (the C99 kernels the host, Cortex-M0/M0+ and every core without
 the DSP extension run), applied at generation time to the layers the DSP set did not take.
 
-CONV_2D and FULLY_CONNECTED multiply 4 output channels per pass (``es_mac4`` in
-kernels/common.c): weights [ceil(rows / 4)][taps][4] as unsigned bytes w + 128 (one LDRB with an
+CONV_2D and FULLY_CONNECTED multiply 8 output channels per pass (``es_mac8`` in
+kernels/common.c): weights [ceil(rows / 8)][taps][8] as unsigned bytes w + 128 (one LDRB with an
 immediate offset on ARMv6-M, no sign extension; the kernel subtracts 128 * sum(input) once per
-column), rows rounded up to 4 with zero weights and zero bias."""
+column), rows rounded up to 8 with zero weights and zero bias."""
 
 from __future__ import annotations
 
@@ -15,28 +15,29 @@ import numpy as np
 from edgesdk.firmware.standalone.graph import Graph
 from edgesdk.firmware.standalone.layers import Layer
 
+GROUP = 8  # ES_G in kernels/common.c: output channels per pass
 
-def pack_rows4(w: np.ndarray) -> np.ndarray:
-    """[rows, taps] int8 -> uint8 [ceil(rows / 4)][taps][4] of w + 128 (padding rows: 128)."""
+
+def pack_rows(w: np.ndarray) -> np.ndarray:
+    """[rows, taps] int8 -> uint8 [ceil(rows / 8)][taps][8] of w + 128 (padding rows: 128)."""
     rows, taps = w.shape
-    pad = -rows % 4
+    pad = -rows % GROUP
     w = np.vstack([w.astype(np.int16), np.zeros((pad, taps), dtype=np.int16)]) + 128
-    return np.ascontiguousarray(
-        w.reshape(-1, 4, taps).transpose(0, 2, 1).reshape(-1).astype(np.uint8)
-    )
+    w = w.reshape(-1, GROUP, taps).transpose(0, 2, 1)
+    return np.ascontiguousarray(w.reshape(-1).astype(np.uint8))
 
 
-def _pad4(a: np.ndarray) -> np.ndarray:
-    return np.concatenate([a, np.zeros(-len(a) % 4, dtype=a.dtype)])
+def _pad_rows(a: np.ndarray) -> np.ndarray:
+    return np.concatenate([a, np.zeros(-len(a) % GROUP, dtype=a.dtype)])
 
 
 def _repack(layer: Layer, rows: int) -> Layer:
     arrays = []
     for suffix, ctype, data in layer.arrays:
         if suffix == "weights":
-            arrays.append((suffix, "uint8_t", pack_rows4(np.asarray(data).reshape(rows, -1))))
+            arrays.append((suffix, "uint8_t", pack_rows(np.asarray(data).reshape(rows, -1))))
         elif suffix == "bias_eff":
-            arrays.append((suffix, ctype, _pad4(np.asarray(data))))
+            arrays.append((suffix, ctype, _pad_rows(np.asarray(data))))
         else:
             arrays.append((suffix, ctype, data))
     return dataclasses.replace(layer, arrays=tuple(arrays))

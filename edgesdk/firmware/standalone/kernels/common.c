@@ -143,54 +143,66 @@ ES_INLINE int8_t es_clamp(int32_t v, int32_t lo, int32_t hi) {
   return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
 }
 
-/* ---- portable multiply-accumulate over 4 rows (FULLY_CONNECTED, CONV_2D) ----
- * Weights are packed at generation time (portable.py) as unsigned bytes w + 128, 4 rows
- * interleaved per input ([i][4]): an unsigned byte loads with an immediate offset in one
+/* ---- portable multiply-accumulate over ES_G = 8 rows (FULLY_CONNECTED, CONV_2D) ----
+ * Weights are packed at generation time (portable.py) as unsigned bytes w + 128, 8 rows
+ * interleaved per input ([i][8]): an unsigned byte loads with an immediate offset in one
  * instruction on ARMv6-M (a signed one needs a register offset or an extra SXTB). The caller
  * subtracts 128 * sum(x) from each accumulator, so the sums are exact (mod 2^32, unsigned). */
-ES_LEAF void es_mac4(const int8_t *x, const uint8_t *w, int32_t n, uint32_t *acc) {
-  uint32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+#define ES_G 8
+ES_LEAF void es_mac8(const int8_t *x, const uint8_t *w, int32_t n, uint32_t *acc) {
   const int8_t *end = x + n;
+  int k;
 #if defined(__thumb__) && !defined(__thumb2__)
-  /* ARMv6-M (Thumb-1): 4 inputs x 4 rows per pass, 15 instructions per 4 MACs, no spills */
-  const int8_t *end4 = x + (n & ~3);
-  if (x != end4) {
+  /* ARMv6-M: 4 inputs x 8 rows per pass, 27 instructions per input (3.4 per MAC); rows 0-3
+   * accumulate in low registers, rows 4-7 in r8-r11 (ADD to a high register is one
+   * instruction), the loop end in r12 */
+  if (n >= 4) {
+    uint32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    register uint32_t a4 __asm__("r8") = acc[4];
+    register uint32_t a5 __asm__("r9") = acc[5];
+    register uint32_t a6 __asm__("r10") = acc[6];
+    register uint32_t a7 __asm__("r11") = acc[7];
+    register const int8_t *end4 __asm__("r12") = x + (n & ~3);
     uint32_t v, t;
     __asm__ volatile(
+        ".syntax unified\n\t"
         "1:\n\t"
-#define ES_MAC4_STEP(XO, W0, W1, W2, W3)                                      \
-  "ldrb %[v], [%[x], #" #XO "]\n\tsxtb %[v], %[v]\n\t"                        \
-  "ldrb %[t], [%[w], #" #W0 "]\n\tmul %[t], %[v]\n\tadd %[a0], %[t]\n\t" \
-  "ldrb %[t], [%[w], #" #W1 "]\n\tmul %[t], %[v]\n\tadd %[a1], %[t]\n\t" \
-  "ldrb %[t], [%[w], #" #W2 "]\n\tmul %[t], %[v]\n\tadd %[a2], %[t]\n\t" \
-  "ldrb %[t], [%[w], #" #W3 "]\n\tmul %[t], %[v]\n\tadd %[a3], %[t]\n\t"
-        ES_MAC4_STEP(0, 0, 1, 2, 3)
-        ES_MAC4_STEP(1, 4, 5, 6, 7)
-        ES_MAC4_STEP(2, 8, 9, 10, 11)
-        ES_MAC4_STEP(3, 12, 13, 14, 15)
-#undef ES_MAC4_STEP
-        "add %[x], #4\n\t"
-        "add %[w], #16\n\t"
+#define ES_MAC_ROW(WO, A, ADD) "ldrb %[t], [%[w], #" #WO "]\n\tmuls %[t], %[v], %[t]\n\t" ADD " %[" #A "], %[t]\n\t"
+#define ES_MAC8_STEP(XO, W0, W1, W2, W3, W4, W5, W6, W7)                          \
+  "ldrb %[v], [%[x], #" #XO "]\n\tsxtb %[v], %[v]\n\t"                              \
+  ES_MAC_ROW(W0, a0, "adds") ES_MAC_ROW(W1, a1, "adds") ES_MAC_ROW(W2, a2, "adds")  \
+  ES_MAC_ROW(W3, a3, "adds") ES_MAC_ROW(W4, a4, "add") ES_MAC_ROW(W5, a5, "add")    \
+  ES_MAC_ROW(W6, a6, "add") ES_MAC_ROW(W7, a7, "add")
+        ES_MAC8_STEP(0, 0, 1, 2, 3, 4, 5, 6, 7)
+        ES_MAC8_STEP(1, 8, 9, 10, 11, 12, 13, 14, 15)
+        ES_MAC8_STEP(2, 16, 17, 18, 19, 20, 21, 22, 23)
+        ES_MAC8_STEP(3, 24, 25, 26, 27, 28, 29, 30, 31)
+#undef ES_MAC8_STEP
+#undef ES_MAC_ROW
+        "adds %[x], #4\n\t"
+        "adds %[w], #32\n\t"
         "cmp %[x], %[e]\n\t"
         "bne 1b\n\t"
         : [x] "+l"(x), [w] "+l"(w), [a0] "+l"(a0), [a1] "+l"(a1), [a2] "+l"(a2),
-          [a3] "+l"(a3), [v] "=&l"(v), [t] "=&l"(t)
-        : [e] "h"(end4)
+          [a3] "+l"(a3), [a4] "+r"(a4), [a5] "+r"(a5), [a6] "+r"(a6), [a7] "+r"(a7),
+          [v] "=&l"(v), [t] "=&l"(t)
+        : [e] "r"(end4)
         : "cc", "memory");
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+    acc[4] = a4;
+    acc[5] = a5;
+    acc[6] = a6;
+    acc[7] = a7;
   }
 #endif
   while (x != end) {
     const uint32_t v = (uint32_t)(int32_t)*x++;
-    a0 += v * w[0];
-    a1 += v * w[1];
-    a2 += v * w[2];
-    a3 += v * w[3];
-    w += 4;
+    for (k = 0; k < ES_G; ++k) acc[k] += v * w[k];
+    w += ES_G;
   }
-  acc[0] = a0;
-  acc[1] = a1;
-  acc[2] = a2;
-  acc[3] = a3;
 }
 
 ES_LEAF int32_t es_sum8(const int8_t *x, int32_t n) {
@@ -202,14 +214,14 @@ ES_LEAF int32_t es_sum8(const int8_t *x, int32_t n) {
 
 /* requantization of a group of rows: single = 1 is FULLY_CONNECTED's single rounding */
 typedef struct {
-  const int32_t *bias_eff; /* rounded up to a multiple of 4 rows (zeros) */
+  const int32_t *bias_eff; /* rounded up to a multiple of ES_G rows (zeros) */
   const int32_t *mult, *shift;
   int32_t rows, qstep, single, out_offset, act_min, act_max;
 } es_rows_rq;
 
 /* one function per rounding, so neither carries the other's code or spills */
-ES_LEAF int8_t *es_store4_twice(const es_rows_rq *q, int32_t o, const uint32_t *acc, int8_t *out) {
-  const int32_t n = q->rows - o < 4 ? q->rows - o : 4;
+ES_LEAF int8_t *es_store_twice(const es_rows_rq *q, int32_t o, const uint32_t *acc, int8_t *out) {
+  const int32_t n = q->rows - o < ES_G ? q->rows - o : ES_G;
   const int32_t *mult = q->mult + o, *shift = q->shift + o;
   const int32_t off = q->out_offset, lo = q->act_min, hi = q->act_max;
   int32_t k;
@@ -220,8 +232,8 @@ ES_LEAF int8_t *es_store4_twice(const es_rows_rq *q, int32_t o, const uint32_t *
   return out + n;
 }
 
-ES_LEAF int8_t *es_store4_once(const es_rows_rq *q, int32_t o, const uint32_t *acc, int8_t *out) {
-  const int32_t n = q->rows - o < 4 ? q->rows - o : 4;
+ES_LEAF int8_t *es_store_once(const es_rows_rq *q, int32_t o, const uint32_t *acc, int8_t *out) {
+  const int32_t n = q->rows - o < ES_G ? q->rows - o : ES_G;
   const int32_t i = o * q->qstep;
   const int32_t *mult = q->mult + i, *shift = q->shift + i, step = q->qstep;
   const int32_t off = q->out_offset, lo = q->act_min, hi = q->act_max;
@@ -233,23 +245,20 @@ ES_LEAF int8_t *es_store4_once(const es_rows_rq *q, int32_t o, const uint32_t *a
   return out + n;
 }
 
-ES_FN int8_t *es_store4(const es_rows_rq *q, int32_t o, const uint32_t *acc, int8_t *out) {
-  return q->single ? es_store4_once(q, o, acc, out) : es_store4_twice(q, o, acc, out);
+ES_FN int8_t *es_store(const es_rows_rq *q, int32_t o, const uint32_t *acc, int8_t *out) {
+  return q->single ? es_store_once(q, o, acc, out) : es_store_twice(q, o, acc, out);
 }
 
-/* every row of one contiguous column x[n]: rows rounded up to 4, weights [rows/4][n][4] */
-ES_FN int8_t *es_rows4(const es_rows_rq *q, const int8_t *x, int32_t n, const uint8_t *w,
+/* every row of one contiguous column x[n]: rows rounded up to ES_G, weights [rows/G][n][G] */
+ES_FN int8_t *es_rows(const es_rows_rq *q, const int8_t *x, int32_t n, const uint8_t *w,
                        int8_t *out) {
   const uint32_t corr = 128u * (uint32_t)es_sum8(x, n);
-  int32_t o;
-  for (o = 0; o < q->rows; o += 4, w += 4 * n) {
-    uint32_t acc[4];
-    acc[0] = (uint32_t)q->bias_eff[o] - corr;
-    acc[1] = (uint32_t)q->bias_eff[o + 1] - corr;
-    acc[2] = (uint32_t)q->bias_eff[o + 2] - corr;
-    acc[3] = (uint32_t)q->bias_eff[o + 3] - corr;
-    es_mac4(x, w, n, acc);
-    out = es_store4(q, o, acc, out);
+  int32_t o, k;
+  for (o = 0; o < q->rows; o += ES_G, w += ES_G * n) {
+    uint32_t acc[ES_G];
+    for (k = 0; k < ES_G; ++k) acc[k] = (uint32_t)q->bias_eff[o + k] - corr;
+    es_mac8(x, w, n, acc);
+    out = es_store(q, o, acc, out);
   }
   return out;
 }

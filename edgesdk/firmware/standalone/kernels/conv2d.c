@@ -2,14 +2,14 @@
  * outside the image; a tap padded with the input zero point adds (zp - zp) * w = 0, so each
  * receptive field is gathered (zero-point padded) into `col` and every output channel is one
  * dot product starting from bias_eff = bias + input_offset * sum(weights of the channel).
- * 4 output channels per pass (es_rows4 / es_mac4, kernels/common.c), weights packed by
- * portable.py as [ceil(out_c / 4)][k_h][k_w][in_c][4] bytes w + 128. */
+ * 8 output channels per pass (es_rows / es_mac8, kernels/common.c), weights packed by
+ * portable.py as [ceil(out_c / 8)][k_h][k_w][in_c][8] bytes w + 128. */
 typedef struct {
   int16_t in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w;
   int16_t stride_h, stride_w, dil_h, dil_w, pad_t, pad_l;
   int32_t in_zp, out_offset, act_min, act_max;
   const uint8_t *weights;   /* packed, see above */
-  const int32_t *bias_eff;  /* [out_c rounded up to 4] */
+  const int32_t *bias_eff;  /* [out_c rounded up to 8] */
   const int32_t *mult;      /* [out_c] */
   const int32_t *shift;     /* [out_c] */
   const int8_t *zp_row;     /* k_w * in_c bytes of in_zp (the taps of the padding) */
@@ -62,19 +62,19 @@ ES_FN void es_conv2d(const es_conv_params *p, const int8_t *in, int8_t *out, int
       } else {
         es_conv_gather(p, in, y0, x0, col);
       }
-      out = es_rows4(&q, src, taps, p->weights, out);
+      out = es_rows(&q, src, taps, p->weights, out);
     }
   }
 }
 
 /* The taps of one receptive field as contiguous runs (input rows, or zp_row for the padding):
- * with `acc`, 4 output channels accumulate over them (w: the group's packed weights); without,
+ * with `acc`, 8 output channels accumulate over them (w: the group's packed weights); without,
  * their sum is added to *sum. */
 ES_FN void es_conv_runs(const es_conv_params *p, const int8_t *in, int y0, int x0,
                         const uint8_t *w, uint32_t *acc, int32_t *sum) {
   const int ic = p->in_c, kw = p->k_w, kh = p->k_h;
   int ky, kx;
-  for (ky = 0; ky < kh; ++ky, w += 4 * kw * ic) {
+  for (ky = 0; ky < kh; ++ky, w += ES_G * kw * ic) {
     const int y = y0 + ky * p->dil_h;
     const int8_t *row = in + (int32_t)y * p->in_w * ic;
     int xs = 0, xe = 0;
@@ -97,7 +97,7 @@ ES_FN void es_conv_runs(const es_conv_params *p, const int8_t *in, int y0, int x
         n = 1;
       }
       if (acc) {
-        es_mac4(s, w + 4 * kx * ic, (int32_t)n * ic, acc);
+        es_mac8(s, w + ES_G * kx * ic, (int32_t)n * ic, acc);
       } else {
         *sum += es_sum8(s, (int32_t)n * ic);
       }
@@ -129,19 +129,17 @@ ES_FN void es_conv2d_nocol(const es_conv_params *p, const int8_t *in, int8_t *ou
       written += p->out_c;
       if (written <= col_at) {
         es_conv_gather(p, in, y0, x0, col);
-        out = es_rows4(&q, col, taps, w, out);
+        out = es_rows(&q, col, taps, w, out);
         continue;
       }
       es_conv_runs(p, in, y0, x0, w, 0, &sum);
       corr = 128u * (uint32_t)sum;
-      for (o = 0; o < p->out_c; o += 4, w += 4 * taps) {
-        uint32_t acc[4];
-        acc[0] = (uint32_t)p->bias_eff[o] - corr;
-        acc[1] = (uint32_t)p->bias_eff[o + 1] - corr;
-        acc[2] = (uint32_t)p->bias_eff[o + 2] - corr;
-        acc[3] = (uint32_t)p->bias_eff[o + 3] - corr;
+      for (o = 0; o < p->out_c; o += ES_G, w += ES_G * taps) {
+        uint32_t acc[ES_G];
+        int k;
+        for (k = 0; k < ES_G; ++k) acc[k] = (uint32_t)p->bias_eff[o + k] - corr;
         es_conv_runs(p, in, y0, x0, w, acc, 0);
-        out = es_store4(&q, o, acc, out);
+        out = es_store(&q, o, acc, out);
       }
     }
   }
