@@ -25,7 +25,8 @@ on the emulated core; TFLite Micro: against its host interpreter) or the script 
 first mismatch. A model that does not fit a core's memory is reported as such.
 
 Printed: instructions per inference (max over the test vectors; counted exactly by qemu's
-plugin: a measurement, not a latency, and no cycle figure is derived here); the split per op
+plugin: a measurement, not a latency); beside it a cycle ESTIMATE (the instruction classes the
+plugin counts, priced by the core's TRM cycle table, edgesdk/firmware/cycles.py); the split per op
 class from the per-layer probe builds (vector 0); RAM: the standalone plan incl. I/O against
 the TFLite Micro + CMSIS-NN arena incl. I/O (measured by the interpreter on the target); flash
 without the model: the linked image minus the model (standalone: its constants section of
@@ -60,6 +61,7 @@ from standalone_models import whole_model  # noqa: E402 - the tests' model build
 import edgesdk  # noqa: E402
 from edgesdk.core.profiles import load_profile  # noqa: E402
 from edgesdk.errors import ExportError, FirmwareError  # noqa: E402
+from edgesdk.firmware.cycles import slowest  # noqa: E402
 from edgesdk.firmware.standalone.emulation import emulate_standalone  # noqa: E402
 from edgesdk.firmware.standalone.export import export_standalone  # noqa: E402
 from edgesdk.firmware.standalone.graph import read_graph  # noqa: E402
@@ -136,6 +138,8 @@ class Run:
     ram_reserved: int | None = None  # TFLite Micro: the static arena the firmware reserves
     vectors_bytes: int = 0
     note: str = ""  # why it did not run there
+    cycles: int | None = None  # ESTIMATE: the slowest vector priced by the core's TRM table
+    cycles_table: str = ""
 
 
 def op_classes(model: bytes) -> dict[int, str]:
@@ -187,6 +191,12 @@ def _mismatch(what: str, first: dict | None) -> SystemExit:
     return SystemExit(f"STOP: {what} is not bit-exact; first mismatch: {first}")
 
 
+def _cycles(r) -> dict:
+    """The cycle ESTIMATE of the slowest vector (TRM cycle table of the core; None without one)."""
+    worst = slowest(r.cycles_estimate)
+    return {"cycles": worst["cycles"], "cycles_table": worst["table"]} if worst else {}
+
+
 def run_standalone(model: Path, core: Core, kernels: str, folder: Path, classes) -> Run:
     profile = load_profile(core.target)
     out, work = folder / "bundle", folder / "work"
@@ -207,6 +217,7 @@ def run_standalone(model: Path, core: Core, kernels: str, folder: Path, classes)
         model_bytes=r.flash["constants"],
         ram=r.ram["arena"] + r.ram["io"],  # io is 0: the in-place entry's I/O is in the plan
         vectors_bytes=vec,
+        **_cycles(r),
     )
 
 
@@ -228,6 +239,7 @@ def run_tflm(bundle: Path, core: Core, kernels: str, folder: Path, classes) -> R
         ram=r.ram["arena_used"],  # tensors incl. inputs and outputs + persistent allocations
         ram_reserved=r.ram["arena"],
         vectors_bytes=vec,
+        **_cycles(r),
     )
 
 
@@ -314,9 +326,12 @@ def print_core(core_key: str, results: dict[str, dict[str, Run]]) -> None:
     core = CORES[core_key]
     print(f"\n=== {core.label}")
     print("instructions per inference: measured by qemu's icount plugin (max over the "
-          f"{VECTORS} test vectors; exact, identical run to run); no cycles or latency here")  # fmt: skip
+          f"{VECTORS} test vectors; exact, identical run to run). est. cycles: an ESTIMATE, the "
+          "instruction classes the plugin counted priced by the core's technical reference "
+          "manual cycle table (edgesdk/firmware/cycles.py: zero wait states, no stalls; "
+          "middle of each range), not a measurement")  # fmt: skip
     print(f"{'model':<15} {'engine':<20} {'instructions':>13} {'/ CMSIS-NN':>10} {'/ TFLM ref':>10} "
-          f"{'flash w/o model B':>17} {'model B':>8} {'RAM B':>8}")  # fmt: skip
+          f"{'flash w/o model B':>17} {'model B':>8} {'RAM B':>8} {'est. cycles':>12} {'/ CMSIS':>7}")  # fmt: skip
     for name, runs in results.items():
         cmsis = runs["tflm cmsis-nn"].instructions
         ref = runs["tflm reference"].instructions if "tflm reference" in runs else None
@@ -326,7 +341,8 @@ def print_core(core_key: str, results: dict[str, dict[str, Run]]) -> None:
                 continue
             print(f"{name:<15} {engine:<20} {r.instructions:>13,} "
                   f"{_r(_ratio(r.instructions, cmsis)):>10} {_r(_ratio(r.instructions, ref)):>10} "
-                  f"{_fmt(r.flash_wo_model):>17} {_fmt(r.model_bytes):>8} {_fmt(r.ram):>8}")  # fmt: skip
+                  f"{_fmt(r.flash_wo_model):>17} {_fmt(r.model_bytes):>8} {_fmt(r.ram):>8} "
+                  f"{_fmt(r.cycles):>12} {_r(_ratio(r.cycles, runs['tflm cmsis-nn'].cycles)):>7}")  # fmt: skip
     print("RAM B: standalone = its plan incl. inputs and outputs (one static buffer); TFLite "
           "Micro = arena used incl. I/O and persistent allocations (measured by the interpreter "
           "on the target). flash w/o model: the linked image (incl. the test driver, its "
@@ -370,6 +386,11 @@ def goal_rows(results: dict[str, dict[str, dict[str, Run]]]) -> list[tuple[str, 
             goal = f" <= {geo_goal}" if geo_goal else " (no goal)"
             rows.append((f"{core_key}: geometric mean over {len(ratios)} models{goal}",
                          f"{g:.3f}", g <= geo_goal if geo_goal else None))  # fmt: skip
+        cyc = [_ratio(r[ours].cycles, r["tflm cmsis-nn"].cycles) for r in per_model.values()]
+        cyc = [x for x in cyc if x is not None]
+        if cyc:
+            rows.append((f"{core_key}: ESTIMATED cycles {ours} / TFLM+CMSIS-NN, geometric mean "
+                         "(TRM table; no goal)", f"{geomean(cyc):.3f}", None))  # fmt: skip
         for name, runs in per_model.items():
             a, b = runs[ours], runs["tflm cmsis-nn"]
             ram = _ratio(a.ram, b.ram)
@@ -437,7 +458,7 @@ def main() -> None:
     passed = sum(1 for r in rows if r[2])
     failed = sum(1 for r in rows if r[2] is False)
     print(f"{passed} passed, {failed} failed; instruction counts are measurements (qemu plugin); "
-          f"no cycle or latency figure is given here. Run time {time.monotonic() - start:.0f} s.")  # fmt: skip
+          f"cycles are ESTIMATES (TRM tables), no goal is judged on them. Run time {time.monotonic() - start:.0f} s.")  # fmt: skip
 
 
 if __name__ == "__main__":

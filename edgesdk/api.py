@@ -154,9 +154,12 @@ def export_c(
             gcc.
         integer_only: (standalone engine) no float or double in the C: SOFTMAX as TFLite
             Micro's fixed-point kernel, verified against TFLite Micro; int8 I/O only.
-        kernels: (TFLite Micro engine) the kernel set the firmware is for: ``"cmsis-nn"``
+        kernels: the kernel set the firmware is for. TFLite Micro engine: ``"cmsis-nn"``
             (the default on Cortex-M cores, what firmware ships with) or ``"reference"``;
             recorded in export.json (``emulate`` builds with it) and the firmware project.
+            Standalone engine: ``"dsp"`` (the default on cores with the DSP extension: SIMD
+            kernels with re-packed, partly widened weights) or ``"portable"`` (plain C, the
+            smaller constants), compiled into the C.
         arena: (TFLite Micro engine) ``"host"`` (default: TFLite Micro's arena measured on
             this 64-bit host, plus the profile's margin) or ``"target"``: the arena the
             firmware uses on the target's emulated core, plus the same margin (checked there
@@ -218,6 +221,7 @@ def emulate(
             runs on ``"mps2-an385"``, a Cortex-M3 limited to the Pico's 264 KB and 2 MB).
         kernels: (TFLite Micro bundles) ``"cmsis-nn"`` or ``"reference"`` (default: the
             bundle's, else CMSIS-NN on Cortex-M); every figure of the result is for that set.
+            A standalone bundle's kernels are compiled in: only its own set is accepted.
 
     Returns:
         The EmulationResult: bit-exactness per vector against the host TFLite Micro

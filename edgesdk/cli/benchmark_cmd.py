@@ -64,8 +64,9 @@ def benchmark(
     kernels: Annotated[
         str | None,
         typer.Option(
-            help="With --emulate and the tflm engine: the TFLite Micro kernel set, cmsis-nn or "
-            "reference (default: cmsis-nn on Cortex-M cores)."
+            help="With --emulate: the kernel set; tflm: cmsis-nn or reference (default: cmsis-nn "
+            "on Cortex-M cores); standalone: dsp or portable (default: dsp where the core has "
+            "the DSP extension)."
         ),
     ] = None,
     sweep: Annotated[

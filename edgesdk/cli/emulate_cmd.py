@@ -41,7 +41,7 @@ def emulate(
         str | None,
         typer.Option(
             help="TFLite Micro kernel set: cmsis-nn or reference (default: the bundle's, else "
-            "cmsis-nn on Cortex-M cores)."
+            "cmsis-nn on Cortex-M cores). A standalone bundle runs the kernels compiled into it."
         ),
     ] = None,
     save: Annotated[str | None, typer.Option(help="Also write the result as JSON here.")] = None,

@@ -59,8 +59,9 @@ def export_c(
     kernels: Annotated[
         str | None,
         typer.Option(
-            help="TFLite Micro kernel set: cmsis-nn or reference (default: "
-            "cmsis-nn on Cortex-M cores); recorded for emulate and --firmware."
+            help="Kernel set. tflm: cmsis-nn or reference (default: cmsis-nn on Cortex-M "
+            "cores); standalone: dsp or portable (default: dsp on cores with the DSP "
+            "extension, M4/M7/M33). Recorded for emulate and --firmware."
         ),
     ] = None,
     arena: Annotated[

@@ -50,7 +50,7 @@ class ExportRequest:
     firmware: bool = False  # also write the bundle's firmware/ project
     data_spec: str | None = None
     integer_only: bool = False
-    kernels: str | None = None  # the TFLite Micro kernel set (None: the core's usual one)
+    kernels: str | None = None  # the engine's kernel set (None: the core's usual one)
     arena: str | None = None  # "host" or "target": where the declared arena comes from
     io: str | None = None  # float I/O: "int8" rewrites it, "float32" keeps it (FPU cores)
 
@@ -79,6 +79,8 @@ class FirmwareEngine(Protocol):
 
     # ExportRequest options beyond the common ones that this engine takes (e.g. integer_only)
     OPTIONS: frozenset[str]
+    # the values an option may take with this engine (e.g. its kernel sets), where it says
+    CHOICES: dict[str, tuple[str, ...]]
 
     def export(self, request: ExportRequest) -> Any: ...
 
@@ -93,7 +95,7 @@ ENGINES: dict[str, str | FirmwareEngine] = {
 # options only some engines take: option -> what the message says about it
 ENGINE_OPTIONS = {
     "integer_only": "no float or double in the C",
-    "kernels": "a TFLite Micro kernel set",
+    "kernels": "a kernel set",
     "arena": "the TFLite Micro tensor arena",
     "io": "rewrites or keeps a model's float I/O",
 }
@@ -146,6 +148,16 @@ def check_options(
                 what=option,
                 value=key,
             )
+    for option, allowed in getattr(chosen, "CHOICES", {}).items():
+        value = given(option)
+        if value is not None and value not in allowed:
+            raise ConfigError(
+                f"Invalid {option}={str(value)[:40]!r} (must be one of: {', '.join(allowed)}) "
+                f"for engine={key!r}",
+                what=option,
+                value=str(value)[:40],
+                allowed=list(allowed),
+            )
     return chosen
 
 
@@ -191,8 +203,8 @@ def emulate(request: EmulateRequest) -> Any:
     chosen = engine(name)
     if request.kernels is not None and "kernels" not in chosen.OPTIONS:
         raise FirmwareError(
-            f"kernels={request.kernels!r} is for TFLite Micro bundles; {request.bundle_dir} was "
-            f"written by the {name} engine",
+            f"kernels={request.kernels!r} is for engines with kernel sets; "
+            f"{request.bundle_dir} was written by the {name} engine",
             what="kernels",
             value=request.kernels,
         )

@@ -56,7 +56,7 @@ _FIRMWARE = """
 [targets.{name}.export-c]       # options of the export-c command
 engine = "tflm"                 # or "standalone": plain C99 kernels, no interpreter
 test_vectors = 4                # the emulated firmware checks itself against them
-# kernels = "cmsis-nn"          # or "reference" (TFLite Micro)
+# kernels = "cmsis-nn"          # or "reference"; standalone: "dsp" or "portable"
 
 [targets.{name}.emulate]        # options of the emulate command (qemu Cortex-M, no device needed)
 timeout = 120.0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -118,6 +120,9 @@ def _interpreter(model: bytes, arena_size: int) -> Any:
     return runtime.Interpreter.from_bytes(model, arena_size=arena_size)
 
 
+PROBE_TIMEOUT_S = 120.0  # one arena probe in a forked child
+
+
 def _builds(model: bytes, arena_size: int) -> bool:
     """Whether TFLite Micro builds ``model`` in ``arena_size`` bytes, tried in a forked child
     (where fork exists): in an arena a few bytes short its host interpreter can crash the
@@ -140,8 +145,19 @@ def _builds(model: bytes, arena_size: int) -> bool:
             code = 0
         finally:
             os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status) == 0
+    deadline = time.monotonic() + PROBE_TIMEOUT_S
+    while True:  # a child stuck on a lock another thread held at the fork must not hang us
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status) == 0
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise ExportError(
+                f"TFLite Micro's host interpreter did not build the model in {arena_size} bytes "
+                f"within {PROBE_TIMEOUT_S:g} s while sizing the arena (run the export again)"
+            )
+        time.sleep(0.005)
 
 
 def load_interpreter(model: bytes, max_arena: int = 1 << 30) -> tuple[Any, int]:

@@ -171,6 +171,11 @@ def op_cases() -> dict[str, tuple[Callable[[], Any], tuple[int, ...], dict[str, 
             (5, 3, 6),
             {"same_quant": True},
         ),
+        "mean_large": (  # 289 values a channel: more than one 16-bit lane's 256
+            lambda: single_layer(lambda: L.GlobalAveragePooling2D(), (17, 17, 5)),
+            (17, 17, 5),
+            {},
+        ),
         "mean_keepdims": (
             lambda: single_layer(lambda: L.GlobalAveragePooling2D(keepdims=True), (4, 4, 6)),
             (4, 4, 6),
@@ -294,6 +299,43 @@ def autoencoder() -> Any:
     return keras.Model(inputs, L.Dense(64, activation="sigmoid")(x))
 
 
+def vww_stem() -> Any:
+    """The VWW look-alike's first blocks at a small size: a 3-channel input read by a stride-2
+    3x3 convolution, a widening pointwise, a stride-2 depthwise (the plan puts the input inside
+    the first convolution's output: layers.row_overlay_shift)."""
+    keras = _k()
+    L = keras.layers
+    keras.utils.set_random_seed(7)
+    inputs = keras.Input((24, 20, 3))
+    x = L.Conv2D(8, 3, strides=2, padding="same", activation="relu6")(inputs)
+    x = L.DepthwiseConv2D(3, padding="same", activation="relu6")(x)
+    x = L.Conv2D(16, 1, activation="relu6")(x)
+    x = L.DepthwiseConv2D(3, strides=2, padding="same", activation="relu6")(x)
+    x = L.Conv2D(24, 1, activation="relu6")(x)
+    x = L.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, L.Dense(2, activation="softmax")(x))
+
+
+def resnet_blocks() -> Any:
+    """The ResNet-8 look-alike's stacks at a small size: a stride-1 block (two 3x3 convolutions,
+    ADD) and a stride-2 block with a 1x1 stride-2 shortcut; 3x3 convolutions run over their
+    own input (layers.row_overlay_shift)."""
+    keras = _k()
+    L = keras.layers
+    keras.utils.set_random_seed(8)
+    inputs = keras.Input((14, 12, 3))
+    x = L.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    y = L.Conv2D(8, 3, padding="same", activation="relu")(x)
+    y = L.Conv2D(8, 3, padding="same")(y)
+    x = L.ReLU()(L.Add()([x, y]))
+    y = L.Conv2D(16, 3, strides=2, padding="same", activation="relu")(x)
+    y = L.Conv2D(16, 3, padding="same")(y)
+    s = L.Conv2D(16, 1, strides=2)(x)
+    x = L.ReLU()(L.Add()([s, y]))
+    x = L.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, L.Dense(10, activation="softmax")(x))
+
+
 def vww_mobilenet() -> Any:
     """A MobileNet-v1-style visual-wake-words net at benchmark size (MLPerf Tiny VWW shape:
     96x96x3, width multiplier 0.25: 8 to 256 channels, 13 depthwise-separable blocks, four of
@@ -358,7 +400,13 @@ WHOLE_MODELS: dict[str, tuple[Callable[[], Any], tuple[int, ...]]] = {
     "mobilenet_vww": (mobilenet_vww, (24, 24, 3)),
     "resnet_like": (resnet_like, (16, 16, 3)),
     "autoencoder": (autoencoder, (64,)),
-    # benchmark-sized look-alikes (benchmarks/standalone_vs_cmsis_nn.py)
+    "vww_stem": (vww_stem, (24, 20, 3)),
+    "resnet_blocks": (resnet_blocks, (14, 12, 3)),
+}
+# benchmark-sized look-alikes (benchmarks/standalone_vs_cmsis_nn.py): whole_model builds them,
+# the tests that run every WHOLE_MODELS entry on every core do not (too big for the M0 profile
+# of the tests, and slow); tests/firmware/test_benchmark_models.py checks them on the host
+BENCH_MODELS: dict[str, tuple[Callable[[], Any], tuple[int, ...]]] = {
     "vww_mobilenet": (vww_mobilenet, (96, 96, 3)),
     "resnet8_cifar": (resnet8_cifar, (32, 32, 3)),
     "fc_autoencoder": (fc_autoencoder, (640,)),
@@ -495,5 +543,5 @@ def whole_model(name: str) -> bytes:
         return cached(
             "model:two_branches:interleaved", lambda: interleaved(convert(two_branches(), (16,)))
         )
-    build, shape = WHOLE_MODELS[name]
+    build, shape = {**WHOLE_MODELS, **BENCH_MODELS}[name]
     return cached(f"model:{name}", lambda: convert(build(), shape))

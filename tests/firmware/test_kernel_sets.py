@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 import edgesdk
 from edgesdk.cli import app
-from edgesdk.errors import ConfigError, ExportError, FirmwareError
+from edgesdk.errors import ConfigError, FirmwareError
 from edgesdk.firmware.tflm.emulation import REPO_ROOT
 from edgesdk.firmware.tflm.library import TREE_TOOL, locate_source, open_source
 from edgesdk.firmware.tflm.registrations import registrations
@@ -144,7 +144,7 @@ def test_bad_kernels_are_one_line(model, bundle, tmp_path):
     with pytest.raises(ConfigError, match=r"^Invalid kernels='simd' \(must be one of: reference, "):
         edgesdk.export_c(model, tmp_path / "b", TARGET, kernels="simd")
     assert not (tmp_path / "b").exists()
-    with pytest.raises(ExportError, match=r"kernels needs engine='tflm'"):
+    with pytest.raises(ConfigError, match=r"must be one of: portable, dsp\) for engine='standal"):
         edgesdk.export_c(model, tmp_path / "c", TARGET, engine="standalone", kernels="reference")
     r = runner.invoke(app, ["emulate", str(bundle), "--kernels", "simd"])
     assert r.exit_code == 1

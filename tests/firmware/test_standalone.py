@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 import edgesdk
 from edgesdk.cli import app
 from edgesdk.errors import ExportError
+from edgesdk.firmware.standalone import layers as layers_mod
 from edgesdk.firmware.standalone.engine import compile_model
 from edgesdk.firmware.standalone.export import random_vectors
 from edgesdk.firmware.standalone.hostrun import build_host, run_host
@@ -137,6 +138,37 @@ def test_the_plan_reuses_memory_and_works_in_place(tmp_path):
     # peak is never below the largest live pair
     assert plan.arena_bytes >= max(p.size for p in arena)
     assert plan.arena_bytes < plan.unshared_bytes
+
+
+@pytest.mark.parametrize(
+    "case",
+    # (not conv_valid_stride2: narrowing, its output never catches up with its unread input
+    # even at shift 0; the row margin is conservative there)
+    ["model:resnet_blocks", "op:conv_same_stride2_relu6", "op:conv_dilation",
+     "op:conv_same_relu"],
+)  # fmt: skip
+def test_convolutions_over_their_own_input_need_every_row_of_their_margin(
+    case, tmp_path, monkeypatch
+):
+    """The row overlays are bit-exact (both entries, ASan/UBSan) with the margin of
+    layers.row_overlay_shift, and not with one output row less: the check can fail."""
+    kind, name = case.split(":")
+    model = whole_model(name) if kind == "model" else op_model(name)
+    compiled = write(tmp_path / "ok", model)
+    convs = [i for i in compiled.plan.in_place if compiled.graph.ops[i].kind == "CONV_2D"]
+    assert 0 in convs
+    for in_place in (False, True):
+        bad, total = mismatches(model, tmp_path / "ok", in_place=in_place)
+        assert total > 0 and bad == 0, f"{name}: {bad} of {total} output values differ"
+    exact = layers_mod.row_overlay_shift
+
+    def short(in_w, in_c, out_h, out_w, out_c, stride_h, pad_t):
+        return max(0, exact(in_w, in_c, out_h, out_w, out_c, stride_h, pad_t) - out_w * out_c)
+
+    monkeypatch.setattr(layers_mod, "row_overlay_shift", short)
+    write(tmp_path / "short", model)
+    bad, total = mismatches(model, tmp_path / "short", in_place=True)
+    assert bad > 0, "a convolution overwrote input it still read, unnoticed"
 
 
 def test_generated_code_is_readable(tmp_path):

@@ -5,23 +5,27 @@ UBSan) and on the emulated Cortex-M4F (the real SXTB16 / SMLAD), on random model
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
 from standalone_fuzz_models import differential, random_case, with_bias_changed
-from standalone_models import whole_model
+from standalone_models import WHOLE_MODELS, op_cases, op_model, whole_model
 
 from edgesdk.core.profiles import load_profile
 from edgesdk.errors import ExportError
 from edgesdk.firmware.standalone.dsp import (
+    acc_bound,
     kernel_set_for,
     pack_depthwise,
-    pack_pointwise,
+    pack_fc4,
     pack_pointwise16,
     requant_constants,
 )
 from edgesdk.firmware.standalone.engine import compile_model
-from edgesdk.firmware.standalone.export import export_standalone
+from edgesdk.firmware.standalone.export import export_standalone, random_vectors
+from edgesdk.firmware.standalone.hostrun import build_host, run_host
+from edgesdk.firmware.standalone.reference import reference_outputs
 
 M4F = "arduino-nano-33-ble"
 
@@ -31,25 +35,27 @@ def test_the_kernel_set_follows_the_core():
     assert [kernel_set_for(c) for c in ("cortex-m0", "cortex-m0plus", None)] == ["portable"] * 3
 
 
-def test_pointwise_weights_are_packed_in_the_order_the_loop_reads_them():
-    w = np.arange(3 * 6, dtype=np.int8).reshape(3, 6)  # 3 channels (odd), 6 inputs (4 + 2)
-    got = pack_pointwise(w).tolist()
-    a, b = w[0].tolist(), w[1].tolist()
-    pair0 = [a[0], b[0], a[2], b[2], a[1], b[1], a[3], b[3], a[4], b[4], a[5], b[5]]
-    c = w[2].tolist()
-    pair1 = [c[0], 0, c[2], 0, c[1], 0, c[3], 0, c[4], 0, c[5], 0]
-    assert got == pair0 + pair1
-
-
 def test_pointwise_weights_are_widened_to_halfword_pairs_per_group_of_four():
     w = np.arange(-20, 10, dtype=np.int8).reshape(5, 6)  # 5 channels (4 + 1), 6 inputs (4 + 2)
-    words = pack_pointwise16(w).view(np.uint32).tolist()
+    bias = np.array([7, -8, 9, -10, 11], dtype=np.int32)
+    words = pack_pointwise16(w, bias).view(np.uint32).tolist()
     pair = lambda lo, hi: (int(lo) & 0xFFFF) | (int(hi) & 0xFFFF) << 16  # noqa: E731
-    group0 = [p for c in range(4) for p in (pair(w[c, 0], w[c, 2]), pair(w[c, 1], w[c, 3]))]
+    group0 = [int(v) & 0xFFFFFFFF for v in bias[:4]]
+    group0 += [p for c in range(4) for p in (pair(w[c, 0], w[c, 2]), pair(w[c, 1], w[c, 3]))]
     group0 += [int(w[c, k]) & 0xFFFFFFFF for k in (4, 5) for c in range(4)]
-    group1 = [pair(w[4, 0], w[4, 2]), pair(w[4, 1], w[4, 3])] + [0, 0] * 3
+    group1 = [11, 0, 0, 0, pair(w[4, 0], w[4, 2]), pair(w[4, 1], w[4, 3])] + [0, 0] * 3
     group1 += [int(w[4, 4]) & 0xFFFFFFFF, 0, 0, 0, int(w[4, 5]) & 0xFFFFFFFF, 0, 0, 0]
     assert words == group0 + group1
+
+
+def test_fully_connected_weights_are_packed_per_group_of_four_channels():
+    w = np.arange(5 * 6, dtype=np.int8).reshape(5, 6)  # 5 channels (4 + 1), 6 inputs (4 + 2)
+    got = pack_fc4(w).tolist()
+    group0 = [int(v) for c in range(4) for v in w[c, :4]] + [
+        int(w[c, k]) for k in (4, 5) for c in range(4)
+    ]
+    group1 = [*w[4, :4].tolist(), *[0] * 12, int(w[4, 4]), 0, 0, 0, int(w[4, 5]), 0, 0, 0]
+    assert got == group0 + group1
 
 
 def test_depthwise_weights_become_halfword_pairs():
@@ -78,6 +84,53 @@ def test_export_picks_dsp_kernels_for_an_m4f_and_portable_c_for_an_m0(tmp_path, 
     assert "SMLAD" not in (tmp_path / "m0" / "ds_cnn_model.c").read_text()
 
 
+def _host_mismatches(model: bytes, folder: Path, in_place: bool) -> tuple[int, int]:
+    """(differing, compared) output values of the DSP kernel set's C on the host (the
+    intrinsics' portable C, ASan + UBSan) against BUILTIN_REF over 8 random inputs."""
+    compiled = compile_model(model, "m", kernels="dsp", keep_scratch=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "m_model.h").write_text(compiled.sources.header)
+    (folder / "m_model.c").write_bytes(compiled.sources.source)
+    exe = build_host(folder, "m", compiled.graph, sanitize=True)
+    vectors = random_vectors(compiled.graph, 8, 0)
+    bad = total = 0
+    for v, row in zip(
+        vectors, run_host(exe, compiled.graph, vectors, in_place=in_place), strict=True
+    ):
+        for a, b in zip(row, reference_outputs(model, compiled.graph, v), strict=True):
+            bad += int(np.count_nonzero(a.reshape(-1) != b.reshape(-1)))
+            total += a.size
+    return bad, total
+
+
+@pytest.mark.parametrize(
+    "name", [*sorted(op_cases()), *(f"model:{m}" for m in sorted(WHOLE_MODELS))]
+)
+def test_every_op_and_model_is_bit_exact_with_the_dsp_kernels_on_the_host(name, tmp_path):
+    """Each op case and look-alike model through the DSP kernel set (every depthwise shape,
+    ADD and MUL included), copying and in place."""
+    model = whole_model(name[6:]) if name.startswith("model:") else op_model(name)
+    for in_place in (False, True):
+        bad, total = _host_mismatches(model, tmp_path / str(in_place), in_place)
+        assert total > 0 and bad == 0, f"{name} (in place: {in_place}): {bad} of {total} differ"
+
+
+def test_a_mean_of_more_than_256_extreme_values_does_not_overflow_a_lane(tmp_path):
+    """MEAN's 16-bit lane sums (es_sum4) take 256 values at most: 289 values of 127 or -128
+    each would overflow one lane; the result equals BUILTIN_REF's."""
+    model = op_model("mean_large")
+    compiled = compile_model(model, "m", kernels="dsp")
+    assert {L.kernel for L in compiled.layers} == {"mean_dsp"}
+    (tmp_path / "m_model.h").write_text(compiled.sources.header)
+    (tmp_path / "m_model.c").write_bytes(compiled.sources.source)
+    g = compiled.graph
+    exe = build_host(tmp_path, "m", g, sanitize=True)
+    shape = g.tensors[g.inputs[0]].shape
+    vectors = [[np.full(shape, v, dtype=np.int8)] for v in (127, -128)]
+    for v, row in zip(vectors, run_host(exe, g, vectors), strict=True):
+        assert row[0].tobytes() == reference_outputs(model, g, v)[0].tobytes(), v[0].flat[0]
+
+
 def _cases(start: int, count: int) -> list:
     return [c for s in range(start, start + count) if (c := random_case(s)) is not None]
 
@@ -88,7 +141,7 @@ def test_random_models_are_bit_exact_with_both_kernel_sets_on_the_host(tmp_path)
     for c in cases:
         kernels |= {L.kernel for L in compile_model(c.model, "m", kernels="dsp").layers}
     dsp = {"pointwise_dsp", "conv_dsp", "depthwise_dsp", "fully_connected_dsp"}
-    assert dsp | {"depthwise_conv2d"} <= kernels  # and the portable fallback
+    assert dsp <= kernels and "depthwise_conv2d" not in kernels  # every depthwise shape in DSP
     assert differential(cases, tmp_path / "fuzz") == []
 
 
@@ -112,12 +165,17 @@ def test_the_differential_check_finds_a_wrong_byte(tmp_path):
 
 @pytest.mark.emulation
 def test_dsp_kernels_are_bit_exact_on_the_emulated_m4f(tmp_path):
-    from edgesdk.firmware.isa import dsp_instructions
+    from edgesdk.firmware.isa import disassemble, dsp_instructions
     from edgesdk.firmware.standalone.emulation import emulate_standalone
     from edgesdk.firmware.toolchain import find_toolchain
 
     profile = load_profile(M4F)
-    models = {"ds_cnn": whole_model("ds_cnn")}
+    models = {"ds_cnn": whole_model("ds_cnn"), "digits_cnn": whole_model("digits_cnn")}
+    # every depthwise path (depth multiplier 2 with stride 2, a channel tail, dilation, 5x5 in
+    # place), ADD and MUL, MEAN over more than 256 values, average pooling
+    for case in ("dwconv_same_stride2_mult2", "dwconv_per_tensor", "dwconv_dilation_relu",
+                 "in_place_chain", "add_mul_concat", "mean_large", "avgpool_same_stride2"):  # fmt: skip
+        models[case] = op_model(case)
     dsp = {"pointwise_dsp", "conv_dsp", "depthwise_dsp", "fully_connected_dsp"}
     seen: dict[str, int] = {}
     for c in _cases(100, 40):  # two random cases of each DSP kernel
@@ -137,7 +195,9 @@ def test_dsp_kernels_are_bit_exact_on_the_emulated_m4f(tmp_path):
         assert emu.bit_exact, (name, emu.first_mismatch())
         elf = work / "firmware" / "firmware.elf"
         simd = dsp_instructions(elf, find_toolchain().objdump)
-        assert simd.get("sxtb16", 0) > 0, (name, simd)  # every DSP kernel unpacks with it
+        # a kernel unpacks with SXTB16, or (depthwise on widened rows) multiplies halfwords
+        halves = {i.text.split(" ", 1)[0] for i in disassemble(elf, find_toolchain().objdump)}
+        assert simd.get("sxtb16", 0) > 0 or "smlabb" in halves, (name, simd)
         if name == "ds_cnn":
             assert simd.get("smlad", 0) > 0, simd
 
@@ -159,8 +219,9 @@ int main(void) {
     if (i %% 13 == 0) m = (i %% 26 == 0) ? 0 : INT32_MAX;
     sh = (int32_t)(rnd() %% 62) - 31; /* -31 .. 30, QuantizeMultiplier's range */
     if (sh > 0) x >>= sh;
-    rq[0] = m, rq[1] = sh > 0 ? sh : 0, rq[2] = sh > 0 ? 0 : -sh;
-    rq[3] = (int32_t)((1u << rq[2]) - 1u); /* as dsp.requant_constants */
+    /* the exact form of dsp.requant_constants: any x */
+    rq[0] = m, rq[1] = ~(sh > 0 ? sh : 0), rq[3] = sh > 0 ? 0 : -sh;
+    rq[2] = (int32_t)((1u << rq[3]) - 1u);
     bad += es_requant(x, m, sh) != es_requant_rq(x, rq);
   }
   printf("%%ld\n", bad);
@@ -168,28 +229,150 @@ int main(void) {
 }
 """
 
+# per channel {m, shift, bound, the four constants of dsp.requant_constants}: x drawn in
+# [-bound, bound], its ends included
+REQUANT_BOUND_CHECK = r"""
+#include <stdint.h>
+#include <stdio.h>
+%s
+static const int32_t ch[][7] = {%s};
+static uint64_t s = 88172645463325252ull;
+static uint32_t rnd(void) { s ^= s << 13; s ^= s >> 7; s ^= s << 17; return (uint32_t)s; }
+int main(void) {
+  long i, k, bad = 0, fast = 0;
+  for (i = 0; i < (long)(sizeof ch / sizeof ch[0]); ++i) {
+    const int32_t m = ch[i][0], sh = ch[i][1], b = ch[i][2];
+    fast += ch[i][4] > 0;
+    for (k = 0; k < 1000; ++k) {
+      int32_t x = (int32_t)((int64_t)(rnd() %% (2u * (uint32_t)b + 1u)) - b);
+      if (k < 4) x = k == 0 ? b : k == 1 ? -b : k == 2 ? 0 : -1;
+      if (k %% 5 == 4) x >>= rnd() %% 20;
+      bad += es_requant(x, m, sh) != es_requant_rq(x, &ch[i][3]);
+    }
+  }
+  printf("%%ld %%ld\n", bad, fast);
+  return 0;
+}
+"""
+
+
+def _host_run(tmp_path, name: str, source: str) -> str:
+    import subprocess
+
+    from edgesdk.firmware.standalone.hostrun import SANITIZE_FLAGS, STRICT_FLAGS
+
+    (tmp_path / f"{name}.c").write_text(source)
+    exe = tmp_path / name
+    cc = ["gcc", *STRICT_FLAGS, *SANITIZE_FLAGS, str(tmp_path / f"{name}.c"), "-o", str(exe)]
+    subprocess.run(cc, check=True)
+    run = subprocess.run([str(exe)], capture_output=True, text=True, check=True)
+    assert "runtime error" not in run.stderr, run.stderr
+    return run.stdout
+
 
 def test_requantization_constants_per_channel():
-    rq = requant_constants(np.array([1 << 30, 2**31 - 1, 0]), np.array([-3, 2, -31]))
-    assert rq.tolist() == [1 << 30, 0, 3, 7, 2**31 - 1, 2, 0, 0, 0, 0, 31, 2**31 - 1]
+    mult, shift = np.array([1 << 30, 2**31 - 1, 0, 1 << 30]), np.array([-3, 2, -31, 0])
+    exact = [1 << 30, ~0, 7, 3, 2**31 - 1, ~2, 0, 0, 0, ~0, 2**31 - 1, 31, 1 << 30, ~0, 0, 0]
+    assert requant_constants(mult, shift).tolist() == exact
+    # the fast form where the bound allows it (right >= 1 only): {m, left + 1, 2^(right-1), right}
+    bound = np.array([(1 << 30) - 1, (1 << 28) - 1, 5, 5])
+    got = requant_constants(mult, shift, bound).tolist()
+    assert got == [1 << 30, 1, 4, 3, *exact[4:8], 0, 1, 1 << 30, 31, *exact[12:]]
+    over = requant_constants(mult, shift, bound + 1).tolist()  # one past: no fast form
+    assert over[:8] == exact[:8]
+
+
+def test_the_bound_of_the_accumulator_counts_the_input_range():
+    w = np.array([[1, -2, 3], [0, 0, -128]], dtype=np.int8)
+    assert acc_bound(w, np.array([-10, 7])).tolist() == [10 + 128 * 6, 7 + 128 * 128]
+
+
+def _bound_channels(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    n = 4000
+    mult = rng.integers(1 << 30, 1 << 31, n)
+    mult[::17], mult[1::17] = 0, 2**31 - 1
+    shift = rng.integers(-31, 8, n)  # conv multipliers: mostly right shifts
+    left = np.maximum(shift, 0)
+    limit = ((1 << 30) - 1) >> left
+    bound = np.where(rng.random(n) < 0.5, limit, (limit * rng.random(n)).astype(np.int64) + 1)
+    bound[::7] = np.minimum(limit * 2, 2**31 - 2)[::7]  # beyond the limit: the exact form
+    bound[3::7] = (limit + 1)[3::7]  # one past it: the exact form too
+    return mult, shift, bound
+
+
+def test_the_fast_requantization_is_exact_within_the_proven_bound(tmp_path):
+    """es_requant_rq's fast form (SMMLAR) against common.c's es_requant on 4 M values x in
+    [-bound, bound] of 4,000 channels (bounds at the limit dsp.requant_constants allows); with
+    constants made from bounds half the true ones (a bound check that lets too much through)
+    the same program must find differences."""
+    from edgesdk.firmware.standalone.codegen import kernel_text
+
+    text = kernel_text("common") + kernel_text("dsp")
+    mult, shift, bound = _bound_channels(0)
+    counts = []
+    for claimed in (bound, bound // 2):
+        rq = requant_constants(mult, shift, claimed).reshape(-1, 4)
+        rows = ",".join(
+            "{" + ",".join(map(str, (m, sh, b, *r))) + "}"
+            for m, sh, b, r in zip(mult, shift, bound, rq.tolist(), strict=True)
+        )
+        counts.append(_host_run(tmp_path, f"rqb{len(counts)}", REQUANT_BOUND_CHECK % (text, rows)))
+    (bad, fast), (bad_loose, _) = (tuple(map(int, c.split())) for c in counts)
+    assert bad == 0 and fast > 2000
+    assert bad_loose > 1000
 
 
 def test_the_dsp_requantization_equals_the_reference_one(tmp_path):
-    """es_requant_rq (fewer instructions) against common.c's es_requant on 3 M random and edge
-    values; the same program with its rounding comparison loosened must find differences."""
-    import subprocess
-
+    """es_requant_rq's exact form against common.c's es_requant on 3 M random and edge values;
+    the same program with its rounding comparison loosened must find differences."""
     from edgesdk.firmware.standalone.codegen import kernel_text
-    from edgesdk.firmware.standalone.hostrun import SANITIZE_FLAGS, STRICT_FLAGS
 
     text = kernel_text("common") + kernel_text("dsp")
     loose = text.replace("((h & mask) > ((mask >> 1)", "((h & mask) >= ((mask >> 1)")
     assert loose != text
-    counts = []
-    for i, kernels in enumerate((text, loose)):
-        (tmp_path / f"rq{i}.c").write_text(REQUANT_CHECK % kernels)
-        exe = tmp_path / f"rq{i}"
-        cc = ["gcc", *STRICT_FLAGS, *SANITIZE_FLAGS, str(tmp_path / f"rq{i}.c"), "-o", str(exe)]
-        subprocess.run(cc, check=True)
-        counts.append(int(subprocess.run([str(exe)], capture_output=True, text=True).stdout))
+    counts = [
+        int(_host_run(tmp_path, f"rq{i}", REQUANT_CHECK % t)) for i, t in enumerate((text, loose))
+    ]
+    assert counts[0] == 0 and counts[1] > 1000
+
+
+REQUANT_SINGLE_CHECK = r"""
+#include <stdint.h>
+#include <stdio.h>
+%s
+static uint64_t s = 88172645463325252ull;
+static uint32_t rnd(void) { s ^= s << 13; s ^= s >> 7; s ^= s << 17; return (uint32_t)s; }
+int main(void) {
+  long i, bad = 0;
+  const int32_t edge[] = {0, 1, -1, INT32_MAX, INT32_MIN, 1 << 30, -(1 << 30), 12345, -12345};
+  for (i = 0; i < 3000000; ++i) {
+    int32_t x = (int32_t)rnd(), m = (int32_t)((rnd() & 0x3fffffffu) | 0x40000000u);
+    const int32_t sh = (int32_t)(rnd() %% 62) - 31; /* -31 .. 30 */
+    if (i %% 7 == 0) x = edge[rnd() %% 9];
+    if (i %% 11 == 0) x >>= rnd() %% 31;
+    if (i %% 13 == 0) m = (i %% 26 == 0) ? 0 : INT32_MAX;
+    if (sh > 0) x >>= sh + 1; /* es_requant_single's own range: x * m * 2^sh in int64 */
+    bad += es_requant_single(x, m, sh) != es_requant_single_dsp(x, m, sh);
+  }
+  printf("%%ld\n", bad);
+  return 0;
+}
+"""
+
+
+def test_the_fully_connected_requantization_equals_the_reference_one(tmp_path):
+    """es_requant_single_dsp (SMMLA, one shift) against common.c's es_requant_single on 3 M random
+    and edge values; the same program with SMMLAR (the high word rounded, not floored) must find
+    differences."""
+    from edgesdk.firmware.standalone.codegen import kernel_text
+
+    text = kernel_text("common") + kernel_text("dsp") + kernel_text("fully_connected_dsp")
+    loose = text.replace("ES_SMMLA(x, m, 1 << (-shift - 2))", "ES_SMMLAR(x, m, 1 << (-shift - 2))")
+    assert loose != text
+    runs = [
+        _host_run(tmp_path, f"rqs{i}", REQUANT_SINGLE_CHECK % t)
+        for i, t in enumerate((text, loose))
+    ]
+    counts = [int(r) for r in runs]
     assert counts[0] == 0 and counts[1] > 1000

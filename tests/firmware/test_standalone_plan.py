@@ -10,6 +10,7 @@ import shutil
 import pytest
 from standalone_models import whole_model
 
+from edgesdk.firmware.standalone import layers as layers_mod
 from edgesdk.firmware.standalone import order as order_mod
 from edgesdk.firmware.standalone.engine import compile_model
 from edgesdk.firmware.standalone.graph import Graph
@@ -70,13 +71,17 @@ def test_a_chain_has_one_order_and_keeps_it():
     assert compiled.plan.order == tuple(op.index for op in compiled.graph.ops)
 
 
-def test_scratch_that_would_raise_the_peak_is_dropped():
-    """ResNet-style: the first 3x3 convolution's im2col (27 bytes) sits on top of its input
-    and output, the peak; the scratch-free kernel brings the plan to TFLite Micro's head."""
+def test_scratch_that_would_raise_the_peak_is_dropped(monkeypatch):
+    """ResNet-style, without the convolutions' row overlays: the first 3x3 convolution's
+    im2col (27 bytes) sits on top of its input and output, the peak; the scratch-free kernel
+    brings the plan to TFLite Micro's head. With them, every scratch fits under the head."""
     model = whole_model("resnet_like")
+    head = tflm_head(model)
+    fast_rows = compile_model(model, "m", keep_scratch=True)
+    assert fast_rows.plan.arena_bytes <= head and 0 in fast_rows.plan.in_place
+    monkeypatch.setattr(layers_mod, "ROW_OVERLAYS", False)
     lean = compile_model(model, "m")
     fast = compile_model(model, "m", keep_scratch=True)
-    head = tflm_head(model)
     assert lean.plan.arena_bytes <= head < fast.plan.arena_bytes  # the comparison can fail
     assert "es_conv2d_nocol(&op0," in lean.sources.source.decode()
     assert "es_conv2d_nocol(" not in fast.sources.source.decode().split("int m_invoke_in")[1]
@@ -103,7 +108,7 @@ def test_the_in_place_entry_points_into_the_buffer():
 @pytest.mark.parametrize(
     "name",
     ["digits_cnn", "ds_cnn", "mobilenet_vww", "resnet_like", "autoencoder", "two_in_two_out",
-     "two_branches"],
+     "two_branches", "vww_stem", "resnet_blocks"],
 )  # fmt: skip
 def test_ram_including_io_is_at_most_tflite_micros_arena_head(name):
     model = whole_model(name)
@@ -116,3 +121,41 @@ def test_ram_including_io_is_at_most_tflite_micros_arena_head(name):
     assert all(compiled.plan.of(t).where == "arena" for t in (*g.inputs, *g.outputs))
     assert compiled.plan.arena_bytes >= max(g.tensors[t].nbytes for t in g.inputs) > 0
     assert compiled.plan.unshared_bytes >= io
+
+
+# the plans with the convolutions over their own input (layers.row_overlay_shift), portable and
+# DSP kernels, and without (the first plans of issue 26): VWW's 3-channel input inside the stem
+# convolution's output, ResNet's 3x3 convolutions over the rows they have consumed
+ROW_PLANS = {
+    "vww_stem": ((2480, 2480), (3360, 3360)),
+    "resnet_blocks": ((2952, 3024), (4032, 4176)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ROW_PLANS))
+def test_convolutions_run_over_the_input_rows_they_have_consumed(name, monkeypatch):
+    model = whole_model(name)
+    (rows, before) = ROW_PLANS[name]
+    for kernels, bound in zip(("portable", "dsp"), rows, strict=True):
+        compiled = compile_model(model, "m", kernels=kernels)
+        assert compiled.plan.arena_bytes <= bound, (kernels, compiled.plan.arena_bytes)
+        kinds = {op.index: op.kind for op in compiled.graph.ops}
+        assert kinds[0] == "CONV_2D" and 0 in compiled.plan.in_place  # the stem, over the input
+        assert compiled.plan.arena_bytes <= 0.8 * tflm_head(model)
+    monkeypatch.setattr(layers_mod, "ROW_OVERLAYS", False)
+    for kernels, size in zip(("portable", "dsp"), before, strict=True):
+        compiled = compile_model(model, "m", kernels=kernels)
+        assert compiled.plan.arena_bytes == size and 0 not in compiled.plan.in_place
+
+
+@pytest.mark.parametrize(
+    ("args", "shift"),
+    [
+        ((12, 8, 12, 12, 8, 1, 1), 2 * 12 * 8),  # 3x3 SAME stride 1: two output rows ahead
+        ((20, 3, 12, 10, 8, 2, 0), 10 * 8),  # stride 2, 3 -> 8 channels: one output row
+        ((12, 8, 6, 6, 16, 2, 0), 6 * 16),  # 1x1 stride 2, widening
+        ((10, 4, 8, 8, 4, 1, 0), 8 * 4),  # VALID 3x3, input rows wider: one output row
+    ],
+)
+def test_the_row_overlay_shift_keeps_unread_input_rows_ahead_of_the_output(args, shift):
+    assert layers_mod.row_overlay_shift(*args) == shift

@@ -208,7 +208,8 @@ VALUES = [
     (
         'engine = "tflm"',
         'engine = "standalone"\nkernels = "cmsis-nn"',
-        "targets.mcu.export-c: kernels needs engine='tflm'",
+        "targets.mcu.export-c: Invalid kernels='cmsis-nn' (must be one of: portable, dsp) "
+        "for engine='standalone'",
     ),
 ]
 

@@ -16,7 +16,7 @@ from edgesdk.firmware.standalone.planner import MemoryPlan
 
 KERNEL_ORDER = (
     "common", "dsp", "conv2d", "depthwise_conv2d", "pointwise_dsp", "conv_dsp", "depthwise_dsp",
-    "fully_connected_dsp", "fully_connected", "pool2d", "add", "mul", "mean", "softmax", "softmax_fixed", "lut", "concatenation", "pad", "quantize",
+    "fully_connected_dsp", "fully_connected", "pool2d", "add", "add_dsp", "mul", "mul_dsp", "mean", "pool_dsp", "softmax", "softmax_fixed", "lut", "concatenation", "pad", "quantize",
 )  # fmt: skip
 _CTYPE = {"int8": "int8_t", "float32": "float"}
 PRAGMAS = (
@@ -84,16 +84,14 @@ def _comment(text: str) -> str:
 
 def _pointwise_dsp(g: Graph, plan: MemoryPlan, layer: Layer, sym: str, scratch: int | None) -> str:
     x, out = _ptr(g, plan, layer.op.inputs[0]), _ptr(g, plan, layer.op.outputs[0])
-    if layer.op.index in plan.in_place:  # two pixels copied out before they are overwritten
-        return f"es_pointwise16_dsp(&{sym}, {x}, {out}, (es_arena + {scratch}));"
-    return f"es_pointwise16_dsp(&{sym}, {x}, {out}, 0);"
+    # each pixel expanded into the scratch (REQUIRED_SCRATCH) before its outputs are written
+    return f"es_pointwise16_dsp(&{sym}, {x}, {out}, (es_arena + {scratch}));"
 
 
 def _depthwise_dsp(g: Graph, plan: MemoryPlan, layer: Layer, sym: str, scratch: int | None) -> str:
     x, out = _ptr(g, plan, layer.op.inputs[0]), _ptr(g, plan, layer.op.outputs[0])
-    if layer.op.index in plan.in_place:  # row by row, the rows still needed kept in a ring
-        return f"es_depthwise_dsp(&{sym}, {x}, {out}, (es_arena + {scratch}));"
-    return f"es_depthwise_dsp(&{sym}, {x}, {out}, 0);"
+    # the ring of widened rows (in place too: each row is widened before it is overwritten)
+    return f"es_depthwise_dsp(&{sym}, {x}, {out}, (int32_t *)(void *)(es_arena + {scratch}));"
 
 
 def _conv_dsp(g: Graph, plan: MemoryPlan, layer: Layer, sym: str, scratch: int | None) -> str:
@@ -108,11 +106,18 @@ def _fully_connected_dsp(
     return f"es_fully_connected_dsp(&{sym}, {x}, {out});"
 
 
+def _unary(fn: str, g: Graph, plan: MemoryPlan, layer: Layer, sym: str, scratch: int | None) -> str:
+    x, out = _ptr(g, plan, layer.op.inputs[0]), _ptr(g, plan, layer.op.outputs[0])
+    return f"{fn}(&{sym}, {x}, {out});"
+
+
 DSP_CALLS = {
     "fully_connected_dsp": lambda *a: [_fully_connected_dsp(*a)],
     "conv_dsp": lambda *a: [_conv_dsp(*a)],
     "pointwise_dsp": lambda *a: [_pointwise_dsp(*a)],
     "depthwise_dsp": lambda *a: [_depthwise_dsp(*a)],
+    "avgpool_dsp": lambda *a: [_unary("es_avgpool_dsp", *a)],
+    "mean_dsp": lambda *a: [_unary("es_mean_dsp", *a)],
 }
 
 
@@ -155,7 +160,7 @@ def _call(g: Graph, plan: MemoryPlan, layer: Layer, sym: str) -> list[str]:
         is_max = int(k == "MAX_POOL_2D")
         return [f"es_pool2d(&{sym}, {_ptr(g, plan, x)}, {_ptr(g, plan, out)}, {is_max});"]
     if k in ("ADD", "MUL"):
-        fn = "es_add" if k == "ADD" else "es_mul"
+        fn = f"es_{layer.kernel}"  # es_add, es_add_dsp, es_mul, es_mul_dsp
         a, b = _ptr(g, plan, op.inputs[0]), _ptr(g, plan, op.inputs[1])
         return [f"{fn}(&{sym}, {a}, {b}, {_ptr(g, plan, out)});"]
     if k == "MEAN":
@@ -216,6 +221,8 @@ def generate(
     used = {L.kernel for L in layers} | {"common"}
     if "conv_dsp" in used:
         used.add("pointwise_dsp")  # its 2x2 multiply loop
+    if "avgpool_dsp" in used or "mean_dsp" in used:
+        used |= {"pool_dsp", "pool2d", "mean"}  # their sums; the parameter types
     if any(k.endswith("_dsp") for k in used):
         used.add("dsp")  # the intrinsics (or their portable C) the DSP kernels are written with
     kernels = tuple(k for k in KERNEL_ORDER if k in used)

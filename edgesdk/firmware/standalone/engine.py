@@ -19,6 +19,8 @@ from edgesdk.firmware.standalone.planner import MemoryPlan, Overlay, plan_memory
 from edgesdk.firmware.standalone.portable import specialise as portable_order
 from edgesdk.firmware.standalone.reference import elementwise_table
 
+ROW_OVERLAY_TRIALS = 64  # convolutions whose row overlay is tried without, one by one
+
 
 @dataclass(frozen=True)
 class Compiled:
@@ -155,21 +157,43 @@ def compile_model(
         layer = build_layer(g, op, lut, integer_only, float_softmax)
         layer = specialise(g, layer) if kernels == "dsp" else layer
         layers.append(portable_order(g, layer))  # layers left on the portable kernels
-    overlays = tuple(
+    scratch = {L.op.index: L.scratch for L in layers if L.scratch}
+    overlay_scratch = {L.op.index: L.overlay_scratch for L in layers if L.overlay_shift is not None}
+    required = frozenset(L.op.index for L in layers if L.kernel in REQUIRED_SCRATCH)
+
+    def search_with(overlays: tuple[Overlay, ...], order: tuple[int, ...] | None) -> OrderSearch:
+        def plan(o: tuple[int, ...], s: dict[int, int] = scratch) -> MemoryPlan:
+            return plan_memory(g, s, overlays, overlay_scratch, o)
+
+        if order is None:
+            found = best_order(g, plan)
+        else:
+            found = OrderSearch(plan(order), 0, 1, False)
+        if keep_scratch:
+            return found
+        return _drop_scratch(found, scratch, lambda s, o: plan(o, s), required)
+
+    every = tuple(
         Overlay(L.op.index, L.op.inputs[0], L.overlay_shift)
         for L in layers
         if L.overlay_shift is not None
     )
-    scratch = {L.op.index: L.scratch for L in layers if L.scratch}
-    overlay_scratch = {L.op.index: L.overlay_scratch for L in layers if L.overlay_shift is not None}
-    search = best_order(g, lambda order: plan_memory(g, scratch, overlays, overlay_scratch, order))
-    if not keep_scratch:
-        search = _drop_scratch(
-            search,
-            scratch,
-            lambda s, o: plan_memory(g, s, overlays, overlay_scratch, o),
-            frozenset(L.op.index for L in layers if L.kernel in REQUIRED_SCRATCH),
-        )
+    rows = {L.op.index for L in layers if L.overlay_rows and L.overlay_shift is not None}
+    search = search_with(tuple(o for o in every if o.op not in rows), None)
+    if rows:
+        # the row overlays of convolutions (layers.row_overlay_shift) force their scratch and
+        # pin tensors to each other: kept only if they lower the peak, then dropped one by one
+        # (in the chosen order) wherever that lowers it further
+        trial = search_with(every, None)
+        if trial.plan.arena_bytes < search.plan.arena_bytes:
+            search = dataclasses.replace(trial, model_order_bytes=search.model_order_bytes)
+            active = set(rows)
+            for op_index in sorted(rows)[:ROW_OVERLAY_TRIALS]:
+                fewer = tuple(o for o in every if o.op not in rows or o.op in active - {op_index})
+                t = search_with(fewer, search.plan.order)
+                if t.plan.arena_bytes < search.plan.arena_bytes:
+                    search = dataclasses.replace(search, plan=t.plan)
+                    active.discard(op_index)
     plan = search.plan
     by_index = {L.op.index: L for L in layers}
     ordered = [by_index[i] for i in plan.order]

@@ -306,8 +306,16 @@ def export_standalone(
         + (f" * {comment_text(layout.line())}\n" if layout else "")
         + " */\n"
     )
+    core = profile.mcu.core if profile.mcu is not None else None
     if kernels is None:
-        kernels = kernel_set_for(profile.mcu.core if profile.mcu is not None else None)
+        kernels = kernel_set_for(core)
+    elif kernels == "dsp" and core is not None and kernel_set_for(core) != "dsp":
+        raise ExportError(
+            f"kernels='dsp' needs a core with the DSP extension (Cortex-M4/M7/M33...); "
+            f"{profile.name}'s core is {core}: use kernels='portable'",
+            what="kernels",
+            value=kernels,
+        )
     compiled = compile_model(
         data, ident, profile.header.section, banner, integer_only=integer_only,
         float_softmax=float_softmax, kernels=kernels,

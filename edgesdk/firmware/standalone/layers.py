@@ -9,6 +9,7 @@ import numpy as np
 from edgesdk.errors import ExportError
 from edgesdk.firmware.standalone import quant
 from edgesdk.firmware.standalone.graph import Graph, Op
+from edgesdk.firmware.standalone.planner import ALIGN
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Layer:
     scratch: int = 0
     overlay_shift: int | None = None  # the op may write over its input placed this far in
     overlay_scratch: int = 0  # working memory when it does
+    overlay_rows: bool = False  # the overlay is row_overlay_shift's (planned only if it pays)
 
 
 def _pad(in_size: int, out_size: int, stride: int, dilation: int, k: int, same: bool) -> int:
@@ -34,6 +36,21 @@ def _pad(in_size: int, out_size: int, stride: int, dilation: int, k: int, same: 
     eff = (k - 1) * dilation + 1
     total = (out_size - 1) * stride + eff - in_size
     return max(total, 0) // 2
+
+
+ROW_OVERLAYS = True  # convolutions may be planned over their input (row_overlay_shift)
+
+
+def row_overlay_shift(
+    in_w: int, in_c: int, out_h: int, out_w: int, out_c: int, stride_h: int, pad_t: int
+) -> int:
+    """How far into a convolution's output its input can start so that a kernel computing the
+    output pixels in raster order (each one's reads before its writes, or a pixel pair's) never
+    overwrites input it still reads: once output row r is written in full, every later output
+    pixel reads input rows >= r * stride_h - pad_t only. Aligned to 4 bytes."""
+    in_row, out_row = in_w * in_c, out_w * out_c
+    need = max((r + 1) * out_row - max(0, r * stride_h - pad_t) * in_row for r in range(out_h))
+    return (max(0, need) + ALIGN - 1) // ALIGN * ALIGN
 
 
 def _f(**kw: object) -> tuple[tuple[str, str], ...]:
@@ -87,6 +104,14 @@ def _conv(g: Graph, op: Op, depthwise: bool) -> Layer:
         # pixel p of the output depends on pixel p of the input only: with the input shifted
         # by out - in bytes, each input pixel is read (into col) before it is overwritten
         shift, overlay_scratch = max(0, out.nbytes - x.nbytes), ic
+    overlay_rows = False
+    if ROW_OVERLAYS and not depthwise and shift is None:
+        # every other convolution runs output row by row: its input can start a few rows into
+        # its output (the rows already consumed are overwritten); im2col scratch then required
+        shift = row_overlay_shift(
+            iw, ic, oh, ow, oc, o.stride_h, fields["pad_t"]
+        )  # fmt: skip
+        overlay_scratch, overlay_rows = (0 if direct else kh * kw * ic), True
     stride1 = o.stride_h == o.stride_w == o.dilation_h == o.dilation_w == 1
     if (
         depthwise
@@ -108,6 +133,7 @@ def _conv(g: Graph, op: Op, depthwise: bool) -> Layer:
         scratch=(4 * oc if oc == ic else 0) if depthwise else (0 if direct else kh * kw * ic),
         overlay_shift=shift,
         overlay_scratch=overlay_scratch,
+        overlay_rows=overlay_rows,
     )
 
 
@@ -188,33 +214,36 @@ def _add(g: Graph, op: Op) -> Layer:
         twice / (float(np.float32((1 << left) * np.float32(out.scale[0]))))
     )
     lo, hi = quant.activation_range(op.options.activation, out.scale[0], out.zp)
+    values = range(-128, 128)
+
+    def table(zp: int, m: int, s: int) -> np.ndarray:
+        mq = quant.multiply_by_quantized_multiplier
+        return np.array([mq((v - zp) << left, m, s) for v in values], dtype=np.int32)
+
     return Layer(
         op,
         "add",
         "es_add_params",
         _f(
             size=out.size,
-            in1_offset=-a.zp,
-            in2_offset=-b.zp,
             out_offset=out.zp,
-            left_shift=left,
-            in1_mult=m1,
-            in1_shift=s1,
-            in2_mult=m2,
-            in2_shift=s2,
             out_mult=mo,
             out_shift=so,
             act_min=lo,
             act_max=hi,
         ),  # fmt: skip
-        (),
+        (("table1", "int32_t", table(a.zp, m1, s1)), ("table2", "int32_t", table(b.zp, m2, s2))),
     )
 
 
 def _mul(g: Graph, op: Op) -> Layer:
     t = g.tensors
     a, b, out = t[op.inputs[0]], t[op.inputs[1]], t[op.outputs[0]]
-    m, s = quant.quantize_multiplier(float(a.scale[0]) * float(b.scale[0]) / float(out.scale[0]))
+    # LiteRT's mul.cc: ``input1->params.scale * input2->params.scale / output->params.scale``,
+    # float32 arithmetic widened to double (in double, 2 of 65536 input pairs came out one
+    # step off on a quantization the differential run found)
+    real = np.float32(np.float32(a.scale[0]) * np.float32(b.scale[0])) / np.float32(out.scale[0])
+    m, s = quant.quantize_multiplier(float(np.float32(real)))
     lo, hi = quant.activation_range(op.options.activation, out.scale[0], out.zp)
     return Layer(
         op,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from edgesdk.firmware.engines import EmulateRequest, ExportRequest
+from edgesdk.firmware.tflm.library import KernelSet
 
 if TYPE_CHECKING:
     from edgesdk.firmware.tflm.emulation import EmulationResult
@@ -12,6 +13,7 @@ if TYPE_CHECKING:
 
 # TFLite Micro's kernels are its own: no integer_only; float I/O rewritten or kept
 OPTIONS: frozenset[str] = frozenset({"kernels", "arena", "io"})
+CHOICES: dict[str, tuple[str, ...]] = {"kernels": tuple(k.value for k in KernelSet)}
 
 
 def export(request: ExportRequest) -> ExportResult:

@@ -1,13 +1,16 @@
 /* CONV_2D (any kernel size, stride, dilation, padding) with the DSP extension: the receptive
- * fields of two output pixels are gathered (zero-point padded) into `col` (2 * k_h * k_w * in_c
- * bytes) and multiplied by two output channels at a time with es_pw_2x2 (pointwise_dsp.c), the
- * weights packed for it as [out_c][k_h][k_w][in_c] rows; requantization fused. */
+ * field of one output pixel is gathered (zero-point padded) into `col` + 2 * taps (taps = k_h *
+ * k_w * in_c bytes), expanded to `col` (es_pw_expand: 2 * taps bytes, word aligned) and
+ * multiplied as a 1x1 convolution of k_h * k_w * in_c inputs would be: es_pw_groups
+ * (pointwise_dsp.c, four channels a pass, the weights widened to halfword pairs at generation
+ * time, dsp.pack_pointwise16), then es_requant_row (dsp.c). */
 typedef struct {
   int16_t in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w;
   int16_t stride_h, stride_w, dil_h, dil_w, pad_t, pad_l;
   int32_t in_zp, out_offset, act_min, act_max;
-  const int8_t *weights;    /* packed as es_pw_2x2 reads them, in_c = k_h * k_w * in_c */
-  const int32_t *bias_eff;  /* [out_c] */
+  int32_t rq_fast;          /* every channel's requantization constants have the fast form */
+  const int32_t *weights;   /* packed as es_pw_groups reads them (bias words included), in_c =
+                               k_h * k_w * in_c */
   const int32_t *rq;        /* [out_c][4]: es_requant_rq's constants */
 } es_conv_dsp_params;
 
@@ -29,37 +32,22 @@ ES_FN void es_conv_dsp_gather(const es_conv_dsp_params *p, const int8_t *in, int
   }
 }
 
-ES_INLINE int8_t es_conv_dsp_out(const es_conv_dsp_params *p, int32_t acc, int oc) {
-  return es_clamp(es_requant_rq(acc, p->rq + 4 * oc) + p->out_offset, p->act_min,
-                  p->act_max);
-}
-
 ES_FN void es_conv_dsp(const es_conv_dsp_params *p, const int8_t *in, int8_t *out, int8_t *col) {
   const int32_t taps = (int32_t)p->k_h * p->k_w * p->in_c, oc_n = p->out_c;
-  const int32_t pixels = (int32_t)p->out_h * p->out_w;
-  int32_t q, oc;
-  int oy = 0, ox = 0;
-  for (q = 0; q < pixels; q += 2) {
-    const int two = q + 1 < pixels;
-    int8_t *o0 = out + q * oc_n;
-    int8_t *o1 = o0 + oc_n;
-    const int8_t *w = p->weights;
-    es_conv_dsp_gather(p, in, col, oy, ox);
-    if (++ox == p->out_w) ox = 0, ++oy;
-    if (two) {
-      es_conv_dsp_gather(p, in, col + taps, oy, ox);
-      if (++ox == p->out_w) ox = 0, ++oy;
-    }
-    for (oc = 0; oc < oc_n; oc += 2, w += 2 * taps) {
-      int32_t acc[4];
-      acc[0] = acc[2] = p->bias_eff[oc];
-      acc[1] = acc[3] = oc + 1 < oc_n ? p->bias_eff[oc + 1] : 0;
-      es_pw_2x2(col, two ? col + taps : col, w, taps, acc);
-      o0[oc] = es_conv_dsp_out(p, acc[0], oc);
-      if (two) o1[oc] = es_conv_dsp_out(p, acc[2], oc);
-      if (oc + 1 < oc_n) {
-        o0[oc + 1] = es_conv_dsp_out(p, acc[1], oc + 1);
-        if (two) o1[oc + 1] = es_conv_dsp_out(p, acc[3], oc + 1);
+  const uint32_t lo4 = es_bytes4(p->act_min), hi4 = es_bytes4(p->act_max);
+  int32_t acc[ES_PW_CHUNK];
+  int32_t oc0;
+  int oy, ox;
+  for (oy = 0; oy < p->out_h; ++oy) {
+    for (ox = 0; ox < p->out_w; ++ox, out += oc_n) {
+      const int32_t *w = p->weights;
+      es_conv_dsp_gather(p, in, col + 2 * taps, oy, ox);
+      es_pw_expand(col + 2 * taps, taps, col);
+      for (oc0 = 0; oc0 < oc_n; oc0 += ES_PW_CHUNK) {
+        const int32_t count = oc_n - oc0 < ES_PW_CHUNK ? oc_n - oc0 : ES_PW_CHUNK;
+        w = es_pw_groups(col, w, taps, acc, (count + 3) >> 2);
+        es_requant_row(acc, p->rq + 4 * oc0, count, p->out_offset, lo4, hi4, p->rq_fast,
+                       out + oc0);
       }
     }
   }
