@@ -256,7 +256,7 @@ def generate(
             w(f"/* op {L.op.index} {L.op.kind} '{_comment(L.op.name)}' */\n".encode())
         for suffix, ctype, data in L.arrays:
             weight_bytes += data.nbytes
-            if ctype == "int8_t":
+            if ctype in ("int8_t", "uint8_t"):
                 w(f"static const uint8_t {sym}_{suffix}[{data.size}]{attr} = {{\n".encode())
                 write_byte_array(src, np.ascontiguousarray(data).view(np.uint8).tobytes())
             elif ctype == "float":

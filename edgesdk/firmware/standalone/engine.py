@@ -18,6 +18,7 @@ from edgesdk.firmware.standalone.graph import Graph, read_graph
 from edgesdk.firmware.standalone.layers import Layer, build_layer
 from edgesdk.firmware.standalone.order import OrderSearch, best_order
 from edgesdk.firmware.standalone.planner import MemoryPlan, Overlay, plan_memory
+from edgesdk.firmware.standalone.portable import specialise as portable_order
 from edgesdk.firmware.standalone.reference import elementwise_table
 
 FUSE_RESIDUAL_BLOCKS = True  # residual blocks run row by row (fuse.py)
@@ -157,7 +158,8 @@ def compile_model(
         ):
             lut = elementwise_table(model, g, op)
         layer = build_layer(g, op, lut, integer_only, float_softmax)
-        layers.append(specialise(g, layer) if kernels == "dsp" else layer)
+        layer = specialise(g, layer) if kernels == "dsp" else layer
+        layers.append(portable_order(g, layer))  # layers left on the portable kernels
     read = g  # the model's ops (what Compiled.graph gives: references run them one by one)
     if FUSE_RESIDUAL_BLOCKS:
         g, layers = fuse_residual_blocks(g, layers, kernels)  # planned and generated fused
