@@ -197,8 +197,34 @@ ES_LEAF void es_mac8(const int8_t *x, const uint8_t *w, int32_t n, uint32_t *acc
     acc[6] = a6;
     acc[7] = a7;
   }
+#else
+  /* elsewhere (ARMv7-M without the DSP set, other 32-bit cores, the host): the eight
+   * accumulators in registers, one MLA per weight byte */
+  {
+    uint32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    uint32_t a4 = acc[4], a5 = acc[5], a6 = acc[6], a7 = acc[7];
+    for (; x != end; w += ES_G) {
+      const uint32_t v = (uint32_t)(int32_t)*x++;
+      a0 += v * w[0];
+      a1 += v * w[1];
+      a2 += v * w[2];
+      a3 += v * w[3];
+      a4 += v * w[4];
+      a5 += v * w[5];
+      a6 += v * w[6];
+      a7 += v * w[7];
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+    acc[4] = a4;
+    acc[5] = a5;
+    acc[6] = a6;
+    acc[7] = a7;
+  }
 #endif
-  while (x != end) {
+  while (x != end) { /* ARMv6-M: the n % 4 last inputs */
     const uint32_t v = (uint32_t)(int32_t)*x++;
     for (k = 0; k < ES_G; ++k) acc[k] += v * w[k];
     w += ES_G;
