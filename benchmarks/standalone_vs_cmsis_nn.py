@@ -291,7 +291,8 @@ def generation_seconds(folder: Path) -> tuple[float, float, str]:
 
 
 def differential(cases: int) -> tuple[int | None, str]:
-    """A short seeded run of scripts/standalone_fuzz.py (its last line, findings)."""
+    """A short seeded run of scripts/standalone_fuzz.py: its summary line's findings (checked
+    against its exit status: 1 when anything was found), and the lines naming findings."""
     if cases <= 0:
         return None, "not run (--fuzz-cases 0)"
     proc = subprocess.run(
@@ -301,12 +302,12 @@ def differential(cases: int) -> tuple[int | None, str]:
         cwd=ROOT,
     )
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
-    last = lines[-1] if lines else proc.stderr.strip().splitlines()[-1:]
-    m = re.search(r"(\d+) findings", str(last))
-    if m is None:
+    summary = next((ln for ln in reversed(lines) if re.match(r"\d+ cases \(seeds ", ln)), None)
+    m = re.search(r"; (\d+) findings;", summary or "")
+    if m is None or (int(m.group(1)) > 0) != (proc.returncode == 1) or proc.returncode > 1:
         return None, f"the fuzzer failed (exit {proc.returncode}): {proc.stderr.strip()[-400:]}"
-    findings = [line.strip() for line in lines if line.startswith("  ")]
-    return int(m.group(1)), str(last) + "".join(f"\n    {f}" for f in findings[:5])
+    found = [ln.strip() for ln in lines if ln.startswith("  seed ")]
+    return int(m.group(1)), summary + "".join(f"\n    {f}" for f in found[:5])
 
 
 def _fmt(n: int | None) -> str:
