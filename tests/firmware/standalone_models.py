@@ -589,3 +589,31 @@ def whole_model(name: str) -> bytes:
         )
     build, shape = {**WHOLE_MODELS, **BENCH_MODELS}[name]
     return cached(f"model:{name}", lambda: convert(build(), shape))
+
+
+def host_mismatches(
+    model: bytes, folder: Path, kernels: str, in_place: bool, vectors: int,
+    keep_scratch: bool = False,
+) -> tuple[int, int]:  # fmt: skip
+    """(differing, compared) output values of the model's C with ``kernels`` on the host (gcc,
+    ASan + UBSan; the DSP set through its intrinsics' portable C) against BUILTIN_REF over
+    ``vectors`` random inputs, through the copying or the in-place entry."""
+    from edgesdk.firmware.standalone.engine import compile_model
+    from edgesdk.firmware.standalone.export import random_vectors
+    from edgesdk.firmware.standalone.hostrun import build_host, run_host
+    from edgesdk.firmware.standalone.reference import reference_outputs
+
+    compiled = compile_model(model, "m", kernels=kernels, keep_scratch=keep_scratch)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "m_model.h").write_text(compiled.sources.header)
+    (folder / "m_model.c").write_bytes(compiled.sources.source)
+    exe = build_host(folder, "m", compiled.graph, sanitize=True)
+    inputs = random_vectors(compiled.graph, vectors, 0)
+    bad = total = 0
+    for v, row in zip(
+        inputs, run_host(exe, compiled.graph, inputs, in_place=in_place), strict=True
+    ):
+        for a, b in zip(row, reference_outputs(model, compiled.graph, v), strict=True):
+            bad += int(np.count_nonzero(a.reshape(-1) != b.reshape(-1)))
+            total += a.size
+    return bad, total

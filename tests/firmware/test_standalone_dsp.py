@@ -5,12 +5,11 @@ UBSan) and on the emulated Cortex-M4F (the real SXTB16 / SMLAD), on random model
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pytest
 from standalone_fuzz_models import differential, random_case, with_bias_changed
-from standalone_models import WHOLE_MODELS, op_cases, op_model, whole_model
+from standalone_models import WHOLE_MODELS, host_mismatches, op_cases, op_model, whole_model
 
 from edgesdk.core.profiles import load_profile
 from edgesdk.errors import ExportError
@@ -23,7 +22,7 @@ from edgesdk.firmware.standalone.dsp import (
     requant_constants,
 )
 from edgesdk.firmware.standalone.engine import compile_model
-from edgesdk.firmware.standalone.export import export_standalone, random_vectors
+from edgesdk.firmware.standalone.export import export_standalone
 from edgesdk.firmware.standalone.hostrun import build_host, run_host
 from edgesdk.firmware.standalone.reference import reference_outputs
 
@@ -84,25 +83,6 @@ def test_export_picks_dsp_kernels_for_an_m4f_and_portable_c_for_an_m0(tmp_path, 
     assert "SMLAD" not in (tmp_path / "m0" / "ds_cnn_model.c").read_text()
 
 
-def _host_mismatches(model: bytes, folder: Path, in_place: bool) -> tuple[int, int]:
-    """(differing, compared) output values of the DSP kernel set's C on the host (the
-    intrinsics' portable C, ASan + UBSan) against BUILTIN_REF over 8 random inputs."""
-    compiled = compile_model(model, "m", kernels="dsp", keep_scratch=True)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "m_model.h").write_text(compiled.sources.header)
-    (folder / "m_model.c").write_bytes(compiled.sources.source)
-    exe = build_host(folder, "m", compiled.graph, sanitize=True)
-    vectors = random_vectors(compiled.graph, 8, 0)
-    bad = total = 0
-    for v, row in zip(
-        vectors, run_host(exe, compiled.graph, vectors, in_place=in_place), strict=True
-    ):
-        for a, b in zip(row, reference_outputs(model, compiled.graph, v), strict=True):
-            bad += int(np.count_nonzero(a.reshape(-1) != b.reshape(-1)))
-            total += a.size
-    return bad, total
-
-
 @pytest.mark.parametrize(
     "name", [*sorted(op_cases()), *(f"model:{m}" for m in sorted(WHOLE_MODELS))]
 )
@@ -111,7 +91,7 @@ def test_every_op_and_model_is_bit_exact_with_the_dsp_kernels_on_the_host(name, 
     ADD and MUL included), copying and in place."""
     model = whole_model(name[6:]) if name.startswith("model:") else op_model(name)
     for in_place in (False, True):
-        bad, total = _host_mismatches(model, tmp_path / str(in_place), in_place)
+        bad, total = host_mismatches(model, tmp_path / str(in_place), "dsp", in_place, 8, True)
         assert total > 0 and bad == 0, f"{name} (in place: {in_place}): {bad} of {total} differ"
 
 

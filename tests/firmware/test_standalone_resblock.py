@@ -5,37 +5,13 @@ M4F through test_standalone_emulation's op cases), and a check that fails on a w
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 import pytest
-from standalone_models import op_model, whole_model
+from standalone_models import host_mismatches, op_model, whole_model
 
 from edgesdk.firmware.standalone import codegen, engine
 from edgesdk.firmware.standalone.engine import compile_model
-from edgesdk.firmware.standalone.export import random_vectors
-from edgesdk.firmware.standalone.hostrun import build_host, run_host
-from edgesdk.firmware.standalone.reference import reference_outputs
 
 FUSED = {"portable": "resblock", "dsp": "resblock_dsp"}
-
-
-def _host_mismatches(model: bytes, folder: Path, kernels: str, in_place: bool) -> tuple[int, int]:
-    """(differing, compared) output values of the C (ASan + UBSan) against BUILTIN_REF."""
-    compiled = compile_model(model, "m", kernels=kernels)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "m_model.h").write_text(compiled.sources.header)
-    (folder / "m_model.c").write_bytes(compiled.sources.source)
-    exe = build_host(folder, "m", compiled.graph, sanitize=True)
-    vectors = random_vectors(compiled.graph, 6, 0)
-    bad = total = 0
-    for v, row in zip(
-        vectors, run_host(exe, compiled.graph, vectors, in_place=in_place), strict=True
-    ):
-        for a, b in zip(row, reference_outputs(model, compiled.graph, v), strict=True):
-            bad += int(np.count_nonzero(a.reshape(-1) != b.reshape(-1)))
-            total += a.size
-    return bad, total
 
 
 @pytest.mark.parametrize("kernels", ["portable", "dsp"])
@@ -49,7 +25,7 @@ def test_residual_blocks_are_fused_and_bit_exact_on_the_host(kernels, tmp_path):
     # the model's graph keeps its ops (the references run them one by one)
     assert [op.kind for op in compiled.graph.ops].count("ADD") == 2
     for in_place in (False, True):
-        bad, total = _host_mismatches(model, tmp_path / str(in_place), kernels, in_place)
+        bad, total = host_mismatches(model, tmp_path / str(in_place), kernels, in_place, 6)
         assert total == 6 * 9 * 7 * 6 and bad == 0, (in_place, bad, total)
 
 
@@ -58,7 +34,7 @@ def test_a_block_of_1x1_convolutions_is_fused_and_bit_exact_with_the_portable_ke
     compiled = compile_model(model, "m", kernels="portable")
     assert [L.kernel for L in compiled.layers] == ["resblock"]
     for in_place in (False, True):
-        bad, total = _host_mismatches(model, tmp_path / str(in_place), "portable", in_place)
+        bad, total = host_mismatches(model, tmp_path / str(in_place), "portable", in_place, 6)
         assert total == 6 * 5 * 4 * 7 and bad == 0, (in_place, bad, total)
     # the DSP set runs them as its pointwise kernel: not fused
     kinds = [L.op.kind for L in compile_model(model, "m", kernels="dsp").layers]
@@ -85,7 +61,7 @@ def test_a_row_written_one_row_early_is_caught(tmp_path, monkeypatch):
         return src
 
     monkeypatch.setattr(codegen, "kernel_text", broken)
-    bad, total = _host_mismatches(op_model("residual_rows"), tmp_path, "portable", False)
+    bad, total = host_mismatches(op_model("residual_rows"), tmp_path, "portable", False, 6)
     assert total > 0 and bad > 0
 
 

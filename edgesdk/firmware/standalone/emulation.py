@@ -92,29 +92,6 @@ def _layer_counts(marks: list[int], ops: list[tuple[int, str]]) -> tuple[tuple[i
 
 
 # Over 80 lines: one pipeline in order (profile, toolchain, build, run, sizes, per-layer run).
-def check_kernels(folder: str | Path, kernels: str | None) -> None:
-    """``kernels`` (when given) must be the bundle's own kernel set: the standalone engine's
-    kernels are compiled into the bundle's C at export, emulate cannot swap them.
-
-    Raises:
-        FirmwareError: another kernel set than the bundle's (one line: export again with it).
-    """
-    if kernels is None:
-        return
-    from edgesdk.firmware.bundle_input import field, read_export_json, shown
-
-    where = Path(folder).expanduser().resolve() / "export.json"
-    held = field(read_export_json(where.parent, required=True) or {}, "kernel_set", "str?", where)
-    held = held or "portable"  # bundles from before kernel sets hold the portable kernels
-    if kernels != held:
-        raise FirmwareError(
-            f"kernels={kernels!r}: {where.parent} holds the {shown(held)} kernels, compiled in at "
-            f"export; export it again with kernels={kernels!r} to emulate those",
-            what="kernels",
-            value=kernels,
-        )
-
-
 def emulate_standalone(
     bundle_dir: str | Path,
     target: str | Path | TargetProfile | None = None,
@@ -122,11 +99,14 @@ def emulate_standalone(
     work_dir: str | Path | None = None,
     per_layer: bool = True,
     board: str | None = None,
+    kernels: str | None = None,
 ) -> StandaloneEmulation:
     """Build the standalone bundle's firmware for the target's core, run it under qemu.
 
     ``board``: a qemu board instead of the profile's, as for
     :func:`edgesdk.firmware.emulation.emulate`.
+    ``kernels``: when given, it must be the bundle's own kernel set (compiled into its C at
+    export: emulate cannot swap them).
 
     Raises:
         FirmwareError: no [mcu] section or emulator, a board that cannot run the target's
@@ -141,6 +121,15 @@ def emulate_standalone(
     from edgesdk.firmware.toolchain import find_toolchain, icount_plugin
 
     b = read_bundle(Path(bundle_dir))
+    if kernels is not None and kernels != b.kernel_set:
+        from edgesdk.firmware.bundle_input import shown
+
+        raise FirmwareError(
+            f"kernels={kernels!r}: {b.folder} holds the {shown(b.kernel_set)} kernels, compiled in "
+            f"at export; export it again with kernels={kernels!r} to emulate those",
+            what="kernels",
+            value=kernels,
+        )
     if isinstance(target, TargetProfile):
         profile = target
     elif target is not None:

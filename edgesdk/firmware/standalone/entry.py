@@ -31,8 +31,9 @@ def export(request: ExportRequest) -> StandaloneExportResult:
 
 def emulate(request: EmulateRequest) -> StandaloneEmulation:
     """The standalone firmware for the bundle, built and run under qemu (no TFLite Micro)."""
-    from edgesdk.firmware.standalone.emulation import check_kernels, emulate_standalone
+    from edgesdk.firmware.standalone.emulation import emulate_standalone
 
     r = request
-    check_kernels(r.bundle_dir, r.kernels)
-    return emulate_standalone(r.bundle_dir, r.target, r.timeout, r.work_dir, board=r.board)
+    return emulate_standalone(
+        r.bundle_dir, r.target, r.timeout, r.work_dir, board=r.board, kernels=r.kernels
+    )

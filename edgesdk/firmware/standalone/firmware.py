@@ -35,6 +35,7 @@ class StandaloneBundle:
     arena_bytes: int
     target: str | None
     layers: tuple[tuple[int, str], ...] = ()  # (op index, op) per layer, from export.json
+    kernel_set: str = "portable"  # compiled into the C (bundles from before kernel sets: portable)
 
     @property
     def model_symbol(self) -> str:  # the linker script keeps .rodata.<symbol> with the model
@@ -92,7 +93,7 @@ def read_bundle(folder: Path) -> StandaloneBundle:
     return StandaloneBundle(
         folder, name, io(inputs, "inputs"), io(outputs, "outputs"), vectors,
         field(meta, "ram.arena_peak", "int", where), field(meta, "target", "str?", where),
-        read_layers(meta, where),
+        read_layers(meta, where), field(meta, "kernel_set", "str?", where) or "portable",
     )  # fmt: skip
 
 
