@@ -8,15 +8,11 @@ import dataclasses
 
 from edgesdk.firmware.standalone.graph import Graph, Op
 from edgesdk.firmware.standalone.layers import Layer
-from edgesdk.firmware.standalone.planner import ALIGN
+from edgesdk.firmware.standalone.planner import align
 
 # kernel of the fused layer -> (convolution kernel, ADD kernel) it is made of
 KERNELS = {"resblock": ("conv2d", "add"), "resblock_dsp": ("conv_dsp", "add_dsp")}
 FUSED_KIND = "RESBLOCK"
-
-
-def _align(n: int) -> int:
-    return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
 def _fields(layer: Layer) -> dict[str, int]:
@@ -88,7 +84,7 @@ def _scratch(g: Graph, c1: Layer, c2: Layer) -> int:
     row = f2["out_w"] * f2["out_c"]
     # the portable kernel gathers even a 1x1 convolution's pixel (its layer plans no scratch)
     col = max(c1.scratch, c2.scratch, *(f["k_h"] * f["k_w"] * f["in_c"] for f in (f1, f2)))
-    return _align(f2["k_h"] * row1) + _align(row) + col
+    return align(f2["k_h"] * row1) + align(row) + col
 
 
 def fuse_residual_blocks(g: Graph, layers: list[Layer], kernels: str) -> tuple[Graph, list[Layer]]:

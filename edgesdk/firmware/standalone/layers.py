@@ -9,7 +9,7 @@ import numpy as np
 from edgesdk.errors import ExportError
 from edgesdk.firmware.standalone import quant
 from edgesdk.firmware.standalone.graph import Graph, Op
-from edgesdk.firmware.standalone.planner import ALIGN
+from edgesdk.firmware.standalone.planner import align
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def row_overlay_shift(
     pixel reads input rows >= r * stride_h - pad_t only. Aligned to 4 bytes."""
     in_row, out_row = in_w * in_c, out_w * out_c
     need = max((r + 1) * out_row - max(0, r * stride_h - pad_t) * in_row for r in range(out_h))
-    return (max(0, need) + ALIGN - 1) // ALIGN * ALIGN
+    return align(max(0, need))
 
 
 def _f(**kw: object) -> tuple[tuple[str, str], ...]:

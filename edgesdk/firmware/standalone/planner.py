@@ -52,7 +52,8 @@ class MemoryPlan:
         raise KeyError(tensor)
 
 
-def _align(n: int) -> int:
+def align(n: int) -> int:
+    """``n`` rounded up to a multiple of ALIGN (every placement and scratch is aligned)."""
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
@@ -154,7 +155,7 @@ def plan_memory(
         f = t_first.get(t, 0)
         members.setdefault(r, []).append((o, g.tensors[t].nbytes, f, t_last.get(t, f)))
     arena_roots = [r for r in members if r in first]
-    unshared = sum(_align(g.tensors[t].nbytes) for t in activations if find(t)[0] in arena_roots)
+    unshared = sum(align(g.tensors[t].nbytes) for t in activations if find(t)[0] in arena_roots)
     chosen = dict(scratch or {})
     for op_index in in_place:
         if overlay_scratch and op_index in overlay_scratch:
@@ -162,9 +163,9 @@ def plan_memory(
     for op_index, nbytes in chosen.items():
         if nbytes > 0:
             key = -1 - op_index  # scratch buffers: negative keys, never a tensor index
-            members[key] = [(0, _align(nbytes), pos[op_index], pos[op_index])]
+            members[key] = [(0, align(nbytes), pos[op_index], pos[op_index])]
             arena_roots.append(key)
-            unshared += _align(nbytes)
+            unshared += align(nbytes)
     lo = {r: min(m[0] for m in members[r]) for r in members}
     span = {r: max(m[0] + m[1] for m in members[r]) - lo[r] for r in members}
     order = sorted(arena_roots, key=lambda r: (-span[r], min(m[2] for m in members[r])))
@@ -175,7 +176,7 @@ def plan_memory(
         clashes = [
             (rel, q) for rel, _, f, la in mine for q in placed if not (q[3] < f or q[2] > la)
         ]
-        candidates = sorted({0, *(_align(max(0, q[1] - rel)) for rel, q in clashes)})
+        candidates = sorted({0, *(align(max(0, q[1] - rel)) for rel, q in clashes)})
         for x in candidates:
             if all(
                 x + rel + size <= q[0] or x + rel >= q[1]
