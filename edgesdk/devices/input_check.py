@@ -5,25 +5,25 @@ or cast into numbers the model was never meant to see."""
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from edgesdk.errors import BenchmarkError
+from edgesdk.errors import BenchmarkError, DatasetError
+from edgesdk.inputs.arrays import materialize, open_npy, open_npz, take_rows
 from edgesdk.tflite.model_info import TensorInfo, inspect_file
 
 
-def _arrays(path: Path) -> list[np.ndarray]:
+def _arrays(path: Path) -> list[Any]:
+    """The file's arrays, opened but not read (inputs/arrays: headers checked, data on disk)."""
+    if not path.is_file():
+        raise BenchmarkError(f"No such input file: {path} (expected a .npy or .npz)")
     try:
-        data = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise BenchmarkError(f"No such input file: {path} (expected a .npy or .npz)") from None
-    except (OSError, ValueError, EOFError) as e:
-        raise BenchmarkError(f"Cannot read the input file {path} as .npy/.npz: {e}") from None
-    if isinstance(data, np.ndarray):
-        return [data]
-    with data:
-        return [np.asarray(data[k]) for k in data.files]
+        return list(open_npz(path).values()) if zipfile.is_zipfile(path) else [open_npy(path)]
+    except DatasetError as e:
+        raise BenchmarkError(str(e)) from None
 
 
 def _expected(t: TensorInfo, layout_hint: str) -> str:
@@ -66,9 +66,10 @@ def check_input_file(model: Path, input_file: str | Path) -> None:
                 f"array {k} of {path.name} holds {a.dtype} values; {_expected(t, hint)}: "
                 "quantize the data with the input's scale and zero point first"
             )
-        if np.dtype(t.dtype).kind in "iu" and a.size:
+        if np.dtype(t.dtype).kind in "iu" and 0 not in shape:
             lo, hi = np.iinfo(np.dtype(t.dtype)).min, np.iinfo(np.dtype(t.dtype)).max
-            first = a.reshape(shape)[:1]
+            # the one sample the runner uses: the first row, or the whole array without batch
+            first = take_rows(a, np.zeros(1)) if len(a.shape) == len(shape) else materialize(a)
             if first.min() < lo or first.max() > hi:
                 raise BenchmarkError(
                     f"array {k} of {path.name} has values in [{first.min()}, {first.max()}]; "
